@@ -1,0 +1,37 @@
+"""The interface a runtime offers the measurement protocol: load, make a context, clear it, decode timed batches."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from harness.sweep import LoadSettings
+
+
+class Backend(Protocol):
+    """A loaded model that can process prompt tokens and generate tokens, one context at a time."""
+
+    name: str
+
+    def load(self, path: str, settings: LoadSettings) -> None:
+        """Load the model weights (timed by the caller as the load time)."""
+
+    def new_context(self, n_ctx: int, n_threads: int) -> None:
+        """Replace the current context with a fresh one holding `n_ctx` tokens."""
+
+    def clear(self) -> None:
+        """Empty the KV cache so the next test starts from position 0."""
+
+    def process_prompt(self, n_tokens: int, rng) -> None:
+        """Decode `n_tokens` random tokens in batches of n_batch, returning once the results are ready."""
+
+    def first_token(self) -> int:
+        """Pick the next token greedily from the last logits (what a user waits for: time to first token)."""
+
+    def generate(self, n_tokens: int, rng) -> None:
+        """Decode `n_tokens` single random tokens one after another, as generation does."""
+
+    def describe(self) -> dict:
+        """Facts about the loaded model and the runtime build, for the result file."""
+
+    def close(self) -> None:
+        """Free the context and the model."""

@@ -1,0 +1,171 @@
+"""`meek bench`: resolve the models, run each load group in a worker, and save one result file per model.
+
+Nothing finished is lost: a model's file is written as soon as its groups are done, and Ctrl-C saves what finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from harness.catalog import Catalog, ResolvedModel, resolve
+from harness.errors import MeekError
+from harness.gguf_file import read_gguf_facts, sha256_of
+from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
+from harness.results import BenchResult, Load, Machine, ModelInfo, Protocol, Run, RunError, Settings, write_result
+from harness.sweep import LoadGroup, SweepSpec, expand
+from harness.worker import WorkerFailed, run_in_worker
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchOptions:
+    spec: SweepSpec
+    repetitions: int = 5
+    warmup: bool = True
+    timeout_s: float = 600.0
+    results_dir: Path = Path("results")
+    seed: int = 0
+
+
+@dataclass
+class BenchOutcome:
+    results: list[BenchResult] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: Progress) -> BenchOutcome:
+    """Run the whole sweep; write a result file per model; collect one error line per failure."""
+    outcome = BenchOutcome()
+    groups = expand(options.spec)
+    protocol = Protocol(repetitions=options.repetitions, warmup=options.warmup, seed=options.seed)
+    failed_only: list[BenchResult] = []
+    for model_spec in options.spec.models:
+        result = _new_result(machine, protocol, ModelInfo(label=model_spec, file_name=Path(model_spec).name))
+        try:
+            resolved = resolve(model_spec, catalog)
+            result.model = model_info(resolved)
+            for group in (g for g in groups if g.model == model_spec):
+                _run_group(resolved, group, options, result, progress)
+        except MeekError as error:
+            result.errors.append(RunError(stage="resolve", message=str(error)))
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
+        result.status = _status(result, outcome.interrupted)
+        outcome.errors += [f"{result.model.label}: {e.message}" for e in result.errors if e.stage != "interrupted"]
+        if result.runs:
+            outcome.paths.append(write_result(result, options.results_dir))
+            outcome.results.append(result)
+        else:
+            failed_only.append(result)
+        if outcome.interrupted:
+            break
+    if outcome.results:  # in a sweep that measured something, failed models are recorded too
+        outcome.paths += [write_result(r, options.results_dir) for r in failed_only]
+    return outcome
+
+
+def _new_result(machine: dict, protocol: Protocol, model: ModelInfo) -> BenchResult:
+    return BenchResult.model_construct(
+        schema_version=1, kind="meek-bench", created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        status="partial", machine=Machine.model_validate(machine), model=model, protocol=protocol, loads=[], runs=[], errors=[],
+    )  # fmt: skip
+
+
+def _status(result: BenchResult, interrupted: bool) -> str:
+    if interrupted:
+        return "interrupted"
+    if not result.runs:
+        return "failed"
+    return "partial" if result.errors else "complete"
+
+
+def model_info(resolved: ResolvedModel) -> ModelInfo:
+    facts = read_gguf_facts(resolved.path)
+    entry = resolved.entry
+    return ModelInfo(
+        id=entry.id if entry else None,
+        label=resolved.label,
+        file_name=resolved.path.name,
+        file_size_bytes=facts["file_size_bytes"],
+        sha256=sha256_of(resolved.path),
+        source=entry.source.describe() if entry else "local file",
+        architecture=facts["architecture"],
+        name=facts["name"],
+        quant=facts["quant"],
+        n_params=facts["n_params"],
+        context_length=facts["context_length"],
+        tier=entry.tier if entry else None,
+    )
+
+
+def _settings(group: LoadGroup) -> Settings:
+    load = group.load
+    return Settings(
+        n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
+        type_k=load.type_k, type_v=load.type_v, use_mmap=load.use_mmap,
+    )  # fmt: skip
+
+
+def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, result: BenchResult, settings: Settings) -> LoadGroup:
+    facts = read_gguf_facts(resolved.path)
+    available = usable_memory_bytes(offload=group.load.n_gpu_layers != 0)
+    kept = []
+    for test in group.tests:
+        kv = kv_cache_bytes(facts, test.shape.n_ctx, group.load.type_k, group.load.type_v) or 0
+        need = facts["file_size_bytes"] + kv
+        if need > available:
+            result.errors.append(
+                RunError(
+                    stage="test", test=test.shape.name, n_threads=test.n_threads, settings=settings,
+                    message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need)} "
+                    f"({gib(kv)} KV cache + {gib(facts['file_size_bytes'])} weights) but {gib(available)} is available; "
+                    "lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
+                )  # fmt: skip
+            )
+        else:
+            kept.append(test)
+    return LoadGroup(model=group.model, load=group.load, tests=kept)
+
+
+def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions, result: BenchResult, progress: Progress) -> None:
+    settings = _settings(group)
+    group = _drop_tests_that_cannot_fit(resolved, group, result, settings)
+    if not group.tests:
+        return
+    label = f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k})"
+    progress(f"loading {label}")
+    load: dict = {}
+    try:
+        for kind, payload in run_in_worker(str(resolved.path), group, options.repetitions, options.warmup, options.timeout_s):
+            if kind == "loaded":
+                load = payload
+                result.model.description = payload.get("description")
+                progress(f"  loaded in {payload['load_time_ms']:.0f} ms")
+            elif kind == "test":
+                run = Run(settings=settings, **{k: v for k, v in payload.items() if k in Run.model_fields})
+                result.runs.append(run)
+                flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
+                progress(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
+            elif kind == "test_error":
+                result.errors.append(RunError(stage="test", test=payload["test"], n_threads=payload["n_threads"], settings=settings, message=payload["message"]))
+                progress(f"  {payload['test']}: failed: {payload['message']}")
+            elif kind == "memory":
+                load.update(payload)
+    except WorkerFailed as error:
+        stage = "load" if not load else "worker"
+        result.errors.append(RunError(stage=stage, settings=settings, message=str(error)))
+        progress(f"  failed: {error}")
+    if load:
+        result.loads.append(
+            Load(
+                settings=settings, load_time_ms=load["load_time_ms"], peak_rss_bytes=load.get("peak_rss_bytes"),
+                peak_gpu_used_bytes=load.get("peak_gpu_used_bytes"), description=load.get("description"),
+            )  # fmt: skip
+        )

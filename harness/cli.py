@@ -1,0 +1,155 @@
+"""The `meek` command: a thin Typer layer over the harness modules. No measurement logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from harness import __version__
+from harness.errors import MeekError
+
+app = typer.Typer(
+    help="Benchmark quantised GGUF models on this machine: speed and memory (bench), the models it knows (models), "
+    "and what it knows about this machine (machine).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="The model catalogue (models.yaml): list, inspect and verify models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False) if err.is_terminal else print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"meek-harness {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+) -> None:
+    pass
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek bench                                  # bundled SmolLM2-135M, pp512 and tg128, 5 repetitions\n\n"
+    "  meek bench -m gemma3-270m -p 128,512 -n 128 -d 0,2048 -t 1,2 -r 5\n\n"
+    "  meek bench -m ./any.gguf -ngl 99 -fa 1 -o json\n\n"
+    "  meek bench --tier auto                      # the standard models of every tier this machine can hold\n\n"
+    "Sweep values take lists (128,512) and ranges: 0-8192+2048 steps by 2048, 1-16*2 doubles. Every combination runs;"
+    " each distinct load setting loads the model once, in a worker process."
+)
+def bench(
+    model: List[str] = typer.Option([], "-m", "--model", help="Catalogue id or .gguf path; repeat or comma-separate for several. Default: smollm2-135m."),
+    tier: Optional[str] = typer.Option(None, "--tier", help="Run the standard models of a tier: tiny, small, medium, large, xl, a comma list, or auto (those that fit in memory)."),
+    n_prompt: str = typer.Option("512", "-p", "--n-prompt", help="Prompt tokens to process (pp test)."),
+    n_gen: str = typer.Option("128", "-n", "--n-gen", help="Tokens to generate (tg test)."),
+    pg: List[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
+    n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
+    threads: Optional[str] = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
+    n_gpu_layers: str = typer.Option("0", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU (99 = all)."),
+    batch: str = typer.Option("2048", "-b", "--batch-size", help="Logical batch size."),
+    ubatch: str = typer.Option("512", "-ub", "--ubatch-size", help="Physical batch size."),
+    flash_attn: str = typer.Option("0", "-fa", "--flash-attn", help="Flash attention: 0 off, 1 on, -1 auto."),
+    cache_type_k: str = typer.Option("f16", "-ctk", "--cache-type-k", help="KV cache type for K: f16, q8_0, q4_0, ..."),
+    cache_type_v: str = typer.Option("f16", "-ctv", "--cache-type-v", help="KV cache type for V."),
+    repetitions: int = typer.Option(5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."),
+    no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the warm-up run."),
+    output: str = typer.Option("md", "-o", "--output", help="Table on stdout: md, csv, json or jsonl."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
+) -> None:
+    """Measure prompt processing and generation speed, time to first token, load time and peak memory.
+
+    Follows llama-bench's protocol (random tokens, KV cache cleared each repetition, warm-up kept apart) so its
+    numbers can be checked against llama-bench on the same build. Every run is saved as a result file.
+    """
+    from harness import commands
+
+    try:
+        code = commands.bench(
+            model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
+            cache_type_v, repetitions, no_warmup, output, results_dir, timeout,
+        )  # fmt: skip
+    except MeekError as error:
+        fail(str(error), 2)
+    raise typer.Exit(code)
+
+
+@app.command()
+def machine(as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON.")) -> None:
+    """What the harness knows about this machine: CPU, memory, GPUs, OS, and the llama.cpp build."""
+    from harness.machine import fingerprint
+
+    facts = fingerprint()
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return
+    from harness import commands
+
+    commands.print_machine(facts, out)
+    for warning in facts.get("warnings", []):
+        err.print(f"warning: {warning}")
+
+
+@models_app.command("list")
+def models_list(tier: Optional[str] = typer.Option(None, "--tier", help="Only this tier.")) -> None:
+    """Every model in the catalogue, with its tier, size and whether its file is here."""
+    from harness import commands
+
+    try:
+        commands.models_list(tier, out)
+    except MeekError as error:
+        fail(str(error))
+
+
+@models_app.command("info")
+def models_info(model_id: str = typer.Argument(..., help="Catalogue id or .gguf path.")) -> None:
+    """Catalogue facts and, when the file is here, what its GGUF header says."""
+    from harness import commands
+
+    try:
+        commands.models_info(model_id, out)
+    except MeekError as error:
+        fail(str(error))
+
+
+@models_app.command("verify")
+def models_verify(model_id: str = typer.Argument(..., help="Catalogue id.")) -> None:
+    """Fetch the model if needed, then check its GGUF header and its sha256 against the catalogue."""
+    from harness import commands
+
+    try:
+        commands.models_verify(model_id, out)
+    except MeekError as error:
+        fail(str(error))
+
+
+@app.command()
+def schema(write: Optional[Path] = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it.")) -> None:
+    """The JSON Schema of result files (schema_version 1)."""
+    from harness.results import json_schema
+
+    text = json.dumps(json_schema(), indent=1) + "\n"
+    if write:
+        write.write_text(text)
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    app()

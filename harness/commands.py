@@ -1,0 +1,189 @@
+"""What each `meek` command does, between parsing (cli.py) and the modules that do the work."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from harness import printers
+from harness.backends.llamacpp import KV_CACHE_TYPES
+from harness.bench import BenchOptions, run_bench
+from harness.catalog import DEFAULT_MODEL, Catalog, fetch, load_catalog, looks_like_path, resolve, unknown_model_message
+from harness.errors import MeekError
+from harness.gguf_file import read_gguf_facts, sha256_of
+from harness.machine import fingerprint
+from harness.memory_fit import gib, usable_memory_bytes, weights_bytes
+from harness.sweep import SweepSpec, parse_int_list, parse_pg_list, parse_str_list
+
+OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
+TIERS = ("tiny", "small", "medium", "large", "xl")
+
+
+def bench(
+    model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
+    cache_type_v, repetitions, no_warmup, output, results_dir, timeout,
+) -> int:  # fmt: skip
+    """Run `meek bench`; return the exit code (0 all measured, 1 something failed, 130 interrupted)."""
+    if output not in OUTPUT_FORMATS:
+        raise MeekError(f"-o: unknown format '{output}' (choose from {', '.join(OUTPUT_FORMATS)})")
+    catalog = load_catalog()
+    models = [m.strip() for value in model for m in value.split(",") if m.strip()]
+    if tier:
+        models += models_for_tier(tier, catalog)
+    models = list(dict.fromkeys(models or [DEFAULT_MODEL]))
+    default_threads = str(psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
+    kv_types = tuple(KV_CACHE_TYPES)
+    spec = SweepSpec(
+        models=models,
+        n_prompt=parse_int_list("-p", n_prompt),
+        n_gen=parse_int_list("-n", n_gen),
+        pg=parse_pg_list("-pg", pg),
+        n_depth=parse_int_list("-d", n_depth),
+        n_threads=parse_int_list("-t", threads or default_threads, minimum=1),
+        n_gpu_layers=parse_int_list("-ngl", n_gpu_layers, minimum=-1),
+        n_batch=parse_int_list("-b", batch, minimum=1),
+        n_ubatch=parse_int_list("-ub", ubatch, minimum=1),
+        flash_attn=[_flash_attn(v) for v in parse_str_list("-fa", flash_attn, ("0", "1", "-1", "on", "off", "auto"))],
+        type_k=parse_str_list("-ctk", cache_type_k, kv_types),
+        type_v=parse_str_list("-ctv", cache_type_v, kv_types),
+    )
+    if len(models) == 1 and not looks_like_path(models[0]) and catalog.get(models[0]) is None:
+        raise MeekError(unknown_model_message(models[0], catalog))
+    err = Console(stderr=True, highlight=False)
+    machine = fingerprint()
+    for warning in machine["warnings"]:
+        err.print(f"warning: {warning}")
+    options = BenchOptions(spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir)
+    outcome = run_bench(options, catalog, machine, progress=lambda line: err.print(line, markup=False))
+    if outcome.results:
+        sys.stdout.write(printers.render(outcome.results, output))
+        sys.stdout.flush()
+    for path in outcome.paths:
+        err.print(f"saved {path}", markup=False)
+    for line in outcome.errors:
+        err.print(f"error: {line}", markup=False)
+    if outcome.interrupted:
+        err.print("interrupted: finished tests were saved", markup=False)
+        return 130
+    return 1 if outcome.errors else 0
+
+
+def _flash_attn(value: str) -> int:
+    return {"on": 1, "off": 0, "auto": -1}.get(value, None) if not value.lstrip("-").isdigit() else int(value)
+
+
+def models_for_tier(tier: str, catalog: Catalog) -> list[str]:
+    """Standard model ids of the named tiers; `auto` picks the tiers whose standard models fit in usable memory."""
+    names = [t.strip().lower() for t in tier.split(",")]
+    if names == ["auto"]:
+        available = usable_memory_bytes(offload=True)
+        chosen = [
+            m.id
+            for t in TIERS
+            for m in catalog.standard_models(t)
+            if weights_bytes(m.params_total_b, m.quant, m.file_size_bytes) * 1.2 < available
+        ]
+        return chosen
+    for name in names:
+        if name not in TIERS:
+            raise MeekError(f"--tier: unknown tier '{name}' (choose from {', '.join(TIERS)}, or auto)")
+    return [m.id for name in names for m in catalog.standard_models(name)]
+
+
+def _local_file(entry) -> Path | None:
+    """The model's file if it is already here, without downloading anything."""
+    source = entry.source
+    if source.hf_repo:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source.hf_repo, source.hf_file, revision=source.revision)
+        return Path(cached) if isinstance(cached, str) else None
+    try:
+        path = fetch(entry) if not source.assemble else None
+    except MeekError:
+        return None
+    if source.assemble:
+        import importlib
+
+        from harness.home import meek_home
+
+        path = meek_home() / "models" / importlib.import_module(source.package).MODEL_NAME
+    return path if path and path.is_file() else None
+
+
+def models_list(tier: str | None, out: Console) -> None:
+    catalog = load_catalog()
+    if tier and tier not in TIERS:
+        raise MeekError(f"--tier: unknown tier '{tier}' (choose from {', '.join(TIERS)})")
+    table = Table("id", "tier", "params (B)", "quant", "size", "released", "licence", "here", "std", box=None)
+    for m in catalog.models:
+        if tier and m.tier != tier:
+            continue
+        size = weights_bytes(m.params_total_b, m.quant, m.file_size_bytes)
+        params = f"{m.params_total_b:g}" + (f" ({m.params_active_b:g} active)" if m.moe else "")
+        table.add_row(
+            m.id, m.tier, params, m.quant, gib(size) if m.file_size_bytes else f"~{gib(size)}", str(m.release_date),
+            m.license, "yes" if _local_file(m) else "-", "*" if m.standard else "",
+        )  # fmt: skip
+    out.print(table)
+    out.print("here: file present locally; std: the tier's standard model. Details: meek models info ID")
+
+
+def models_info(model_id: str, out: Console) -> None:
+    catalog = load_catalog()
+    entry = catalog.get(model_id)
+    if entry is None and not looks_like_path(model_id):
+        raise MeekError(unknown_model_message(model_id, catalog))
+    if entry:
+        for key, value in entry.model_dump(exclude_none=True).items():
+            if key == "source":
+                value = entry.source.describe()
+            out.print(f"{key:>18}: {value}", markup=False)
+        path = _local_file(entry)
+    else:
+        path = Path(model_id).expanduser()
+    if path is None:
+        out.print(f"{'file':>18}: not here yet (meek models verify {entry.id} fetches and checks it)", markup=False)
+        return
+    out.print(f"{'file':>18}: {path}", markup=False)
+    for key, value in read_gguf_facts(path).items():
+        out.print(f"{'gguf.' + key:>18}: {value}", markup=False)
+
+
+def models_verify(model_id: str, out: Console) -> None:
+    catalog = load_catalog()
+    resolved = resolve(model_id, catalog, verify_sha256=False)
+    actual = sha256_of(resolved.path, force=True)
+    expected = resolved.entry.sha256 if resolved.entry else None
+    out.print(f"{resolved.path}\n  GGUF header and size: ok\n  sha256: {actual}", markup=False)
+    if expected and actual != expected:
+        raise MeekError(f"sha256 mismatch for {model_id}: expected {expected}, got {actual}; delete the file and fetch it again")
+    out.print("  matches the catalogue" if expected else "  (the catalogue has no sha256 for this model to compare with)", markup=False)
+
+
+def print_machine(facts: dict, out: Console) -> None:
+    cpu, build = facts["cpu"], facts.get("llama_cpp", {})
+    lines = [
+        ("machine id", facts["machine_id"]),
+        ("cpu", f"{cpu['model']} ({cpu['arch']}), {cpu['physical_cores']} cores / {cpu['logical_cores']} threads"),
+        ("simd", " ".join(cpu["simd"]) or "-"),
+        ("memory", gib(facts["memory_bytes"]) + (" (unified)" if facts["unified_memory"] else "")),
+    ]
+    for gpu in facts["gpus"] or [{"vendor": "", "name": "none found", "memory_bytes": None}]:
+        memory = f", {gib(gpu['memory_bytes'])}" if gpu.get("memory_bytes") else ""
+        lines.append(("gpu", f"{gpu['vendor']} {gpu['name']}{memory}" + (f", driver {gpu['driver']}" if gpu.get("driver") else "")))
+    lines += [
+        ("os", f"{facts['os']['system']} {facts['os']['release']}"),
+        ("python", facts["python"]),
+        ("llama-cpp-python", str(build.get("llama_cpp_python"))),
+        ("llama.cpp commit", f"{build.get('commit')} (ggml {build.get('ggml_version')})"),
+        ("backends", ", ".join(build.get("backends", [])) + (" (GPU offload available)" if build.get("gpu_offload") else "")),
+        ("cpu features used", " ".join(build.get("cpu_features_used", []))),
+        ("harness", facts["harness_version"]),
+    ]
+    for key, value in lines:
+        out.print(f"{key:>18}: {value}", markup=False)

@@ -1,0 +1,57 @@
+"""Peak memory sampling in a background thread: this process's RSS, and GPU memory in use where NVML can read it."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+from harness import gpu
+
+
+class PeakMemorySampler:
+    """Samples every `interval_s` and keeps the peaks since the last reset; a context manager."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.interval_s = interval_s
+        self._process = psutil.Process()
+        self._gpu = gpu.NvmlMemoryReader.open()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.gpu_baseline_bytes = self._gpu.used_bytes() if self._gpu else None
+        self._thread = threading.Thread(target=self._run, name="meek-memory-sampler", daemon=True)
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._peak_rss = 0
+            self._peak_gpu = None
+        self.sample()
+
+    def sample(self) -> None:
+        rss = self._process.memory_info().rss
+        used = self._gpu.used_bytes() if self._gpu else None
+        with self._lock:
+            self._peak_rss = max(self._peak_rss, rss)
+            if used is not None:
+                self._peak_gpu = max(self._peak_gpu or 0, used)
+
+    def peaks(self) -> dict:
+        """Peak RSS, and peak GPU memory in use on the device (absent when no GPU can be read)."""
+        self.sample()
+        with self._lock:
+            return {"peak_rss_bytes": self._peak_rss, "peak_gpu_used_bytes": self._peak_gpu}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def __enter__(self) -> "PeakMemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._gpu:
+            self._gpu.close()

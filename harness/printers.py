@@ -1,0 +1,110 @@
+"""One field list, in llama-bench's names, drives every output format: md, csv, json, jsonl."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+
+from harness.results import BenchResult
+
+FIELDS = [
+    "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_sha256", "model_size",
+    "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "n_prompt",
+    "n_gen", "n_depth", "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts", "ttft_ms",
+    "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "samples_ns", "samples_ts",
+]  # fmt: skip
+
+
+def rows(results: list[BenchResult]) -> list[dict]:
+    """Every run of every result as a flat record with the FIELDS keys."""
+    out = []
+    for result in results:
+        model, build = result.model, result.machine.llama_cpp
+        for run in result.runs:
+            out.append(
+                {
+                    "machine_id": result.machine.machine_id,
+                    "build_commit": build.commit,
+                    "backends": ",".join(build.backends),
+                    "model_id": model.id,
+                    "model_filename": model.file_name,
+                    "model_type": model.description or f"{model.architecture} {model.quant}",
+                    "model_sha256": model.sha256,
+                    "model_size": model.file_size_bytes,
+                    "model_n_params": model.n_params,
+                    **{k: getattr(run.settings, k) for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")},
+                    "n_threads": run.n_threads,
+                    "n_prompt": run.n_prompt,
+                    "n_gen": run.n_gen,
+                    "n_depth": run.n_depth,
+                    "test": run.test,
+                    "test_time": result.created_utc.isoformat(),
+                    "avg_ns": run.avg_ns,
+                    "stddev_ns": run.stddev_ns,
+                    "avg_ts": run.avg_ts,
+                    "stddev_ts": run.stddev_ts,
+                    "median_ts": run.median_ts,
+                    "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
+                    "peak_rss_bytes": run.peak_rss_bytes,
+                    "peak_gpu_used_bytes": run.peak_gpu_used_bytes,
+                    "unstable": "; ".join(run.unstable),
+                    "samples_ns": run.samples_ns,
+                    "samples_ts": run.samples_ts,
+                }
+            )
+    return out
+
+
+def render(results: list[BenchResult], fmt: str) -> str:
+    records = rows(results)
+    if fmt == "json":
+        return json.dumps(records, indent=2)
+    if fmt == "jsonl":
+        return "".join(json.dumps(r) + "\n" for r in records)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: ";".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
+        return buffer.getvalue()
+    if fmt == "md":
+        return markdown(records)
+    raise ValueError(f"unknown format {fmt}")
+
+
+def _mib(size) -> str:
+    return f"{size / 2**20:.2f} MiB" if size else "?"
+
+
+def _params(n) -> str:
+    if not n:
+        return "?"
+    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.2f} M"
+
+
+MD_COLUMNS = ["model", "size", "params", "backend", "ngl", "threads", "fa", "test", "t/s", "median t/s", "TTFT ms", "peak RSS"]
+
+
+def markdown(records: list[dict]) -> str:
+    """A table like llama-bench's; a run flagged unstable carries a '!' after its rate."""
+    lines = ["| " + " | ".join(MD_COLUMNS) + " |", "|" + "|".join("---:" if c not in ("model", "backend", "test") else "---" for c in MD_COLUMNS) + "|"]
+    for r in records:
+        cells = [
+            r["model_type"],
+            _mib(r["model_size"]),
+            _params(r["model_n_params"]),
+            r["backends"],
+            str(r["n_gpu_layers"]),
+            str(r["n_threads"]),
+            str(r["flash_attn"]),
+            r["test"],
+            f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}" + (" !" if r["unstable"] else ""),
+            f"{r['median_ts']:.2f}",
+            f"{r['ttft_ms']:.1f}" if r["ttft_ms"] is not None else "-",
+            _mib(r["peak_rss_bytes"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,234 @@
+"""The result file: one JSON document per model per `meek bench` run, validated on write and on read.
+
+The pydantic models below are the schema; harness/data/result.schema.json is generated from them (`meek schema`).
+A file from a newer schema is refused ("upgrade meek-harness"); older versions are migrated by named functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import MeekError
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).parent / "data" / "result.schema.json"
+# Older schema version -> function turning such a document into the next version. None exist yet.
+MIGRATIONS: dict = {}
+
+Count = Annotated[int, Field(ge=0, le=10**7)]
+Bytes = Annotated[int, Field(ge=0, le=2**50)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Cpu(Strict):
+    model: str = Field(max_length=200)
+    arch: str = Field(max_length=40)
+    physical_cores: int | None = Field(default=None, ge=1, le=4096)
+    logical_cores: int | None = Field(default=None, ge=1, le=8192)
+    simd: list[str] = Field(max_length=64)
+
+
+class Gpu(Strict):
+    vendor: Literal["nvidia", "amd", "apple", "intel", "other"]
+    name: str = Field(max_length=200)
+    memory_bytes: Bytes | None = None
+    driver: str | None = Field(default=None, max_length=80)
+    gtt_bytes: Bytes | None = None
+    unified_memory: bool = False
+
+
+class LlamaBuild(Strict):
+    llama_cpp_python: str | None = Field(default=None, max_length=40)
+    system_info: str | None = Field(default=None, max_length=2000)
+    gpu_offload: bool | None = None
+    commit: str | None = Field(default=None, max_length=80)
+    ggml_version: str | None = Field(default=None, max_length=40)
+    backends: list[str] = Field(default=[], max_length=16)
+    cpu_features_used: list[str] = Field(default=[], max_length=64)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class Machine(Strict):
+    machine_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,80}$")
+    cpu: Cpu
+    memory_bytes: Bytes
+    gpus: list[Gpu] = Field(max_length=64)
+    unified_memory: bool
+    os: dict[str, str]
+    python: str = Field(max_length=40)
+    harness_version: str = Field(max_length=40)
+    llama_cpp: LlamaBuild
+    warnings: list[str] = Field(default=[], max_length=20)
+
+
+class ModelInfo(Strict):
+    id: str | None = Field(default=None, max_length=120, description="catalogue id, when the model came from models.yaml")
+    label: str = Field(max_length=200)
+    file_name: str = Field(max_length=300)
+    file_size_bytes: Bytes | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    source: str | None = Field(default=None, max_length=500)
+    architecture: str | None = Field(default=None, max_length=80)
+    name: str | None = Field(default=None, max_length=200)
+    quant: str | None = Field(default=None, max_length=40)
+    n_params: int | None = Field(default=None, ge=0, le=10**14)
+    context_length: int | None = Field(default=None, ge=0, le=10**8)
+    tier: str | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=200, description="llama.cpp's own description of the model")
+
+
+class Settings(Strict):
+    """Settings fixed when the model is loaded; a test's own shape and threads live in its run."""
+
+    n_gpu_layers: int = Field(ge=-1, le=10000)
+    n_batch: int = Field(ge=1, le=10**6)
+    n_ubatch: int = Field(ge=1, le=10**6)
+    flash_attn: int = Field(ge=-1, le=1, description="-1 auto, 0 off, 1 on")
+    type_k: str = Field(max_length=10)
+    type_v: str = Field(max_length=10)
+    use_mmap: bool = True
+
+
+class Load(Strict):
+    settings: Settings
+    load_time_ms: float = Field(ge=0, le=1e8)
+    peak_rss_bytes: Bytes | None = None
+    peak_gpu_used_bytes: Bytes | None = None
+    description: str | None = Field(default=None, max_length=200)
+
+
+class Run(Strict):
+    """One test in llama-bench's terms, with every raw sample."""
+
+    test: str = Field(max_length=60, description="pp512, tg128, pp512+tg128, 'pp512 @ d4096'")
+    n_prompt: Count
+    n_gen: Count
+    n_depth: Count
+    n_threads: int = Field(ge=1, le=8192)
+    n_ctx: int = Field(ge=1, le=10**8)
+    settings: Settings
+    samples_ns: list[int] = Field(min_length=1, max_length=10000)
+    samples_ts: list[float] = Field(min_length=1, max_length=10000)
+    warmup_ns: list[int] = Field(default=[], max_length=100)
+    ttft_ns: list[int] = Field(default=[], max_length=10000, description="time to first token per repetition (tests with a prompt)")
+    avg_ts: float = Field(ge=0, le=1e9)
+    stddev_ts: float = Field(ge=0, le=1e9)
+    median_ts: float = Field(ge=0, le=1e9)
+    min_ts: float = Field(ge=0, le=1e9)
+    max_ts: float = Field(ge=0, le=1e9)
+    avg_ns: float = Field(ge=0)
+    stddev_ns: float = Field(ge=0)
+    unstable: list[str] = Field(default=[], max_length=10, description="why the samples look unstable; empty when stable")
+    peak_rss_bytes: Bytes | None = None
+    peak_gpu_used_bytes: Bytes | None = None
+
+
+class RunError(Strict):
+    stage: Literal["resolve", "load", "test", "worker", "interrupted"]
+    message: str = Field(max_length=2000)
+    test: str | None = Field(default=None, max_length=60)
+    n_threads: int | None = None
+    settings: Settings | None = None
+
+
+class Protocol(Strict):
+    backend: Literal["llama-cpp-python"] = "llama-cpp-python"
+    repetitions: int = Field(ge=1, le=1000)
+    warmup: bool
+    seed: int
+    timing: str = "wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench"
+
+
+class BenchResult(Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["meek-bench"] = "meek-bench"
+    created_utc: dt.datetime
+    status: Literal["complete", "partial", "failed", "interrupted"]
+    machine: Machine
+    model: ModelInfo
+    protocol: Protocol
+    loads: list[Load] = Field(default=[], max_length=10000)
+    runs: list[Run] = Field(default=[], max_length=100000)
+    errors: list[RunError] = Field(default=[], max_length=10000)
+
+
+def json_schema() -> dict:
+    schema = BenchResult.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://meek-harness/result.schema.v{SCHEMA_VERSION}.json"
+    return schema
+
+
+def validate_document(document: dict, label: str = "result") -> BenchResult:
+    """Check a parsed document against the schema, migrating an older version; raise MeekError with the first reason."""
+    if not isinstance(document, dict):
+        raise MeekError(f"{label}: not a JSON object")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise MeekError(f"{label}: schema_version is missing or not an integer")
+    if version > SCHEMA_VERSION:
+        raise MeekError(f"{label}: written by a newer meek-harness (schema {version} > {SCHEMA_VERSION}): upgrade meek-harness")
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise MeekError(f"{label}: schema version {version} is not known")
+        document = MIGRATIONS[version](document)
+        version = document["schema_version"]
+    try:
+        return BenchResult.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "document"
+        raise MeekError(f"{label}: {where}: {first['msg']}") from None
+
+
+def read_result(path: Path) -> BenchResult:
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise MeekError(f"{path}: cannot read JSON ({error})") from None
+    return validate_document(document, str(path))
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe slug: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80] or "model"
+
+
+def result_path(results_dir: Path, result: BenchResult) -> Path:
+    stamp = result.created_utc.strftime("%Y%m%dT%H%M%SZ")
+    return Path(results_dir) / result.machine.machine_id / f"{stamp}-{safe_name(result.model.label)}.json"
+
+
+def write_result(result: BenchResult, results_dir: Path) -> Path:
+    """Validate and write atomically (temp file, then link): an existing file is never overwritten."""
+    document = result.model_dump(mode="json")
+    validate_document(document, "result to write")
+    target = result_path(results_dir, result)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=1) + "\n"
+    for attempt in range(100):
+        candidate = target if attempt == 0 else target.with_name(f"{target.stem}-{attempt}.json")
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(temporary, candidate)  # fails if the name exists: no overwrite
+            return candidate
+        except FileExistsError:
+            continue
+        finally:
+            os.unlink(temporary)
+    raise MeekError(f"could not find a free file name for {target}")

@@ -1,0 +1,92 @@
+"""The measurement protocol of llama-bench, run on a loaded backend: warm-up, repetitions, raw samples kept.
+
+For each test: a fresh context sized for the test; one warm-up (kept apart, not counted); then `repetitions` times:
+clear the KV cache, fill it to the test's depth (untimed), time the prompt and/or the generation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from harness.backends.base import Backend
+from harness.errors import MeekError
+from harness.monitor import PeakMemorySampler
+from harness.stats import summarize
+from harness.sweep import LoadGroup, TestInstance
+
+Emit = Callable[[str, dict], None]
+
+
+def run_group(
+    backend: Backend, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, emit: Emit, seed: int = 0
+) -> None:
+    """Load the model once, run every test of the group, and emit each result as soon as it exists.
+
+    Events: ("loaded", facts), ("test", result) or ("test_error", error) per test, ("memory", peaks) at the end.
+    """
+    rng = np.random.default_rng(seed)
+    with PeakMemorySampler() as sampler:
+        started = time.perf_counter_ns()
+        backend.load(model_path, group.load)
+        load_ns = time.perf_counter_ns() - started
+        emit("loaded", {"load_time_ms": load_ns / 1e6, **backend.describe(), **sampler.peaks()})
+        for index, test in enumerate(group.tests):
+            sampler.reset()
+            try:
+                result = measure_test(backend, test, repetitions, warmup, rng)
+            except MeekError as error:
+                emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
+                continue
+            emit("test", {"index": index, **result, **sampler.peaks()})
+        emit("memory", sampler.peaks())
+    backend.close()
+
+
+def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng) -> dict:
+    """Time one test `repetitions` times; return raw samples (ns), time to first token samples, warm-up and summary."""
+    shape = test.shape
+    backend.new_context(shape.n_ctx, test.n_threads)
+    warmup_ns = []
+    if warmup:
+        backend.clear()
+        started = time.perf_counter_ns()
+        if shape.n_prompt:
+            backend.process_prompt(shape.n_prompt, rng)
+        if shape.n_gen:
+            backend.generate(1, rng)
+        warmup_ns.append(time.perf_counter_ns() - started)
+
+    samples_ns, ttft_ns = [], []
+    for _ in range(repetitions):
+        backend.clear()
+        if shape.n_depth:
+            backend.process_prompt(shape.n_depth, rng)
+        elapsed = 0
+        started = time.perf_counter_ns()
+        if shape.n_prompt:
+            backend.process_prompt(shape.n_prompt, rng)
+            elapsed = time.perf_counter_ns() - started
+            backend.first_token()
+            ttft_ns.append(time.perf_counter_ns() - started)
+        if shape.n_gen:
+            started = time.perf_counter_ns()
+            backend.generate(shape.n_gen, rng)
+            elapsed += time.perf_counter_ns() - started
+        samples_ns.append(elapsed)
+
+    n_tokens = shape.n_prompt + shape.n_gen
+    return {
+        "test": shape.name,
+        "n_prompt": shape.n_prompt,
+        "n_gen": shape.n_gen,
+        "n_depth": shape.n_depth,
+        "n_threads": test.n_threads,
+        "n_ctx": shape.n_ctx,
+        "samples_ns": samples_ns,
+        "warmup_ns": warmup_ns,
+        "ttft_ns": ttft_ns,
+        **summarize(n_tokens, samples_ns),
+    }
