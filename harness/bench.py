@@ -6,11 +6,11 @@ Nothing finished is lost: a model's file is written as soon as its groups are do
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from harness.catalog import Catalog, ResolvedModel, resolve
+from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
 from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
@@ -46,7 +46,8 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     protocol = Protocol(repetitions=options.repetitions, warmup=options.warmup, seed=options.seed)
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
-        result = _new_result(machine, protocol, ModelInfo(label=model_spec, file_name=Path(model_spec).name))
+        label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
+        result = _new_result(machine, protocol, ModelInfo(label=label, file_name=Path(model_spec).name))
         try:
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
@@ -58,7 +59,8 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
             outcome.interrupted = True
             result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
         result.status = _status(result, outcome.interrupted)
-        outcome.errors += [f"{result.model.label}: {e.message}" for e in result.errors if e.stage != "interrupted"]
+        prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
+        outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]
         if result.runs:
             outcome.paths.append(write_result(result, options.results_dir))
             outcome.results.append(result)
@@ -109,7 +111,7 @@ def _settings(group: LoadGroup) -> Settings:
     load = group.load
     return Settings(
         n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
-        type_k=load.type_k, type_v=load.type_v, use_mmap=load.use_mmap,
+        type_k=load.type_k, type_v=load.type_v,
     )  # fmt: skip
 
 
@@ -123,7 +125,10 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
         if need > available:
             result.errors.append(
                 RunError(
-                    stage="test", test=test.shape.name, n_threads=test.n_threads, settings=settings,
+                    stage="test",
+                    test=test.shape.name,
+                    n_threads=test.n_threads,
+                    settings=settings,
                     message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need)} "
                     f"({gib(kv)} KV cache + {gib(facts['file_size_bytes'])} weights) but {gib(available)} is available; "
                     "lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
@@ -139,7 +144,9 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
     group = _drop_tests_that_cannot_fit(resolved, group, result, settings)
     if not group.tests:
         return
-    label = f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k})"
+    label = (
+        f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k})"
+    )
     progress(f"loading {label}")
     load: dict = {}
     try:
@@ -154,7 +161,15 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
                 progress(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
             elif kind == "test_error":
-                result.errors.append(RunError(stage="test", test=payload["test"], n_threads=payload["n_threads"], settings=settings, message=payload["message"]))
+                result.errors.append(
+                    RunError(
+                        stage="test",
+                        test=payload["test"],
+                        n_threads=payload["n_threads"],
+                        settings=settings,
+                        message=payload["message"],
+                    )
+                )
                 progress(f"  {payload['test']}: failed: {payload['message']}")
             elif kind == "memory":
                 load.update(payload)
@@ -165,7 +180,10 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
     if load:
         result.loads.append(
             Load(
-                settings=settings, load_time_ms=load["load_time_ms"], peak_rss_bytes=load.get("peak_rss_bytes"),
-                peak_gpu_used_bytes=load.get("peak_gpu_used_bytes"), description=load.get("description"),
+                settings=settings,
+                load_time_ms=load["load_time_ms"],
+                peak_rss_bytes=load.get("peak_rss_bytes"),
+                peak_gpu_used_bytes=load.get("peak_gpu_used_bytes"),
+                description=load.get("description"),
             )  # fmt: skip
         )

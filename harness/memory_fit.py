@@ -7,8 +7,31 @@ import psutil
 from harness import gpu
 
 # Bytes per element of KV-cache types (block size included) and bits per weight of common GGUF quants.
-KV_BYTES_PER_ELEMENT = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q5_1": 24 / 32, "q5_0": 22 / 32, "q4_1": 20 / 32, "q4_0": 18 / 32, "iq4_nl": 18 / 32}
-BITS_PER_WEIGHT = {"Q2_K": 2.96, "Q3_K_M": 3.91, "Q4_0": 4.55, "Q4_1": 5.0, "Q4_K_S": 4.58, "Q4_K_M": 4.89, "Q5_K_M": 5.7, "Q6_K": 6.56, "Q8_0": 8.5, "MXFP4": 4.25, "F16": 16.0, "BF16": 16.0}
+KV_BYTES_PER_ELEMENT = {
+    "f32": 4.0,
+    "f16": 2.0,
+    "bf16": 2.0,
+    "q8_0": 34 / 32,
+    "q5_1": 24 / 32,
+    "q5_0": 22 / 32,
+    "q4_1": 20 / 32,
+    "q4_0": 18 / 32,
+    "iq4_nl": 18 / 32,
+}
+BITS_PER_WEIGHT = {
+    "Q2_K": 2.96,
+    "Q3_K_M": 3.91,
+    "Q4_0": 4.55,
+    "Q4_1": 5.0,
+    "Q4_K_S": 4.58,
+    "Q4_K_M": 4.89,
+    "Q5_K_M": 5.7,
+    "Q6_K": 6.56,
+    "Q8_0": 8.5,
+    "MXFP4": 4.25,
+    "F16": 16.0,
+    "BF16": 16.0,
+}
 
 
 def kv_cache_bytes(facts: dict, n_ctx: int, type_k: str = "f16", type_v: str = "f16") -> int | None:

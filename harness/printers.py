@@ -23,37 +23,38 @@ def rows(results: list[BenchResult]) -> list[dict]:
     for result in results:
         model, build = result.model, result.machine.llama_cpp
         for run in result.runs:
-            out.append(
-                {
-                    "machine_id": result.machine.machine_id,
-                    "build_commit": build.commit,
-                    "backends": ",".join(build.backends),
-                    "model_id": model.id,
-                    "model_filename": model.file_name,
-                    "model_type": model.description or f"{model.architecture} {model.quant}",
-                    "model_sha256": model.sha256,
-                    "model_size": model.file_size_bytes,
-                    "model_n_params": model.n_params,
-                    **{k: getattr(run.settings, k) for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")},
-                    "n_threads": run.n_threads,
-                    "n_prompt": run.n_prompt,
-                    "n_gen": run.n_gen,
-                    "n_depth": run.n_depth,
-                    "test": run.test,
-                    "test_time": result.created_utc.isoformat(),
-                    "avg_ns": run.avg_ns,
-                    "stddev_ns": run.stddev_ns,
-                    "avg_ts": run.avg_ts,
-                    "stddev_ts": run.stddev_ts,
-                    "median_ts": run.median_ts,
-                    "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
-                    "peak_rss_bytes": run.peak_rss_bytes,
-                    "peak_gpu_used_bytes": run.peak_gpu_used_bytes,
-                    "unstable": "; ".join(run.unstable),
-                    "samples_ns": run.samples_ns,
-                    "samples_ts": run.samples_ts,
-                }
-            )
+            record = {
+                "machine_id": result.machine.machine_id,
+                "build_commit": build.commit,
+                "backends": ",".join(build.backends),
+                "model_id": model.id,
+                "model_filename": model.file_name,
+                "model_type": model.description or f"{model.architecture} {model.quant}",
+                "model_sha256": model.sha256,
+                "model_size": model.file_size_bytes,
+                "model_n_params": model.n_params,
+                **{
+                    k: getattr(run.settings, k) for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")
+                },
+                "n_threads": run.n_threads,
+                "n_prompt": run.n_prompt,
+                "n_gen": run.n_gen,
+                "n_depth": run.n_depth,
+                "test": run.test,
+                "test_time": result.created_utc.isoformat(),
+                "avg_ns": run.avg_ns,
+                "stddev_ns": run.stddev_ns,
+                "avg_ts": run.avg_ts,
+                "stddev_ts": run.stddev_ts,
+                "median_ts": run.median_ts,
+                "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
+                "peak_rss_bytes": run.peak_rss_bytes,
+                "peak_gpu_used_bytes": run.peak_gpu_used_bytes,
+                "unstable": "; ".join(run.unstable),
+                "samples_ns": run.samples_ns,
+                "samples_ts": run.samples_ts,
+            }
+            out.append({key: record[key] for key in FIELDS})  # FIELDS decides names and order
     return out
 
 
@@ -90,7 +91,10 @@ MD_COLUMNS = ["model", "size", "params", "backend", "ngl", "threads", "fa", "tes
 
 def markdown(records: list[dict]) -> str:
     """A table like llama-bench's; a run flagged unstable carries a '!' after its rate."""
-    lines = ["| " + " | ".join(MD_COLUMNS) + " |", "|" + "|".join("---:" if c not in ("model", "backend", "test") else "---" for c in MD_COLUMNS) + "|"]
+    lines = [
+        "| " + " | ".join(MD_COLUMNS) + " |",
+        "|" + "|".join("---:" if c not in ("model", "backend", "test") else "---" for c in MD_COLUMNS) + "|",
+    ]
     for r in records:
         cells = [
             r["model_type"],

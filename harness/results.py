@@ -97,7 +97,6 @@ class Settings(Strict):
     flash_attn: int = Field(ge=-1, le=1, description="-1 auto, 0 off, 1 on")
     type_k: str = Field(max_length=10)
     type_v: str = Field(max_length=10)
-    use_mmap: bool = True
 
 
 class Load(Strict):
@@ -121,7 +120,9 @@ class Run(Strict):
     samples_ns: list[int] = Field(min_length=1, max_length=10000)
     samples_ts: list[float] = Field(min_length=1, max_length=10000)
     warmup_ns: list[int] = Field(default=[], max_length=100)
-    ttft_ns: list[int] = Field(default=[], max_length=10000, description="time to first token per repetition (tests with a prompt)")
+    ttft_ns: list[int] = Field(
+        default=[], max_length=10000, description="time to first token per repetition (tests with a prompt)"
+    )
     avg_ts: float = Field(ge=0, le=1e9)
     stddev_ts: float = Field(ge=0, le=1e9)
     median_ts: float = Field(ge=0, le=1e9)

@@ -86,7 +86,6 @@ class LoadSettings:
     flash_attn: int = 0
     type_k: str = "f16"
     type_v: str = "f16"
-    use_mmap: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,7 @@ class TestShape:
     n_prompt: int
     n_gen: int
     n_depth: int = 0
+    __test__ = False  # not a pytest test class, despite the name
 
     @property
     def name(self) -> str:
@@ -117,6 +117,7 @@ class TestShape:
 class TestInstance:
     shape: TestShape
     n_threads: int
+    __test__ = False
 
 
 @dataclass

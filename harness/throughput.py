@@ -7,7 +7,7 @@ clear the KV cache, fill it to the test's depth (untimed), time the prompt and/o
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def run_group(
                 emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
                 continue
             emit("test", {"index": index, **result, **sampler.peaks()})
-        emit("memory", sampler.peaks())
+        emit("memory", sampler.process_peaks())
     backend.close()
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queue_module
+import signal
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from harness.errors import MeekError
 from harness.sweep import LoadGroup
@@ -41,7 +42,7 @@ def run_in_worker(
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
     process = context.Process(target=_child, args=(model_path, group, repetitions, warmup, events), daemon=True)
-    process.start()
+    _start_deaf_to_ctrl_c(process)
     last_event = time.monotonic()
     try:
         while True:
@@ -72,12 +73,22 @@ def run_in_worker(
         events.close()
 
 
+def _start_deaf_to_ctrl_c(process) -> None:
+    """Start the child with SIGINT blocked (the mask survives exec): Ctrl-C reaches only the parent, which stops the
+    child and saves what finished, instead of every process printing its own KeyboardInterrupt."""
+    if not hasattr(signal, "pthread_sigmask"):
+        process.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
-        import signal
-
         name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
         hint = " (killed: out of memory?)" if name == "SIGKILL" else ""
         return f"the worker process died with {name}{hint}"
     return f"the worker process exited with code {exitcode} before finishing"
-

@@ -68,7 +68,6 @@ class LlamaCppBackend:
         lib = self._lib
         params = lib.llama_model_default_params()
         params.n_gpu_layers = settings.n_gpu_layers
-        params.use_mmap = settings.use_mmap
         _log_lines.clear()
         self.model = lib.llama_model_load_from_file(path.encode(), params)
         if not self.model:
@@ -92,7 +91,7 @@ class LlamaCppBackend:
         params.flash_attn_type = settings.flash_attn
         params.type_k = KV_CACHE_TYPES[settings.type_k]
         params.type_v = KV_CACHE_TYPES[settings.type_v]
-        params.no_perf = False
+        params.swa_full = False  # as llama-bench: a sliding-window cache sized to the window, not the context
         _log_lines.clear()
         self.ctx = lib.llama_init_from_model(self.model, params)
         if not self.ctx:

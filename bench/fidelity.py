@@ -1,0 +1,163 @@
+"""Fidelity benchmark: does `meek bench` measure what llama-bench measures, on the same llama.cpp build?
+
+Builds llama-bench from the llama.cpp source vendored in the installed llama-cpp-python version (or uses --llama-bench),
+then runs it and the harness alternately on both bundled models with the same settings (pp512, tg128, same threads,
+flash attention off), and writes the median ratio harness / llama-bench per test into BENCHMARKS.md.
+
+    python bench/fidelity.py                       # build llama-bench if needed, 3 alternated rounds
+    python bench/fidelity.py --llama-bench ~/llama.cpp/build/bin/llama-bench --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from harness.catalog import load_catalog, resolve
+from harness.home import meek_home
+from harness.machine import fingerprint
+
+MODELS = ["smollm2-135m", "gemma3-270m"]
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- fidelity:start -->", "<!-- fidelity:end -->"
+
+
+def build_llama_bench() -> Path:
+    """Compile llama-bench from the sdist of the installed llama-cpp-python (cached under $MEEK_HOME)."""
+    version = metadata.version("llama-cpp-python")
+    home = meek_home() / "llama-bench" / version
+    binary = home / "build" / "bin" / "llama-bench"
+    if binary.is_file():
+        return binary
+    home.mkdir(parents=True, exist_ok=True)
+    download = home / "sdist"
+    print(f"fetching the llama-cpp-python {version} source", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(download), f"llama-cpp-python=={version}"],
+        check=True,
+    )  # fmt: skip
+    archive = next(download.glob("llama_cpp_python-*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(home, filter="data")
+    source = next(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
+    print(f"building llama-bench from {source} (a few minutes)", file=sys.stderr)
+    flags = ["-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
+             "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF"]  # fmt: skip
+    subprocess.run(["cmake", "-S", str(source), "-B", str(home / "build"), *flags], check=True, stdout=subprocess.DEVNULL)
+    jobs = str(os.cpu_count() or 2)
+    subprocess.run(
+        ["cmake", "--build", str(home / "build"), "--target", "llama-bench", "-j", jobs], check=True, stdout=subprocess.DEVNULL
+    )
+    return binary
+
+
+def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int) -> dict[str, float]:
+    command = [
+        str(binary),
+        "-m",
+        str(model_path),
+        "-p",
+        "512",
+        "-n",
+        "128",
+        "-t",
+        str(threads),
+        "-fa",
+        "0",
+        "-r",
+        str(reps),
+        "-o",
+        "json",
+    ]
+    rows = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return {("pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in rows}
+
+
+def run_harness(model_id: str, threads: int, reps: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as results:
+        command = [sys.executable, "-m", "harness.cli", "bench", "-m", model_id, "-p", "512", "-n", "128", "-t", str(threads),
+                   "-fa", "0", "-r", str(reps), "-o", "json", "--results-dir", results]  # fmt: skip
+        rows = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return {r["test"]: r["avg_ts"] for r in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llama-bench", type=Path, help="an existing llama-bench binary built from the same llama.cpp")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=psutil.cpu_count(logical=False) or 1)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+
+    binary = args.llama_bench or build_llama_bench()
+    catalog = load_catalog()
+    paths = {m: resolve(m, catalog).path for m in MODELS}
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for round_index in range(args.rounds):
+        for model in MODELS:
+            order = ["llama-bench", "harness"] if round_index % 2 == 0 else ["harness", "llama-bench"]
+            for tool in order:
+                load = os.getloadavg()[0]
+                rates = (
+                    run_llama_bench(binary, paths[model], args.threads, args.reps)
+                    if tool == "llama-bench"
+                    else run_harness(model, args.threads, args.reps)
+                )
+                for test, rate in rates.items():
+                    samples.setdefault((model, test, tool), []).append(rate)
+                print(
+                    f"round {round_index + 1} {model:<14} {tool:<12} load {load:4.2f} "
+                    + "  ".join(f"{t} {r:7.1f}" for t, r in rates.items()),
+                    file=sys.stderr,
+                )
+    write_report(args, samples)
+
+
+def write_report(args, samples) -> None:
+    machine = fingerprint()
+    build = machine["llama_cpp"]
+    lines = [
+        START,
+        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores, "
+        f"{machine['memory_bytes'] / 2**30:.0f} GiB), llama-cpp-python {build['llama_cpp_python']}, llama.cpp {build.get('commit')}, "
+        f"CPU features {' '.join(build.get('cpu_features_used', []))}.",
+        "",
+        f"Command: `python bench/fidelity.py --rounds {args.rounds} --reps {args.reps} --threads {args.threads}`; "
+        "both tools alternate, flash attention off, each value the mean of the repetitions of one round (t/s).",
+        "",
+        "| model | test | llama-bench rounds | harness rounds | llama-bench median | harness median | ratio |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for model in MODELS:
+        for test in ("pp512", "tg128"):
+            reference, ours = samples[(model, test, "llama-bench")], samples[(model, test, "harness")]
+            ratio = statistics.median(ours) / statistics.median(reference)
+            lines.append(
+                f"| {model} | {test} | {', '.join(f'{v:.1f}' for v in reference)} | {', '.join(f'{v:.1f}' for v in ours)} | "
+                f"{statistics.median(reference):.1f} | {statistics.median(ours):.1f} | {ratio:.3f} |"
+            )
+    lines.append(END)
+    section = "\n".join(lines)
+    text = args.out.read_text() if args.out.is_file() else "# Benchmarks\n"
+    if START in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    else:
+        text += f"\n## Fidelity: harness vs llama-bench\n\n{section}\n"
+    args.out.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

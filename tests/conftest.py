@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated MEEK_HOME, the bundled model's path, and a way to run `meek` as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def meek_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("meek-home")
+    os.environ["MEEK_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def smollm2_path(meek_home) -> Path:
+    from harness.catalog import fetch, load_catalog
+
+    return fetch(load_catalog().get("smollm2-135m"))
+
+
+@pytest.fixture()
+def run_meek(meek_home, tmp_path):
+    """Run the real `meek` command in a child process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str, timeout: float = 300, env: dict | None = None):
+        full_env = {**os.environ, "MEEK_HOME": str(meek_home), **(env or {})}
+        completed = subprocess.run(
+            [sys.executable, "-m", "harness.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+            env=full_env,
+        )
+        return completed.returncode, completed.stdout, completed.stderr
+
+    return run

@@ -1,0 +1,34 @@
+"""Ctrl-C during a sweep keeps what finished: the result file is written, marked interrupted, and the exit code is 130."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from harness.results import read_result
+
+
+def test_ctrl_c_keeps_finished_tests(tmp_path, meek_home):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "bench", "-p", "32", "-n", "8", "-d", "0-4096+256", "-r", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MEEK_HOME": str(meek_home)}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if "t/s" in line:  # the first test finished
+            break
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C: the whole process group
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(seen) + stderr
+    assert "Traceback" not in stderr
+    files = list((tmp_path / "results").glob("*/*.json"))
+    assert len(files) == 1
+    result = read_result(files[0])
+    assert result.status == "interrupted"
+    assert 1 <= len(result.runs) < 34
+    assert result.errors[-1].stage == "interrupted"

@@ -1,0 +1,39 @@
+"""Worker isolation: a hang becomes an error entry, a load failure is reported with llama.cpp's reason."""
+
+import pytest
+
+from harness.sweep import LoadGroup, LoadSettings, TestInstance, TestShape
+from harness.worker import WorkerFailed, _exit_reason, run_in_worker
+
+
+def _group(path) -> LoadGroup:
+    return LoadGroup(model=str(path), load=LoadSettings(), tests=[TestInstance(TestShape(16, 0), 1)])
+
+
+def test_a_worker_that_makes_no_progress_is_stopped(smollm2_path):
+    with pytest.raises(WorkerFailed, match="no progress for 0 s"):
+        list(run_in_worker(str(smollm2_path), _group(smollm2_path), repetitions=1, warmup=False, timeout_s=0.01))
+
+
+def test_events_stream_from_the_real_model(smollm2_path):
+    events = list(run_in_worker(str(smollm2_path), _group(smollm2_path), repetitions=2, warmup=True, timeout_s=120))
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["loaded", "test", "memory"]
+    loaded, test = events[0][1], events[1][1]
+    assert loaded["n_vocab"] == 49152 and loaded["load_time_ms"] > 0
+    assert test["test"] == "pp16" and len(test["samples_ns"]) == 2
+
+
+def test_llama_cpp_load_failure_carries_its_reason(tmp_path, smollm2_path):
+    damaged = tmp_path / "damaged.gguf"
+    data = bytearray(smollm2_path.read_bytes())
+    data[-5_000_000:] = b""  # tensor data cut short: llama.cpp refuses it
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(WorkerFailed, match="could not load"):
+        list(run_in_worker(str(damaged), _group(damaged), repetitions=1, warmup=False, timeout_s=120))
+
+
+def test_exit_reasons_name_the_signal():
+    assert "SIGKILL" in _exit_reason(-9) and "out of memory" in _exit_reason(-9)
+    assert "SIGSEGV" in _exit_reason(-11)
+    assert "code 3" in _exit_reason(3)
