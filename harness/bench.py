@@ -6,8 +6,8 @@ Nothing finished is lost: a model's file is written as soon as its groups are do
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from pathlib import Path
 
 from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
@@ -18,7 +18,13 @@ from harness.results import BenchResult, Load, Machine, ModelInfo, Protocol, Run
 from harness.sweep import LoadGroup, SweepSpec, expand
 from harness.worker import WorkerFailed, run_in_worker
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """Where a sweep reports: finished steps as lines, work in flight as a transient status (may be a no-op)."""
+
+    def line(self, text: str) -> None: ...
+
+    def status(self, text: str) -> None: ...
 
 
 @dataclass
@@ -147,19 +153,19 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
     label = (
         f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k})"
     )
-    progress(f"loading {label}")
+    progress.line(f"loading {label}")
     load: dict = {}
     try:
         for kind, payload in run_in_worker(str(resolved.path), group, options.repetitions, options.warmup, options.timeout_s):
             if kind == "loaded":
                 load = payload
                 result.model.description = payload.get("description")
-                progress(f"  loaded in {payload['load_time_ms']:.0f} ms")
+                progress.line(f"  loaded in {payload['load_time_ms']:.0f} ms")
             elif kind == "test":
                 run = Run(settings=settings, **{k: v for k, v in payload.items() if k in Run.model_fields})
                 result.runs.append(run)
                 flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
-                progress(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
+                progress.line(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
             elif kind == "test_error":
                 result.errors.append(
                     RunError(
@@ -170,13 +176,16 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                         message=payload["message"],
                     )
                 )
-                progress(f"  {payload['test']}: failed: {payload['message']}")
+                progress.line(f"  {payload['test']}: failed: {payload['message']}")
+            elif kind == "repetition":
+                test = group.tests[payload["index"]]
+                progress.status(f"{test.shape.name} t{test.n_threads}: {payload['done']}/{options.repetitions} repetitions done")
             elif kind == "memory":
                 load.update(payload)
     except WorkerFailed as error:
         stage = "load" if not load else "worker"
         result.errors.append(RunError(stage=stage, settings=settings, message=str(error)))
-        progress(f"  failed: {error}")
+        progress.line(f"  failed: {error}")
     if load:
         result.loads.append(
             Load(

@@ -58,7 +58,8 @@ def bench(
     for warning in machine["warnings"]:
         err.print(f"warning: {warning}")
     options = BenchOptions(spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir)
-    outcome = run_bench(options, catalog, machine, progress=lambda line: err.print(line, markup=False))
+    with ConsoleProgress(err) as progress:
+        outcome = run_bench(options, catalog, machine, progress)
     if outcome.results:
         sys.stdout.write(printers.render(outcome.results, output))
         sys.stdout.flush()
@@ -70,6 +71,30 @@ def bench(
         err.print("interrupted: finished tests were saved", markup=False)
         return 130
     return 1 if outcome.errors else 0
+
+
+class ConsoleProgress:
+    """Progress on stderr: lines for finished steps; in a terminal, a spinner line for the repetition in flight."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status = console.status("", refresh_per_second=4) if console.is_terminal else None  # few wake-ups
+
+    def line(self, text: str) -> None:
+        self.console.print(text, markup=False)
+
+    def status(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def __enter__(self) -> "ConsoleProgress":
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.stop()
 
 
 def _flash_attn(value: str) -> int:

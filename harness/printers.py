@@ -6,11 +6,12 @@ import csv
 import io
 import json
 import statistics
+from pathlib import Path
 
 from harness.results import BenchResult
 
 FIELDS = [
-    "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_sha256", "model_size",
+    "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_quant", "model_sha256", "model_size",
     "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "n_prompt",
     "n_gen", "n_depth", "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts", "ttft_ms",
     "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "samples_ns", "samples_ts",
@@ -30,6 +31,7 @@ def rows(results: list[BenchResult]) -> list[dict]:
                 "model_id": model.id,
                 "model_filename": model.file_name,
                 "model_type": model.description or f"{model.architecture} {model.quant}",
+                "model_quant": model.quant,
                 "model_sha256": model.sha256,
                 "model_size": model.file_size_bytes,
                 "model_n_params": model.n_params,
@@ -86,7 +88,21 @@ def _params(n) -> str:
     return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.2f} M"
 
 
-MD_COLUMNS = ["model", "size", "params", "backend", "ngl", "threads", "fa", "test", "t/s", "median t/s", "TTFT ms", "peak RSS"]
+MD_COLUMNS = [
+    "model",
+    "quant",
+    "size",
+    "params",
+    "backend",
+    "ngl",
+    "threads",
+    "fa",
+    "test",
+    "t/s",
+    "median t/s",
+    "TTFT ms",
+    "peak RSS",
+]
 
 
 def markdown(records: list[dict]) -> str:
@@ -97,7 +113,8 @@ def markdown(records: list[dict]) -> str:
     ]
     for r in records:
         cells = [
-            r["model_type"],
+            r["model_id"] or Path(r["model_filename"]).stem,
+            r["model_quant"] or "?",
             _mib(r["model_size"]),
             _params(r["model_n_params"]),
             r["backends"],

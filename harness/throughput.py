@@ -25,7 +25,8 @@ def run_group(
 ) -> None:
     """Load the model once, run every test of the group, and emit each result as soon as it exists.
 
-    Events: ("loaded", facts), ("test", result) or ("test_error", error) per test, ("memory", peaks) at the end.
+    Events: ("loaded", facts); ("repetition", count) as repetitions finish; ("test", result) or ("test_error", error)
+    per test; ("memory", peaks) at the end.
     """
     rng = np.random.default_rng(seed)
     with PeakMemorySampler() as sampler:
@@ -36,7 +37,9 @@ def run_group(
         for index, test in enumerate(group.tests):
             sampler.reset()
             try:
-                result = measure_test(backend, test, repetitions, warmup, rng)
+                result = measure_test(
+                    backend, test, repetitions, warmup, rng, lambda rep: emit("repetition", {"index": index, "done": rep})
+                )
             except MeekError as error:
                 emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
                 continue
@@ -45,8 +48,11 @@ def run_group(
     backend.close()
 
 
-def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng) -> dict:
-    """Time one test `repetitions` times; return raw samples (ns), time to first token samples, warm-up and summary."""
+def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
+    """Time one test `repetitions` times; return raw samples (ns), time to first token samples, warm-up and summary.
+
+    The depth fill is computed once and restored from a snapshot for later repetitions, as llama-bench does.
+    """
     shape = test.shape
     backend.new_context(shape.n_ctx, test.n_threads)
     warmup_ns = []
@@ -60,10 +66,14 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
         warmup_ns.append(time.perf_counter_ns() - started)
 
     samples_ns, ttft_ns = [], []
-    for _ in range(repetitions):
+    depth_snapshot = None
+    for repetition in range(repetitions):
         backend.clear()
-        if shape.n_depth:
+        if shape.n_depth and depth_snapshot is not None:
+            backend.restore(depth_snapshot)
+        elif shape.n_depth:
             backend.process_prompt(shape.n_depth, rng)
+            depth_snapshot = backend.snapshot()
         elapsed = 0
         started = time.perf_counter_ns()
         if shape.n_prompt:
@@ -76,6 +86,8 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
             backend.generate(shape.n_gen, rng)
             elapsed += time.perf_counter_ns() - started
         samples_ns.append(elapsed)
+        if on_repetition:
+            on_repetition(repetition + 1)
 
     n_tokens = shape.n_prompt + shape.n_gen
     return {

@@ -81,3 +81,24 @@ def test_generation_is_slower_per_token_than_prompt_processing(bench_run):
     _, cwd = bench_run
     runs = {r.test: r for r in read_result(next((cwd / "results").glob("*/*.json"))).runs}
     assert runs["pp64"].median_ts > runs["tg16"].median_ts
+
+
+def test_depth_fill_is_restored_not_recomputed(smollm2_path):
+    """Repetitions at depth start from a snapshot of the filled context: the restored cache gives the same logits."""
+    import numpy as np
+
+    from harness.backends.llamacpp import LlamaCppBackend
+    from harness.sweep import LoadSettings
+
+    backend = LlamaCppBackend()
+    backend.load(str(smollm2_path), LoadSettings())
+    backend.new_context(256, 2)
+    backend.process_prompt(64, np.random.default_rng(1))
+    snapshot = backend.snapshot()
+    backend.process_prompt(8, np.random.default_rng(2))
+    first = backend.first_token()
+    backend.clear()
+    backend.restore(snapshot)
+    backend.process_prompt(8, np.random.default_rng(2))
+    assert backend.first_token() == first
+    backend.close()

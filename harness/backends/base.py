@@ -21,6 +21,12 @@ class Backend(Protocol):
     def clear(self) -> None:
         """Empty the KV cache so the next test starts from position 0."""
 
+    def snapshot(self) -> object:
+        """The current KV cache state, to restore a filled context without recomputing it."""
+
+    def restore(self, state: object) -> None:
+        """Put back a state taken by snapshot() on this context."""
+
     def process_prompt(self, n_tokens: int, rng) -> None:
         """Decode `n_tokens` random tokens in batches of n_batch, returning once the results are ready."""
 

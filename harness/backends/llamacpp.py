@@ -101,6 +101,18 @@ class LlamaCppBackend:
     def clear(self) -> None:
         self._lib.llama_memory_clear(self._lib.llama_get_memory(self.ctx), False)
 
+    def snapshot(self):
+        lib = self._lib
+        size = lib.llama_state_seq_get_size(self.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        if lib.llama_state_seq_get_data(self.ctx, buffer, size, 0) == 0:
+            raise MeekError("llama.cpp could not save the context state for the depth fill")
+        return buffer
+
+    def restore(self, state) -> None:
+        if self._lib.llama_state_seq_set_data(self.ctx, state, len(state), 0) == 0:
+            raise MeekError("llama.cpp could not restore the context state for the depth fill")
+
     def _decode(self, n_tokens: int) -> None:
         lib = self._lib
         result = lib.llama_decode(self.ctx, lib.llama_batch_get_one(self._batch_buffer, n_tokens))
