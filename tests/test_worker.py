@@ -18,8 +18,9 @@ def test_a_worker_that_makes_no_progress_is_stopped(smollm2_path):
 def test_events_stream_from_the_real_model(smollm2_path):
     events = list(run_in_worker(str(smollm2_path), _group(smollm2_path), repetitions=2, warmup=True, timeout_s=120))
     kinds = [kind for kind, _ in events]
-    assert kinds == ["loaded", "test", "memory"]
-    loaded, test = events[0][1], events[1][1]
+    assert kinds == ["loaded", "repetition", "repetition", "test", "memory"]
+    loaded, test = events[0][1], events[3][1]
+    assert [payload["done"] for kind, payload in events if kind == "repetition"] == [1, 2]
     assert loaded["n_vocab"] == 49152 and loaded["load_time_ms"] > 0
     assert test["test"] == "pp16" and len(test["samples_ns"]) == 2
 
