@@ -14,7 +14,7 @@ from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
 from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
-from harness.results import BenchResult, Load, Machine, ModelInfo, Protocol, Run, RunError, Settings, write_result
+from harness.results import BenchResult, Load, Machine, ModelInfo, Protocol, Run, RunError, Score, Settings, write_result
 from harness.sweep import LoadGroup, SweepSpec, expand
 from harness.worker import WorkerFailed, run_in_worker
 
@@ -28,6 +28,15 @@ class Progress(Protocol):
 
 
 @dataclass
+class EvalOptions:
+    tasks: list  # PlannedTask from harness.quality.evaluate
+    strategy: str = "prefix-reuse"
+    n_ctx: int = 2048
+    threads: int | None = None
+    chat: bool = False
+
+
+@dataclass
 class BenchOptions:
     spec: SweepSpec
     repetitions: int = 5
@@ -35,6 +44,7 @@ class BenchOptions:
     timeout_s: float = 600.0
     results_dir: Path = Path("results")
     seed: int = 0
+    evaluate: EvalOptions | None = None
 
 
 @dataclass
@@ -53,12 +63,15 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
         label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
-        result = _new_result(machine, protocol, ModelInfo(label=label, file_name=Path(model_spec).name))
+        result = new_result(machine, protocol, ModelInfo(label=label, file_name=Path(model_spec).name))
         try:
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
             for group in (g for g in groups if g.model == model_spec):
                 _run_group(resolved, group, options, result, progress)
+            if options.evaluate:
+                progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in options.evaluate.tasks)}")
+                score_into(result, resolved, options.evaluate)
         except MeekError as error:
             result.errors.append(RunError(stage="resolve", message=str(error)))
         except KeyboardInterrupt:
@@ -67,7 +80,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
         result.status = _status(result, outcome.interrupted)
         prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
         outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]
-        if result.runs:
+        if result.runs or result.scores:
             outcome.paths.append(write_result(result, options.results_dir))
             outcome.results.append(result)
         else:
@@ -79,17 +92,30 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     return outcome
 
 
-def _new_result(machine: dict, protocol: Protocol, model: ModelInfo) -> BenchResult:
+def new_result(machine: dict, protocol: Protocol | None, model: ModelInfo) -> BenchResult:
     return BenchResult.model_construct(
         schema_version=1, kind="meek-bench", created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
-        status="partial", machine=Machine.model_validate(machine), model=model, protocol=protocol, loads=[], runs=[], errors=[],
+        status="partial", machine=Machine.model_validate(machine), model=model, protocol=protocol, loads=[], runs=[], errors=[], scores=[],
     )  # fmt: skip
+
+
+def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOptions") -> None:
+    """Score the model with lm-eval and add the scores to its result; a failure becomes an error entry."""
+    from harness.quality.evaluate import run_eval
+
+    try:
+        scores = run_eval(
+            resolved.path, result.model.sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads, evaluate.chat
+        )
+        result.scores += [Score(**score) for score in scores]
+    except MeekError as error:
+        result.errors.append(RunError(stage="eval", message=str(error)))
 
 
 def _status(result: BenchResult, interrupted: bool) -> str:
     if interrupted:
         return "interrupted"
-    if not result.runs:
+    if not result.runs and not result.scores:
         return "failed"
     return "partial" if result.errors else "complete"
 

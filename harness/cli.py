@@ -13,8 +13,8 @@ from harness import __version__
 from harness.errors import MeekError
 
 app = typer.Typer(
-    help="Benchmark quantised GGUF models on this machine: speed and memory (bench), the models it knows (models), "
-    "and what it knows about this machine (machine).",
+    help="Benchmark quantised GGUF models on this machine: speed and memory (bench), benchmark scores (eval), the models "
+    "it knows (models), and what it knows about this machine (machine).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -82,6 +82,12 @@ def bench(
         Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
+    eval_suite: str | None = typer.Option(
+        None, "--eval", help="Also score each model on a suite (quick or full), into the same result file."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="With --eval: read task data from this folder (offline), e.g. ../shared/data/bench."
+    ),
 ) -> None:
     """Measure prompt processing and generation speed, time to first token, load time and peak memory.
 
@@ -93,8 +99,49 @@ def bench(
     try:
         code = commands.bench(
             model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
-            cache_type_v, repetitions, no_warmup, output, results_dir, timeout,
+            cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite, data_dir,
         )  # fmt: skip
+    except MeekError as error:
+        fail(str(error), 2)
+    raise typer.Exit(code)
+
+
+@app.command(
+    "eval",
+    epilog="Examples:\n\n"
+    "  meek eval -m smollm2-135m --suite quick --data-dir ../shared/data/bench   # offline, from local files\n\n"
+    "  meek eval -m smollm2-135m --suite quick                                   # standard lm-eval tasks from the hub\n\n"
+    "  meek eval -m ./any.gguf --tasks hellaswag,arc_challenge --limit 200\n\n"
+    "Suites: quick = a fixed, seeded subset of MMLU (stratified by subject), HellaSwag, ARC-Challenge and GSM8K; "
+    "full = those tasks whole. Interrupted runs resume from a cache in ~/.meek/eval-cache.",
+)
+def eval_command(
+    model: str = typer.Option("smollm2-135m", "-m", "--model", help="Catalogue id or .gguf path."),
+    suite: str | None = typer.Option(None, "--suite", help="quick or full."),
+    tasks: str | None = typer.Option(
+        None, "--tasks", help="Comma-separated task names (hellaswag, arc_challenge, mmlu, gsm8k, ...)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Read task data from this folder instead of the hub (layout of ../shared/data/bench)."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Score only this many items per task (a seeded subset; marked as a subset)."
+    ),
+    strategy: str = typer.Option(
+        "prefix-reuse", "--strategy", help="prefix-reuse (shared context, fast) or plain (every request from scratch)."
+    ),
+    n_ctx: int = typer.Option(2048, "--ctx", min=64, help="Context size for scoring; longer inputs are cut from the left."),
+    threads: int | None = typer.Option(None, "-t", "--threads", min=1, help="CPU threads. Default: all cores."),
+    chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template (instruct models)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
+) -> None:
+    """Score the exact quantised file on standard benchmarks through lm-eval, in-process, and save the scores."""
+    from harness import commands
+
+    if strategy not in ("prefix-reuse", "plain"):
+        fail(f"--strategy: unknown '{strategy}' (choose prefix-reuse or plain)", 2)
+    try:
+        code = commands.evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir)
     except MeekError as error:
         fail(str(error), 2)
     raise typer.Exit(code)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from harness import printers
 from harness.backends.llamacpp import KV_CACHE_TYPES
-from harness.bench import BenchOptions, run_bench
+from harness.bench import BenchOptions, EvalOptions, model_info, new_result, run_bench, score_into
 from harness.catalog import DEFAULT_MODEL, Catalog, fetch, load_catalog, looks_like_path, resolve, unknown_model_message
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
@@ -25,7 +25,7 @@ TIERS = ("tiny", "small", "medium", "large", "xl")
 
 def bench(
     model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
-    cache_type_v, repetitions, no_warmup, output, results_dir, timeout,
+    cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite=None, data_dir=None,
 ) -> int:  # fmt: skip
     """Run `meek bench`; return the exit code (0 all measured, 1 something failed, 130 interrupted)."""
     if output not in OUTPUT_FORMATS:
@@ -57,7 +57,14 @@ def bench(
     machine = fingerprint()
     for warning in machine["warnings"]:
         err.print(f"warning: {warning}")
-    options = BenchOptions(spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir)
+    evaluate = None
+    if eval_suite:
+        from harness.quality.evaluate import plan
+
+        evaluate = EvalOptions(tasks=plan([], eval_suite, data_dir, None), threads=spec.n_threads[0])
+    options = BenchOptions(
+        spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir, evaluate=evaluate
+    )
     with ConsoleProgress(err) as progress:
         outcome = run_bench(options, catalog, machine, progress)
     if outcome.results:
@@ -219,3 +226,40 @@ def print_machine(facts: dict, out: Console) -> None:
     ]
     for key, value in lines:
         out.print(f"{key:>18}: {value}", markup=False)
+
+
+def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir) -> int:
+    """Run `meek eval`: score one model, print the scores, save them as a result file."""
+    from harness.quality.evaluate import plan
+    from harness.results import write_result
+
+    catalog = load_catalog()
+    planned = plan([t.strip() for t in (tasks or "").split(",") if t.strip()], suite, data_dir, limit)
+    resolved = resolve(model, catalog)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    result = new_result(fingerprint(), None, model_info(resolved))
+    err.print(
+        f"scoring {resolved.label} on {', '.join(p.name for p in planned)}"
+        + (" (subset)" if any(p.subset for p in planned) else "")
+    )
+    score_into(result, resolved, EvalOptions(tasks=planned, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat))
+    if result.errors:
+        raise MeekError(result.errors[0].message)
+    result.status = "complete"
+    sys.stdout.write(scores_table(result))
+    err.print(f"saved {write_result(result, results_dir)}", markup=False)
+    return 0
+
+
+def scores_table(result) -> str:
+    lines = [
+        "| model | task | metric | value | ± stderr | shots | items | subset | time s |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for s in result.scores:
+        stderr = f"{s.stderr:.4f}" if s.stderr is not None else "-"
+        mark = " *" if s.primary else ""
+        lines.append(
+            f"| {result.model.label} | {s.task} | {s.metric}{mark} | {s.value:.4f} | {stderr} | {s.shots} | {s.samples} | {'yes' if s.subset else 'no'} | {s.elapsed_s:.0f} |"
+        )
+    return "\n".join(lines) + "\n(* the metric the task is usually quoted by)\n"

@@ -136,7 +136,7 @@ class Run(Strict):
 
 
 class RunError(Strict):
-    stage: Literal["resolve", "load", "test", "worker", "interrupted"]
+    stage: Literal["resolve", "load", "test", "worker", "eval", "interrupted"]
     message: str = Field(max_length=2000)
     test: str | None = Field(default=None, max_length=60)
     n_threads: int | None = None
@@ -151,6 +151,25 @@ class Protocol(Strict):
     timing: str = "wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench"
 
 
+class Score(Strict):
+    """One benchmark score of the exact model file, from lm-eval. A subset score is never equal to a full one."""
+
+    task: str = Field(max_length=80)
+    metric: str = Field(max_length=80, description="acc, acc_norm, exact_match,strict-match ...")
+    value: float = Field(ge=-1e9, le=1e9)
+    stderr: float | None = Field(default=None, ge=0, le=1e9)
+    primary: bool = Field(default=False, description="the metric this task is usually quoted by")
+    shots: int = Field(ge=0, le=1000)
+    samples: int = Field(ge=0, le=10**8)
+    subset: bool = Field(description="scored on part of the test set (suite subset or --limit)")
+    subset_seed: int | None = None
+    lm_eval_version: str = Field(max_length=40)
+    task_hash: str = Field(pattern=r"^[0-9a-f]{16}$", description="hash of the task configs and item selection")
+    scoring: str = Field(max_length=120, description="scoring strategy and context size")
+    data: str = Field(max_length=80)
+    elapsed_s: float = Field(ge=0, le=1e8)
+
+
 class BenchResult(Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
@@ -158,10 +177,11 @@ class BenchResult(Strict):
     status: Literal["complete", "partial", "failed", "interrupted"]
     machine: Machine
     model: ModelInfo
-    protocol: Protocol
+    protocol: Protocol | None = None
     loads: list[Load] = Field(default=[], max_length=10000)
     runs: list[Run] = Field(default=[], max_length=100000)
     errors: list[RunError] = Field(default=[], max_length=10000)
+    scores: list[Score] = Field(default=[], max_length=100000)
 
 
 def json_schema() -> dict:

@@ -1,0 +1,68 @@
+"""`meek eval` end to end: local task files, a golden accuracy, result file with scores, bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.results import read_result
+from tests.conftest import SHARED_DATA
+
+pytest.importorskip("lm_eval")
+FIXTURES = Path(__file__).parent / "fixtures" / "bench"
+GOLDEN_TINY_ARC_ACC = 8 / 12  # measured with SmolLM2-135M Q4_1 (both strategies), llama.cpp 0c1e570
+
+
+def test_tiny_local_task_has_its_golden_accuracy(run_meek, tmp_path):
+    code, stdout, stderr = run_meek("eval", "-m", "smollm2-135m", "--data-dir", str(FIXTURES), "--tasks", "tiny_arc", timeout=600)
+    assert code == 0, stderr
+    result = read_result(next((tmp_path / "results").glob("*/*.json")))
+    scores = {s.metric: s for s in result.scores}
+    assert scores["acc"].samples == 12 and scores["acc"].subset is False and scores["acc"].shots == 0
+    assert scores["acc"].value == pytest.approx(GOLDEN_TINY_ARC_ACC, abs=1e-4)
+    assert result.runs == [] and result.status == "complete"
+    assert "| smollm2-135m | tiny_arc | acc |" in stdout
+
+
+def test_unknown_task_suggests_near_names(run_meek):
+    code, _, stderr = run_meek("eval", "--data-dir", str(FIXTURES), "--tasks", "tiny_ark")
+    assert code != 0 and "Traceback" not in stderr
+    assert "unknown task 'tiny_ark'" in stderr and "Did you mean tiny_arc" in stderr
+
+
+def test_data_dir_without_the_needed_files(run_meek, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = run_meek("eval", "--data-dir", str(empty), "--tasks", "hellaswag")
+    assert code != 0 and "Traceback" not in stderr and "unknown task 'hellaswag'" in stderr
+
+
+def test_model_that_cannot_load(run_meek, tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_text("nope")
+    code, _, stderr = run_meek("eval", "-m", str(bogus), "--data-dir", str(FIXTURES), "--tasks", "tiny_arc")
+    assert code != 0 and "not a GGUF file" in stderr and not list(tmp_path.glob("results/*/*.json"))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "bench" / "arc-challenge").is_dir(), reason="../shared/data is not here")
+def test_small_real_eval_from_shared_data(run_meek, tmp_path):
+    code, _, stderr = run_meek(
+        "eval",
+        "-m",
+        "smollm2-135m",
+        "--data-dir",
+        str(SHARED_DATA / "bench"),
+        "--tasks",
+        "arc_challenge,hellaswag",
+        "--limit",
+        "40",
+        timeout=900,
+    )
+    assert code == 0, stderr
+    result = read_result(next((tmp_path / "results").glob("*/*.json")))
+    primary = {s.task: s for s in result.scores if s.primary}
+    assert set(primary) == {"arc_challenge", "hellaswag"}
+    for score in primary.values():
+        assert score.subset and score.samples == 40 and 0.0 <= score.value <= 1.0
+    assert primary["hellaswag"].value > 0.25  # above chance: a broken scorer lands at chance or below
+    json.dumps(result.model_dump(mode="json"))
