@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+import typing
 from pathlib import Path
 
 from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
@@ -19,7 +19,7 @@ from harness.sweep import LoadGroup, SweepSpec, expand
 from harness.worker import WorkerFailed, run_in_worker
 
 
-class Progress(Protocol):
+class Progress(typing.Protocol):
     """Where a sweep reports: finished steps as lines, work in flight as a transient status (may be a no-op)."""
 
     def line(self, text: str) -> None: ...

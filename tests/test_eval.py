@@ -66,3 +66,20 @@ def test_small_real_eval_from_shared_data(run_meek, tmp_path):
         assert score.subset and score.samples == 40 and 0.0 <= score.value <= 1.0
     assert primary["hellaswag"].value > 0.25  # above chance: a broken scorer lands at chance or below
     json.dumps(result.model_dump(mode="json"))
+
+
+def test_second_run_is_served_from_the_request_cache(run_meek, tmp_path, meek_home):
+    first = run_meek("eval", "--data-dir", str(FIXTURES), "--tasks", "tiny_arc", "--results-dir", "a")
+    second = run_meek("eval", "--data-dir", str(FIXTURES), "--tasks", "tiny_arc", "--results-dir", "b")
+    assert first[0] == second[0] == 0
+    assert list((meek_home / "eval-cache").glob("*.db")), "requests are cached per model for resuming"
+    values = [[s.value for s in read_result(next((tmp_path / d).glob("*/*.json"))).scores] for d in ("a", "b")]
+    assert values[0] == values[1]
+
+
+def test_bench_with_eval_puts_speed_and_scores_in_one_file(run_meek, tmp_path):
+    code, _, stderr = run_meek("bench", "-p", "16", "-n", "4", "-r", "2", "--eval", "tiny_arc", "--data-dir", str(FIXTURES), timeout=600)
+    assert code == 0, stderr
+    result = read_result(next((tmp_path / "results").glob("*/*.json")))
+    assert {r.test for r in result.runs} == {"pp16", "tg4"}
+    assert {s.task for s in result.scores} == {"tiny_arc"} and result.status == "complete"

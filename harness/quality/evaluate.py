@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.errors import MeekError
 from harness.home import meek_home
-from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, available_local_tasks, local_task, seeded_subset
+from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, SuiteEntry, available_local_tasks, local_task, seeded_subset
 
 STANDARD_PRIMARY = {"mmlu": "acc", "hellaswag": "acc_norm", "arc_challenge": "acc_norm", "gsm8k": "exact_match,strict-match"}
 
@@ -53,11 +53,7 @@ def plan(tasks: list[str], suite: str | None, data_dir: Path | None, limit: int 
         raise MeekError(f"--data-dir {data_dir} is not a folder")
     entries = list(SUITES[suite]) if suite else []
     known = [e.task for e in entries]
-    for name in tasks:
-        if name not in known:
-            from harness.quality.tasks import SuiteEntry
-
-            entries.append(SuiteEntry(name, None))
+    entries += [SuiteEntry(name, None) for name in tasks if name not in known]
     if not entries:
         raise MeekError("nothing to score: give --suite quick|full or --tasks NAME[,NAME]")
     if data_dir is not None:
@@ -107,10 +103,12 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
 
     Requests are cached per model file and strategy in $MEEK_HOME/eval-cache, so an interrupted run resumes.
     """
+    import datasets
     import lm_eval
 
     from harness.quality.llama_lm import MeekLlamaCpp
 
+    datasets.disable_progress_bars()  # our own progress bar (with ETA) is the one that matters
     try:
         model = MeekLlamaCpp(path=str(model_path), n_ctx=n_ctx, n_threads=threads, strategy=strategy)
     except (ValueError, RuntimeError) as error:
