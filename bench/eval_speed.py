@@ -1,9 +1,10 @@
-"""KV-reuse benchmark: scoring HellaSwag items with the shared-context strategy against one request at a time.
+"""KV-reuse benchmark: scoring with the shared-context strategy against one request at a time.
 
-Both strategies score the same seeded items of ../shared/data/bench/hellaswag with the bundled SmolLM2 (no request
-cache); tokens sent through llama_decode, wall time and accuracy of each go into BENCHMARKS.md.
+Both strategies score the same seeded items of a task in ../shared/data/bench (HellaSwag by default) with the bundled
+SmolLM2 (no request cache); tokens sent through llama_decode, wall time and scores of each go into BENCHMARKS.md.
 
     python bench/eval_speed.py --items 500
+    python bench/eval_speed.py --task mmlu --items 9 --shots 5     # 9 per subject
 """
 
 from __future__ import annotations
@@ -21,51 +22,74 @@ from harness.quality.evaluate import plan
 from harness.quality.llama_lm import MeekLlamaCpp
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- eval-speed:start -->", "<!-- eval-speed:end -->"
 
 
 def score(path: Path, planned, strategy: str, threads: int) -> dict:
     model = MeekLlamaCpp(path=str(path), n_ctx=2048, n_threads=threads, strategy=strategy)
     started = time.perf_counter()
-    output = lm_eval.simple_evaluate(model=model, tasks=planned.local.configs, samples=planned.samples, log_samples=False, verbosity="ERROR")
+    output = lm_eval.simple_evaluate(
+        model=model, tasks=planned.local.configs, samples=planned.samples, log_samples=False, verbosity="ERROR"
+    )
     elapsed = time.perf_counter() - started
-    row = output["results"]["hellaswag"]
     model.close()
-    return {"strategy": strategy, "seconds": elapsed, "tokens": model.tokens_evaluated, "acc": row["acc,none"], "acc_norm": row["acc_norm,none"]}
+    correct = {"acc": 0.0, "acc_norm": 0.0}
+    total = 0
+    for name, row in output["results"].items():
+        if name not in planned.samples:
+            continue
+        n = len(planned.samples[name])
+        total += n
+        for metric in correct:
+            correct[metric] += row.get(f"{metric},none", float("nan")) * n
+    return {
+        "strategy": strategy,
+        "seconds": elapsed,
+        "tokens": model.tokens_evaluated,
+        **{k: v / total for k, v in correct.items()},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--task", default="hellaswag")
+    parser.add_argument("--items", type=int, default=500, help="items (per subject for mmlu)")
+    parser.add_argument("--shots", type=int, default=None)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "bench")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
-    (planned,) = plan(["hellaswag"], None, args.data_dir, args.items)
+    (planned,) = plan([args.task], None, args.data_dir, args.items)
+    if args.shots is not None:
+        for config in planned.local.configs:
+            config["num_fewshot"] = args.shots
+    shots = planned.local.configs[0]["num_fewshot"]
     path = resolve("smollm2-135m", load_catalog()).path
     rows = [score(path, planned, strategy, args.threads) for strategy in ("plain", "prefix-reuse")]
     plain, shared = rows
     machine = fingerprint(include_build=False)
+    start, end = f"<!-- eval-speed-{args.task}:start -->", f"<!-- eval-speed-{args.task}:end -->"
     lines = [
-        START,
+        start,
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), SmolLM2-135M-Instruct Q4_1, "
-        f"{args.items} seeded HellaSwag items (0-shot, 4 endings each), {args.threads} threads, no request cache.",
+        f"{sum(len(v) for v in planned.samples.values())} seeded {args.task} items ({shots}-shot), {args.threads} threads, no request cache.",
         "",
-        f"Command: `python bench/eval_speed.py --items {args.items}`",
+        f"Command: `python bench/eval_speed.py --task {args.task} --items {args.items}"
+        + (f" --shots {args.shots}" if args.shots is not None else "")
+        + "`",
         "",
         "| strategy | wall time s | tokens decoded | acc | acc_norm |",
         "|---|---:|---:|---:|---:|",
         *[f"| {r['strategy']} | {r['seconds']:.1f} | {r['tokens']:,} | {r['acc']:.4f} | {r['acc_norm']:.4f} |" for r in rows],
         "",
         f"Speed-up {plain['seconds'] / shared['seconds']:.2f}x in wall time, {plain['tokens'] / shared['tokens']:.2f}x fewer tokens decoded.",
-        END,
+        end,
     ]
     section = "\n".join(lines)
     text = args.out.read_text()
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    if start in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
     else:
-        text += f"\n## meek eval: shared-context scoring vs one request at a time\n\n{section}\n"
+        text += f"\n## meek eval: shared-context scoring vs one request at a time ({args.task})\n\n{section}\n"
     args.out.write_text(text)
     print(section)
 

@@ -6,8 +6,8 @@ Nothing finished is lost: a model's file is written as soon as its groups are do
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve

@@ -83,7 +83,9 @@ def bench(
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
     eval_suite: str | None = typer.Option(
-        None, "--eval", help="Also score each model on a suite (quick, full) or tasks (hellaswag,arc_challenge), into the same result file."
+        None,
+        "--eval",
+        help="Also score each model on a suite (quick, full) or tasks (hellaswag,arc_challenge), into the same result file.",
     ),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="With --eval: read task data from this folder (offline), e.g. ../shared/data/bench."

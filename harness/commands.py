@@ -62,7 +62,9 @@ def bench(
         from harness.quality.evaluate import plan
         from harness.quality.tasks import SUITES
 
-        planned = plan([], eval_suite, data_dir, None) if eval_suite in SUITES else plan(eval_suite.split(","), None, data_dir, None)
+        planned = (
+            plan([], eval_suite, data_dir, None) if eval_suite in SUITES else plan(eval_suite.split(","), None, data_dir, None)
+        )
         evaluate = EvalOptions(tasks=planned, threads=spec.n_threads[0])
     options = BenchOptions(
         spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir, evaluate=evaluate

@@ -78,8 +78,38 @@ def test_second_run_is_served_from_the_request_cache(run_meek, tmp_path, meek_ho
 
 
 def test_bench_with_eval_puts_speed_and_scores_in_one_file(run_meek, tmp_path):
-    code, _, stderr = run_meek("bench", "-p", "16", "-n", "4", "-r", "2", "--eval", "tiny_arc", "--data-dir", str(FIXTURES), timeout=600)
+    code, _, stderr = run_meek(
+        "bench", "-p", "16", "-n", "4", "-r", "2", "--eval", "tiny_arc", "--data-dir", str(FIXTURES), timeout=600
+    )
     assert code == 0, stderr
     result = read_result(next((tmp_path / "results").glob("*/*.json")))
     assert {r.test for r in result.runs} == {"pp16", "tg4"}
     assert {s.task for s in result.scores} == {"tiny_arc"} and result.status == "complete"
+
+
+def test_lm_eval_cli_finds_the_adapter(tmp_path, smollm2_path):
+    """`lm_eval --model meek-llamacpp` works from lm-eval's own command line (registered by the installed .pth hook)."""
+    import os
+    import subprocess
+    import sys
+
+    task = {
+        "task": "tiny_arc_cli",
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(FIXTURES / "tiny-arc" / "test.jsonl")}},
+        "output_type": "multiple_choice",
+        "test_split": "test",
+        "doc_to_text": "Question: {{centerpiece}}\nAnswer:",
+        "doc_to_target": "{{correct_options_idx[0]}}",
+        "doc_to_choice": "{{options}}",
+        "metric_list": [{"metric": "acc"}],
+    }
+    (tmp_path / "tiny_arc_cli.yaml").write_text(json.dumps(task))
+    completed = subprocess.run(
+        [sys.executable, "-m", "lm_eval", "--model", "meek-llamacpp", "--model_args", f"path={smollm2_path},n_ctx=512,n_threads=2",
+         "--tasks", "tiny_arc_cli", "--include_path", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    row = next(line for line in completed.stdout.splitlines() if "tiny_arc_cli" in line)
+    assert f"{GOLDEN_TINY_ARC_ACC:.4f}" in row
