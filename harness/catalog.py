@@ -198,7 +198,7 @@ def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
     if not source.assemble:
         return Path(list(spec.submodule_search_locations)[0]) / source.file
     module = importlib.import_module(source.package)
-    target = meek_home() / "models" / module.MODEL_NAME
+    target = _assembled_path(source)
     if target.is_file() and entry.sha256:
         return target  # assembled before; resolve() still checks its sha256 (cached by size and mtime)
     try:
@@ -207,6 +207,26 @@ def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
         raise MeekError(
             f"could not assemble {entry.id} from {distribution}: {error}; reinstall it (pip install --force-reinstall {distribution})"
         ) from None
+
+
+def _assembled_path(source: ModelSource) -> Path:
+    """Where a package's assembled file is kept: $MEEK_HOME/models/<the package's file name>."""
+    return meek_home() / "models" / importlib.import_module(source.package).MODEL_NAME
+
+
+def local_file(entry: CatalogModel) -> Path | None:
+    """The model's file if it is already on this machine, without downloading or assembling anything."""
+    source = entry.source
+    try:
+        if source.hf_repo:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(source.hf_repo, _shard_names(source)[0], revision=source.revision)
+            return Path(cached) if isinstance(cached, str) else None
+        path = _assembled_path(source) if source.assemble else fetch(entry)
+    except (MeekError, ImportError):
+        return None
+    return path if path.is_file() else None
 
 
 def _shard_names(source: ModelSource) -> list[str]:

@@ -12,15 +12,16 @@ from rich.table import Table
 from harness import printers
 from harness.backends.llamacpp import KV_CACHE_TYPES
 from harness.bench import BenchOptions, EvalOptions, model_info, new_result, run_bench, score_into
-from harness.catalog import DEFAULT_MODEL, Catalog, fetch, load_catalog, looks_like_path, resolve, unknown_model_message
+from harness.catalog import DEFAULT_MODEL, Catalog, load_catalog, local_file, looks_like_path, resolve, unknown_model_message
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
 from harness.machine import fingerprint
-from harness.memory_fit import gib, usable_memory_bytes, weights_bytes
+from harness.memory_fit import capacity_bytes, gib, weights_bytes
 from harness.sweep import SweepSpec, parse_int_list, parse_pg_list, parse_str_list
 
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 TIERS = ("tiny", "small", "medium", "large", "xl")
+FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
 
 
 def bench(
@@ -47,7 +48,7 @@ def bench(
         n_gpu_layers=parse_int_list("-ngl", n_gpu_layers, minimum=-1),
         n_batch=parse_int_list("-b", batch, minimum=1),
         n_ubatch=parse_int_list("-ub", ubatch, minimum=1),
-        flash_attn=[_flash_attn(v) for v in parse_str_list("-fa", flash_attn, ("0", "1", "-1", "on", "off", "auto"))],
+        flash_attn=[FLASH_ATTN[v] for v in parse_str_list("-fa", flash_attn, tuple(FLASH_ATTN))],
         type_k=parse_str_list("-ctk", cache_type_k, kv_types),
         type_v=parse_str_list("-ctv", cache_type_v, kv_types),
     )
@@ -108,47 +109,22 @@ class ConsoleProgress:
             self._status.stop()
 
 
-def _flash_attn(value: str) -> int:
-    return {"on": 1, "off": 0, "auto": -1}.get(value, None) if not value.lstrip("-").isdigit() else int(value)
-
-
 def models_for_tier(tier: str, catalog: Catalog) -> list[str]:
-    """Standard model ids of the named tiers; `auto` picks the tiers whose standard models fit in usable memory."""
+    """Standard model ids of the named tiers; `auto` picks those whose weights (plus 20% for KV cache and buffers)
+    fit in 80% of what this machine can hold."""
     names = [t.strip().lower() for t in tier.split(",")]
     if names == ["auto"]:
-        available = usable_memory_bytes(offload=True)
-        chosen = [
+        room = 0.8 * capacity_bytes()
+        return [
             m.id
             for t in TIERS
             for m in catalog.standard_models(t)
-            if weights_bytes(m.params_total_b, m.quant, m.file_size_bytes) * 1.2 < available
+            if weights_bytes(m.params_total_b, m.quant, m.file_size_bytes) * 1.2 < room
         ]
-        return chosen
     for name in names:
         if name not in TIERS:
             raise MeekError(f"--tier: unknown tier '{name}' (choose from {', '.join(TIERS)}, or auto)")
     return [m.id for name in names for m in catalog.standard_models(name)]
-
-
-def _local_file(entry) -> Path | None:
-    """The model's file if it is already here, without downloading anything."""
-    source = entry.source
-    if source.hf_repo:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(source.hf_repo, source.hf_file, revision=source.revision)
-        return Path(cached) if isinstance(cached, str) else None
-    try:
-        path = fetch(entry) if not source.assemble else None
-    except MeekError:
-        return None
-    if source.assemble:
-        import importlib
-
-        from harness.home import meek_home
-
-        path = meek_home() / "models" / importlib.import_module(source.package).MODEL_NAME
-    return path if path and path.is_file() else None
 
 
 def models_list(tier: str | None, out: Console) -> None:
@@ -166,7 +142,7 @@ def models_list(tier: str | None, out: Console) -> None:
         params = f"{m.params_total_b:g}" + (f" ({m.params_active_b:g} active)" if m.moe else "")
         table.add_row(
             m.id, m.tier, params, m.quant, gib(size) if m.file_size_bytes else f"~{gib(size)}", str(m.release_date),
-            m.license, "yes" if _local_file(m) else "-", "*" if m.standard else "",
+            m.license, "yes" if local_file(m) else "-", "*" if m.standard else "",
         )  # fmt: skip
     out.print(table)
     out.print("here: file present locally; std: the tier's standard model. Details: meek models info ID")
@@ -182,7 +158,7 @@ def models_info(model_id: str, out: Console) -> None:
             if key == "source":
                 value = entry.source.describe()
             out.print(f"{key:>18}: {value}", markup=False)
-        path = _local_file(entry)
+        path = local_file(entry)
     else:
         path = Path(model_id).expanduser()
     if path is None:

@@ -59,5 +59,10 @@ def usable_memory_bytes(offload: bool) -> int:
     return total
 
 
+def capacity_bytes() -> int:
+    """What this machine can hold at most: all of its RAM plus the memory of discrete GPUs (unified memory counts once)."""
+    return psutil.virtual_memory().total + sum(g["memory_bytes"] or 0 for g in gpu.list_gpus() if not g.get("unified_memory"))
+
+
 def gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"

@@ -32,10 +32,15 @@ def test_every_tier_has_a_standard_model():
         assert catalog.standard_models(tier), tier
 
 
-def test_tier_selection():
+def test_tier_selection(monkeypatch):
     catalog = load_catalog()
     assert models_for_tier("tiny", catalog) == ["smollm2-135m", "gemma3-270m"]
-    assert "smollm2-135m" in models_for_tier("auto", catalog)
+    # a 16 GiB machine: 80% is 13.7 GB of room; an 8B Q4_K_M (4.9 GB + 20%) fits, gpt-oss-20b (12.1 GB + 20%) does not
+    monkeypatch.setattr("harness.commands.capacity_bytes", lambda: 16 * 2**30)
+    auto = models_for_tier("auto", catalog)
+    assert {"smollm2-135m", "gemma3-270m", "llama-3.2-1b-q4_k_m", "llama-3.1-8b-q4_k_m", "qwen3-8b-q4_k_m"} == set(auto)
+    monkeypatch.setattr("harness.commands.capacity_bytes", lambda: 128 * 2**30)
+    assert "gpt-oss-120b-mxfp4" in models_for_tier("auto", catalog)
     with pytest.raises(MeekError, match="unknown tier"):
         models_for_tier("huge", catalog)
 
