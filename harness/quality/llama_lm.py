@@ -1,8 +1,9 @@
 """An lm-eval model that runs a GGUF file in-process through llama.cpp (registered as `meek-llamacpp`).
 
 Scoring follows lm-eval's HF model: BOS as the model's vocabulary asks, the context/continuation boundary split by
-encoding the whole text and the context apart. Requests that share a context evaluate it once; each continuation
-is then decoded on top of it and removed again (KV reuse), and logits are read only at the positions that are scored.
+encoding the whole text and the context apart. Requests that share a context evaluate it once; the continuations are
+then decoded side by side, each as its own sequence sharing the context's KV cells, and logits are read only at the
+positions that are scored.
 Strategy `plain` scores every request from scratch in one pass: the reference for speed and accuracy.
 """
 
