@@ -15,13 +15,14 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from benchmarks_md import write_section
+
 from harness.catalog import load_catalog, resolve
 from harness.gguf_file import sha256_of
 from harness.machine import fingerprint
 from harness.quality.evaluate import plan, run_eval
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- eval-accuracy:start -->", "<!-- eval-accuracy:end -->"
 # (catalogue id, task) -> (model name in the published CSV, benchmark name there)
 PUBLISHED = {
     ("smollm2-135m", "hellaswag"): ("SmolLM2-135M-Instruct", "HellaSwag"),
@@ -66,7 +67,6 @@ def main() -> None:
             print(model_id, task, shots, {k: round(v["value"], 4) for k, v in by_metric.items()}, reference, flush=True)
     machine = fingerprint(include_build=False)
     lines = [
-        START,
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores); {args.items} seeded items per task "
         "from ../shared/data/bench, lm-eval prompts (HellaSwag: context + ending; ARC: 'Question: ... Answer:' + choice text).",
         "",
@@ -81,14 +81,9 @@ def main() -> None:
             f"| {model_id} | {task} | {shots} | {m['acc']['value'] * 100:.1f} | {norm['value'] * 100:.1f} ± {norm['stderr'] * 100:.1f} | "
             f"{reference:.1f} ({benchmark}, {figures[(model_id, task)][1]}-shot) | {norm['value'] * 100 - reference:+.1f} | {seconds:.0f} |"
         )
-    lines.append(END)
-    section = "\n".join(lines)
-    text = args.out.read_text()
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text += f"\n## meek eval: bundled models against their published scores\n\n{section}\n"
-    args.out.write_text(text)
+    section = write_section(
+        args.out, "eval-accuracy", "meek eval: bundled models against their published scores", "\n".join(lines)
+    )
     print(section)
 
 

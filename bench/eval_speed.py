@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import lm_eval
+from benchmarks_md import write_section
 
 from harness.catalog import load_catalog, resolve
 from harness.machine import fingerprint
@@ -67,9 +68,7 @@ def main() -> None:
     rows = [score(path, planned, strategy, args.threads) for strategy in ("plain", "prefix-reuse")]
     plain, shared = rows
     machine = fingerprint(include_build=False)
-    start, end = f"<!-- eval-speed-{args.task}:start -->", f"<!-- eval-speed-{args.task}:end -->"
     lines = [
-        start,
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), SmolLM2-135M-Instruct Q4_1, "
         f"{sum(len(v) for v in planned.samples.values())} seeded {args.task} items ({shots}-shot), {args.threads} threads, no request cache.",
         "",
@@ -82,15 +81,13 @@ def main() -> None:
         *[f"| {r['strategy']} | {r['seconds']:.1f} | {r['tokens']:,} | {r['acc']:.4f} | {r['acc_norm']:.4f} |" for r in rows],
         "",
         f"Speed-up {plain['seconds'] / shared['seconds']:.2f}x in wall time, {plain['tokens'] / shared['tokens']:.2f}x fewer tokens decoded.",
-        end,
     ]
-    section = "\n".join(lines)
-    text = args.out.read_text()
-    if start in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text += f"\n## meek eval: shared-context scoring vs one request at a time ({args.task})\n\n{section}\n"
-    args.out.write_text(text)
+    section = write_section(
+        args.out,
+        f"eval-speed-{args.task}",
+        f"meek eval: shared-context scoring vs one request at a time ({args.task})",
+        "\n".join(lines),
+    )
     print(section)
 
 

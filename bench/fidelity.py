@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 import psutil
+from benchmarks_md import write_section
 
 from harness.catalog import load_catalog, resolve
 from harness.home import meek_home
@@ -30,7 +31,6 @@ from harness.machine import fingerprint
 
 MODELS = ["smollm2-135m", "gemma3-270m"]
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- fidelity:start -->", "<!-- fidelity:end -->"
 
 
 def build_llama_bench() -> Path:
@@ -54,11 +54,14 @@ def build_llama_bench() -> Path:
     print(f"building llama-bench from {source} (a few minutes)", file=sys.stderr)
     flags = ["-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
              "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF"]  # fmt: skip
-    subprocess.run(["cmake", "-S", str(source), "-B", str(home / "build"), *flags], check=True, stdout=subprocess.DEVNULL)
     jobs = str(os.cpu_count() or 2)
-    subprocess.run(
-        ["cmake", "--build", str(home / "build"), "--target", "llama-bench", "-j", jobs], check=True, stdout=subprocess.DEVNULL
-    )
+    for command in (
+        ["cmake", "-S", str(source), "-B", str(home / "build"), *flags],
+        ["cmake", "--build", str(home / "build"), "--target", "llama-bench", "-j", jobs],
+    ):
+        built = subprocess.run(command, capture_output=True, text=True)  # compiler warnings stay out of the way
+        if built.returncode != 0:
+            sys.exit(f"building llama-bench failed: {' '.join(command)}\n{built.stderr[-3000:]}")
     return binary
 
 
@@ -129,7 +132,6 @@ def write_report(args, samples) -> None:
     machine = fingerprint()
     build = machine["llama_cpp"]
     lines = [
-        START,
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores, "
         f"{machine['memory_bytes'] / 2**30:.0f} GiB), llama-cpp-python {build['llama_cpp_python']}, llama.cpp {build.get('commit')}, "
         f"CPU features {' '.join(build.get('cpu_features_used', []))}.",
@@ -150,14 +152,7 @@ def write_report(args, samples) -> None:
                 f"| {model} | {test} | {', '.join(f'{v:.1f}' for v in reference)} | {', '.join(f'{v:.1f}' for v in ours)} | "
                 f"{', '.join(f'{r:.3f}' for r in ratios)} | {statistics.median(ratios):.3f} |"
             )
-    lines.append(END)
-    section = "\n".join(lines)
-    text = args.out.read_text() if args.out.is_file() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text += f"\n## Fidelity: harness vs llama-bench\n\n{section}\n"
-    args.out.write_text(text)
+    section = write_section(args.out, "fidelity", "Fidelity: harness vs llama-bench", "\n".join(lines))
     print(section)
 
 

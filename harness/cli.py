@@ -31,6 +31,14 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def run_reporting_errors(action, *args) -> None:
+    """Run a command's action; a MeekError becomes one line on stderr and exit code 1."""
+    try:
+        action(*args)
+    except MeekError as error:
+        fail(str(error))
+
+
 def version_callback(value: bool) -> None:
     if value:
         print(f"meek-harness {__version__}")
@@ -170,10 +178,7 @@ def models_list(tier: str | None = typer.Option(None, "--tier", help="Only this 
     """Every model in the catalogue, with its tier, size and whether its file is here."""
     from harness import commands
 
-    try:
-        commands.models_list(tier, out)
-    except MeekError as error:
-        fail(str(error))
+    run_reporting_errors(commands.models_list, tier, out)
 
 
 @models_app.command("info")
@@ -181,10 +186,7 @@ def models_info(model_id: str = typer.Argument(..., help="Catalogue id or .gguf 
     """Catalogue facts and, when the file is here, what its GGUF header says."""
     from harness import commands
 
-    try:
-        commands.models_info(model_id, out)
-    except MeekError as error:
-        fail(str(error))
+    run_reporting_errors(commands.models_info, model_id, out)
 
 
 @models_app.command("verify")
@@ -192,10 +194,7 @@ def models_verify(model_id: str = typer.Argument(..., help="Catalogue id.")) -> 
     """Fetch the model if needed, then check its GGUF header and its sha256 against the catalogue."""
     from harness import commands
 
-    try:
-        commands.models_verify(model_id, out)
-    except MeekError as error:
-        fail(str(error))
+    run_reporting_errors(commands.models_verify, model_id, out)
 
 
 @app.command()
