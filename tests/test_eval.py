@@ -113,3 +113,17 @@ def test_lm_eval_cli_finds_the_adapter(tmp_path, smollm2_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     row = next(line for line in completed.stdout.splitlines() if "tiny_arc_cli" in line)
     assert f"{GOLDEN_TINY_ARC_ACC:.4f}" in row
+
+
+def test_task_hash_ignores_where_the_data_lies(tmp_path):
+    import shutil
+
+    from harness.quality.evaluate import plan
+
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURES, copy)
+    here = plan(["tiny_arc"], None, FIXTURES, None)[0]
+    there = plan(["tiny_arc"], None, copy, None)[0]
+    assert here.task_hash() == there.task_hash()
+    (copy / "tiny-arc" / "test.jsonl").write_text((copy / "tiny-arc" / "test.jsonl").read_text().replace("blue", "azure"))
+    assert plan(["tiny_arc"], None, copy, None)[0].task_hash() != here.task_hash()

@@ -36,13 +36,23 @@ class PlannedTask:
         return self.limit is not None
 
     def task_hash(self) -> str:
+        """Same prompts, metrics, data content and items give the same hash on every machine (paths do not count)."""
         payload = {
-            "configs": self.local.configs if self.local else self.name,
+            "configs": [_portable(c) for c in self.local.configs] if self.local else self.name,
             "samples": self.samples,
             "limit": self.limit,
             "shots": self.shots,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _portable(config: dict) -> dict:
+    """A task config with its local file paths replaced by the files' sha256."""
+    from harness.gguf_file import sha256_of
+
+    files = config.get("dataset_kwargs", {}).get("data_files", {})
+    rest = {k: v for k, v in config.items() if k not in ("dataset_kwargs", "metadata")}
+    return {**rest, "data_sha256": {split: sha256_of(Path(path)) for split, path in sorted(files.items())}}
 
 
 def plan(tasks: list[str], suite: str | None, data_dir: Path | None, limit: int | None) -> list[PlannedTask]:
@@ -133,11 +143,8 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
 
 def _scores_from(task: PlannedTask, output: dict, elapsed: float, strategy: str, n_ctx: int, chat: bool) -> list[dict]:
     results, n_samples, n_shot = output["results"], output.get("n-samples", {}), output.get("n-shot", {})
-    names = (
-        [c["task"] for c in task.local.configs]
-        if task.local
-        else [k for k in results if k == task.name or k.startswith(task.name)]
-    )
+    # local configs report per task (MMLU: per subject, pooled below); a hub task or group reports its own aggregate
+    names = [c["task"] for c in task.local.configs] if task.local else [task.name]
     metric_keys = sorted({k for name in names for k in results.get(name, {}) if "_stderr" not in k and k != "alias" and "," in k})
     base = {
         "task": task.name, "subset": task.subset, "subset_seed": SUITE_SEED if task.samples and task.subset else None,

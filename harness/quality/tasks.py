@@ -122,11 +122,11 @@ def hellaswag_jsonl(source: Path) -> Path:
     return target
 
 
-def hellaswag(folder: Path, shots: int) -> LocalTask:
+def hellaswag(name: str, folder: Path, shots: int) -> LocalTask:
     source = folder / "hellaswag_val_full.txt.bz2"
     data = hellaswag_jsonl(source)
     config = {
-        "task": "hellaswag",
+        "task": name,
         **_json_files(validation=data),
         "output_type": "multiple_choice",
         "test_split": "validation",
@@ -138,12 +138,12 @@ def hellaswag(folder: Path, shots: int) -> LocalTask:
         "num_fewshot": shots,
         "metadata": {"version": 1.0, "source": str(source)},
     }
-    return LocalTask("hellaswag", [config], {"hellaswag": _count_lines(data)}, "acc_norm", shots)
+    return LocalTask(name, [config], {name: _count_lines(data)}, "acc_norm", shots)
 
 
-def gsm8k(folder: Path, shots: int) -> LocalTask:
+def gsm8k(name: str, folder: Path, shots: int) -> LocalTask:
     config = {
-        "task": "gsm8k",
+        "task": name,
         **_json_files(train=folder / "train.jsonl", test=folder / "test.jsonl"),
         "output_type": "generate_until",
         "training_split": "train",
@@ -178,15 +178,15 @@ def gsm8k(folder: Path, shots: int) -> LocalTask:
         ],  # fmt: skip
         "metadata": {"version": 3.0, "source": str(folder)},
     }
-    return LocalTask("gsm8k", [config], {"gsm8k": _count_lines(folder / "test.jsonl")}, "exact_match,strict-match", shots)
+    return LocalTask(name, [config], {name: _count_lines(folder / "test.jsonl")}, "exact_match,strict-match", shots)
 
 
 # Standard task name -> (folder in the data dir, builder, default shots as in lm-eval's task)
 KNOWN = {
     "mmlu": ("mmlu_nutcracker", mmlu_style, 0),
-    "hellaswag": ("hellaswag", lambda folder, shots: hellaswag(folder, shots), 0),
+    "hellaswag": ("hellaswag", hellaswag, 0),
     "arc_challenge": ("arc-challenge", arc_style, 0),
-    "gsm8k": ("gsm8k", lambda folder, shots: gsm8k(folder, shots), 5),
+    "gsm8k": ("gsm8k", gsm8k, 5),
 }
 
 
@@ -208,9 +208,7 @@ def local_task(name: str, data_dir: Path, shots: int | None = None) -> LocalTask
         if not folder.is_dir():
             raise MeekError(f"task {name} needs {folder} (the layout of ../shared/data/bench), which is missing")
         try:
-            if name in ("mmlu", "arc_challenge"):
-                return builder(name, folder, default_shots if shots is None else shots)
-            return builder(folder, default_shots if shots is None else shots)
+            return builder(name, folder, default_shots if shots is None else shots)
         except FileNotFoundError as error:
             raise MeekError(f"task {name}: a needed file is missing: {error.filename}") from None
     folder = data_dir / name.replace("_", "-")
