@@ -164,7 +164,7 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
                     message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need)} "
                     f"({gib(kv)} KV cache + {gib(facts['file_size_bytes'])} weights) but {gib(available)} is available; "
                     "lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
-                )  # fmt: skip
+                )
             )
         else:
             kept.append(test)
@@ -220,5 +220,5 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 peak_rss_bytes=load.get("peak_rss_bytes"),
                 peak_gpu_used_bytes=load.get("peak_gpu_used_bytes"),
                 description=load.get("description"),
-            )  # fmt: skip
+            )
         )

@@ -83,6 +83,8 @@ def test_rolling_loglikelihood_prefers_natural_text(models):
     shared, _ = models
     natural = "The cat sat on the mat and looked out of the window at the rain."
     shuffled = "window the mat rain cat on out of sat looked The the and at the."
-    scores = shared.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), i) for i, text in enumerate([natural, shuffled])])
+    scores = shared.loglikelihood_rolling(
+        [Instance("loglikelihood_rolling", {}, (text,), i) for i, text in enumerate([natural, shuffled])]
+    )
     assert all(np.isfinite(scores)) and all(score < 0 for score in scores)
     assert scores[0] > scores[1] + 5  # same words, same length: order alone is worth several nats to a language model

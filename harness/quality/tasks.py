@@ -160,7 +160,7 @@ def gsm8k(name: str, folder: Path, shots: int) -> LocalTask:
                 "ignore_punctuation": False,
                 "regexes_to_ignore": [",", "\\$", "(?s).*#### ", "\\.$"],
             },
-        ],  # fmt: skip
+        ],
         "generation_kwargs": {"until": ["Question:", "</s>", "<|im_end|>"], "do_sample": False, "temperature": 0.0},
         "num_fewshot": shots,
         "filter_list": [
@@ -175,7 +175,7 @@ def gsm8k(name: str, folder: Path, shots: int) -> LocalTask:
                     {"function": "take_first"},
                 ],
             },
-        ],  # fmt: skip
+        ],
         "metadata": {"version": 3.0, "source": str(folder)},
     }
     return LocalTask(name, [config], {name: _count_lines(folder / "test.jsonl")}, "exact_match,strict-match", shots)
