@@ -70,7 +70,7 @@ def main() -> None:
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores); {args.items} seeded items per task "
         "from ../shared/data/bench, lm-eval prompts (HellaSwag: context + ending; ARC: 'Question: ... Answer:' + choice text).",
         "",
-        f"Command: `python bench/eval_accuracy.py --items {args.items} --models {args.models}`",
+        f"Command: `python bench/eval_accuracy.py --items {args.items} --models {args.models} --max-shots {args.max_shots}`",
         "",
         "| model | task | shots | acc | acc_norm (± stderr) | published (benchmark, shots) | acc_norm - published | time s |",
         "|---|---|---:|---:|---:|---|---:|---:|",
@@ -82,7 +82,10 @@ def main() -> None:
             f"{reference:.1f} ({benchmark}, {figures[(model_id, task)][1]}-shot) | {norm['value'] * 100 - reference:+.1f} | {seconds:.0f} |"
         )
     section = write_section(
-        args.out, "eval-accuracy", "meek eval: bundled models against their published scores", "\n".join(lines)
+        args.out,
+        f"eval-accuracy-{args.models.replace(',', '-')}-{args.max_shots}shot",
+        f"meek eval: {args.models} against published scores (at most {args.max_shots}-shot)",
+        "\n".join(lines),
     )
     print(section)
 

@@ -14,7 +14,19 @@ from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
 from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
-from harness.results import BenchResult, Load, Machine, ModelInfo, Protocol, Run, RunError, Score, Settings, write_result
+from harness.results import (
+    SCHEMA_VERSION,
+    BenchResult,
+    Load,
+    Machine,
+    ModelInfo,
+    Protocol,
+    Run,
+    RunError,
+    Score,
+    Settings,
+    write_result,
+)
 from harness.sweep import LoadGroup, SweepSpec, expand
 from harness.worker import WorkerFailed, run_in_worker
 
@@ -94,7 +106,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
 
 def new_result(machine: dict, protocol: Protocol | None, model: ModelInfo) -> BenchResult:
     return BenchResult.model_construct(
-        schema_version=1, kind="meek-bench", created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        schema_version=SCHEMA_VERSION, kind="meek-bench", created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
         status="partial", machine=Machine.model_validate(machine), model=model, protocol=protocol, loads=[], runs=[], errors=[], scores=[],
     )  # fmt: skip
 

@@ -2,11 +2,14 @@
 
 The pydantic models below are the schema; harness/data/result.schema.json is generated from them (`meek schema`).
 A file from a newer schema is refused ("upgrade meek-harness"); older versions are migrated by named functions.
+Every written file carries `content_sha256`, a hash over its canonical JSON, so an edited file is caught (`meek validate`);
+it catches edits, not a forger who recomputes it: the plausibility checks in harness/validate.py are the other half.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -18,10 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import MeekError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).parent / "data" / "result.schema.json"
-# Older schema version -> function turning such a document into the next version. None exist yet.
-MIGRATIONS: dict = {}
+
+
+def migrate_1_to_2(document: dict) -> dict:
+    """Schema 2 added content_sha256, the llama-bench backend for imports and an unknown memory size; v1 files lack the hash."""
+    return {**document, "schema_version": 2}
+
+
+# Older schema version -> function turning such a document into the next version.
+MIGRATIONS = {1: migrate_1_to_2}
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
 Bytes = Annotated[int, Field(ge=0, le=2**50)]
@@ -62,7 +72,7 @@ class LlamaBuild(Strict):
 class Machine(Strict):
     machine_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,80}$")
     cpu: Cpu
-    memory_bytes: Bytes
+    memory_bytes: Bytes | None = Field(description="system RAM; null when unknown (imported results)")
     gpus: list[Gpu] = Field(max_length=64)
     unified_memory: bool
     os: dict[str, str]
@@ -144,11 +154,14 @@ class RunError(Strict):
 
 
 class Protocol(Strict):
-    backend: Literal["llama-cpp-python"] = "llama-cpp-python"
+    backend: Literal["llama-cpp-python", "llama-bench"] = "llama-cpp-python"
     repetitions: int = Field(ge=1, le=1000)
     warmup: bool
     seed: int
-    timing: str = "wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench"
+    timing: str = Field(
+        default="wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench", max_length=300
+    )
+    imported_from: str | None = Field(default=None, max_length=300, description="the tool output a result was imported from")
 
 
 class Score(Strict):
@@ -171,7 +184,7 @@ class Score(Strict):
 
 
 class BenchResult(Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime
     status: Literal["complete", "partial", "failed", "interrupted"]
@@ -182,6 +195,23 @@ class BenchResult(Strict):
     runs: list[Run] = Field(default=[], max_length=100000)
     errors: list[RunError] = Field(default=[], max_length=10000)
     scores: list[Score] = Field(default=[], max_length=100000)
+    content_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="sha256 of the canonical JSON of every other field"
+    )
+
+
+def content_hash(document: dict) -> str:
+    """sha256 over the canonical JSON (sorted keys, no spaces) of the document without its content_sha256."""
+    body = {key: value for key, value in document.items() if key != "content_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def signed_document(result: BenchResult) -> dict:
+    """The result as the JSON document written to disk, with its content hash."""
+    document = result.model_dump(mode="json", exclude={"content_sha256"})
+    validate_document(document, "result to write")
+    return {**document, "content_sha256": content_hash(document)}
 
 
 def json_schema() -> dict:
@@ -233,8 +263,7 @@ def result_path(results_dir: Path, result: BenchResult) -> Path:
 
 def write_result(result: BenchResult, results_dir: Path) -> Path:
     """Validate and write atomically (temp file, then link): an existing file is never overwritten."""
-    document = result.model_dump(mode="json")
-    validate_document(document, "result to write")
+    document = signed_document(result)
     target = result_path(results_dir, result)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, indent=1) + "\n"

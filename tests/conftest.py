@@ -43,3 +43,17 @@ def run_meek(meek_home, tmp_path):
         return completed.returncode, completed.stdout, completed.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def real_results(meek_home, tmp_path_factory) -> list[Path]:
+    """Result files written by a real, small `meek bench` of both bundled models (one file per model)."""
+    cwd = tmp_path_factory.mktemp("real-bench")
+    completed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", "-m", "smollm2-135m,gemma3-270m", "-p", "32", "-n", "8", "-r", "2"],
+        capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "MEEK_HOME": str(meek_home)},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    files = sorted((cwd / "results").glob("*/*.json"))
+    assert len(files) == 2, completed.stderr
+    return files

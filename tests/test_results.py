@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from harness.errors import MeekError
-from harness.results import SCHEMA_FILE, json_schema, read_result, result_path, validate_document, write_result
+from harness.results import SCHEMA_FILE, SCHEMA_VERSION, json_schema, read_result, result_path, validate_document, write_result
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -25,15 +25,17 @@ def test_shipped_schema_matches_the_models():
 
 @pytest.mark.parametrize("golden", sorted(p.name for p in GOLDEN.glob("result-v*.json")))
 def test_golden_files_validate_with_both_pydantic_and_jsonschema(golden):
+    """Every schema version ever written still reads (older ones through their migrations)."""
     document = golden_document(golden)
-    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    if document["schema_version"] == SCHEMA_VERSION:
+        jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
     result = validate_document(document)
-    assert result.schema_version == 1 and result.runs
+    assert result.schema_version == SCHEMA_VERSION and result.runs
 
 
 def test_newer_schema_is_refused_with_upgrade_hint():
     document = golden_document()
-    document["schema_version"] = 2
+    document["schema_version"] = SCHEMA_VERSION + 1
     with pytest.raises(MeekError, match="upgrade meek-harness"):
         validate_document(document)
 
@@ -63,7 +65,8 @@ def test_write_is_atomic_and_never_overwrites(tmp_path):
     second = write_result(result, tmp_path)
     assert first == result_path(tmp_path, result)
     assert second != first and second.name.endswith("-1.json")
-    assert read_result(first) == read_result(second) == result
+    assert read_result(first) == read_result(second)
+    assert read_result(first).model_copy(update={"content_sha256": None}) == result
     assert not list(first.parent.glob(".tmp-*")), "temporary files must not be left behind"
 
 
@@ -79,3 +82,13 @@ def test_file_name_cannot_escape_the_results_dir(tmp_path):
     result.model.label = "../../evil/name"
     path = result_path(tmp_path, result)
     assert path.parent.parent == tmp_path and ".." not in path.name
+
+
+def test_written_files_carry_a_content_hash_that_any_edit_breaks(tmp_path):
+    from harness.results import content_hash
+
+    path = write_result(validate_document(golden_document()), tmp_path)
+    document = json.loads(path.read_text())
+    assert document["content_sha256"] == content_hash(document)
+    document["runs"][0]["avg_ts"] += 0.001
+    assert document["content_sha256"] != content_hash(document)

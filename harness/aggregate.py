@@ -1,0 +1,150 @@
+"""Result files to pandas DataFrames: one row per test run, one per score, each with its machine's device facts.
+
+Only files that pass `meek validate` are loaded: a results tree is other people's data. The model key ties a run to a
+model file: the catalogue id when the sha256 is the catalogue's (or no sha256 was recorded, as in llama-bench imports),
+else the sha256, else the file name.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.hardware import device_for_machine
+from harness.results import BenchResult
+from harness.validate import FileReport, Validator, bytes_per_token, result_files
+
+RUN_COLUMNS = [
+    "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
+    "backend", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
+    "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
+    "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes",
+]  # fmt: skip
+SCORE_COLUMNS = [
+    "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
+    "stderr", "primary", "shots", "samples", "subset", "scoring",
+]  # fmt: skip
+
+
+@dataclass
+class Tree:
+    runs: pd.DataFrame
+    scores: pd.DataFrame
+    rejected: list[FileReport]
+
+
+def model_key(result: BenchResult, catalogue_sha: dict[str, str]) -> str:
+    model = result.model
+    if model.id and (model.sha256 is None or catalogue_sha.get(model.id) == model.sha256):
+        return model.id
+    return model.sha256 or model.file_name
+
+
+def _machine_columns(result: BenchResult, offload: bool) -> dict:
+    machine = result.machine
+    device = device_for_machine(machine.model_dump(), offload)
+    return {
+        "machine_id": machine.machine_id,
+        "cpu": machine.cpu.model,
+        "gpu": machine.gpus[0].name if machine.gpus else None,
+        "device_id": device.id if device else None,
+        "device": device.name if device else (machine.gpus[0].name if offload and machine.gpus else machine.cpu.model),
+        "device_kind": device.kind if device else None,
+        "bandwidth_gbs": device.bandwidth_gbs if device else None,
+        "price_usd": device.launch_price_usd if device else None,
+        "power_w": device.power_w if device else None,
+        "backend": result.protocol.backend if result.protocol else "llama-cpp-python",
+        "build": machine.llama_cpp.commit,
+    }
+
+
+def _model_columns(result: BenchResult, key: str) -> dict:
+    return {
+        "model": key,
+        "model_label": result.model.label,
+        "quant": result.model.quant,
+        "model_bytes": result.model.file_size_bytes,
+        "created_utc": result.created_utc,
+    }
+
+
+def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None) -> list[dict]:
+    rows = []
+    for run in result.runs:
+        settings = run.settings
+        offload = settings.n_gpu_layers != 0 and bool(result.machine.gpus)
+        rows.append(
+            {
+                "file": str(file),
+                **_machine_columns(result, offload),
+                **_model_columns(result, key),
+                "bytes_per_token": per_token,
+                "test": run.test,
+                "n_prompt": run.n_prompt,
+                "n_gen": run.n_gen,
+                "n_depth": run.n_depth,
+                "n_threads": run.n_threads,
+                "n_gpu_layers": settings.n_gpu_layers,
+                "flash_attn": settings.flash_attn,
+                "type_k": settings.type_k,
+                "type_v": settings.type_v,
+                "settings": f"t{run.n_threads} ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
+                f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}",
+                "median_ts": run.median_ts,
+                "avg_ts": run.avg_ts,
+                "stddev_ts": run.stddev_ts,
+                "n_samples": len(run.samples_ts),
+                "samples_ts": run.samples_ts,
+                "unstable": bool(run.unstable),
+                "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
+                "peak_rss_bytes": run.peak_rss_bytes,
+                "peak_gpu_bytes": run.peak_gpu_used_bytes,
+            }
+        )
+    return rows
+
+
+def score_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
+    machine = _machine_columns(result, offload=False)
+    return [
+        {
+            "file": str(file),
+            "machine_id": machine["machine_id"],
+            "device": machine["device"],
+            **_model_columns(result, key),
+            **score.model_dump(include={"task", "metric", "value", "stderr", "primary", "shots", "samples", "subset", "scoring"}),
+        }
+        for score in result.scores
+    ]
+
+
+def load_tree(paths: Iterable[Path | str]) -> Tree:
+    """Validate and load every result file under the paths."""
+    validator = Validator()
+    catalogue_sha = {model_id: model.sha256 for model_id, model in validator.by_id.items() if model.sha256}
+    runs, scores, rejected = [], [], []
+    for file in result_files(Path(p) for p in paths):
+        report = validator.check(file)
+        if not report.ok:
+            rejected.append(report)
+            continue
+        result = report.result
+        key = model_key(result, catalogue_sha)
+        per_token = bytes_per_token(result, validator.by_sha.get(result.model.sha256) or validator.by_id.get(key))
+        runs += run_rows(result, key, file, per_token)
+        scores += score_rows(result, key, file)
+    return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected)
+
+
+def load_results(path: Path | str = "results") -> pd.DataFrame:
+    """Every valid test run under `path` as a DataFrame, one row per run (files failing `meek validate` are left out)."""
+    return load_tree([path]).runs
+
+
+def load_scores(path: Path | str = "results") -> pd.DataFrame:
+    """Every benchmark score under `path` as a DataFrame, one row per score."""
+    return load_tree([path]).scores

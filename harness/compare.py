@@ -1,0 +1,129 @@
+"""`meek compare`: machines side by side for a model, from the runs of a results tree (see harness/aggregate.py).
+
+Rows are grouped by machine, backend and settings; figures are medians over the files submitted for that group. A row
+whose rate is closer to the row above than the noise of either is marked: those two machines cannot be told apart.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from harness.errors import MeekError
+
+DEFAULT_TESTS = ("pp512", "tg128")
+GROUP = ["model", "test", "machine_id", "device", "backend", "settings"]
+
+
+def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
+    """Rows of one model, named by catalogue id, label, file name or sha256 prefix; all rows when model is None."""
+    if model is None or frame.empty:
+        return frame
+    wanted = model.lower()
+    match = (
+        (frame["model"].str.lower() == wanted)
+        | (frame["model_label"].str.lower() == wanted)
+        | (frame["model"].str.startswith(wanted) & (len(wanted) >= 8))
+    )
+    if not match.any():
+        known = ", ".join(sorted(frame["model"].unique())[:20])
+        raise MeekError(f"no results for model '{model}' (models with results: {known or 'none'})")
+    return frame[match]
+
+
+def select_tests(frame: pd.DataFrame, tests: list[str] | None) -> pd.DataFrame:
+    wanted = tests or [t for t in DEFAULT_TESTS if t in set(frame["test"])] or sorted(set(frame["test"]))
+    missing = [t for t in wanted if t not in set(frame["test"])]
+    if tests and missing:
+        raise MeekError(f"no results for test(s) {', '.join(missing)} (tests present: {', '.join(sorted(set(frame['test'])))})")
+    return frame[frame["test"].isin(wanted)]
+
+
+def _group_figures(rows: pd.DataFrame) -> pd.Series:
+    medians = rows["median_ts"]
+    first = rows.iloc[0]
+    sample_noise = math.sqrt((rows["stddev_ts"] ** 2).mean())
+    spread = (medians.max() - medians.min()) / 2
+    memory = pd.concat([rows["peak_rss_bytes"], rows["peak_gpu_bytes"]]).max()
+    return pd.Series(
+        {
+            "files": rows["file"].nunique(),
+            "t/s": medians.median(),
+            "min": medians.min(),
+            "max": medians.max(),
+            "noise": max(sample_noise, spread),
+            "ttft_ms": rows["ttft_ms"].median(),
+            "memory_gb": memory / 1e9 if pd.notna(memory) else math.nan,
+            "price_usd": first["price_usd"],
+            "power_w": first["power_w"],
+            "bandwidth_gbs": first["bandwidth_gbs"],
+            "bytes_per_token": first["bytes_per_token"],
+            "generation": bool(first["n_gen"] and not first["n_prompt"]),
+        }
+    )
+
+
+def compare_table(runs: pd.DataFrame, model: str | None = None, tests: list[str] | None = None) -> pd.DataFrame:
+    """One row per (model, test, machine, backend, settings), fastest first within each model and test."""
+    frame = select_tests(select_model(runs, model), tests)
+    if frame.empty:
+        raise MeekError("no valid results to compare (run meek bench, or meek validate to see why files were left out)")
+    table = frame.groupby(GROUP, sort=False, dropna=False).apply(_group_figures, include_groups=False).reset_index()
+    table["t/s per $1000"] = table["t/s"] / table["price_usd"] * 1000
+    table["t/s per W"] = table["t/s"] / table["power_w"]
+    table["bandwidth use %"] = (table["t/s"] * table["bytes_per_token"] / (table["bandwidth_gbs"] * 1e9) * 100).where(
+        table["generation"]
+    )
+    table = table.sort_values(["model", "test", "t/s"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
+    table["note"] = _noise_notes(table)
+    return table.drop(columns=["price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "generation"])
+
+
+def _noise_notes(table: pd.DataFrame) -> list[str]:
+    notes = []
+    for index, row in table.iterrows():
+        above = table.iloc[index - 1] if index else None
+        if above is not None and (above["model"], above["test"]) == (row["model"], row["test"]):
+            gap = above["t/s"] - row["t/s"]
+            noise = max(above["noise"], row["noise"])
+            if gap < noise:
+                notes.append(f"within noise of the row above ({gap:.1f} < {noise:.1f} t/s)")
+                continue
+        notes.append("")
+    return notes
+
+
+def scores_table(scores: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
+    """Primary benchmark scores per model and machine; subset scores are kept apart from full ones."""
+    frame = select_model(scores, model) if not scores.empty else scores
+    frame = frame[frame["primary"]] if not frame.empty else frame
+    if frame.empty:
+        return pd.DataFrame()
+    grouped = frame.groupby(["model", "task", "metric", "shots", "subset", "samples", "machine_id", "device"], dropna=False)
+    return grouped.agg(value=("value", "median"), stderr=("stderr", "median"), files=("file", "nunique")).reset_index()
+
+
+def render(table: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=1, date_format="iso")
+    if fmt == "md":
+        return markdown(table)
+    raise MeekError(f"--format: unknown '{fmt}' (choose md, csv or json)")
+
+
+def markdown(table: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else f"{value:.1f}" if abs(value) >= 1 else f"{value:.3g}"
+        return str(value).replace("|", "\\|")
+
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool for c in table.columns]
+    lines = [
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,288 @@
+"""How far behind the frontier is the best open model a home machine can hold? Pure logic on tidy score frames.
+
+Frames have the columns of harness.frontier.epoch.COLUMNS (model, release_date, open_weights, params_total_b, benchmark,
+setting, score in percent, source_link, ...). "The frontier" is every model, open or closed, with a score on the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import MeekError
+
+GIB = 2**30
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+DEFAULT_BITS_PER_WEIGHT = 4.8  # llama.cpp Q4_K_M averages about 4.8-4.9 bits per weight over a whole model
+DEFAULT_CONTEXT = 8192
+OVERHEAD_GB = 0.5  # compute buffers and runtime context (llama.cpp, CUDA/Metal) at an 8k context
+# KV cache per token when the architecture is unknown: 192 KiB x sqrt(params / 8B), f16 K and V.
+# Real f16 values: Llama 3 8B 128 KiB, Qwen2.5 32B 256 KiB (estimate 384), Llama 3 70B 320 KiB (estimate 568),
+# Gemma 2 27B 368 KiB (estimate 353). Over the estimate: old full-attention models (Llama 2 7B: 512 KiB) and Gemma 2 9B (336).
+KV_BYTES_PER_TOKEN_AT_8B = 192 * 1024
+CHECKPOINT_YEARS = (2023, 2024, 2025, 2026)
+STEADY_MONTHS_PER_YEAR = 1.0  # a lag trend flatter than this is "steady"
+
+
+@dataclass(frozen=True)
+class MachineClass:
+    """A kind of home machine: its memory, the share a model may use, and why."""
+
+    memory_gb: float
+    usable_fraction: float
+    note: str
+
+    @property
+    def usable_gb(self) -> float:
+        return self.memory_gb * self.usable_fraction
+
+
+# Memory in GiB, the unit VRAM and RAM are sold in. A model must fit whole: GPU classes hold it in VRAM (no CPU offload).
+MACHINE_CLASSES: dict[str, MachineClass] = {
+    "8gb-gpu": MachineClass(8, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
+    "12gb-gpu": MachineClass(12, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
+    "16gb-gpu": MachineClass(16, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
+    "24gb-gpu": MachineClass(24, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
+    "32gb-gpu": MachineClass(32, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
+    "16gb-laptop": MachineClass(16, 0.6, "CPU inference in system RAM; the OS, browser and apps keep ~40%"),
+    "64gb-unified": MachineClass(64, 0.75, "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"),
+    "128gb-unified": MachineClass(128, 0.75, "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"),
+}
+
+
+def estimated_kv_bytes_per_token(params_total_b: float) -> float:
+    """A conservative f16 KV-cache size per token for an unknown architecture: 192 KiB x sqrt(params / 8B).
+
+    KV per token grows with layers x KV width while parameters grow with layers x width², so it grows about as sqrt(params).
+    Calibrated to sit above current grouped-query-attention models (Llama 3, Qwen2.5, Mistral); see the table above.
+    """
+    return KV_BYTES_PER_TOKEN_AT_8B * math.sqrt(params_total_b / 8)
+
+
+def memory_needed_gb(
+    params_total_b: float,
+    bits_per_weight: float = DEFAULT_BITS_PER_WEIGHT,
+    context: int = DEFAULT_CONTEXT,
+    kv_bytes_per_token: float | None = None,
+) -> float:
+    """GiB to run a model: weights + KV cache + overhead.
+
+    weights = params x 1e9 x bits_per_weight / 8 bytes; KV = context x kv_bytes_per_token (estimated from the parameter
+    count when unknown, see estimated_kv_bytes_per_token); overhead = OVERHEAD_GB. All parameters count, including every
+    expert of a mixture-of-experts model: they must all be in memory.
+    """
+    if isinstance(params_total_b, bool) or not isinstance(params_total_b, numbers.Real) or not params_total_b > 0:
+        raise MeekError(f"parameter count must be a positive number of billions, not {params_total_b!r}")
+    if kv_bytes_per_token is None:
+        kv_bytes_per_token = estimated_kv_bytes_per_token(params_total_b)
+    weights = params_total_b * 1e9 * bits_per_weight / 8
+    kv_cache = context * kv_bytes_per_token
+    return (weights + kv_cache) / GIB + OVERHEAD_GB
+
+
+def machine_class_named(name: str, classes: Mapping[str, MachineClass] = MACHINE_CLASSES) -> MachineClass:
+    """The machine class called `name`; a clear error listing the known ones otherwise."""
+    try:
+        return classes[name]
+    except KeyError:
+        raise MeekError(f"unknown machine class {name!r}; known: {', '.join(classes)}") from None
+
+
+def fits(params_total_b: float, machine_class: str, **memory_options: float) -> bool:
+    """True when the model (at Q4_K_M and an 8k context unless `memory_options` say otherwise) fits the class's usable memory."""
+    return memory_needed_gb(params_total_b, **memory_options) <= machine_class_named(machine_class).usable_gb
+
+
+def best_so_far(
+    frame: pd.DataFrame,
+    benchmark: str,
+    setting: str | None = None,
+    where: pd.Series | Callable[[pd.DataFrame], pd.Series] | None = None,
+) -> pd.DataFrame:
+    """The record-setting rows, by release date: each row beat every earlier score (a step curve of the running maximum).
+
+    `where` narrows the rows first: a boolean Series aligned with `frame`, or a function of the frame returning one.
+    """
+    rows = frame[frame["benchmark"] == benchmark]
+    if rows.empty:
+        known = ", ".join(sorted(frame["benchmark"].dropna().unique()))
+        raise MeekError(f"no scores for benchmark {benchmark!r}; known: {known}")
+    if setting is not None:
+        rows = rows[rows["setting"] == setting]
+    if where is not None:
+        mask = where(rows) if callable(where) else where.reindex(rows.index)
+        rows = rows[mask.fillna(False).astype(bool)]
+    rows = rows.dropna(subset=["release_date", "score"]).assign(release_date=lambda r: pd.to_datetime(r["release_date"]))
+    rows = rows.sort_values(["release_date", "score"], ascending=[True, False], kind="stable")
+    previous_best = rows["score"].cummax().shift(1, fill_value=-math.inf)
+    return rows[rows["score"] > previous_best].reset_index(drop=True)
+
+
+def months_behind(frontier_curve: pd.DataFrame, score: float, on_date: object) -> float | None:
+    """Months from the frontier first reaching `score` to `on_date` (days / 30.4375), counting only releases up to `on_date`.
+
+    None when the frontier has no release up to `on_date`; 0.0 when `score` is above everything the frontier had by then.
+    """
+    on = pd.Timestamp(on_date)
+    dates = pd.to_datetime(frontier_curve["release_date"])
+    known = frontier_curve[dates <= on]
+    if known.empty:
+        return None
+    reached = dates[(dates <= on) & (frontier_curve["score"] >= score)]
+    if reached.empty:
+        return 0.0
+    return (on - reached.min()).days / DAYS_PER_MONTH
+
+
+def first_to_reach(frontier_curve: pd.DataFrame, score: float, on_date: object) -> pd.Series | None:
+    """The earliest frontier row (released by `on_date`) scoring at least `score`."""
+    dates = pd.to_datetime(frontier_curve["release_date"])
+    reached = frontier_curve[(dates <= pd.Timestamp(on_date)) & (frontier_curve["score"] >= score)]
+    if reached.empty:
+        return None
+    return reached.assign(release_date=pd.to_datetime(reached["release_date"])).sort_values("release_date", kind="stable").iloc[0]
+
+
+def best_open_that_fits(
+    frame: pd.DataFrame,
+    benchmark: str,
+    machine_class: str,
+    on_date: object,
+    setting: str | None = None,
+    classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
+    **memory_options: float,
+) -> pd.Series | None:
+    """The best-scoring open-weight model released by `on_date` whose parameters fit the class (ties: the earlier release)."""
+    usable = machine_class_named(machine_class, classes).usable_gb
+    rows = frame[(frame["benchmark"] == benchmark) & (frame["open_weights"].fillna(False).astype(bool))]
+    if setting is not None:
+        rows = rows[rows["setting"] == setting]
+    rows = rows.dropna(subset=["params_total_b", "score", "release_date"])
+    rows = rows[pd.to_datetime(rows["release_date"]) <= pd.Timestamp(on_date)]
+    if rows.empty:
+        return None
+    needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
+    rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[needed <= usable]
+    if rows.empty:
+        return None
+    return rows.sort_values(["score", "release_date"], ascending=[False, True], kind="stable").iloc[0]
+
+
+def lag_history(
+    frame: pd.DataFrame,
+    benchmark: str,
+    machine_class: str,
+    checkpoints: Iterable[object],
+    setting: str | None = None,
+    classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
+    **memory_options: float,
+) -> pd.DataFrame:
+    """At each checkpoint date: the best open model that fits (released by then), and how many months the frontier was ahead."""
+    curve = best_so_far(frame, benchmark, setting)
+    rows = []
+    for checkpoint in map(pd.Timestamp, checkpoints):
+        best = best_open_that_fits(frame, benchmark, machine_class, checkpoint, setting, classes, **memory_options)
+        leader = first_to_reach(curve, best["score"], checkpoint) if best is not None else None
+        rows.append(
+            {
+                "checkpoint": checkpoint,
+                "open_model": best["model"] if best is not None else None,
+                "open_score": best["score"] if best is not None else math.nan,
+                "open_date": best["release_date"] if best is not None else pd.NaT,
+                "frontier_model": leader["model"] if leader is not None else None,
+                "frontier_date": leader["release_date"] if leader is not None else pd.NaT,
+                "lag_months": months_behind(curve, best["score"], checkpoint) if best is not None else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lag_trend(history: pd.DataFrame) -> tuple[str | None, float | None]:
+    """('closing' | 'widening' | 'steady', slope in months of lag per year) from a lag_history; (None, None) with < 2 points."""
+    known = history.dropna(subset=["lag_months"])
+    if len(known) < 2:
+        return None, None
+    years = (known["checkpoint"] - known["checkpoint"].iloc[0]).dt.days / 365.25
+    slope = float(np.polyfit(years.to_numpy(float), known["lag_months"].to_numpy(float), 1)[0])
+    if slope <= -STEADY_MONTHS_PER_YEAR:
+        return "closing", slope
+    if slope >= STEADY_MONTHS_PER_YEAR:
+        return "widening", slope
+    return "steady", slope
+
+
+def gap_table(
+    frame: pd.DataFrame,
+    benchmark: str,
+    classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
+    today: object = None,
+    setting: str | None = None,
+    checkpoints: Iterable[object] | None = None,
+    **memory_options: float,
+) -> pd.DataFrame:
+    """Per machine class: the best open model that fits, the frontier model that first reached its score, and the lag.
+
+    lag_at_release_months: how far behind the open model was when it came out; months_behind_today: from the frontier
+    reaching that score to `today`. lag_<YYYY-MM> columns hold the lag at each checkpoint (default 1 January of 2023-2026);
+    checkpoints after the benchmark's last release (`data_until`) are left out, since a lag there would only measure the
+    missing data. trend/trend_months_per_year: the least-squares slope of those lags.
+    """
+    today = pd.Timestamp(today) if today is not None else pd.Timestamp.today().normalize()
+    rows = frame[frame["benchmark"] == benchmark]
+    curve = best_so_far(frame, benchmark, setting)
+    data_until = pd.to_datetime(rows["release_date"]).max()
+    if checkpoints is None:
+        checkpoints = [pd.Timestamp(year=year, month=1, day=1) for year in CHECKPOINT_YEARS]
+    checkpoints = [c for c in map(pd.Timestamp, checkpoints) if c <= min(today, data_until)]
+    table = []
+    for name, machine in classes.items():
+        best = best_open_that_fits(frame, benchmark, name, today, setting, classes, **memory_options)
+        leader = first_to_reach(curve, best["score"], today) if best is not None else None
+        history = lag_history(frame, benchmark, name, checkpoints, setting, classes, **memory_options)
+        trend, slope = lag_trend(history) if not history.empty else (None, None)
+        row = {
+            "machine_class": name,
+            "usable_gb": round(machine.usable_gb, 2),
+            "benchmark": benchmark,
+            "open_model": None,
+            "open_params_b": math.nan,
+            "open_memory_gb": math.nan,
+            "open_score": math.nan,
+            "open_date": pd.NaT,
+            "open_source_link": None,
+            "frontier_model": None,
+            "frontier_score": math.nan,
+            "frontier_date": pd.NaT,
+            "frontier_source_link": None,
+            "lag_at_release_months": math.nan,
+            "months_behind_today": math.nan,
+        }
+        if best is not None:
+            row.update(
+                open_model=best["model"],
+                open_params_b=best["params_total_b"],
+                open_memory_gb=round(best["memory_needed_gb"], 2),
+                open_score=best["score"],
+                open_date=best["release_date"],
+                open_source_link=best.get("source_link"),
+                lag_at_release_months=months_behind(curve, best["score"], best["release_date"]),
+                months_behind_today=months_behind(curve, best["score"], today),
+            )
+        if leader is not None:
+            row.update(
+                frontier_model=leader["model"],
+                frontier_score=leader["score"],
+                frontier_date=leader["release_date"],
+                frontier_source_link=leader.get("source_link"),
+            )
+        for checkpoint_row in history.itertuples(index=False):
+            lag = checkpoint_row.lag_months
+            row[f"lag_{checkpoint_row.checkpoint:%Y-%m}"] = math.nan if lag is None else lag
+        row.update(trend=trend, trend_months_per_year=slope, data_until=data_until)
+        table.append(row)
+    return pd.DataFrame(table)

@@ -1,0 +1,235 @@
+"""`meek import llama-bench`: llama-bench's `-o json` and `-o jsonl` output as result files, so posted numbers can be compared.
+
+Records are grouped into one result per (machine, build, model file). The summaries are recomputed from llama-bench's raw
+samples (its JSON rounds the rates), and each record is checked on its own: a bad one is skipped with its reason.
+What llama-bench does not record (RAM size, the model's sha256, time to first token) stays empty rather than guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness import __version__
+from harness.catalog import load_catalog
+from harness.errors import MeekError
+from harness.hardware import find_device
+from harness.results import (
+    SCHEMA_VERSION,
+    BenchResult,
+    Cpu,
+    Gpu,
+    LlamaBuild,
+    Machine,
+    ModelInfo,
+    Protocol,
+    Run,
+    Settings,
+    safe_name,
+)
+from harness.stats import summarize
+from harness.sweep import TestShape
+from harness.validate import MAX_FILE_BYTES
+
+RATE_TOLERANCE = 1e-3  # llama-bench prints rates to about six significant digits
+
+
+class Record(BaseModel):
+    """The llama-bench JSON fields the import needs; others are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    build_commit: str = Field(max_length=80)
+    build_number: int = 0
+    cpu_info: str = Field(max_length=200)
+    gpu_info: str = Field(default="", max_length=400)
+    backends: str = Field(default="", max_length=80)
+    model_filename: str = Field(max_length=1000)
+    model_type: str = Field(max_length=200)
+    model_size: int = Field(ge=0, le=2**50)
+    model_n_params: int = Field(ge=0, le=10**14)
+    n_batch: int = Field(ge=1, le=10**6)
+    n_ubatch: int = Field(ge=1, le=10**6)
+    n_threads: int = Field(ge=1, le=8192)
+    type_k: str = Field(max_length=10)
+    type_v: str = Field(max_length=10)
+    n_gpu_layers: int = Field(ge=-1, le=10000)
+    flash_attn: int | bool = 0
+    n_prompt: int = Field(ge=0, le=10**7)
+    n_gen: int = Field(ge=0, le=10**7)
+    n_depth: int = Field(default=0, ge=0, le=10**7)
+    test_time: dt.datetime
+    avg_ts: float = Field(ge=0, le=1e9)
+    samples_ns: list[int] = Field(min_length=1, max_length=10000)
+
+
+@dataclass
+class Imported:
+    results: list[BenchResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "record N: reason"
+
+
+def read_records(path: Path) -> tuple[list[dict], str]:
+    """The records of a llama-bench json (an array) or jsonl (one object per line) file, and which of the two it was."""
+    try:
+        if path.stat().st_size > 50 * MAX_FILE_BYTES:
+            raise MeekError(f"{path}: too large for llama-bench output")
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise MeekError(f"{path}: cannot read ({error})") from None
+    try:
+        if text.lstrip().startswith("["):
+            records, kind = json.loads(text), "json"
+        else:
+            records, kind = [json.loads(line) for line in text.splitlines() if line.strip()], "jsonl"
+    except (ValueError, RecursionError) as error:
+        raise MeekError(f"{path}: not llama-bench json or jsonl output ({error})") from None
+    if not isinstance(records, list) or not records:
+        raise MeekError(f"{path}: no llama-bench records found")
+    return records, kind
+
+
+def quant_of(model_type: str) -> str | None:
+    """'llama 8B Q4_K - Medium' -> 'Q4_K_M'; 'llama 256M Q4_1' -> 'Q4_1' (llama.cpp's file-type names)."""
+    match = re.search(r"\b((?:I?Q\d\w*|F16|BF16|F32))(?: - (Small|Medium|Large|Extra Small|XS|XXS))?\s*$", model_type)
+    if not match:
+        return None
+    size = {"Small": "S", "Medium": "M", "Large": "L", "Extra Small": "XS"}.get(match.group(2) or "", match.group(2) or "")
+    return f"{match.group(1)}_{size}" if size else match.group(1)
+
+
+def gpu_entries(gpu_info: str) -> list[Gpu]:
+    gpus = []
+    for name in filter(None, (part.strip() for part in gpu_info.split(","))):
+        lowered = name.lower()
+        vendor = next(
+            (v for v, keys in VENDOR_WORDS.items() if any(k in lowered for k in keys)),
+            "other",
+        )
+        device = find_device(name)
+        gpus.append(Gpu(vendor=vendor, name=name, unified_memory=bool(device and device.kind == "unified")))
+    return gpus
+
+
+VENDOR_WORDS = {
+    "nvidia": ("nvidia", "geforce", "rtx", "gb10", "tesla"),
+    "amd": ("amd", "radeon"),
+    "apple": ("apple",),
+    "intel": ("intel", "arc"),
+}
+
+
+def machine_of(record: Record) -> Machine:
+    """A machine described by llama-bench's cpu_info and gpu_info only; its id is stable for the same description."""
+    gpus = gpu_entries(record.gpu_info)
+    chip = gpus[0].name if gpus else record.cpu_info
+    slug = "-".join(re.findall(r"[a-z0-9]+", chip.lower()))[:40] or "machine"
+    digest = hashlib.sha256(f"{record.cpu_info}|{record.gpu_info}|{record.backends}".encode()).hexdigest()[:6]
+    unified = any(g.unified_memory for g in gpus) or bool((d := find_device(record.cpu_info)) and d.kind == "unified")
+    return Machine(
+        machine_id=f"{slug}-llama-bench-{digest}",
+        cpu=Cpu(model=record.cpu_info, arch="unknown", simd=[]),
+        memory_bytes=None,
+        gpus=gpus,
+        unified_memory=unified,
+        os={},
+        python="unknown",
+        harness_version=__version__,
+        llama_cpp=LlamaBuild(
+            commit=record.build_commit,
+            backends=[b for b in record.backends.split(",") if b] or ["CPU"],
+            gpu_offload=record.n_gpu_layers != 0 and record.backends not in ("", "CPU"),
+        ),
+    )
+
+
+def run_of(record: Record) -> Run:
+    shape = TestShape(record.n_prompt, record.n_gen, record.n_depth)
+    if shape.n_prompt + shape.n_gen == 0:
+        raise ValueError("a test with no prompt and no generated tokens")
+    summary = summarize(shape.n_prompt + shape.n_gen, record.samples_ns)
+    if not math.isclose(summary["avg_ts"], record.avg_ts, rel_tol=RATE_TOLERANCE):
+        raise ValueError(f"avg_ts {record.avg_ts} does not follow from samples_ns ({summary['avg_ts']:.4f})")
+    settings = Settings(
+        n_gpu_layers=record.n_gpu_layers,
+        n_batch=record.n_batch,
+        n_ubatch=record.n_ubatch,
+        flash_attn=int(record.flash_attn),
+        type_k=record.type_k,
+        type_v=record.type_v,
+    )
+    return Run(
+        test=shape.name,
+        n_prompt=shape.n_prompt,
+        n_gen=shape.n_gen,
+        n_depth=shape.n_depth,
+        n_threads=record.n_threads,
+        n_ctx=shape.n_ctx,
+        settings=settings,
+        samples_ns=record.samples_ns,
+        **summary,
+    )
+
+
+def model_of(record: Record, catalog_files: dict[str, str]) -> ModelInfo:
+    file_name = re.split(r"[/\\]", record.model_filename)[-1]
+    return ModelInfo(
+        id=catalog_files.get(file_name),
+        label=catalog_files.get(file_name) or Path(file_name).stem,
+        file_name=file_name,
+        file_size_bytes=record.model_size,
+        quant=quant_of(record.model_type),
+        n_params=record.model_n_params,
+        description=record.model_type,
+    )
+
+
+def import_file(path: Path) -> Imported:
+    """Every valid record of one llama-bench output file, grouped into result files (not yet written)."""
+    raw_records, kind = read_records(path)
+    catalog_files = {
+        (m.source.file or m.source.hf_file): m.id for m in load_catalog().models if m.source.file or m.source.hf_file
+    }
+    imported = Imported()
+    groups: dict[tuple, BenchResult] = {}
+    for number, raw in enumerate(raw_records, 1):
+        try:
+            record = Record.model_validate(raw)
+            run = run_of(record)
+        except ValidationError as error:
+            first = error.errors()[0]
+            imported.skipped.append(f"record {number}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+            continue
+        except ValueError as error:
+            imported.skipped.append(f"record {number}: {error}")
+            continue
+        key = (record.cpu_info, record.gpu_info, record.backends, record.build_commit, record.model_filename)
+        if key not in groups:
+            groups[key] = BenchResult(
+                schema_version=SCHEMA_VERSION,
+                created_utc=record.test_time,
+                status="complete",
+                machine=machine_of(record),
+                model=model_of(record, catalog_files),
+                protocol=Protocol(
+                    backend="llama-bench",
+                    repetitions=len(record.samples_ns),
+                    warmup=True,
+                    seed=0,
+                    timing="llama-bench's own samples_ns (its warm-up is not in its output)",
+                    imported_from=f"llama-bench -o {kind}, build {record.build_commit} ({record.build_number}), {safe_name(path.name)}"[
+                        :300
+                    ],
+                ),
+            )
+        result = groups[key]
+        result.runs.append(run)
+        result.created_utc = min(result.created_utc, record.test_time)
+    imported.results = list(groups.values())
+    return imported
