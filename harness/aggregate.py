@@ -1,8 +1,8 @@
 """Result files to pandas DataFrames: one row per test run, one per score, each with its machine's device facts.
 
 Only files that pass `meek validate` are loaded: a results tree is other people's data. The model key ties a run to a
-model file: the catalogue id when the sha256 is the catalogue's (or no sha256 was recorded, as in llama-bench imports),
-else the sha256, else the file name.
+model file: the catalogue id unless the catalogue's sha256 for that id contradicts the file's (a file without a sha256,
+like a llama-bench import, is taken at its catalogue name; validate warns about it), else the sha256, else the file name.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Tree:
 
 def model_key(result: BenchResult, catalogue_sha: dict[str, str]) -> str:
     model = result.model
-    if model.id and (model.sha256 is None or catalogue_sha.get(model.id) == model.sha256):
+    if model.id and (model.sha256 is None or catalogue_sha.get(model.id) in (None, model.sha256)):
         return model.id
     return model.sha256 or model.file_name
 

@@ -74,6 +74,7 @@ def _contains(name: str, pattern: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])", name, re.IGNORECASE) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def find_device(name: str) -> Device | None:
     """The device whose longest whole-word match pattern is in name (a GPU or CPU model string): 'RTX 3060 Ti' beats 'RTX 3060'."""
     best, best_length = None, 0

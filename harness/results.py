@@ -200,11 +200,15 @@ class BenchResult(Strict):
     )
 
 
-def content_hash(document: dict) -> str:
-    """sha256 over the canonical JSON (sorted keys, no spaces) of the document without its content_sha256."""
+def canonical_text(document: dict) -> str:
+    """The canonical JSON (sorted keys, no spaces, UTF-8) of the document without its content_sha256."""
     body = {key: value for key, value in document.items() if key != "content_sha256"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(document: dict) -> str:
+    """sha256 over the canonical JSON of the document without its content_sha256."""
+    return hashlib.sha256(canonical_text(document).encode()).hexdigest()
 
 
 def signed_document(result: BenchResult) -> dict:

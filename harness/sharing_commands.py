@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -21,8 +22,8 @@ def validate(paths: list[Path], as_json: bool, out: Console) -> int:
     if as_json:
         print(json.dumps([_report_json(r) for r in reports], indent=1))
     else:
-        for report in reports:
-            _print_report(report, out)
+        paint = _painter(out.is_terminal)  # plain writes, not rich rendering: 10,000 files print in milliseconds
+        sys.stdout.write("".join(line + "\n" for report in reports for line in _report_lines(report, paint)))
         failed = sum(not r.ok for r in reports)
         warned = sum(r.ok and bool(r.warnings) for r in reports)
         out.print(f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings), {failed} failed")
@@ -33,13 +34,22 @@ def _report_json(report: FileReport) -> dict:
     return {"path": str(report.path), "ok": report.ok, "failures": report.failures, "warnings": report.warnings}
 
 
-def _print_report(report: FileReport, out: Console) -> None:
-    verdict = "[green]ok  [/green]" if report.ok else "[red]FAIL[/red]"
-    out.print(f"{verdict} {escape(str(report.path))}")
-    for failure in report.failures:
-        out.print(f"     [red]-[/red] {escape(failure)}")
-    for warning in report.warnings:
-        out.print(f"     [yellow]warning:[/yellow] {escape(warning)}")
+def printable(text: str) -> str:
+    """A file name as text a terminal shows, not obeys: control characters become '?'."""
+    return "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in text)
+
+
+def _painter(color: bool):
+    codes = {"green": "32", "red": "31", "yellow": "33"}
+    return lambda text, name: f"\033[{codes[name]}m{text}\033[0m" if color else text
+
+
+def _report_lines(report: FileReport, paint) -> list[str]:
+    verdict = paint("ok  ", "green") if report.ok else paint("FAIL", "red")
+    lines = [f"{verdict} {printable(str(report.path))}"]
+    lines += [f"     {paint('-', 'red')} {failure}" for failure in report.failures]
+    lines += [f"     {paint('warning:', 'yellow')} {warning}" for warning in report.warnings]
+    return lines
 
 
 def submit(path: Path, results_dir: Path, url: str | None, out: Console) -> int:

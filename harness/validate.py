@@ -1,6 +1,6 @@
 """`meek validate`: every result file is data from a stranger. Each file gets a verdict and a reason for every problem.
 
-Checks, in order: size and JSON (no NaN, no infinities, bounded nesting), no markup in any string, the schema, the content
+Checks, in order: size and JSON (no NaN, no infinities, nesting Python's parser can take), no markup in any string, the schema, the content
 hash, then plausibility: summary statistics that follow from the raw samples, a generation rate the device's memory
 bandwidth allows, sane dates and versions, a model the catalogue knows; last, duplicates across files.
 """
@@ -8,6 +8,7 @@ bandwidth allows, sane dates and versions, a model the catalogue knows; last, du
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -20,16 +21,17 @@ from pathlib import Path
 from harness.catalog import CatalogModel, load_catalog
 from harness.errors import MeekError
 from harness.hardware import device_for_machine, max_bandwidth_gbs
-from harness.results import BenchResult, Run, content_hash, validate_document
+from harness.results import BenchResult, Run, canonical_text, validate_document
 
 MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
-MAX_DEPTH = 12  # the schema nests 5 deep
 EARLIEST = dt.datetime(2023, 3, 10, tzinfo=dt.timezone.utc)  # llama.cpp's first release
 CLOCK_SKEW = dt.timedelta(days=1)
 BANDWIDTH_MARGIN = 1.25  # spec sheets round; tolerate 25% before calling a rate impossible
 CACHE_RESIDENT_BYTES = 2**30  # below this a model may sit in a big CPU or GPU cache, so only the fastest device bounds it
 RELATIVE_TOLERANCE = 1e-6
-MARKUP = re.compile(r"<\s*[A-Za-z!/?]|javascript:|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", re.IGNORECASE)
+# Searched in the canonical JSON text, where a string's control characters appear as escapes and '<' as itself.
+TAG = re.compile(r"<[A-Za-z!/?]")
+CONTROL_ESCAPE = re.compile(r"\\\\|(\\[bf]|\\u00[01][0-9a-f])")  # an escaped backslash, or (a control character)
 VERSION = re.compile(r"^\d+(\.\d+){0,3}([.-]?(a|b|rc|dev|post)\d*)*(\+[A-Za-z0-9.]+)?$")
 
 
@@ -76,8 +78,11 @@ def _no_constants(name: str):
     raise ValueError(f"{name} is not allowed in a result file")
 
 
-def parse_untrusted(path: Path) -> dict:
-    """Read one file defensively: bounded size, strict JSON, bounded nesting, no markup or control characters in strings."""
+def parse_untrusted(path: Path) -> tuple[dict, str]:
+    """Read one file defensively: bounded size, strict JSON, no markup or control characters in any string or key.
+
+    Returns the document and its canonical text (the text the content hash covers).
+    """
     if path.is_symlink():
         raise Rejected("symbolic link: not followed")
     try:
@@ -89,33 +94,27 @@ def parse_untrusted(path: Path) -> dict:
         raise Rejected(f"cannot read: {error.strerror or error}") from None
     try:
         document = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constants)
+        if not isinstance(document, dict):
+            raise Rejected("not a JSON object")
+        text = canonical_text(document)
     except UnicodeDecodeError:
         raise Rejected("not UTF-8 text") from None
     except RecursionError:
         raise Rejected("JSON nested too deeply") from None
     except ValueError as error:
         raise Rejected(f"malformed JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise Rejected("not a JSON object")
-    _check_strings_and_depth(document)
-    return document
+    if has_markup_or_control(text):
+        raise Rejected("markup, script or control characters in a string")
+    return document, text
 
 
-def _check_strings_and_depth(document: dict) -> None:
-    stack = [(document, 1, "")]
-    while stack:
-        value, depth, where = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Rejected(f"{where or 'document'}: nested more than {MAX_DEPTH} levels deep")
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
-        if items is None:
-            if isinstance(value, str) and MARKUP.search(value):
-                raise Rejected(f"{where}: markup, script or control characters in a string")
-            continue
-        for key, item in items:
-            if isinstance(key, str) and MARKUP.search(key):
-                raise Rejected(f"{where}: markup, script or control characters in a key")
-            stack.append((item, depth + 1, f"{where}.{key}" if where else str(key)))
+def has_markup_or_control(text: str) -> bool:
+    """An HTML tag, a javascript: URL or a control character anywhere in the canonical JSON (cheap tests first)."""
+    if "<" in text and TAG.search(text):
+        return True
+    if "javascript:" in text.lower() or "\x7f" in text:
+        return True
+    return "\\" in text and any(escape.group(1) for escape in CONTROL_ESCAPE.finditer(text))
 
 
 def _close(stored: float, expected: float) -> bool:
@@ -134,9 +133,10 @@ def sample_problems(run: Run) -> list[str]:
     if not all(_close(ts, tokens * 1e9 / ns) for ts, ns in zip(run.samples_ts, run.samples_ns)):
         problems.append(f"{name}: samples_ts do not follow from samples_ns and {tokens} tokens")
     rates = run.samples_ts
+    mean = statistics.fmean(rates)
     expected = {
-        "avg_ts": statistics.fmean(rates),
-        "stddev_ts": statistics.stdev(rates) if len(rates) > 1 else 0.0,
+        "avg_ts": mean,
+        "stddev_ts": math.sqrt(math.fsum((r - mean) ** 2 for r in rates) / (len(rates) - 1)) if len(rates) > 1 else 0.0,
         "median_ts": statistics.median(rates),
         "min_ts": min(rates),
         "max_ts": max(rates),
@@ -163,7 +163,11 @@ def bandwidth_problems(result: BenchResult, model: CatalogModel | None) -> list[
     per_token = bytes_per_token(result, model)
     if not per_token:
         return []
-    machine = result.machine.model_dump()
+    machine = {
+        "cpu": {"model": result.machine.cpu.model},
+        "gpus": [{"name": gpu.name} for gpu in result.machine.gpus],
+        "unified_memory": result.machine.unified_memory,
+    }
     problems = []
     for run in result.runs:
         if run.n_gen == 0 or run.n_prompt:
@@ -208,7 +212,7 @@ class Validator:
     def check(self, path: Path) -> FileReport:
         report = FileReport(path)
         try:
-            document = parse_untrusted(path)
+            document, text = parse_untrusted(path)
             stored_hash = document.get("content_sha256")
             report.result = validate_document(document, "schema")
         except (Rejected, MeekError) as error:
@@ -217,7 +221,7 @@ class Validator:
         result = report.result
         if stored_hash is None:
             report.failures.append("no content_sha256: cannot tell whether the file was edited")
-        elif stored_hash != content_hash(document):
+        elif stored_hash != hashlib.sha256(text.encode()).hexdigest():
             report.failures.append("content_sha256 does not match the content: the file was edited after it was written")
         report.content_sha256 = stored_hash
         model = self.by_sha.get(result.model.sha256) or self.by_id.get(result.model.id or "")
