@@ -23,6 +23,14 @@ models_app = typer.Typer(help="The model catalogue (models.yaml): list, inspect 
 app.add_typer(models_app, name="models")
 import_app = typer.Typer(help="Turn other tools' output into result files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+plot_app = typer.Typer(
+    help="Figures as PNG and SVG in plots/: frontier, throughput, depth, pareto, roofline.", no_args_is_help=True
+)
+app.add_typer(plot_app, name="plot")
+frontier_app = typer.Typer(
+    help="The frontier score table (Epoch AI data, CC BY 4.0) behind gap and plot frontier.", no_args_is_help=True
+)
+app.add_typer(frontier_app, name="frontier")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)  # a pipe gets whole lines
 
@@ -294,6 +302,108 @@ def advise(
     from harness import sharing_commands
 
     run_reporting_errors(sharing_commands.advise, paths, model, budget, min_tg, fmt, out)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek gap                                   # MMLU and GPQA Diamond, every machine class\n\n"
+    "  meek gap --benchmark mmlu --classes 24gb-gpu,128gb-unified\n\n"
+    "  meek gap --machine this                    # this machine's memory, and the scores it measured\n\n"
+    "Months behind = today minus the date the frontier (any model, open or closed) first reached the score of the best "
+    "open-weight model that fits the class (Q4_K_M weights + 8k context KV cache). 'At release' is the same gap on the "
+    "day that open model came out; 'lag by year' shows how it moved (closing or widening).",
+)
+def gap(
+    benchmark: str = typer.Option("mmlu,gpqa_diamond", "-b", "--benchmark", help="Comma list of benchmarks."),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, 128gb-unified)."
+    ),
+    machine: str | None = typer.Option(None, "--machine", help="'this': use this machine's memory and its own measured scores."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results tree holding this machine's scores."),
+    fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
+) -> None:
+    """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
+    from harness import frontier_commands
+
+    benchmarks = [b.strip() for b in benchmark.split(",") if b.strip()]
+    run_reporting_errors(frontier_commands.gap, benchmarks, classes, machine, results, fmt, out)
+
+
+@frontier_app.command(
+    "import",
+    epilog="Example:\n\n  meek frontier import ~/Downloads/epoch_benchmark_data.zip\n\n"
+    "Also takes the unpacked folder, Epoch's 'Data on AI Models' folder (open weights, parameter counts) and curated CSVs "
+    "with the columns model, release_date, benchmark, score.",
+)
+def frontier_import(
+    paths: list[Path] = typer.Argument(..., help="Epoch AI Benchmarking Hub download (zip or folder), ..."),
+) -> None:
+    """Refresh the frontier table from Epoch AI's Benchmarking Hub CSV download (written to ~/.meek/frontier.csv)."""
+    from harness import frontier_commands
+
+    run_reporting_errors(frontier_commands.frontier_import, paths, out)
+
+
+@plot_app.command(
+    "frontier", epilog="Example:\n\n  meek plot frontier --benchmark gpqa_diamond --classes 16gb-gpu,24gb-gpu,128gb-unified"
+)
+def plot_frontier(
+    benchmark: str = typer.Option("mmlu", "-b", "--benchmark", help="mmlu, gpqa_diamond, hellaswag, arc_challenge, gsm8k, ..."),
+    classes: str | None = typer.Option(None, "--classes", help="Machine classes to draw. Default: 24gb-gpu,128gb-unified."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results tree with your measured scores (drawn as points)."),
+    all_machines: bool = typer.Option(False, "--all-machines", help="Draw every machine's measured scores, not only this one's."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """Score against release date: the frontier, the best open model, and the best open model each machine class holds."""
+    from harness import frontier_commands
+
+    run_reporting_errors(frontier_commands.plot_frontier, benchmark, classes, results, all_machines, out_dir, out)
+
+
+def _performance_plot(kind: str, results: list[Path], model: str | None, out_dir: Path) -> None:
+    from harness import plot_commands
+
+    run_reporting_errors(plot_commands.performance_plot, kind, results, model, out_dir, out)
+
+
+@plot_app.command("throughput")
+def plot_throughput(
+    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Only this model (catalogue id, label or sha256 prefix)."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """pp and tg tokens/s per machine, with error bars from the raw samples."""
+    _performance_plot("throughput", results, model, out_dir)
+
+
+@plot_app.command("depth")
+def plot_depth(
+    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """pp and tg tokens/s against context depth (run meek bench -d 0,1024,4096 first)."""
+    _performance_plot("depth", results, model, out_dir)
+
+
+@plot_app.command("pareto")
+def plot_pareto(
+    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """Quality against speed per machine and model (needs speed and scores: meek bench --eval quick)."""
+    _performance_plot("pareto", results, model, out_dir)
+
+
+@plot_app.command("roofline")
+def plot_roofline(
+    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """Generation tokens/s against model size, with each device's memory-bandwidth bound."""
+    _performance_plot("roofline", results, model, out_dir)
 
 
 @app.command()

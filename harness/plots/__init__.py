@@ -1,0 +1,1 @@
+"""Figures from result DataFrames and the frontier table; each saved as PNG and SVG under plots/."""

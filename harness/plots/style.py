@@ -1,0 +1,38 @@
+"""What every figure shares: a non-interactive backend, one look, a source-and-date line, PNG and SVG side by side."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, works on a headless box
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+EPOCH_CREDIT = 'Frontier data: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0), epoch.ai'
+
+
+def new_figure(width: float = 10, height: float = 6) -> tuple[Figure, plt.Axes]:
+    figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def source_line(figure: Figure, *sources: str) -> None:
+    """The data sources and the date the figure was made, small, under the plot."""
+    text = " · ".join([*sources, f"made {dt.date.today():%Y-%m-%d} with meek-harness"])
+    figure.text(0.01, 0.005, text, fontsize=7, color="0.35", ha="left", va="bottom")
+    figure.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
+
+
+def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
+    """Write name.png (150 dpi) and name.svg into out_dir; the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
+    figure.savefig(paths[0], dpi=150)
+    figure.savefig(paths[1])
+    plt.close(figure)
+    return paths
