@@ -1,0 +1,232 @@
+"""`meek report`: a results tree as a static site that opens from disk (no server, no CDN, no internet).
+
+Pages: the leaderboard (sortable, filterable), one page per machine, a side-by-side of two machines, the frontier
+chart with machine classes, and the buying view. Data goes to assets/data.js as JSON; the pages' script writes every
+value with textContent, and the pages rendered here pass every string through html.escape: a model name carrying
+HTML or script shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from harness.aggregate import Tree, load_tree
+from harness.catalog import load_catalog
+from harness.results import safe_name
+
+ASSETS = Path(__file__).parent / "assets"
+PAGES = [("index.html", "Leaderboard"), ("compare.html", "Compare two machines"), ("buying.html", "Buying guide"),
+         ("frontier.html", "Frontier")]  # fmt: skip
+
+
+def _number(value) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 3)
+
+
+def _vendor(row: pd.Series) -> str:
+    text = f"{row['device']} {row['gpu'] or ''} {row['cpu']}".lower()
+    for vendor, words in {"nvidia": ("nvidia", "geforce", "rtx"), "apple": ("apple",), "amd": ("amd", "radeon", "ryzen", "epyc"),
+                          "intel": ("intel", "core", "xeon", "arc")}.items():  # fmt: skip
+        if any(word in text for word in words):
+            return vendor
+    return "other"
+
+
+KEYS = ["model", "machine_id", "backend"]
+
+
+def _rates(runs: pd.DataFrame, prompt: bool, preferred: str) -> pd.DataFrame:
+    """Per (model, machine, backend): the median rate of the preferred test at depth 0 (pp512 / tg128), else of another."""
+    depth0 = runs[(runs["n_depth"] == 0) & ((runs["n_gen"] == 0) if prompt else (runs["n_prompt"] == 0))]
+    if depth0.empty:
+        return pd.DataFrame(columns=[*KEYS, "test", "median_ts"]).set_index(KEYS)
+    rates = depth0.groupby([*KEYS, "test"])["median_ts"].median().reset_index()
+    rates = rates.assign(other=rates["test"] != preferred).sort_values([*KEYS, "other", "test"])
+    return rates.drop_duplicates(KEYS).set_index(KEYS)[["test", "median_ts"]]
+
+
+def leaderboard(tree: Tree) -> list[dict]:
+    """One row per (model, machine, backend): medians over files, per-dollar and per-watt, primary scores."""
+    tiers = {m.id: m.tier for m in load_catalog().models}
+    runs = tree.runs
+    base = runs.groupby(KEYS).agg(
+        label=("model_label", "first"), quant=("quant", "first"), device=("device", "first"), gpu=("gpu", "first"),
+        cpu=("cpu", "first"), memory_gb=("device_memory_gb", "first"), price_usd=("price_usd", "first"),
+        power_w=("power_w", "first"), files=("file", "nunique"), ttft_ms=("ttft_ms", "median"),
+        rss=("peak_rss_bytes", "max"), gpu_bytes=("peak_gpu_bytes", "max"),
+    )  # fmt: skip
+    pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
+    base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
+    scores = tree.scores[tree.scores["primary"]] if not tree.scores.empty else tree.scores
+    by_pair: dict[tuple, dict] = {}
+    for score in scores.itertuples():
+        label = f"{score.task} ({score.metric}, {score.shots}-shot{', subset' if score.subset else ''})"
+        by_pair.setdefault((score.model, score.machine_id), {})[label] = _number(score.value * 100)
+    rows = []
+    for (model, machine, backend), row in base.iterrows():
+        tg_rate = _number(row["tg_median_ts"])
+        memory = max(v for v in (row["rss"], row["gpu_bytes"], -1) if pd.notna(v))
+        rows.append(
+            {
+                "model": model, "label": row["label"], "quant": row["quant"], "tier": tiers.get(model, "unlisted"),
+                "machine": machine, "device": row["device"], "vendor": _vendor(row), "memory_gb": _number(row["memory_gb"]),
+                "backend": backend, "pp_test": row["pp_test"] if pd.notna(row["pp_test"]) else None,
+                "pp": _number(row["pp_median_ts"]), "tg_test": row["tg_test"] if pd.notna(row["tg_test"]) else None,
+                "tg": tg_rate, "ttft_ms": _number(row["ttft_ms"]),
+                "peak_memory_gb": _number(memory / 1e9) if memory >= 0 else None,
+                "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
+                "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
+                "price_usd": _number(row["price_usd"]), "files": int(row["files"]), "scores": by_pair.get((model, machine), {}),
+            }
+        )  # fmt: skip
+    return rows
+
+
+def machines(tree: Tree) -> dict[str, dict]:
+    """Per machine: its fingerprint facts and every run, for its own page."""
+    pages = {}
+    for machine_id, group in tree.runs.groupby("machine_id", sort=True):
+        first = group.iloc[0]
+        pages[machine_id] = {
+            "facts": {
+                "device": first["device"],
+                "cpu": first["cpu"],
+                "gpu": first["gpu"] or "none",
+                "backend(s)": ", ".join(sorted(set(group["backend"]))),
+                "llama.cpp build(s)": ", ".join(sorted({str(b) for b in group["build"].dropna()})) or "unknown",
+                "result files": str(group["file"].nunique()),
+            },  # fmt: skip
+            "runs": group.sort_values(["model", "test"]),
+        }
+    return pages
+
+
+def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> Tree:
+    """Validate and load the results under paths, then write the site into out_dir."""
+    tree = load_tree(paths)
+    write_site(tree, out_dir, frontier_benchmarks)
+    return tree
+
+
+def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> None:
+    """Write the whole site into out_dir (created; pages of an earlier build are replaced)."""
+    tree.runs["device_memory_gb"] = tree.runs["device_id"].map(_device_memory())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    assets = out_dir / "assets"
+    shutil.copytree(ASSETS, assets, dirs_exist_ok=True)
+    rows = leaderboard(tree) if not tree.runs.empty else []
+    data = {"rows": rows, "rejected": len(tree.rejected)}
+    (assets / "data.js").write_text("window.MEEK_DATA = " + json.dumps(data, allow_nan=False) + ";\n")
+    machine_pages = machines(tree) if not tree.runs.empty else {}
+    for name, title in PAGES:
+        body = _frontier_body(out_dir, frontier_benchmarks) if name == "frontier.html" else STATIC_BODIES[name]
+        _write_page(out_dir / name, title, name.removesuffix(".html"), body, depth=0)
+    (out_dir / "machines").mkdir(exist_ok=True)
+    for machine_id, page in machine_pages.items():
+        _write_page(out_dir / "machines" / f"{safe_name(machine_id)}.html", f"Machine {machine_id}", "machine",
+                    _machine_body(machine_id, page), depth=1)  # fmt: skip
+
+
+def _device_memory() -> dict[str, float | None]:
+    from harness.hardware import load_hardware
+
+    return {d.id: d.memory_gb for d in load_hardware()}
+
+
+def _write_page(path: Path, title: str, page: str, body: str, depth: int) -> None:
+    up = "../" * depth
+    nav = " ".join(f'<a href="{up}{name}">{html.escape(label)}</a>' for name, label in PAGES)
+    path.write_text(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · meek-harness</title><link rel="stylesheet" href="{up}assets/style.css"></head>
+<body data-page="{page}"><header><strong>meek-harness</strong> <nav>{nav}</nav></header>
+<main><h1>{html.escape(title)}</h1>
+{body}
+</main>
+<footer>Built by <code>meek report</code> from validated result files. Frontier data: Epoch AI, "Data on AI Benchmarking"
+(CC BY 4.0). Prices are launch prices; power is the device's rated power.</footer>
+<script src="{up}assets/data.js"></script><script src="{up}assets/app.js"></script></body></html>
+"""
+    )
+
+
+STATIC_BODIES = {
+    "index.html": """<p>Every machine and model in the results, one row per machine, model and backend (medians over submitted
+files). Click a column to sort; filter below.</p>
+<form id="filters" class="filters">
+<label>Model <select id="f-model"><option value="">all</option></select></label>
+<label>Tier <select id="f-tier"><option value="">all</option></select></label>
+<label>Vendor <select id="f-vendor"><option value="">all</option></select></label>
+<label>Device memory <select id="f-memory"><option value="">any</option></select></label>
+<label>Search <input id="f-search" type="search" placeholder="device, machine, model"></label>
+</form>
+<p id="count" class="count"></p>
+<div class="scroll"><table id="leaderboard"></table></div>""",
+    "compare.html": """<p>Two machines side by side on the tests both ran (medians of each machine's runs).</p>
+<form class="filters"><label>Machine A <select id="c-a"></select></label><label>Machine B <select id="c-b"></select></label></form>
+<div class="scroll"><table id="comparison"></table></div>""",
+    "buying.html": """<p>Generation speed per dollar and per watt by device, for one model (measured results only;
+<code>meek advise</code> adds predictions for devices nobody measured).</p>
+<form class="filters"><label>Model <select id="b-model"></select></label></form>
+<div class="scroll"><table id="buying"></table></div>""",
+}
+
+
+def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
+    from harness.frontier.epoch import load_frontier
+    from harness.frontier.gap import MACHINE_CLASSES, gap_table
+    from harness.frontier_commands import _gap_rows
+    from harness.plots.frontier import frontier_figure
+    from harness.plots.style import save
+
+    frame = load_frontier()
+    parts = ["<p>Score against release date: the frontier (any model), the best open-weight model, and the best open model "
+             "each machine class holds whole (Q4_K_M, 8k context). Months behind: today minus the date the frontier first "
+             "reached that score.</p>"]  # fmt: skip
+    for benchmark in benchmarks:
+        save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir / "assets", f"frontier-{benchmark}")
+        table = _gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
+        parts.append(f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
+                     f'alt="{html.escape(benchmark)} frontier chart" class="figure">')  # fmt: skip
+        parts.append(_html_table(table))
+    return "\n".join(parts)
+
+
+def _machine_body(machine_id: str, page: dict) -> str:
+    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in page["facts"].items())
+    runs = page["runs"]
+    peak = runs["median_ts"].max() or 1
+    bars = "".join(
+        f'<div class="bar-row"><span class="bar-label">{html.escape(str(r.model_label))} · {html.escape(r.test)}</span>'
+        f'<span class="bar" style="width:{max(1, 60 * r.median_ts / peak):.1f}%"></span>'
+        f'<span class="bar-value">{r.median_ts:.1f} t/s</span></div>'
+        for r in runs.itertuples()
+    )
+    table = runs[["model_label", "quant", "test", "backend", "settings", "median_ts", "stddev_ts", "n_samples", "ttft_ms",
+                  "created_utc"]].rename(columns={"model_label": "model", "median_ts": "t/s (median)", "stddev_ts": "stddev",
+                                                  "n_samples": "samples", "ttft_ms": "TTFT ms", "created_utc": "run (UTC)"})  # fmt: skip
+    return (f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
+            f'<div class="scroll">{_html_table(table)}</div>')  # fmt: skip
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else f"{value:.1f}"
+        if isinstance(value, pd.Timestamp):
+            return "" if pd.isna(value) else f"{value:%Y-%m-%d %H:%M}"
+        return html.escape(str(value)) if value is not None else ""
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -1,0 +1,144 @@
+"""`meek report` in a real headless Chromium: the pages load without console errors, sorting and filtering change the
+rows, a hostile model name shows as text, and a screenshot is taken (skipped where no Chromium is installed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+LLAMA_BENCH = Path(__file__).parent / "fixtures" / "llama-bench" / "smollm2-cpu.json"
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+
+
+def chromium_paths() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    paths = chromium_paths()
+    if paths is None:
+        pytest.skip("no chromium and chromedriver here (.ci/run installs Debian's chromium and chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, real_results, meek_home) -> Path:
+    """A site built by `meek report` from real bench results and an imported llama-bench file."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("report")
+    results = root / "results"
+    for file in real_results:
+        (results / file.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(file, results / file.parent.name / file.name)
+    env = {**os.environ, "MEEK_HOME": str(meek_home)}
+    meek = [sys.executable, "-m", "harness.cli"]
+    subprocess.run([*meek, "import", "llama-bench", str(LLAMA_BENCH), "--results-dir", str(results)], check=True, env=env,
+                   capture_output=True)  # fmt: skip
+    completed = subprocess.run(
+        [*meek, "report", str(results), "--out", str(root / "site")], env=env, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "3 row" not in completed.stdout and "from 2 machine(s)" in completed.stdout
+    return root / "site"
+
+
+def rows(browser) -> list[list[str]]:
+    return [
+        [td.text for td in tr.find_elements("css selector", "td")]
+        for tr in browser.find_elements("css selector", "#leaderboard tbody tr")
+    ]
+
+
+def column(browser, label: str) -> int:
+    headers = [th.text.rstrip(" ▲▼") for th in browser.find_elements("css selector", "#leaderboard thead th")]
+    return headers.index(label)
+
+
+def severe(browser) -> list[dict]:
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_every_page_loads_offline_without_console_errors(browser, site):
+    pages = [
+        "index.html",
+        "compare.html",
+        "buying.html",
+        "frontier.html",
+        *(f"machines/{p.name}" for p in (site / "machines").iterdir()),
+    ]
+    for page in pages:
+        browser.get((site / page).as_uri())
+        assert browser.find_element("css selector", "h1").text, page
+        assert severe(browser) == [], page
+    for asset in ("app.js", "style.css", "data.js", "frontier-mmlu.svg"):
+        assert (site / "assets" / asset).is_file()
+    assert "http" not in (site / "index.html").read_text().split("<footer>")[0]  # no CDN: nothing fetched from the network
+
+
+def test_leaderboard_sorts_and_filters(browser, site):
+    browser.get((site / "index.html").as_uri())
+    assert len(rows(browser)) == 3  # smollm2 in-process and through llama-bench, gemma in-process
+    tg = column(browser, "tg t/s")
+    values = [float(r[tg]) for r in rows(browser)]
+    assert values == sorted(values, reverse=True)  # fastest first by default
+    header = browser.find_elements("css selector", "#leaderboard thead th")[tg]
+    header.click()
+    assert [float(r[tg]) for r in rows(browser)] == sorted(values)
+    model = column(browser, "model")
+    browser.find_elements("css selector", "#leaderboard thead th")[model].click()
+    assert [r[model] for r in rows(browser)] == sorted(r[model] for r in rows(browser))
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "f-model")).select_by_value("gemma3-270m")
+    assert [r[model] for r in rows(browser)] == ["gemma3-270m"]
+    assert browser.find_element("id", "count").text == "1 of 3 rows"
+    Select(browser.find_element("id", "f-model")).select_by_value("")
+    browser.find_element("id", "f-search").send_keys("llama-bench")
+    assert len(rows(browser)) == 1
+    browser.save_screenshot(str(site / "leaderboard.png"))
+    assert (site / "leaderboard.png").stat().st_size > 10_000
+
+
+def test_machine_link_and_compare_page(browser, site):
+    browser.get((site / "index.html").as_uri())
+    browser.find_element("css selector", "#leaderboard tbody a").click()
+    assert browser.find_element("css selector", "h1").text.startswith("Machine ")
+    assert browser.find_elements("css selector", ".bar-row")
+    browser.get((site / "compare.html").as_uri())
+    compared = browser.find_elements("css selector", "#comparison tbody tr")
+    assert [tr.find_elements("css selector", "td")[0].text for tr in compared] == ["smollm2-135m"]
+
+
+def test_hostile_model_name_shows_as_text(browser, tmp_path, real_results):
+    from harness.aggregate import load_tree
+    from harness.site.build import write_site
+
+    tree = load_tree([real_results[0]])
+    tree.runs["model_label"] = HOSTILE
+    tree.runs["device"] = HOSTILE
+    write_site(tree, tmp_path / "site", frontier_benchmarks=())
+    for page in ["index.html", *(f"machines/{p.name}" for p in (tmp_path / "site" / "machines").iterdir())]:
+        browser.get((tmp_path / "site" / page).as_uri())
+        assert browser.title != "pwned", page
+        assert not browser.find_elements("css selector", "main img, main script"), page
+        assert HOSTILE in browser.find_element("css selector", "main").text, page
+    browser.save_screenshot(str(tmp_path / "xss.png"))
