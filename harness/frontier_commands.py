@@ -56,7 +56,7 @@ def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, re
     elif machine is not None:
         raise MeekError(f"--machine: only 'this' is supported (got '{machine}')")
     today = pd.Timestamp.today().normalize()
-    tables = [_gap_rows(gap_table(frame, benchmark, classes, today)) for benchmark in benchmarks]
+    tables = [gap_rows(gap_table(frame, benchmark, classes, today)) for benchmark in benchmarks]
     table = pd.concat(tables, ignore_index=True)
     if fmt != "md":
         print(render(table, fmt), end="")
@@ -78,7 +78,7 @@ def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, re
     return 0
 
 
-def _gap_rows(table: pd.DataFrame) -> pd.DataFrame:
+def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The gap table in readable columns, with the lag at each checkpoint and the source rows."""
     lag_columns = [c for c in table.columns if c.startswith("lag_") and c != "lag_at_release_months"]
     rows = []

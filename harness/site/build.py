@@ -104,7 +104,7 @@ def machines(tree: Tree) -> dict[str, dict]:
                 "backend(s)": ", ".join(sorted(set(group["backend"]))),
                 "llama.cpp build(s)": ", ".join(sorted({str(b) for b in group["build"].dropna()})) or "unknown",
                 "result files": str(group["file"].nunique()),
-            },  # fmt: skip
+            },
             "runs": group.sort_values(["model", "test"]),
         }
     return pages
@@ -185,17 +185,21 @@ files). Click a column to sort; filter below.</p>
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
     from harness.frontier.epoch import load_frontier
     from harness.frontier.gap import MACHINE_CLASSES, gap_table
-    from harness.frontier_commands import _gap_rows
+    from harness.frontier_commands import gap_rows
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 
     frame = load_frontier()
-    parts = ["<p>Score against release date: the frontier (any model), the best open-weight model, and the best open model "
-             "each machine class holds whole (Q4_K_M, 8k context). Months behind: today minus the date the frontier first "
-             "reached that score.</p>"]  # fmt: skip
+    parts = [
+        (
+            "<p>Score against release date: the frontier (any model), the best open-weight model, and the best open model "
+            "each machine class holds whole (Q4_K_M, 8k context). Months behind: today minus the date the frontier first "
+            "reached that score.</p>"
+        )
+    ]
     for benchmark in benchmarks:
         save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir / "assets", f"frontier-{benchmark}")
-        table = _gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
+        table = gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
         parts.append(f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
                      f'alt="{html.escape(benchmark)} frontier chart" class="figure">')  # fmt: skip
         parts.append(_html_table(table))
