@@ -102,9 +102,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=psutil.cpu_count(logical=False) or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--build-only", action="store_true", help="build llama-bench, print its path and stop (CI uses it)")
     args = parser.parse_args()
 
     binary = args.llama_bench or build_llama_bench()
+    if args.build_only:
+        print(binary)
+        return
     catalog = load_catalog()
     paths = {m: resolve(m, catalog).path for m in MODELS}
     samples: dict[tuple[str, str, str], list[float]] = {}

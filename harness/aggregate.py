@@ -22,7 +22,8 @@ RUN_COLUMNS = [
     "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
     "backend", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
-    "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes",
+    "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
+    "tokens_per_joule",
 ]  # fmt: skip
 SCORE_COLUMNS = [
     "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
@@ -72,11 +73,26 @@ def _model_columns(result: BenchResult, key: str) -> dict:
     }
 
 
+def settings_label(run) -> str:
+    """The settings a run used, short: 't8 ngl99 fa1 b2048/512 f16/f16', or what is known of a server's."""
+    settings = run.settings
+    if settings is None:
+        return f"server ({run.timing_source or 'settings not visible'})"
+    return (f"t{run.n_threads} ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
+            f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}")  # fmt: skip
+
+
+def _tokens_per_joule(run) -> float | None:
+    """Tokens over the energy every sensor counted during the test (CPU package plus GPUs); None without sensors."""
+    energy = sum(p.energy_j for p in run.power)
+    return (run.n_prompt + run.n_gen) * len(run.samples_ns) / energy if energy > 0 else None
+
+
 def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None) -> list[dict]:
     rows = []
     for run in result.runs:
         settings = run.settings
-        offload = settings.n_gpu_layers != 0 and bool(result.machine.gpus)
+        offload = (settings is None or settings.n_gpu_layers != 0) and bool(result.machine.gpus)
         rows.append(
             {
                 "file": str(file),
@@ -88,12 +104,11 @@ def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None)
                 "n_gen": run.n_gen,
                 "n_depth": run.n_depth,
                 "n_threads": run.n_threads,
-                "n_gpu_layers": settings.n_gpu_layers,
-                "flash_attn": settings.flash_attn,
-                "type_k": settings.type_k,
-                "type_v": settings.type_v,
-                "settings": f"t{run.n_threads} ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
-                f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}",
+                "n_gpu_layers": settings.n_gpu_layers if settings else None,
+                "flash_attn": settings.flash_attn if settings else None,
+                "type_k": settings.type_k if settings else None,
+                "type_v": settings.type_v if settings else None,
+                "settings": settings_label(run),
                 "median_ts": run.median_ts,
                 "avg_ts": run.avg_ts,
                 "stddev_ts": run.stddev_ts,
@@ -103,6 +118,8 @@ def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None)
                 "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
                 "peak_rss_bytes": run.peak_rss_bytes,
                 "peak_gpu_bytes": run.peak_gpu_used_bytes,
+                "measured_w": sum(p.avg_w for p in run.power) if run.power else None,
+                "tokens_per_joule": _tokens_per_joule(run),
             }
         )
     return rows

@@ -68,6 +68,9 @@ def main(
     "  meek bench -m gemma3-270m -p 128,512 -n 128 -d 0,2048 -t 1,2 -r 5\n\n"
     "  meek bench -m ./any.gguf -ngl 99 -fa 1 -o json\n\n"
     "  meek bench --tier auto                      # the standard models of every tier this machine can hold\n\n"
+    "  meek bench --backend openai --url http://127.0.0.1:8080 -m my-model   # any OpenAI-compatible server\n\n"
+    "  meek bench --backend ollama -m llama3.1:8b  # Ollama at http://127.0.0.1:11434 unless --url\n\n"
+    "  meek bench --backend llama-bench --bin ~/llama.cpp/build/bin/llama-bench -m ./model.gguf\n\n"
     "Sweep values take lists (128,512) and ranges: 0-8192+2048 steps by 2048, 1-16*2 doubles. Every combination runs;"
     " each distinct load setting loads the model once, in a worker process."
 )
@@ -108,6 +111,14 @@ def bench(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="With --eval: read task data from this folder (offline), e.g. ../shared/data/bench."
     ),
+    backend: str = typer.Option(
+        "llama-cpp-python",
+        "--backend",
+        help="llama-cpp-python (in process), openai (any OpenAI-compatible server), ollama, llama-bench.",
+    ),
+    url: str | None = typer.Option(None, "--url", help="Server URL for --backend openai or ollama, e.g. http://127.0.0.1:8080."),
+    binary: Path | None = typer.Option(None, "--bin", help="Your llama-bench binary for --backend llama-bench."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
 ) -> None:
     """Measure prompt processing and generation speed, time to first token, load time and peak memory.
 
@@ -116,6 +127,15 @@ def bench(
     """
     from harness import commands
 
+    if backend != "llama-cpp-python":
+        try:
+            code = commands.bench_elsewhere(
+                backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions,
+                no_warmup, output, results_dir,
+            )  # fmt: skip
+        except MeekError as error:
+            fail(str(error), 2)
+        raise typer.Exit(code)
     try:
         code = commands.bench(
             model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,

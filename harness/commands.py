@@ -204,6 +204,12 @@ def print_machine(facts: dict, out: Console) -> None:
         ("cpu features used", " ".join(build.get("cpu_features_used", []))),
         ("harness", facts["harness_version"]),
     ]
+    from harness.sensors import available_sensors
+
+    sensors = available_sensors()
+    lines += [("power sensors", sensor) for sensor in sensors] or [
+        ("power sensors", "none readable (power is reported as absent)")
+    ]
     for key, value in lines:
         out.print(f"{key:>18}: {value}", markup=False)
 
@@ -243,3 +249,40 @@ def scores_table(result) -> str:
             f"| {result.model.label} | {s.task} | {s.metric}{mark} | {s.value:.4f} | {stderr} | {s.shots} | {s.samples} | {'yes' if s.subset else 'no'} | {s.elapsed_s:.0f} |"
         )
     return "\n".join(lines) + "\n(* the metric the task is usually quoted by)\n"
+
+
+def bench_elsewhere(
+    backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions, no_warmup, output,
+    results_dir,
+) -> int:  # fmt: skip
+    """`meek bench --backend openai|ollama|llama-bench`: measure through a server or the user's llama-bench, save, print."""
+    from harness import server_bench
+    from harness.printers import render
+    from harness.sweep import TestShape
+
+    if output not in OUTPUT_FORMATS:
+        raise MeekError(f"-o: unknown format '{output}' (choose from {', '.join(OUTPUT_FORMATS)})")
+    models = [m.strip() for value in model for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
+    prompts, gens = parse_int_list("-p", n_prompt), parse_int_list("-n", n_gen)
+    if backend in ("openai", "ollama"):
+        url = url or ("http://127.0.0.1:11434" if backend == "ollama" else None)
+        if not url:
+            raise MeekError("--backend openai needs --url (e.g. http://127.0.0.1:8080)")
+        shapes = [TestShape(p, 0) for p in prompts if p] + [TestShape(0, n) for n in gens if n]
+        results = [server_bench.server_result(backend, url, m, shapes, repetitions, not no_warmup, api_key) for m in models]
+    elif backend == "llama-bench":
+        if binary is None:
+            raise MeekError("--backend llama-bench needs --bin PATH/TO/llama-bench")
+        default_threads = str(psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
+        thread_list = parse_int_list("-t", threads or default_threads, minimum=1)
+        results = [r for m in models for r in server_bench.llama_bench_results(
+            binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn)]  # fmt: skip
+    else:
+        raise MeekError(f"--backend: unknown '{backend}' (choose llama-cpp-python, openai, ollama or llama-bench)")
+    print(render(results, output), end="")
+    for path in server_bench.save(results, results_dir):
+        print(f"saved {path}", file=sys.stderr)
+    for result in results:
+        for error in result.errors:
+            print(f"error: {error.test}: {error.message}", file=sys.stderr)
+    return 0 if all(r.status == "complete" for r in results) else 1

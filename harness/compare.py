@@ -55,6 +55,8 @@ def _group_figures(rows: pd.DataFrame) -> pd.Series:
             "noise": max(sample_noise, spread),
             "ttft_ms": rows["ttft_ms"].median(),
             "memory_gb": memory / 1e9 if pd.notna(memory) else math.nan,
+            "measured W": rows["measured_w"].median(),
+            "tokens per J": rows["tokens_per_joule"].median(),
             "price_usd": first["price_usd"],
             "power_w": first["power_w"],
             "bandwidth_gbs": first["bandwidth_gbs"],

@@ -193,6 +193,11 @@ def model_of(record: Record, catalog_files: dict[str, str]) -> ModelInfo:
 def import_file(path: Path) -> Imported:
     """Every valid record of one llama-bench output file, grouped into result files (not yet written)."""
     raw_records, kind = read_records(path)
+    return results_from_records(raw_records, f"llama-bench -o {kind}", safe_name(path.name))
+
+
+def results_from_records(raw_records: list, produced_by: str, source_name: str) -> Imported:
+    """llama-bench records grouped into results, one per (machine, build, model file); bad records skipped with a reason."""
     catalog_files = {
         (m.source.file or m.source.hf_file): m.id for m in load_catalog().models if m.source.file or m.source.hf_file
     }
@@ -223,9 +228,7 @@ def import_file(path: Path) -> Imported:
                     warmup=True,
                     seed=0,
                     timing="llama-bench's own samples_ns (its warm-up is not in its output)",
-                    imported_from=f"llama-bench -o {kind}, build {record.build_commit} ({record.build_number}), {safe_name(path.name)}"[
-                        :300
-                    ],
+                    imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[:300],
                 ),
             )
         result = groups[key]

@@ -36,7 +36,8 @@ def rows(results: list[BenchResult]) -> list[dict]:
                 "model_size": model.file_size_bytes,
                 "model_n_params": model.n_params,
                 **{
-                    k: getattr(run.settings, k) for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")
+                    k: getattr(run.settings, k, None)
+                    for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")
                 },
                 "n_threads": run.n_threads,
                 "n_prompt": run.n_prompt,

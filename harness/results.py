@@ -117,6 +117,20 @@ class Load(Strict):
     description: str | None = Field(default=None, max_length=200)
 
 
+class PowerReading(Strict):
+    """One sensor read during a test: average power, energy, and whether the chip slowed itself down."""
+
+    source: str = Field(max_length=80, description="rapl-package-0, nvml-gpu-0, hwmon-card0 ...")
+    kind: str = Field(max_length=40)
+    avg_w: float = Field(ge=0, le=1e5)
+    energy_j: float = Field(ge=0, le=1e9)
+    seconds: float = Field(ge=0, le=1e7)
+    tokens_per_joule: float | None = Field(default=None, ge=0, le=1e9)
+    max_temp_c: float | None = Field(default=None, ge=-50, le=200)
+    throttled: bool | None = None
+    throttle_reasons: list[str] = Field(default=[], max_length=20)
+
+
 class Run(Strict):
     """One test in llama-bench's terms, with every raw sample."""
 
@@ -124,9 +138,13 @@ class Run(Strict):
     n_prompt: Count
     n_gen: Count
     n_depth: Count
-    n_threads: int = Field(ge=1, le=8192)
+    n_threads: int | None = Field(ge=1, le=8192, description="null when a server ran the test (its own setting)")
     n_ctx: int = Field(ge=1, le=10**8)
-    settings: Settings
+    settings: Settings | None = Field(description="null when a server ran the test: its load settings are not visible")
+    timing_source: str | None = Field(
+        default=None, max_length=200, description="where the samples come from when not timed in process (server timings, stream)"
+    )
+    power: list[PowerReading] = Field(default=[], max_length=64, description="sensors read during the test; absent ones left out")
     samples_ns: list[int] = Field(min_length=1, max_length=10000)
     samples_ts: list[float] = Field(min_length=1, max_length=10000)
     warmup_ns: list[int] = Field(default=[], max_length=100)
@@ -154,7 +172,7 @@ class RunError(Strict):
 
 
 class Protocol(Strict):
-    backend: Literal["llama-cpp-python", "llama-bench"] = "llama-cpp-python"
+    backend: Literal["llama-cpp-python", "llama-bench", "openai", "ollama"] = "llama-cpp-python"
     repetitions: int = Field(ge=1, le=1000)
     warmup: bool
     seed: int
@@ -162,6 +180,9 @@ class Protocol(Strict):
         default="wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench", max_length=300
     )
     imported_from: str | None = Field(default=None, max_length=300, description="the tool output a result was imported from")
+    server: str | None = Field(
+        default=None, max_length=300, description="server URL (no credentials) for the openai/ollama backends"
+    )
 
 
 class Score(Strict):

@@ -14,6 +14,7 @@ import numpy as np
 from harness.backends.base import Backend
 from harness.errors import MeekError
 from harness.monitor import PeakMemorySampler
+from harness.sensors import PowerSampler, tokens_per_joule
 from harness.stats import summarize
 from harness.sweep import LoadGroup, TestInstance
 
@@ -67,6 +68,7 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
 
     samples_ns, ttft_ns = [], []
     depth_snapshot = None
+    power = PowerSampler().start()  # whatever sensors this machine lets us read; none is an empty list, never zeros
     for repetition in range(repetitions):
         backend.clear()
         if shape.n_depth and depth_snapshot is not None:
@@ -90,6 +92,7 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
             on_repetition(repetition + 1)
 
     n_tokens = shape.n_prompt + shape.n_gen
+    readings = power.stop()
     return {
         "test": shape.name,
         "n_prompt": shape.n_prompt,
@@ -100,5 +103,24 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
         "samples_ns": samples_ns,
         "warmup_ns": warmup_ns,
         "ttft_ns": ttft_ns,
+        "power": power_readings(readings, n_tokens * repetitions),
         **summarize(n_tokens, samples_ns),
     }
+
+
+def power_readings(readings: dict[str, dict], tokens: int) -> list[dict]:
+    """Sensor readings over a test's timed repetitions (depth restores and first-token picks included), with tokens per joule."""
+    return [
+        {
+            "source": reading["source"],
+            "kind": reading["kind"],
+            "avg_w": reading["avg_w"],
+            "energy_j": reading["energy_j"],
+            "seconds": reading["seconds"],
+            "tokens_per_joule": tokens_per_joule(tokens, reading["energy_j"]),
+            "max_temp_c": reading.get("max_temp_c"),
+            "throttled": reading.get("throttled"),
+            "throttle_reasons": reading.get("throttle_reasons") or [],
+        }
+        for reading in readings.values()
+    ]

@@ -172,7 +172,7 @@ def bandwidth_problems(result: BenchResult, model: CatalogModel | None) -> list[
     for run in result.runs:
         if run.n_gen == 0 or run.n_prompt:
             continue
-        offload = run.settings.n_gpu_layers != 0 and bool(result.machine.gpus)
+        offload = (run.settings is None or run.settings.n_gpu_layers != 0) and bool(result.machine.gpus)
         device = device_for_machine(machine, offload) if per_token >= CACHE_RESIDENT_BYTES else None
         limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
         needed = run.max_ts * per_token / 1e9
