@@ -1,0 +1,110 @@
+"""The same bundled model measured three ways: in process, through llama-cpp-python's OpenAI-compatible server on
+loopback, and through llama-bench built from the vendored llama.cpp; the issue's target is the server's generation rate
+within 10 percent of in process.
+
+Each round runs the three back to back (order rotating) with the same shapes and threads; the ratio reported is the
+median of the per-round ratios, since this machine's speed drifts between rounds.
+
+    python bench/backends.py --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks_md import write_section
+from fidelity import build_llama_bench
+
+from harness.catalog import load_catalog, resolve
+from harness.machine import fingerprint
+from harness.results import read_result
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "smollm2-135m"
+TESTS = ("pp512", "tg128")
+
+
+def start_server(model_path: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--port", str(port), "--n_threads", str(threads),
+         "--n_threads_batch", str(threads), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/v1/models", timeout=1).read()
+            return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise SystemExit("the server did not start")
+
+
+def run(backend_args: list[str], threads: int, reps: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "harness.cli", "bench", *backend_args, "-m", MODEL, "-p", "512", "-n", "128",
+                   "-t", str(threads), "-r", str(reps), "--results-dir", folder, "-o", "json"]  # fmt: skip
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise SystemExit(f"{' '.join(backend_args) or 'in process'} failed: {completed.stderr[-1500:]}")
+        (path,) = Path(folder).glob("*/*.json")
+        return {r.test: r.avg_ts for r in read_result(path).runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--llama-bench", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    binary = args.llama_bench or build_llama_bench()
+    server, url = start_server(resolve(MODEL, load_catalog()).path, args.threads)
+    backends = {
+        "in process": [],
+        "openai server": ["--backend", "openai", "--url", url],
+        "llama-bench": ["--backend", "llama-bench", "--bin", str(binary)],
+    }
+    rounds: list[dict[str, dict[str, float]]] = []
+    try:
+        for index in range(args.rounds):
+            names = list(backends)
+            names = names[index % 3 :] + names[: index % 3]
+            rounds.append({name: run(backends[name], args.threads, args.reps) for name in names})
+            print(index, {k: {t: round(v[t], 1) for t in TESTS} for k, v in rounds[-1].items()}, flush=True)
+    finally:
+        server.terminate()
+    machine = fingerprint(include_build=False)
+    lines = [
+        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), {MODEL}, "
+        f"{args.threads} threads, {args.reps} repetitions per test, {args.rounds} rounds (order rotating).",
+        "",
+        f"Command: `python bench/backends.py --rounds {args.rounds} --reps {args.reps}`",
+        "",
+        "| test | backend | t/s per round | median ratio to in process |",
+        "|---|---|---|---:|",
+    ]
+    for test in TESTS:
+        for name in backends:
+            values = [r[name][test] for r in rounds]
+            ratio = statistics.median(r[name][test] / r["in process"][test] for r in rounds)
+            lines.append(f"| {test} | {name} | {', '.join(f'{v:.1f}' for v in values)} | {ratio:.3f} |")
+    print(write_section(args.out, "backends", "Three backends on the same model", "\n".join(lines)))
+
+
+if __name__ == "__main__":
+    main()
