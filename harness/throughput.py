@@ -69,30 +69,32 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
     samples_ns, ttft_ns = [], []
     depth_snapshot = None
     power = PowerSampler().start()  # whatever sensors this machine lets us read; none is an empty list, never zeros
-    for repetition in range(repetitions):
-        backend.clear()
-        if shape.n_depth and depth_snapshot is not None:
-            backend.restore(depth_snapshot)
-        elif shape.n_depth:
-            backend.process_prompt(shape.n_depth, rng)
-            depth_snapshot = backend.snapshot()
-        elapsed = 0
-        started = time.perf_counter_ns()
-        if shape.n_prompt:
-            backend.process_prompt(shape.n_prompt, rng)
-            elapsed = time.perf_counter_ns() - started
-            backend.first_token()
-            ttft_ns.append(time.perf_counter_ns() - started)
-        if shape.n_gen:
+    try:
+        for repetition in range(repetitions):
+            backend.clear()
+            if shape.n_depth and depth_snapshot is not None:
+                backend.restore(depth_snapshot)
+            elif shape.n_depth:
+                backend.process_prompt(shape.n_depth, rng)
+                depth_snapshot = backend.snapshot()
+            elapsed = 0
             started = time.perf_counter_ns()
-            backend.generate(shape.n_gen, rng)
-            elapsed += time.perf_counter_ns() - started
-        samples_ns.append(elapsed)
-        if on_repetition:
-            on_repetition(repetition + 1)
+            if shape.n_prompt:
+                backend.process_prompt(shape.n_prompt, rng)
+                elapsed = time.perf_counter_ns() - started
+                backend.first_token()
+                ttft_ns.append(time.perf_counter_ns() - started)
+            if shape.n_gen:
+                started = time.perf_counter_ns()
+                backend.generate(shape.n_gen, rng)
+                elapsed += time.perf_counter_ns() - started
+            samples_ns.append(elapsed)
+            if on_repetition:
+                on_repetition(repetition + 1)
+    finally:
+        readings = power.stop()
 
     n_tokens = shape.n_prompt + shape.n_gen
-    readings = power.stop()
     return {
         "test": shape.name,
         "n_prompt": shape.n_prompt,

@@ -1,7 +1,7 @@
 """`meek validate`: every result file is data from a stranger. Each file gets a verdict and a reason for every problem.
 
-Checks, in order: size and JSON (no NaN, no infinities, nesting Python's parser can take), no markup in any string, the schema, the content
-hash, then plausibility: summary statistics that follow from the raw samples, a generation rate the device's memory
+Checks, in order: size and JSON (no NaN, no infinities, nesting Python's parser can take), no markup or control
+characters in any string, the schema, the content hash, then plausibility: summary statistics that follow from the raw samples, a generation rate the device's memory
 bandwidth allows, sane dates and versions, a model the catalogue knows; last, duplicates across files.
 """
 
