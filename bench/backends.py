@@ -33,15 +33,17 @@ MODEL = "smollm2-135m"
 TESTS = ("pp512", "tg128")
 
 
-def start_server(model_path: Path, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(model_path: Path, threads: int, llama_server: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's server, or llama.cpp's own llama-server when its binary is given, on a free loopback port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--port", str(port), "--n_threads", str(threads),
-         "--n_threads_batch", str(threads), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    if llama_server:
+        command = [str(llama_server), "-m", str(model_path), "--port", str(port), "-t", str(threads), "-c", "2048", "-np", "1"]
+    else:
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--port", str(port),
+                   "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -70,24 +72,30 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--llama-bench", type=Path)
+    parser.add_argument("--llama-server", type=Path, help="also measure through llama.cpp's own llama-server binary")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     binary = args.llama_bench or build_llama_bench()
-    server, url = start_server(resolve(MODEL, load_catalog()).path, args.threads)
+    model_path = resolve(MODEL, load_catalog()).path
+    servers = [start_server(model_path, args.threads)]
     backends = {
         "in process": [],
-        "openai server": ["--backend", "openai", "--url", url],
+        "openai: llama-cpp-python server": ["--backend", "openai", "--url", servers[0][1]],
         "llama-bench": ["--backend", "llama-bench", "--bin", str(binary)],
     }
+    if args.llama_server:
+        servers.append(start_server(model_path, args.threads, args.llama_server))
+        backends["openai: llama-server"] = ["--backend", "openai", "--url", servers[1][1]]
     rounds: list[dict[str, dict[str, float]]] = []
     try:
         for index in range(args.rounds):
             names = list(backends)
-            names = names[index % 3 :] + names[: index % 3]
+            names = names[index % len(names) :] + names[: index % len(names)]
             rounds.append({name: run(backends[name], args.threads, args.reps) for name in names})
             print(index, {k: {t: round(v[t], 1) for t in TESTS} for k, v in rounds[-1].items()}, flush=True)
     finally:
-        server.terminate()
+        for process, _ in servers:
+            process.terminate()
     machine = fingerprint(include_build=False)
     lines = [
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), {MODEL}, "
