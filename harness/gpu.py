@@ -33,17 +33,35 @@ def nvidia_gpus() -> list[dict]:
         gpus = []
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            name = _text(nvml.nvmlDeviceGetName(handle))
             gpus.append(
                 {
                     "vendor": "nvidia",
-                    "name": _text(nvml.nvmlDeviceGetName(handle)),
-                    "memory_bytes": int(nvml.nvmlDeviceGetMemoryInfo(handle).total),
+                    "name": name,
+                    "memory_bytes": _nvml_memory(nvml, handle),
                     "driver": driver,
+                    "unified_memory": _unified(name),
                 }
             )
         return gpus
     finally:
         nvml.nvmlShutdown()
+
+
+def _nvml_memory(nvml, handle) -> int | None:
+    """Total GPU memory, or None where NVML cannot say (GB10 in DGX Spark shares system memory and reports NotSupported)."""
+    try:
+        return int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
+    except nvml.NVMLError:
+        return None
+
+
+def _unified(name: str) -> bool:
+    """A GPU the hardware table lists as sharing system memory (DGX Spark's GB10, Ryzen AI Max, Apple)."""
+    from harness.hardware import find_device
+
+    device = find_device(name)
+    return bool(device and device.kind == "unified")
 
 
 def amd_gpus(drm_root: Path = Path("/sys/class/drm")) -> list[dict]:

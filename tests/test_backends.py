@@ -30,7 +30,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_server(smollm2_path):
     """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, on a free loopback port."""
-    pytest.importorskip("uvicorn", reason="needs llama-cpp-python[server] (pip install -e \".[test]\")")
+    pytest.importorskip("uvicorn", reason='needs llama-cpp-python[server] (pip install -e ".[test]")')
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path), "--port", str(port), "--n_threads", "2"],

@@ -25,3 +25,34 @@ def test_backends_parsed_from_system_info():
     info = "CUDA : ARCHS = 890 | USE_GRAPHS = 1 | CPU : SSE3 = 1 | AVX2 = 1 |"
     assert compiled_backends(info) == ["CUDA", "CPU"]
     assert compiled_backends("CPU : AVX = 1 |") == ["CPU"]
+
+
+def test_nvidia_gpu_without_memory_info_is_read_as_unified_not_a_crash(monkeypatch):
+    """DGX Spark's GB10 answers NotSupported for memory info; that must not break the fingerprint (stand-in NVML)."""
+    from harness import gpu
+
+    class FakeNvml:
+        class NVMLError(Exception):
+            pass
+
+        def nvmlSystemGetDriverVersion(self):
+            return "580.95"
+
+        def nvmlDeviceGetCount(self):
+            return 1
+
+        def nvmlDeviceGetHandleByIndex(self, index):
+            return index
+
+        def nvmlDeviceGetName(self, handle):
+            return "NVIDIA GB10"
+
+        def nvmlDeviceGetMemoryInfo(self, handle):
+            raise FakeNvml.NVMLError("Not Supported")
+
+        def nvmlShutdown(self):
+            pass
+
+    monkeypatch.setattr(gpu, "_nvml", lambda: FakeNvml())
+    (found,) = gpu.nvidia_gpus()
+    assert found["name"] == "NVIDIA GB10" and found["memory_bytes"] is None and found["unified_memory"] is True
