@@ -13,8 +13,9 @@ from harness import __version__
 from harness.errors import MeekError
 
 app = typer.Typer(
-    help="Benchmark quantised GGUF models on this machine: speed and memory (bench), benchmark scores (eval), the models "
-    "it knows (models), and what it knows about this machine (machine).",
+    help="Benchmark quantised GGUF models on this machine and compare with everyone's: speed and memory (bench), "
+    "benchmark scores (eval), result files (validate, submit, import, compare, advise), the frontier (gap, plot, frontier) "
+    "and a static leaderboard site (report).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
