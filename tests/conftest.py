@@ -57,3 +57,11 @@ def real_results(meek_home, tmp_path_factory) -> list[Path]:
     files = sorted((cwd / "results").glob("*/*.json"))
     assert len(files) == 2, completed.stderr
     return files
+
+
+@pytest.fixture(scope="session")
+def epoch_sample(tmp_path_factory) -> tuple[Path, Path]:
+    """(Benchmarking Hub folder, Data on AI Models folder) in Epoch AI's CSV layout, written for this test session."""
+    from tests.epoch_sample import write_epoch_sample
+
+    return write_epoch_sample(tmp_path_factory.mktemp("epoch"))

@@ -30,9 +30,6 @@ from harness.frontier.gap import (
     months_behind,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "epoch"
-HUB = FIXTURES / "benchmarking_hub"
-AI_MODELS = FIXTURES / "ai_models"
 SHARED_FRONTIER = Path(__file__).resolve().parents[2] / "shared" / "data" / "frontier"
 GIB = 2**30
 
@@ -201,8 +198,9 @@ def imported(*paths: Path) -> pd.DataFrame:
     return import_epoch(list(paths)).set_index(["benchmark", "model", "setting"])
 
 
-def test_import_reads_epoch_csvs_into_tidy_percent_rows():
-    rows = imported(HUB, AI_MODELS)
+def test_import_reads_epoch_csvs_into_tidy_percent_rows(epoch_sample):
+    sample_hub, sample_models = epoch_sample
+    rows = imported(sample_hub, sample_models)
     assert set(rows.index.get_level_values("benchmark")) == {"mmlu", "gpqa_diamond"}
     llama = rows.loc[("mmlu", "LLaMA-7B", "5-shot")]
     # Four 5-shot rows (35.1, 35.6, 35.1, ...): the best is kept with its own source.
@@ -219,8 +217,9 @@ def test_import_reads_epoch_csvs_into_tidy_percent_rows():
     assert bool(rows.loc[("gpqa_diamond", "gpt-4-0314", "Epoch AI run"), "open_weights"]) is False
 
 
-def test_import_fills_gaps_from_the_models_data_and_drops_undated_rows():
-    rows = imported(HUB, AI_MODELS)
+def test_import_fills_gaps_from_the_models_data_and_drops_undated_rows(epoch_sample):
+    sample_hub, sample_models = epoch_sample
+    rows = imported(sample_hub, sample_models)
     mixtral = rows.loc[("mmlu", "Mixtral-8x7B-v0.1", "5-shot")]
     assert mixtral["params_total_b"] == 46.7  # the models data, not 8 x 7 from the name
     gpt4 = rows.loc[("mmlu", "GPT-4", "5-shot")]  # a row without model version or date, dated by the models data
@@ -231,7 +230,8 @@ def test_import_fills_gaps_from_the_models_data_and_drops_undated_rows():
     assert len(rows) == 9
 
 
-def test_import_adds_curated_rows_with_their_own_source(tmp_path):
+def test_import_adds_curated_rows_with_their_own_source(tmp_path, epoch_sample):
+    sample_hub, sample_models = epoch_sample
     curated = tmp_path / "supplement.csv"
     curated.write_text(
         "model,organization,release_date,open_weights,params_b,benchmark,score,setting,source_url\n"
@@ -239,7 +239,7 @@ def test_import_adds_curated_rows_with_their_own_source(tmp_path):
         "Llama 3.1 8B,Meta AI,2024-07-23,True,,MMLU,68.4,vendor-reported,https://github.com/openai/simple-evals/blob/x/README.md\n",
         encoding="utf-8",
     )
-    rows = imported(HUB, AI_MODELS, curated)
+    rows = imported(sample_hub, sample_models, curated)
     o1 = rows.loc[("gpqa_diamond", "o1", "0-shot CoT")]
     assert o1["score"] == 75.7 and o1["source"] == "openai/simple-evals (GitHub)" and bool(o1["open_weights"]) is False
     llama = rows.loc[("mmlu", "Llama 3.1 8B", "vendor-reported")]
@@ -247,14 +247,15 @@ def test_import_adds_curated_rows_with_their_own_source(tmp_path):
     assert len(rows) == 11
 
 
-def test_import_reads_a_zip_with_a_top_level_folder(tmp_path):
+def test_import_reads_a_zip_with_a_top_level_folder(tmp_path, epoch_sample):
+    sample_hub, sample_models = epoch_sample
     archive = tmp_path / "epoch_benchmarking_hub_2026-03.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
-        for csv in HUB.glob("*.csv"):
+        for csv in sample_hub.glob("*.csv"):
             zipped.write(csv, f"benchmark_data/{csv.name}")
         zipped.writestr("__MACOSX/benchmark_data/._mmlu_external.csv", b"\x00\x05junk")
-    from_zip = import_epoch([archive, AI_MODELS])
-    from_folder = import_epoch([HUB, AI_MODELS])
+    from_zip = import_epoch([archive, sample_models])
+    from_folder = import_epoch([sample_hub, sample_models])
     assert (
         from_zip["source"].str.startswith("Epoch AI Benchmarking Hub 2026-03; ").sum() == 6
     )  # the snapshot date from the zip name
@@ -262,22 +263,24 @@ def test_import_reads_a_zip_with_a_top_level_folder(tmp_path):
     pd.testing.assert_frame_equal(from_zip.drop(columns="source"), from_folder.drop(columns="source"))
 
 
-def test_import_reads_percent_scores_like_fractions(tmp_path):
+def test_import_reads_percent_scores_like_fractions(tmp_path, epoch_sample):
+    sample_hub, sample_models = epoch_sample
     hub = tmp_path / "hub"
-    shutil.copytree(HUB, hub)
+    shutil.copytree(sample_hub, hub)
     mmlu = pd.read_csv(hub / "mmlu_external.csv", dtype=str)
     mmlu["EM"] = (pd.to_numeric(mmlu["EM"]) * 100).round(2).astype(str)
     mmlu.to_csv(hub / "mmlu_external.csv", index=False)
-    pd.testing.assert_frame_equal(import_epoch([hub, AI_MODELS]), import_epoch([HUB, AI_MODELS]))
+    pd.testing.assert_frame_equal(import_epoch([hub, sample_models]), import_epoch([sample_hub, sample_models]))
 
 
-def test_import_says_which_column_is_missing(tmp_path):
+def test_import_says_which_column_is_missing(tmp_path, epoch_sample):
+    sample_hub, _ = epoch_sample
     hub = tmp_path / "hub"
-    shutil.copytree(HUB, hub)
+    shutil.copytree(sample_hub, hub)
     pd.read_csv(hub / "mmlu_external.csv").drop(columns=["Release date"]).to_csv(hub / "mmlu_external.csv", index=False)
     with pytest.raises(MeekError, match="mmlu_external.csv: missing column.*Release date"):
         import_epoch([hub])
-    pd.read_csv(HUB / "gpqa_diamond.csv").drop(columns=["mean_score", "Best score (across scorers)"]).to_csv(
+    pd.read_csv(sample_hub / "gpqa_diamond.csv").drop(columns=["mean_score", "Best score (across scorers)"]).to_csv(
         hub / "gpqa_diamond.csv", index=False
     )
     (hub / "mmlu_external.csv").unlink()
@@ -313,8 +316,9 @@ def test_names_and_shots_are_read_as_written():
 
 
 # ---- the table on disk ----------------------------------------------------------------------------------------------
-def test_write_then_load_round_trips_with_the_attribution_line(tmp_path, monkeypatch):
-    rows = import_epoch([HUB, AI_MODELS])
+def test_write_then_load_round_trips_with_the_attribution_line(tmp_path, monkeypatch, epoch_sample):
+    sample_hub, sample_models = epoch_sample
+    rows = import_epoch([sample_hub, sample_models])
     path = write_table(rows, tmp_path / "frontier.csv", retrieved="2026-03-15", notes=["a second line"])
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == (

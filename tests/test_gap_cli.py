@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.frontier.gap import DAYS_PER_MONTH
 from harness.plots.frontier import frontier_figure
-
-EPOCH_SAMPLE = Path(__file__).parent / "fixtures" / "epoch" / "benchmarking_hub"
 
 
 def test_gap_prints_months_behind_for_24gb_gpu_and_128gb_unified_with_rows_used(run_meek):
@@ -97,9 +94,9 @@ def test_frontier_figure_marks_own_scores_and_survives_hostile_labels():
     assert any(label.startswith("measured here:") and label.endswith("subset") for label in labels)
 
 
-def test_frontier_import_refreshes_the_table_gap_uses(run_meek, tmp_path):
+def test_frontier_import_refreshes_the_table_gap_uses(run_meek, tmp_path, epoch_sample):
     home = {"MEEK_HOME": str(tmp_path / "home")}
-    code, stdout, stderr = run_meek("frontier", "import", str(EPOCH_SAMPLE), env=home)
+    code, stdout, stderr = run_meek("frontier", "import", str(epoch_sample[0]), env=home)
     assert code == 0, stderr
     written = tmp_path / "home" / "frontier.csv"
     assert written.read_text().startswith('# Source: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0)')
