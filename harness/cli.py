@@ -381,50 +381,32 @@ def plot_frontier(
     run_reporting_errors(frontier_commands.plot_frontier, benchmark, classes, results, all_machines, out_dir, out)
 
 
-def _performance_plot(kind: str, results: list[Path], model: str | None, out_dir: Path) -> None:
-    from harness import plot_commands
-
-    run_reporting_errors(plot_commands.performance_plot, kind, results, model, out_dir, out)
-
-
-@plot_app.command("throughput")
-def plot_throughput(
-    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
-    model: str | None = typer.Option(None, "-m", "--model", help="Only this model (catalogue id, label or sha256 prefix)."),
-    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
-) -> None:
-    """pp and tg tokens/s per machine, with error bars from the raw samples."""
-    _performance_plot("throughput", results, model, out_dir)
+PERFORMANCE_PLOTS = {
+    "throughput": "pp and tg tokens/s per machine, with error bars from the raw samples.",
+    "depth": "pp and tg tokens/s against context depth (run meek bench -d 0,1024,4096 first).",
+    "pareto": "Quality against speed per machine and model (needs speed and scores: meek bench --eval quick).",
+    "roofline": "Generation tokens/s against model size, with each device's memory-bandwidth bound.",
+}
 
 
-@plot_app.command("depth")
-def plot_depth(
-    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
-    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
-    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
-) -> None:
-    """pp and tg tokens/s against context depth (run meek bench -d 0,1024,4096 first)."""
-    _performance_plot("depth", results, model, out_dir)
+def _register_performance_plot(kind: str, summary: str) -> None:
+    """`meek plot <kind>`: the four figures drawn from a results tree take the same options."""
+
+    def command(
+        results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+        model: str | None = typer.Option(None, "-m", "--model", help="Only this model (catalogue id, label or sha256 prefix)."),
+        out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+    ) -> None:
+        from harness import plot_commands
+
+        run_reporting_errors(plot_commands.performance_plot, kind, results, model, out_dir, out)
+
+    command.__doc__ = summary
+    plot_app.command(kind)(command)
 
 
-@plot_app.command("pareto")
-def plot_pareto(
-    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
-    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
-    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
-) -> None:
-    """Quality against speed per machine and model (needs speed and scores: meek bench --eval quick)."""
-    _performance_plot("pareto", results, model, out_dir)
-
-
-@plot_app.command("roofline")
-def plot_roofline(
-    results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
-    model: str | None = typer.Option(None, "-m", "--model", help="Only this model."),
-    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
-) -> None:
-    """Generation tokens/s against model size, with each device's memory-bandwidth bound."""
-    _performance_plot("roofline", results, model, out_dir)
+for _kind, _summary in PERFORMANCE_PLOTS.items():
+    _register_performance_plot(_kind, _summary)
 
 
 @app.command(
