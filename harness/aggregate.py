@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.hardware import device_for_machine
 from harness.results import BenchResult
-from harness.validate import FileReport, Validator, bytes_per_token, result_files
+from harness.validate import FileReport, Validator, bytes_per_token, device_of, offloaded, result_files
 
 RUN_COLUMNS = [
     "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
@@ -47,7 +46,7 @@ def model_key(result: BenchResult, catalogue_sha: dict[str, str]) -> str:
 
 def _machine_columns(result: BenchResult, offload: bool) -> dict:
     machine = result.machine
-    device = device_for_machine(machine.model_dump(), offload)
+    device = device_of(machine, offload)
     return {
         "machine_id": machine.machine_id,
         "cpu": machine.cpu.model,
@@ -90,13 +89,15 @@ def _tokens_per_joule(run) -> float | None:
 
 def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None) -> list[dict]:
     rows = []
+    machine_columns = {
+        offload: _machine_columns(result, offload) for offload in {offloaded(r, result.machine) for r in result.runs}
+    }
     for run in result.runs:
         settings = run.settings
-        offload = (settings is None or settings.n_gpu_layers != 0) and bool(result.machine.gpus)
         rows.append(
             {
                 "file": str(file),
-                **_machine_columns(result, offload),
+                **machine_columns[offloaded(run, result.machine)],
                 **_model_columns(result, key),
                 "bytes_per_token": per_token,
                 "test": run.test,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from harness.catalog import CatalogModel, load_catalog
 from harness.errors import MeekError
-from harness.hardware import device_for_machine, max_bandwidth_gbs
-from harness.results import BenchResult, Run, canonical_text, validate_document
+from harness.hardware import Device, device_for_machine, max_bandwidth_gbs
+from harness.results import BenchResult, Machine, Run, canonical_text, validate_document
 
 MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
 EARLIEST = dt.datetime(2023, 3, 10, tzinfo=dt.timezone.utc)  # llama.cpp's first release
@@ -158,22 +158,31 @@ def bytes_per_token(result: BenchResult, model: CatalogModel | None) -> float | 
     return float(size)
 
 
+def offloaded(run: Run, machine: Machine) -> bool:
+    """Whether a run streamed weights from a GPU: layers offloaded (or a server, whose settings are not visible) and a GPU."""
+    return (run.settings is None or run.settings.n_gpu_layers != 0) and bool(machine.gpus)
+
+
+def device_of(machine: Machine, offload: bool) -> Device | None:
+    """The hardware-table device a run on this machine read its weights from (names only: no full dump per run)."""
+    names = {
+        "cpu": {"model": machine.cpu.model},
+        "gpus": [{"name": gpu.name} for gpu in machine.gpus],
+        "unified_memory": machine.unified_memory,
+    }
+    return device_for_machine(names, offload)
+
+
 def bandwidth_problems(result: BenchResult, model: CatalogModel | None) -> list[str]:
     """A generation rate that would need more memory bandwidth than the device has is not a measurement."""
     per_token = bytes_per_token(result, model)
     if not per_token:
         return []
-    machine = {
-        "cpu": {"model": result.machine.cpu.model},
-        "gpus": [{"name": gpu.name} for gpu in result.machine.gpus],
-        "unified_memory": result.machine.unified_memory,
-    }
     problems = []
     for run in result.runs:
         if run.n_gen == 0 or run.n_prompt:
             continue
-        offload = (run.settings is None or run.settings.n_gpu_layers != 0) and bool(result.machine.gpus)
-        device = device_for_machine(machine, offload) if per_token >= CACHE_RESIDENT_BYTES else None
+        device = device_of(result.machine, offloaded(run, result.machine)) if per_token >= CACHE_RESIDENT_BYTES else None
         limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
         needed = run.max_ts * per_token / 1e9
         if needed > limit * BANDWIDTH_MARGIN:
