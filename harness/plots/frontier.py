@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.frontier.gap import MACHINE_CLASSES, best_so_far, first_to_reach, fits
-from harness.plots.style import EPOCH_CREDIT, new_figure, source_line
+from harness.plots.style import EPOCH_CREDIT, new_figure, safe_text, source_line
 
 BENCHMARK_NAMES = {
     "mmlu": "MMLU",
@@ -20,13 +20,6 @@ BENCHMARK_NAMES = {
     "piqa": "PIQA",
 }
 CLASS_COLOURS = ["tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
-
-
-def plain(text: object, limit: int = 40) -> str:
-    """A label from data as matplotlib text: '$' would start mathtext, so it is escaped; long names are cut."""
-    text = str(text)
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
 
 
 def _step(axes, curve: pd.DataFrame, today: pd.Timestamp, **style) -> None:
@@ -62,7 +55,7 @@ def frontier_figure(
     _step(axes, frontier, today, color="black", linewidth=2, label="frontier (best of any model so far)")
     _step(axes, open_curve, today, color="tab:blue", linewidth=1.6, label="best open-weight model so far")
     for rank, leader in enumerate(frontier.tail(3).itertuples()):  # the latest records, staggered so they do not collide
-        axes.annotate(plain(leader.model, 24), (leader.release_date, leader.score), textcoords="offset points",
+        axes.annotate(safe_text(leader.model, 24), (leader.release_date, leader.score), textcoords="offset points",
                       xytext=(-6, 4 + 9 * (2 - rank)), fontsize=7, ha="right", color="0.2")  # fmt: skip
     gap_lines = []
     for index, class_name in enumerate(classes):
@@ -82,7 +75,7 @@ def frontier_figure(
         axes.annotate("", xy=(today, best["score"]), xytext=(leader["release_date"], best["score"]),
                       arrowprops={"arrowstyle": "<->", "color": colour, "linewidth": 1.0})  # fmt: skip
         gap_lines.append(
-            f"{class_name}: {plain(best['model'], 28)} ({best['score']:.1f}, {best['release_date']:%Y-%m}) = the frontier of "
+            f"{class_name}: {safe_text(best['model'], 28)} ({best['score']:.1f}, {best['release_date']:%Y-%m}) = the frontier of "
             f"{leader['release_date']:%Y-%m}: {months:.0f} months behind today, {at_release:.0f} at its release"
         )
     if gap_lines:
@@ -96,7 +89,7 @@ def frontier_figure(
     if own_scores is not None and not own_scores.empty:
         for row in own_scores.itertuples():
             marker = "D" if not row.subset else "d"
-            label = f"measured here: {plain(row.model, 24)} {plain(row.quant or '', 10)}, {row.shots}-shot, meek eval"
+            label = f"measured here: {safe_text(row.model, 24)} {safe_text(row.quant, 10) if row.quant else ''}, {row.shots}-shot, meek eval"
             label += ", subset" if row.subset else ""
             axes.plot(pd.Timestamp(row.created_utc).tz_localize(None), row.value * 100, marker, markersize=8,
                       markerfacecolor="white" if row.subset else "red", markeredgecolor="red", linestyle="none", label=label)  # fmt: skip

@@ -21,9 +21,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from harness.compare import select_model
 from harness.errors import MeekError
 from harness.plots import style
+from harness.plots.style import safe_text
 
 DEFAULT_TESTS = ("pp512", "tg128")
-LABEL_CHARS = 40
 MAX_PANELS = 6
 INSIDE_LEGEND = 6  # more entries than this go below the plot
 KIND_NAMES = {"pp": "prompt processing", "tg": "generation", "pg": "prompt + generation", "other": "other"}
@@ -38,16 +38,6 @@ class NoData(MeekError):
 
 
 # ---- text from result files ------------------------------------------------------------------------------------------
-
-
-def safe_text(value: object, limit: int = LABEL_CHARS) -> str:
-    """A result-file string fit for figure text: one short line, '$' escaped so it is never mathtext, never legend-hidden."""
-    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else " ".join(str(value).split())
-    text = text or "unknown"
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = text.replace("$", r"\$")
-    return " " + text if text.startswith("_") else text  # a legend drops labels that start with '_'
 
 
 def data_source(label: str, *frames: pd.DataFrame) -> str:

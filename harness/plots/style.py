@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import matplotlib
@@ -36,3 +37,13 @@ def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     figure.savefig(paths[1])
     plt.close(figure)
     return paths
+
+
+def safe_text(value: object, limit: int = 40) -> str:
+    """A result-file string fit for figure text: one short line, '$' escaped so it is never mathtext, never legend-hidden."""
+    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else " ".join(str(value).split())
+    text = text or "unknown"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("$", r"\$")
+    return " " + text if text.startswith("_") else text  # a legend drops labels that start with '_'
