@@ -287,7 +287,7 @@ def test_dollar_signs_and_long_labels_from_result_files_render_as_text(tmp_path)
         assert all("$" not in text.replace(r"\$", "") for text in texts), name
         saved(figure, tmp_path, name)  # draws every text: mathtext would raise on these labels
     assert perf.safe_text("$" * 100).count(r"\$") == 39 and perf.safe_text("_hidden").startswith(" ")
-    assert perf.safe_text("a\nb   c") == "a b c" and len(perf.safe_text("x" * 100)) == perf.LABEL_CHARS
+    assert perf.safe_text("a\nb   c") == "a b c" and len(perf.safe_text("x" * 100)) == style.LABEL_CHARS
 
 
 @pytest.mark.parametrize("draw", ["throughput", "depth", "pareto", "roofline"])

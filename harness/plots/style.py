@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # files only: no display needed, works on a headless box
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+LABEL_CHARS = 40  # longest string from a result file shown in a figure
 EPOCH_CREDIT = 'Frontier data: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0), epoch.ai'
 
 
@@ -39,7 +40,7 @@ def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
-def safe_text(value: object, limit: int = 40) -> str:
+def safe_text(value: object, limit: int = LABEL_CHARS) -> str:
     """A result-file string fit for figure text: one short line, '$' escaped so it is never mathtext, never legend-hidden."""
     text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else " ".join(str(value).split())
     text = text or "unknown"
