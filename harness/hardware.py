@@ -105,3 +105,18 @@ def max_bandwidth_gbs(kind: Kind | None = None) -> float:
     if not bandwidths:
         raise ValueError(f"no devices of kind {kind!r} in the hardware table")
     return max(bandwidths)
+
+
+# Words naming a vendor in a GPU or CPU name, checked in this order ("NVIDIA ... on Intel Core" is an NVIDIA machine).
+VENDOR_WORDS = {
+    "nvidia": ("nvidia", "geforce", "rtx", "gb10", "tesla"),
+    "apple": ("apple",),
+    "amd": ("amd", "radeon", "ryzen", "epyc"),
+    "intel": ("intel", "core", "xeon", "arc"),
+}
+
+
+def vendor_of(name: str) -> str:
+    """nvidia, apple, amd or intel from words in a chip name; other when none is named."""
+    lowered = name.lower()
+    return next((vendor for vendor, words in VENDOR_WORDS.items() if any(w in lowered for w in words)), "other")

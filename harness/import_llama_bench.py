@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness import __version__
 from harness.catalog import load_catalog
 from harness.errors import MeekError
-from harness.hardware import find_device
+from harness.hardware import find_device, vendor_of
 from harness.results import (
     SCHEMA_VERSION,
     BenchResult,
@@ -107,22 +107,10 @@ def quant_of(model_type: str) -> str | None:
 def gpu_entries(gpu_info: str) -> list[Gpu]:
     gpus = []
     for name in filter(None, (part.strip() for part in gpu_info.split(","))):
-        lowered = name.lower()
-        vendor = next(
-            (v for v, keys in VENDOR_WORDS.items() if any(k in lowered for k in keys)),
-            "other",
-        )
+        vendor = vendor_of(name)
         device = find_device(name)
         gpus.append(Gpu(vendor=vendor, name=name, unified_memory=bool(device and device.kind == "unified")))
     return gpus
-
-
-VENDOR_WORDS = {
-    "nvidia": ("nvidia", "geforce", "rtx", "gb10", "tesla"),
-    "amd": ("amd", "radeon"),
-    "apple": ("apple",),
-    "intel": ("intel", "arc"),
-}
 
 
 def machine_of(record: Record) -> Machine:

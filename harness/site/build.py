@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness.aggregate import Tree, load_tree
 from harness.catalog import load_catalog
+from harness.hardware import vendor_of
 from harness.results import safe_name
 
 ASSETS = Path(__file__).parent / "assets"
@@ -33,12 +34,7 @@ def _number(value) -> float | None:
 
 
 def _vendor(row: pd.Series) -> str:
-    text = f"{row['device']} {row['gpu'] or ''} {row['cpu']}".lower()
-    for vendor, words in {"nvidia": ("nvidia", "geforce", "rtx"), "apple": ("apple",), "amd": ("amd", "radeon", "ryzen", "epyc"),
-                          "intel": ("intel", "core", "xeon", "arc")}.items():  # fmt: skip
-        if any(word in text for word in words):
-            return vendor
-    return "other"
+    return vendor_of(f"{row['device']} {row['gpu'] or ''} {row['cpu']}")
 
 
 KEYS = ["model", "machine_id", "backend"]
