@@ -36,7 +36,6 @@ def bench(
     if tier:
         models += models_for_tier(tier, catalog)
     models = list(dict.fromkeys(models or [DEFAULT_MODEL]))
-    default_threads = str(psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
     kv_types = tuple(KV_CACHE_TYPES)
     spec = SweepSpec(
         models=models,
@@ -44,7 +43,7 @@ def bench(
         n_gen=parse_int_list("-n", n_gen),
         pg=parse_pg_list("-pg", pg),
         n_depth=parse_int_list("-d", n_depth),
-        n_threads=parse_int_list("-t", threads or default_threads, minimum=1),
+        n_threads=thread_counts(threads),
         n_gpu_layers=parse_int_list("-ngl", n_gpu_layers, minimum=-1),
         n_batch=parse_int_list("-b", batch, minimum=1),
         n_ubatch=parse_int_list("-ub", ubatch, minimum=1),
@@ -251,6 +250,12 @@ def scores_table(result) -> str:
     return "\n".join(lines) + "\n(* the metric the task is usually quoted by)\n"
 
 
+def thread_counts(threads: str | None) -> list[int]:
+    """-t values, or the physical core count (llama-bench's default) when none are given."""
+    default = str(psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
+    return parse_int_list("-t", threads or default, minimum=1)
+
+
 def bench_elsewhere(
     backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions, no_warmup, output,
     results_dir,
@@ -273,8 +278,7 @@ def bench_elsewhere(
     elif backend == "llama-bench":
         if binary is None:
             raise MeekError("--backend llama-bench needs --bin PATH/TO/llama-bench")
-        default_threads = str(psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
-        thread_list = parse_int_list("-t", threads or default_threads, minimum=1)
+        thread_list = thread_counts(threads)
         results = [r for m in models for r in server_bench.llama_bench_results(
             binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn)]  # fmt: skip
     else:
