@@ -87,6 +87,22 @@ def words(count: int, rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(max(1, count)))
 
 
+def prompt_of(server, n_tokens: int, rng: random.Random) -> str:
+    """Random words trimmed or padded to exactly n_tokens tokens as this server tokenizes them (its count_tokens)."""
+    text = words(n_tokens, rng)
+    for _ in range(40):
+        count = server.count_tokens(text)
+        if count == n_tokens:
+            return text
+        if count > n_tokens:
+            text = text.rsplit(" ", 1)[0] if " " in text else text
+            if count - n_tokens == 1 and " " not in text:
+                break
+        else:
+            text += " a" * (n_tokens - count)
+    raise MeekError(f"could not build a prompt of exactly {n_tokens} tokens on this server")
+
+
 class OpenAIServer:
     """An OpenAI-compatible server: /v1/models, /v1/completions (streamed), and a tokenizer endpoint when it has one."""
 
@@ -114,21 +130,6 @@ class OpenAIServer:
         if "prompt_tokens" not in usage:
             raise MeekError("the server reports no prompt token counts (no tokenizer endpoint, no usage): cannot run pp tests")
         return int(usage["prompt_tokens"])
-
-    def prompt_of(self, n_tokens: int, rng: random.Random) -> str:
-        """Random words trimmed or padded to exactly n_tokens tokens as this server tokenizes them."""
-        text = words(n_tokens, rng)
-        for _ in range(40):
-            count = self.count_tokens(text)
-            if count == n_tokens:
-                return text
-            if count > n_tokens:
-                text = text.rsplit(" ", 1)[0] if " " in text else text
-                if count - n_tokens == 1 and " " not in text:
-                    break
-            else:
-                text += " a" * (n_tokens - count)
-        raise MeekError(f"could not build a prompt of exactly {n_tokens} tokens on this server")
 
     def _stream(self, body: dict) -> Iterator[tuple[int, dict]]:
         with _request(f"{self.url}/v1/completions", {**body, "stream": True}, TIMEOUT_S, self.api_key) as response:
@@ -186,8 +187,6 @@ class OllamaServer:
     def count_tokens(self, text: str) -> int:
         return int(self._generate(text, 1).get("prompt_eval_count", 0))
 
-    prompt_of = OpenAIServer.prompt_of
-
     def prompt_sample(self, prompt: str) -> tuple[Sample, str]:
         reply = self._generate(prompt, 1)
         return Sample(int(reply["prompt_eval_duration"])), "ollama prompt_eval_duration"
@@ -207,7 +206,7 @@ def measure(server, n_prompt: int, n_gen: int, repetitions: int, warmup: bool, s
     test = ServerTest(n_prompt, n_gen)
     for repetition in range(repetitions + (1 if warmup else 0)):
         if n_prompt:
-            sample, test.timing_source = server.prompt_sample(server.prompt_of(n_prompt, rng))
+            sample, test.timing_source = server.prompt_sample(prompt_of(server, n_prompt, rng))
         else:
             sample, test.timing_source = server.generation_sample(words(8, rng), n_gen)
         if warmup and repetition == 0:
