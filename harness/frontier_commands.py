@@ -9,7 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import MeekError
+from harness.errors import MeekError, require_existing
 from harness.frontier.gap import MACHINE_CLASSES, MachineClass, best_so_far, first_to_reach, gap_table, months_behind
 
 DEFAULT_BENCHMARKS = ("mmlu", "gpqa_diamond")
@@ -136,9 +136,7 @@ def frontier_import(paths: list[Path], out: Console) -> int:
     from harness.frontier.build_table import build, summary
     from harness.home import meek_home
 
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise MeekError(f"no such file or folder: {', '.join(missing)}")
+    require_existing(paths)
     target = meek_home() / "frontier.csv"
     frame = build(paths, target)
     out.print(escape(summary(frame).to_string()))

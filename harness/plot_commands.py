@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import MeekError
+from harness.errors import MeekError, require_existing
 from harness.results import safe_name
 
 
@@ -17,9 +17,7 @@ def performance_plot(kind: str, results: list[Path], model: str | None, out_dir:
     from harness.plots import performance
     from harness.plots.style import save
 
-    missing = [str(p) for p in results if not p.exists()]
-    if missing:
-        raise MeekError(f"no such results folder: {', '.join(missing)} (run meek bench first, or pass --results)")
+    require_existing(results, " (run meek bench first, or pass --results)")
     tree = load_tree(results)
     runs = select_model(tree.runs, model)
     scores = select_model(tree.scores, model) if not tree.scores.empty else tree.scores

@@ -7,15 +7,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import MeekError
+from harness.errors import MeekError, require_existing
 
 
 def report(paths: list[Path], out_dir: Path, out: Console) -> int:
     from harness.site.build import build_site
 
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise MeekError(f"no such results folder: {', '.join(missing)}")
+    require_existing(paths)
     if out_dir.exists() and not out_dir.is_dir():
         raise MeekError(f"--out {out_dir} exists and is not a folder")
     tree = build_site(paths, out_dir)

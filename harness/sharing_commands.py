@@ -9,15 +9,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import MeekError
+from harness.errors import MeekError, require_existing
 from harness.validate import FileReport, validate_paths
 
 
 def validate(paths: list[Path], as_json: bool, out: Console) -> int:
     """Print a verdict per file and a summary; exit code 1 when any file fails."""
-    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
-    if missing:
-        raise MeekError(f"no such file or folder: {', '.join(missing)}")
+    require_existing(paths)
     reports = validate_paths(paths)
     if as_json:
         print(json.dumps([_report_json(r) for r in reports], indent=1))
@@ -136,9 +134,7 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
 def _load(paths: list[Path], out: Console):
     from harness.aggregate import load_tree
 
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise MeekError(f"no such results folder or file: {', '.join(missing)}")
+    require_existing(paths)
     tree = load_tree(paths)
     if tree.rejected:
         Console(stderr=True).print(
