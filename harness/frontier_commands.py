@@ -109,11 +109,7 @@ def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _print_own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today: pd.Timestamp, out: Console) -> None:
-    from harness.aggregate import load_tree
-
-    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
-    own = scores[(scores["machine_id"] == machine_id) & scores["primary"]] if not scores.empty else scores
-    own = own[own["task"].isin(set(frame["benchmark"]))] if not own.empty else own
+    own = primary_scores(results, set(frame["benchmark"]), machine_id)
     if own.empty:
         out.print(f"\nNo scores measured on this machine ({machine_id}) in {results}: run `meek eval` to add yours.")
         return
@@ -156,23 +152,18 @@ def plot_frontier(
     if benchmark not in set(frame["benchmark"]):
         raise MeekError(f"no frontier scores for '{benchmark}'; known: {', '.join(sorted(frame['benchmark'].unique()))}")
     classes = list(parse_classes(classes_text or "24gb-gpu,128gb-unified"))
-    own = _own_scores(results, benchmark, all_machines)
+    own = primary_scores(results, {benchmark}, None if all_machines else this_machine_class()[1])
     paths = save(frontier_figure(frame, benchmark, classes, own), out_dir, f"frontier-{benchmark}")
     out.print("wrote " + ", ".join(escape(str(p)) for p in paths))
     return 0
 
 
-def _own_scores(results: Path, benchmark: str, all_machines: bool) -> pd.DataFrame | None:
-    """Primary scores on this benchmark from the results tree: this machine's, or every machine's."""
-    if not results.exists():
-        return None
+def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
+    """The primary scores on these tasks in the results tree, of one machine (or of all when machine_id is None)."""
     from harness.aggregate import load_tree
 
-    scores = load_tree([results]).scores
+    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
     if scores.empty:
-        return None
-    scores = scores[(scores["task"] == benchmark) & scores["primary"]]
-    if not all_machines:
-        _, machine_id = this_machine_class()
-        scores = scores[scores["machine_id"] == machine_id]
-    return scores
+        return scores
+    scores = scores[scores["task"].isin(tasks) & scores["primary"]]
+    return scores if machine_id is None else scores[scores["machine_id"] == machine_id]
