@@ -169,7 +169,9 @@ def eval_command(
         None, "--limit", min=1, help="Score only this many items per task (a seeded subset; marked as a subset)."
     ),
     strategy: str = typer.Option(
-        "prefix-reuse", "--strategy", help="prefix-reuse (shared context, fast) or plain (every request from scratch)."
+        "prefix-reuse",
+        "--strategy",
+        help="prefix-reuse (shared contexts decoded once: fast, same scores) or plain (every request from scratch).",
     ),
     n_ctx: int = typer.Option(2048, "--ctx", min=64, help="Context size for scoring; longer inputs are cut from the left."),
     threads: int | None = typer.Option(None, "-t", "--threads", min=1, help="CPU threads. Default: all cores."),

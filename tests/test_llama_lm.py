@@ -49,11 +49,29 @@ def test_loglikelihood_agrees_with_direct_llama_cpp(models, smollm2_path):
     ours_plain = [score for score, _ in plain.loglikelihood(_requests(CONTEXT, CHOICES))]
     reference = [direct_loglikelihood(smollm2_path, CONTEXT, choice) for choice in CHOICES]
     tokens = [len(shared.tok_encode(choice)) for choice in CHOICES]
-    for ours_a, ours_b, ref, n in zip(ours_shared, ours_plain, reference, tokens):
-        # batching moves log-probs by small amounts; a broken boundary or missing token moves them by whole nats
-        assert ours_a == pytest.approx(ref, abs=0.05 * n)
-        assert ours_b == pytest.approx(ref, abs=0.05 * n)
+    for ours, ref, n in zip(ours_plain, reference, tokens):
+        # a different batch layout moves log-probs by small amounts; a broken boundary or missing token by whole nats
+        assert ours == pytest.approx(ref, abs=0.05 * n)
+    assert ours_shared == ours_plain  # reusing the context is the same computation, bit for bit
     assert np.argmax(ours_shared) == np.argmax(reference) == 0  # the model knows where it lives
+
+
+def test_shared_prefixes_are_decoded_once_with_the_same_scores(smollm2_path):
+    """Two questions after the same few-shot examples: the examples are decoded once, and every score is bit for bit
+    what scoring each request from scratch gives."""
+    shots = "Question: What colour is the sky?\nAnswer: blue\n\nQuestion: What colour is grass?\nAnswer: green\n\n"
+    requests = _requests(shots + "Question: What colour is snow?\nAnswer:", [" white", " black", " purple"])
+    requests += _requests(shots + "Question: What colour is coal?\nAnswer:", [" black", " white"])
+    results = {}
+    for strategy in ("plain", "prefix-reuse"):
+        model = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy=strategy)
+        results[strategy] = (model.loglikelihood(requests), model.tokens_evaluated)
+        shots_tokens = len(model.tok_encode(shots))
+        model.close()
+    (plain, plain_tokens), (shared, shared_tokens) = results["plain"], results["prefix-reuse"]
+    assert shared == plain
+    assert shots_tokens > 20
+    assert shared_tokens <= plain_tokens - 4 * (shots_tokens - 4)  # the examples once instead of five times
 
 
 def test_boundary_tokens_follow_lm_eval(models):

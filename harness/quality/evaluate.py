@@ -116,14 +116,14 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
     import datasets
     import lm_eval
 
-    from harness.quality.llama_lm import MeekLlamaCpp
+    from harness.quality.llama_lm import SCORING_VERSION, MeekLlamaCpp
 
     datasets.disable_progress_bars()  # our own progress bar (with ETA) is the one that matters
     try:
         model = MeekLlamaCpp(path=str(model_path), n_ctx=n_ctx, n_threads=threads, strategy=strategy)
     except (ValueError, RuntimeError) as error:
         raise MeekError(f"the model could not be loaded for scoring: {error}") from None
-    cache = meek_home() / "eval-cache" / f"{sha256[:16]}-{strategy}-{n_ctx}"
+    cache = meek_home() / "eval-cache" / f"{sha256[:16]}-{strategy}-{n_ctx}-v{SCORING_VERSION}"
     cache.parent.mkdir(parents=True, exist_ok=True)
     scores = []
     try:

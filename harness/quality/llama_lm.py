@@ -1,14 +1,22 @@
 """An lm-eval model that runs a GGUF file in-process through llama.cpp (registered as `meek-llamacpp`).
 
 Scoring follows lm-eval's HF model: BOS as the model's vocabulary asks, the context/continuation boundary split by
-encoding the whole text and the context apart. Requests that share a context evaluate it once; the continuations are
-then decoded side by side, each as its own sequence sharing the context's KV cells, and logits are read only at the
-positions that are scored.
-Strategy `plain` scores every request from scratch in one pass: the reference for speed and accuracy.
+encoding the whole text and the context apart. Requests are grouped by context and the groups sorted, so each context is
+evaluated once and the part it shares with the previous context (few-shot examples, a shared question) not at all; each
+continuation is then decoded on top of it in the KV cells one request at a time would use, and removed again. Logits are
+read only at the positions that are scored.
+
+Every token meets the same keys and values in the same cells, in batches cut so that each row goes through the same
+matrix kernel, as when its request is scored from scratch (strategy `plain`, the reference). On the bundled SmolLM2 the
+log-likelihoods are bitwise the same; where a model's weights go through llama.cpp's tiled CPU kernels, whose arithmetic
+depends on the batch size, a few requests can still differ in the last digits (measured: 1 in 120 on Gemma 3 270M).
+Decoding several continuations side by side in one batch was tried and is not the same computation: llama.cpp's CPU
+attention sums over cells in SIMD lanes, so moving a token's cells moved log-likelihoods by up to half a nat.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 
@@ -18,13 +26,21 @@ from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
 STRATEGIES = ("prefix-reuse", "plain")
-MAX_SEQUENCES = 8  # continuations decoded side by side on top of one shared context
+SCORING_VERSION = 2  # bump when scores of the same requests can change: keys the request cache
+# llama.cpp's repacked CPU matrix kernels (Q4_0, Q4_K, IQ4_NL... on x86 and ARM) take a batch's rows 4 at a time and the
+# rest one by one, in different arithmetic; a context split on a multiple of 4 keeps every row on its kernel.
+ROW_BLOCK_REPACKED = 4
+PROBE_TEXT = (
+    "The quick brown fox jumps over the lazy dog. A journey of a thousand miles begins with a single step, "
+    "and every step after it is measured twice before it is taken."
+)
 
 
-def log_softmax(row: np.ndarray) -> np.ndarray:
-    row = row.astype(np.float64)
-    peak = row.max()
-    return row - peak - np.log(np.exp(row - peak).sum())
+def token_logprob(row: np.ndarray, token: int) -> tuple[float, bool]:
+    """log p(token) under the softmax of one row of logits, and whether the token is the row's most likely one."""
+    peak = float(row.max())
+    log_total = peak + math.log(float(np.exp(row - peak).sum(dtype=np.float64)))
+    return float(row[token]) - log_total, int(row.argmax()) == token
 
 
 @register_model("meek-llamacpp")
@@ -71,16 +87,18 @@ class MeekLlamaCpp(TemplateLM):
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = self.n_ctx
         params.n_batch = params.n_ubatch = self.n_batch
-        params.n_seq_max = MAX_SEQUENCES
-        params.kv_unified = True  # continuations share the context's cells instead of copies
+        params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = threads
         params.flash_attn_type = int(bool(flash_attn))
         self.ctx = llama_cpp.llama_init_from_model(self.model, params)
         if not self.ctx:
             raise RuntimeError(f"could not create a context of {self.n_ctx} tokens")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
-        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, MAX_SEQUENCES)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._cached: list[int] = []  # the tokens whose keys and values are in cells 0.. now
         self.tokens_evaluated = 0  # every token sent through llama_decode, for speed comparisons
+        self.row_block = self._measure_row_block()
+        self.tokens_evaluated = 0  # the probe does not count
 
     # --- tokenisation, as lm-eval's HF model does it --------------------------------------------------------------
     @property
@@ -109,32 +127,59 @@ class MeekLlamaCpp(TemplateLM):
     # --- decoding ---------------------------------------------------------------------------------------------------
     def _clear(self) -> None:
         self._lib.llama_memory_clear(self.memory, True)
+        self._cached = []
 
-    def _decode(self, tokens: list[int], positions: list[int], seqs: list[int], want: list[bool]) -> list[np.ndarray]:
-        """Decode tokens (at their positions, on their sequences) in batches; return log-probabilities where `want`."""
+    def _keep(self, n: int) -> bool:
+        """Drop every cell from position n on, keeping the first n; False when llama.cpp cannot (then all is cleared)."""
+        if n > 0 and self._lib.llama_memory_seq_rm(self.memory, 0, n, -1):
+            self._cached = self._cached[:n]
+            return True
+        self._clear()
+        return n == 0
+
+    def _measure_row_block(self) -> int:
+        """1 when logits do not depend on where a decode is split (this build and model run every batch row through
+        the same arithmetic), else ROW_BLOCK_REPACKED. Measured: 40 tokens decoded whole and split after 17 (a row that
+        whole falls in a block of 4, split becomes a single), compared bit for bit."""
+        probe = (self.tok_encode(PROBE_TEXT) * 4)[:40]
+        if len(probe) < 40 or self.n_ctx < 40:
+            return ROW_BLOCK_REPACKED
+        want = [i >= 32 for i in range(40)]
+        self._clear()
+        whole = self._decode(probe, 0, want)
+        self._clear()
+        self._decode(probe[:17], 0, want[:17])
+        split = self._decode(probe[17:], 17, want[17:])
+        self._clear()
+        return 1 if all(np.array_equal(a, b) for a, b in zip(whole, split)) else ROW_BLOCK_REPACKED
+
+    def _decode(self, tokens: list[int], start: int, want: list[bool]) -> list[np.ndarray]:
+        """Decode tokens at positions start.. in batches that end where a from-scratch decode's batches end (multiples
+        of n_batch); return a copy of the logits where `want`."""
         lib, batch, rows = self._lib, self._batch, []
-        for offset in range(0, len(tokens), self.n_batch):
-            end = min(offset + self.n_batch, len(tokens))
+        offset = 0
+        while offset < len(tokens):
+            end = min(len(tokens), (start + offset) // self.n_batch * self.n_batch + self.n_batch - start)
             batch.n_tokens = end - offset
             for i in range(offset, end):
                 j = i - offset
                 batch.token[j] = tokens[i]
-                batch.pos[j] = positions[i]
+                batch.pos[j] = start + i
                 batch.n_seq_id[j] = 1
-                batch.seq_id[j][0] = seqs[i]
+                batch.seq_id[j][0] = 0
                 batch.logits[j] = want[i]
             result = lib.llama_decode(self.ctx, batch)
             if result != 0:
+                self._clear()
                 raise RuntimeError(f"llama_decode failed with code {result} (context of {self.n_ctx} tokens full?)")
             self.tokens_evaluated += end - offset
             for i in range(offset, end):
                 if want[i]:
                     pointer = lib.llama_get_logits_ith(self.ctx, i - offset)
-                    rows.append(log_softmax(np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))))
+                    rows.append(np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy())
+            offset = end
+        self._cached = self._cached[:start] + list(tokens)
         return rows
-
-    def _decode_sequence(self, tokens: list[int], start: int, want: list[bool], seq: int = 0) -> list[np.ndarray]:
-        return self._decode(tokens, list(range(start, start + len(tokens))), [seq] * len(tokens), want)
 
     def _truncate(self, context: list[int], continuation: list[int]) -> tuple[list[int], list[int]]:
         """Keep the last n_ctx tokens, cutting the context from the left as lm-eval's HF model does."""
@@ -146,39 +191,49 @@ class MeekLlamaCpp(TemplateLM):
     def _score(rows: list[np.ndarray], continuation: list[int]) -> tuple[float, bool]:
         total, greedy = 0.0, True
         for row, token in zip(rows, continuation):
-            total += float(row[token])
-            greedy = greedy and int(np.argmax(row)) == token
+            logprob, top = token_logprob(row, token)
+            total += logprob
+            greedy = greedy and top
         return total, greedy
 
     def _score_plain(self, context: list[int], continuation: list[int]) -> tuple[float, bool]:
         """One request from scratch: context and continuation in one pass, logits from the last context token on."""
         self._clear()
         tokens = context + continuation[:-1]
-        rows = self._decode_sequence(tokens, 0, [i >= len(context) - 1 for i in range(len(tokens))])
+        rows = self._decode(tokens, 0, [i >= len(context) - 1 for i in range(len(tokens))])
         return self._score(rows, continuation)
 
+    def _prefill(self, context: list[int]) -> int:
+        """Make the cells hold the context up to its last whole block of rows before its last token, decoding only
+        from where it stops agreeing with what they hold; return where the rest starts."""
+        block = self.row_block
+        aligned = (len(context) - 1) // block * block
+        common = 0
+        for cached, token in zip(self._cached, context[:aligned]):
+            if cached != token:
+                break
+            common += 1
+        start = common // block * block
+        start = start if self._keep(start) else 0
+        self._decode(context[start:aligned], start, [False] * (aligned - start))
+        return aligned
+
     def _score_shared(self, context: list[int], continuations: list[list[int]]) -> list[tuple[float, bool]]:
-        """The context once on sequence 0; then the continuations side by side, each on its own sequence sharing the
-        context's cells, in as few decode calls as the batch size allows."""
-        lib, n = self._lib, len(context)
-        self._clear()
-        first_row = self._decode_sequence(context, 0, [False] * (n - 1) + [True])[0]
+        """The context once, less what it shares with the previous one; then, for each continuation, the context's
+        last few tokens and the continuation on top, removed again before the next.
+
+        The split falls on a multiple of row_block and batches end where a from-scratch decode's do, so every row goes
+        through the same kernel as when its request is scored from scratch."""
+        n = len(context)
+        aligned = self._prefill(context)
         results = []
-        for chunk_start in range(0, len(continuations), MAX_SEQUENCES - 1):
-            chunk = continuations[chunk_start : chunk_start + MAX_SEQUENCES - 1]
-            tokens, positions, seqs = [], [], []
-            for seq, continuation in enumerate(chunk, start=1):
-                lib.llama_memory_seq_cp(self.memory, 0, seq, 0, n)
-                body = continuation[:-1]
-                tokens += body
-                positions += range(n, n + len(body))
-                seqs += [seq] * len(body)
-            rows = self._decode(tokens, positions, seqs, [True] * len(tokens)) if tokens else []
-            for continuation in chunk:
-                mine, rows = rows[: len(continuation) - 1], rows[len(continuation) - 1 :]
-                results.append(self._score([first_row, *mine], continuation))
-            for seq in range(1, len(chunk) + 1):
-                lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+        for continuation in continuations:
+            if self._cached != context[:aligned]:  # llama.cpp could not drop the previous continuation's cells alone
+                self._prefill(context)
+            tokens = context[aligned:] + continuation[:-1]
+            rows = self._decode(tokens, aligned, [aligned + i >= n - 1 for i in range(len(tokens))])
+            results.append(self._score(rows, continuation))
+            self._keep(aligned)
         return results
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
@@ -186,12 +241,13 @@ class MeekLlamaCpp(TemplateLM):
         for index, (_, context, continuation) in enumerate(requests):
             context, continuation = self._truncate(list(context), list(continuation))
             groups.setdefault(tuple(context), []).append((index, continuation))
+        order = list(groups) if self.strategy == "plain" else sorted(groups)  # sorted: shared prefixes side by side
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         with tqdm(total=len(requests), disable=disable_tqdm, desc="scoring", unit="req") as bar:
-            for context, members in groups.items():
+            for context in order:
+                members = groups[context]
                 context = list(context)
-                fits = len(context) + sum(len(c) for _, c in members) <= self.n_ctx
-                if self.strategy == "plain" or not fits:
+                if self.strategy == "plain":
                     scored = [self._score_plain(context, continuation) for _, continuation in members]
                 else:
                     scored = self._score_shared(context, [continuation for _, continuation in members])
@@ -233,7 +289,7 @@ class MeekLlamaCpp(TemplateLM):
         """Greedy decoding until a stop string, the end-of-text token, or `max_new` tokens; the stop string is cut off."""
         prompt = self.tok_encode(context)[-max(1, self.n_ctx - max_new) :]
         self._clear()
-        row = self._decode_sequence(prompt, 0, [False] * (len(prompt) - 1) + [True])[0]
+        row = self._decode(prompt, 0, [False] * (len(prompt) - 1) + [True])[0]
         generated: list[int] = []
         text = ""
         for step in range(max_new):
@@ -246,7 +302,7 @@ class MeekLlamaCpp(TemplateLM):
                 break
             if len(prompt) + len(generated) >= self.n_ctx:
                 break
-            row = self._decode_sequence([token], len(prompt) + step, [True])[0]
+            row = self._decode([token], len(prompt) + step, [True])[0]
         cut = min((text.index(stop) for stop in until if stop in text), default=len(text))
         return text[:cut]
 
