@@ -7,6 +7,7 @@ strategy's accuracy, and how many of the requests' log-likelihoods came out bit 
     python bench/eval_speed.py --items 500
     python bench/eval_speed.py --items 500 --shots 2
     python bench/eval_speed.py --task mmlu --items 1 --shots 5     # 1 per subject
+    python bench/eval_speed.py --items 500 --shots 10 --count-only  # token counts only, nothing scored
 """
 
 from __future__ import annotations
@@ -65,6 +66,26 @@ class Paired:
         return lambda requests, disable_tqdm=False, **kwargs: [self.results[strategy][key(r)] for r in requests]
 
 
+def count_tokens(path: Path, planned) -> tuple[int, int]:
+    """Tokens the plain path decodes and tokens with each context decoded once, from lm-eval's tokenised requests,
+    without scoring anything (for settings too slow to time here)."""
+    model = MeekLlamaCpp(path=str(path), n_ctx=2048, n_threads=1, strategy="plain")
+    requests = []
+
+    def capture(batch, disable_tqdm=False, **kwargs):
+        requests.extend(model._truncate(list(context), list(continuation)) for _, context, continuation in batch)
+        return [(0.0, False)] * len(batch)
+
+    model._loglikelihood_tokens = capture
+    lm_eval.simple_evaluate(model=model, tasks=planned.local.configs, samples=planned.samples, verbosity="ERROR")
+    model.close()
+    plain = sum(len(context) + len(continuation) - 1 for context, continuation in requests)
+    endings: dict[tuple, list[int]] = {}
+    for context, continuation in requests:
+        endings.setdefault(tuple(context), []).append(len(continuation) - 1)
+    return plain, sum(len(context) + sum(lengths) for context, lengths in endings.items())
+
+
 def accuracy(output: dict, planned) -> dict[str, float]:
     correct = {"acc": 0.0, "acc_norm": 0.0}
     total = 0
@@ -110,6 +131,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "bench")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=25, help="contexts per paired chunk")
+    parser.add_argument("--count-only", action="store_true", help="print the token counts of both paths, score nothing")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     (planned,) = plan([args.task], None, args.data_dir, args.items)
@@ -118,6 +140,10 @@ def main() -> None:
             config["num_fewshot"] = args.shots
     shots = planned.local.configs[0]["num_fewshot"]
     path = resolve("smollm2-135m", load_catalog()).path
+    if args.count_only:
+        plain_tokens, shared_tokens = count_tokens(path, planned)
+        print(f"plain {plain_tokens:,} tokens, each context once {shared_tokens:,} ({plain_tokens / shared_tokens:.2f}x fewer)")
+        return
     *rows, agreement = measure(path, planned, args.threads, args.chunk)
     plain, shared = rows
     machine = fingerprint(include_build=False)
