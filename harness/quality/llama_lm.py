@@ -204,10 +204,11 @@ class MeekLlamaCpp(TemplateLM):
         return self._score(rows, continuation)
 
     def _prefill(self, context: list[int]) -> int:
-        """Make the cells hold the context up to its last whole block of rows before its last token, decoding only
-        from where it stops agreeing with what they hold; return where the rest starts."""
+        """Make the cells hold the context up to its last whole block of rows before its last two tokens, decoding
+        only from where it stops agreeing with what they hold; return where the rest starts."""
         block = self.row_block
-        aligned = (len(context) - 1) // block * block
+        # at least two rows go with each continuation: llama.cpp runs a batch of one row through other kernels
+        aligned = max(0, len(context) - 2) // block * block
         common = 0
         for cached, token in zip(self._cached, context[:aligned]):
             if cached != token:
