@@ -78,7 +78,8 @@ def settings_label(run) -> str:
     if settings is None:
         return f"server ({run.timing_source or 'settings not visible'})"
     return (f"t{run.n_threads} ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
-            f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}")  # fmt: skip
+            f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}"
+            + (" rpk0" if settings.repack == 0 else ""))  # fmt: skip  (unrecorded repack was llama.cpp's default, 1)
 
 
 def _tokens_per_joule(run) -> float | None:

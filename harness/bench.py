@@ -5,11 +5,13 @@ Nothing finished is lost: a model's file is written as soon as its groups are do
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import preflight
 from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
@@ -28,7 +30,7 @@ from harness.results import (
     write_result,
 )
 from harness.sweep import LoadGroup, SweepSpec, expand
-from harness.worker import WorkerFailed, run_in_worker
+from harness.worker import WorkerFailed, bench_group, run_in_worker
 
 
 class Progress(typing.Protocol):
@@ -46,6 +48,8 @@ class EvalOptions:
     n_ctx: int = 2048
     threads: int | None = None
     chat: bool = False
+    repack: int | None = None  # None: this machine's preflight default
+    timeout_s: float = 600.0
 
 
 @dataclass
@@ -57,6 +61,44 @@ class BenchOptions:
     results_dir: Path = Path("results")
     seed: int = 0
     evaluate: EvalOptions | None = None
+
+
+class Preflight:
+    """The preflight verdict for one command: probed (or read from the cache) when the first model needs it, then
+    reused; its note and the build's warnings are printed once, after it, so bad input fails before any of them."""
+
+    def __init__(self, machine: dict, progress: Progress, timeout_s: float) -> None:
+        self.machine, self.progress, self.timeout_s = machine, progress, timeout_s
+        self.verdict: preflight.Verdict | None = None
+        self.checked = self.retried = self.noted = False
+
+    def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
+        self.verdict = preflight.check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
+        preflight.apply(self.machine, self.verdict)
+        if not self.checked:
+            for warning in self.machine.get("warnings", []):
+                self.progress.line(f"warning: {warning}")
+        self.checked = True
+
+    def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
+        """The repack setting to measure with; raises MeekError when --repack 1 was asked for and crashes here."""
+        if wanted == 0:
+            return 0
+        crashed_before = self.verdict is not None and self.verdict.repack_default == 0
+        if not self.checked or (wanted == 1 and crashed_before and not self.retried):
+            self._check(model_path, n_gpu_layers, threads, retry=wanted == 1)
+            self.retried = self.retried or wanted == 1
+        default = self.verdict.repack_default if self.verdict else 1
+        if wanted == 1 and default == 0:
+            raise MeekError(
+                f"--repack 1 crashes on this machine ({self.verdict.crashed}, tried again just now): nothing was measured "
+                "with it; --repack 0 runs (and is this machine's default)"
+            )
+        note = self.verdict.note() if self.verdict and wanted is None else None
+        if note and not self.noted:
+            self.progress.line(f"note: {note}")
+            self.noted = True
+        return default if wanted is None else wanted
 
 
 @dataclass
@@ -72,6 +114,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     outcome = BenchOutcome()
     groups = expand(options.spec)
     protocol = Protocol(repetitions=options.repetitions, warmup=options.warmup, seed=options.seed)
+    checks = Preflight(machine, progress, options.timeout_s)
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
         label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
@@ -80,10 +123,16 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
             for group in (g for g in groups if g.model == model_spec):
-                _run_group(resolved, group, options, result, progress)
+                group = _with_repack(group, resolved, checks, result)
+                result.machine = Machine.model_validate(machine)  # with what the preflight probe left out, if anything
+                if group is not None:
+                    _run_group(resolved, group, options, result, progress)
             if options.evaluate:
                 progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in options.evaluate.tasks)}")
-                score_into(result, resolved, options.evaluate)
+                evaluate = options.evaluate
+                evaluate.repack = checks.repack_for(evaluate.repack, resolved.path, 0, evaluate.threads or 1)
+                result.machine = Machine.model_validate(machine)
+                score_into(result, resolved, evaluate, progress)
         except MeekError as error:
             result.errors.append(RunError(stage="resolve", message=str(error)))
         except KeyboardInterrupt:
@@ -111,14 +160,29 @@ def new_result(machine: dict, protocol: Protocol | None, model: ModelInfo) -> Be
     )  # fmt: skip
 
 
-def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOptions") -> None:
-    """Score the model with lm-eval and add the scores to its result; a failure becomes an error entry."""
+def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: Preflight, result: BenchResult) -> LoadGroup | None:
+    """The group with its repack setting decided (the machine's default where none was asked for); None, with an error
+    entry, when the setting asked for crashes here."""
+    load = group.load
+    threads = min(t.n_threads for t in group.tests)
+    try:
+        repack = checks.repack_for(load.repack, resolved.path, load.n_gpu_layers, threads)
+    except MeekError as error:
+        result.errors.append(RunError(stage="load", settings=_settings(group), message=str(error)))
+        return None
+    return LoadGroup(model=group.model, load=dataclasses.replace(load, repack=repack), tests=group.tests)
+
+
+def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOptions", progress: Progress) -> None:
+    """Score the model with lm-eval (in a worker process) and add the scores to its result; a failure becomes an error
+    entry, and the requests scored before it stay in the request cache for the next run."""
     from harness.quality.evaluate import run_eval
 
     try:
         scores = run_eval(
-            resolved.path, result.model.sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads, evaluate.chat
-        )
+            resolved.path, result.model.sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
+            evaluate.chat, evaluate.repack, evaluate.timeout_s, progress,
+        )  # fmt: skip
         result.scores += [Score(**score) for score in scores]
     except MeekError as error:
         result.errors.append(RunError(stage="eval", message=str(error)))
@@ -155,7 +219,7 @@ def _settings(group: LoadGroup) -> Settings:
     load = group.load
     return Settings(
         n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
-        type_k=load.type_k, type_v=load.type_v,
+        type_k=load.type_k, type_v=load.type_v, repack=load.repack,
     )  # fmt: skip
 
 
@@ -189,12 +253,14 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
     if not group.tests:
         return
     label = (
-        f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k})"
+        f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k}, "
+        f"repack {settings.repack})"
     )
     progress.line(f"loading {label}")
     load: dict = {}
     try:
-        for kind, payload in run_in_worker(str(resolved.path), group, options.repetitions, options.warmup, options.timeout_s):
+        work = (str(resolved.path), group, options.repetitions, options.warmup, options.seed)
+        for kind, payload in run_in_worker(bench_group, work, options.timeout_s):
             if kind == "loaded":
                 load = payload
                 result.model.description = payload.get("description")
@@ -222,8 +288,9 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 load.update(payload)
     except WorkerFailed as error:
         stage = "load" if not load else "worker"
-        result.errors.append(RunError(stage=stage, settings=settings, message=str(error)))
-        progress.line(f"  failed: {error}")
+        message = f"{error}{preflight.crash_hint(error.signal_name, settings.repack)}"
+        result.errors.append(RunError(stage=stage, settings=settings, message=message))
+        progress.line(f"  failed: {message}")
     if load:
         result.loads.append(
             Load(

@@ -95,6 +95,13 @@ def bench(
     flash_attn: str = typer.Option("0", "-fa", "--flash-attn", help="Flash attention: 0 off, 1 on, -1 auto."),
     cache_type_k: str = typer.Option("f16", "-ctk", "--cache-type-k", help="KV cache type for K: f16, q8_0, q4_0, ..."),
     cache_type_v: str = typer.Option("f16", "-ctv", "--cache-type-v", help="KV cache type for V."),
+    repack: str | None = typer.Option(
+        None,
+        "-rpk",
+        "--repack",
+        help="llama-bench's --repack: 1 lets llama.cpp repack weights for its faster CPU kernels (AMX, CPU repack), 0 keeps "
+        "them plain; 0,1 measures both. Default: 1 where the preflight probe finds it runs, else 0 (said in one line).",
+    ),
     repetitions: int = typer.Option(
         5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."
     ),
@@ -140,7 +147,7 @@ def bench(
     try:
         code = commands.bench(
             model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
-            cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite, data_dir,
+            cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite, data_dir, repack,
         )  # fmt: skip
     except MeekError as error:
         fail(str(error), 2)
@@ -154,7 +161,8 @@ def bench(
     "  meek eval -m smollm2-135m --suite quick                                   # standard lm-eval tasks from the hub\n\n"
     "  meek eval -m ./any.gguf --tasks hellaswag,arc_challenge --limit 200\n\n"
     "Suites: quick = a fixed, seeded subset of MMLU (stratified by subject), HellaSwag, ARC-Challenge and GSM8K; "
-    "full = those tasks whole. Interrupted runs resume from a cache in ~/.meek/eval-cache.",
+    "full = those tasks whole. Interrupted or crashed runs resume from a cache in ~/.meek/eval-cache: run the same "
+    "command again.",
 )
 def eval_command(
     model: str = typer.Option("smollm2-135m", "-m", "--model", help="Catalogue id or .gguf path."),
@@ -177,30 +185,48 @@ def eval_command(
     threads: int | None = typer.Option(None, "-t", "--threads", min=1, help="CPU threads. Default: all cores."),
     chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template (instruct models)."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
+    repack: str | None = typer.Option(
+        None, "-rpk", "--repack", help="0 or 1, as for meek bench. Default: what the preflight probe finds runs here."
+    ),
+    timeout: float = typer.Option(
+        600, "--timeout", min=1, help="Seconds the scoring worker may go without finishing a request before it is stopped."
+    ),
 ) -> None:
-    """Score the exact quantised file on standard benchmarks through lm-eval, in-process, and save the scores."""
+    """Score the exact quantised file on standard benchmarks through lm-eval, and save the scores.
+
+    Scoring runs in a worker process: a crash, an out-of-memory kill or a hang is one line and exit code 1, and every
+    request scored before it stays in the request cache, so the same command resumes."""
     from harness import commands
 
     if strategy not in ("prefix-reuse", "plain"):
         fail(f"--strategy: unknown '{strategy}' (choose prefix-reuse or plain)", 2)
     try:
-        code = commands.evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir)
+        code = commands.evaluate(
+            model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir, repack, timeout
+        )
     except MeekError as error:
         fail(str(error), 2)
     raise typer.Exit(code)
 
 
 @app.command()
-def machine(as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON.")) -> None:
-    """What the harness knows about this machine: CPU, memory, GPUs, OS, and the llama.cpp build."""
-    from harness.machine import fingerprint
+def machine(
+    as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
+    probe: bool = typer.Option(
+        True, "--probe/--no-probe", help="Run the preflight probe (a few seconds, once per llama.cpp build) if it has not run."
+    ),
+) -> None:
+    """What the harness knows about this machine: CPU, memory, GPUs, OS, the llama.cpp build, and the preflight verdict
+    (which of llama.cpp's CPU paths run here)."""
+    from harness import commands
 
-    facts = fingerprint()
+    try:
+        facts = commands.machine_facts(probe)
+    except MeekError as error:
+        fail(str(error))
     if as_json:
         print(json.dumps(facts, indent=2))
         return
-    from harness import commands
-
     commands.print_machine(facts, out)
     for warning in facts.get("warnings", []):
         err.print(f"warning: {warning}")

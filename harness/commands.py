@@ -17,6 +17,7 @@ from harness.errors import MeekError
 from harness.gguf_file import read_gguf_facts, sha256_of
 from harness.machine import fingerprint
 from harness.memory_fit import capacity_bytes, gib, weights_bytes
+from harness.preflight import parse_repack
 from harness.sweep import SweepSpec, parse_int_list, parse_pg_list, parse_str_list
 
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
@@ -26,7 +27,7 @@ FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
 
 def bench(
     model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
-    cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite=None, data_dir=None,
+    cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite=None, data_dir=None, repack=None,
 ) -> int:  # fmt: skip
     """Run `meek bench`; return the exit code (0 all measured, 1 something failed, 130 interrupted)."""
     if output not in OUTPUT_FORMATS:
@@ -50,13 +51,12 @@ def bench(
         flash_attn=[FLASH_ATTN[v] for v in parse_str_list("-fa", flash_attn, tuple(FLASH_ATTN))],
         type_k=parse_str_list("-ctk", cache_type_k, kv_types),
         type_v=parse_str_list("-ctv", cache_type_v, kv_types),
+        repack=parse_repack(repack),
     )
     if len(models) == 1 and not looks_like_path(models[0]) and catalog.get(models[0]) is None:
         raise MeekError(unknown_model_message(models[0], catalog))
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    machine = fingerprint()
-    for warning in machine["warnings"]:
-        err.print(f"warning: {warning}")
+    machine = fingerprint()  # its warnings are printed after the preflight probe (harness/bench.py: Preflight)
     evaluate = None
     if eval_suite:
         from harness.quality.evaluate import plan
@@ -65,7 +65,7 @@ def bench(
         planned = (
             plan([], eval_suite, data_dir, None) if eval_suite in SUITES else plan(eval_suite.split(","), None, data_dir, None)
         )
-        evaluate = EvalOptions(tasks=planned, threads=spec.n_threads[0])
+        evaluate = EvalOptions(tasks=planned, threads=spec.n_threads[0], repack=spec.repack[0], timeout_s=timeout)
     options = BenchOptions(
         spec=spec, repetitions=repetitions, warmup=not no_warmup, timeout_s=timeout, results_dir=results_dir, evaluate=evaluate
     )
@@ -79,7 +79,9 @@ def bench(
     for line in outcome.errors:
         err.print(f"error: {line}", markup=False)
     if outcome.interrupted:
-        err.print("interrupted: finished tests were saved", markup=False)
+        finished = sum(len(r.runs) + len(r.scores) for r in outcome.results)
+        err.print("interrupted: " + ("finished tests were saved" if finished else "no test had finished; nothing was saved"),
+                  markup=False)  # fmt: skip
         return 130
     return 1 if outcome.errors else 0
 
@@ -181,6 +183,20 @@ def models_verify(model_id: str, out: Console) -> None:
     )
 
 
+def machine_facts(probe: bool) -> dict:
+    """The fingerprint with the preflight verdict (probed now with the bundled model if `probe` and none is stored)."""
+    from harness import preflight
+
+    facts = fingerprint()
+    verdict = preflight.cached(facts)
+    if verdict is None and probe and "cpu_features_used" in facts.get("llama_cpp", {}):
+        catalog = load_catalog()
+        verdict = preflight.check(resolve(DEFAULT_MODEL, catalog).path, facts, threads=thread_counts(None)[0])
+    preflight.apply(facts, verdict)
+    facts["preflight"] = preflight.describe(verdict)
+    return facts
+
+
 def print_machine(facts: dict, out: Console) -> None:
     cpu, build = facts["cpu"], facts.get("llama_cpp", {})
     lines = [
@@ -201,6 +217,7 @@ def print_machine(facts: dict, out: Console) -> None:
         ("llama.cpp commit", f"{build.get('commit')} (ggml {build.get('ggml_version')})"),
         ("backends", ", ".join(build.get("backends", [])) + (" (GPU offload available)" if build.get("gpu_offload") else "")),
         ("cpu features used", " ".join(build.get("cpu_features_used", []))),
+        ("preflight", facts.get("preflight", "-")),
         ("harness", facts["harness_version"]),
     ]
     from harness.sensors import available_sensors
@@ -213,23 +230,41 @@ def print_machine(facts: dict, out: Console) -> None:
         out.print(f"{key:>18}: {value}", markup=False)
 
 
-def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir) -> int:
-    """Run `meek eval`: score one model, print the scores, save them as a result file."""
+def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir, repack=None, timeout=600) -> int:
+    """Run `meek eval`: score one model (in a worker process), print the scores, save them as a result file.
+
+    Exit 0 when every task was scored; 1 when scoring failed (the requests scored before the failure stay cached, so the
+    same command resumes); a bad option raises MeekError before anything runs."""
+    from harness.bench import Preflight
     from harness.quality.evaluate import plan
-    from harness.results import write_result
+    from harness.results import Machine, write_result
 
     catalog = load_catalog()
+    wanted = parse_repack(repack)
+    if len(wanted) > 1:
+        raise MeekError("--repack: meek eval scores with one setting: give 0 or 1")
     planned = plan([t.strip() for t in (tasks or "").split(",") if t.strip()], suite, data_dir, limit)
     resolved = resolve(model, catalog)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    result = new_result(fingerprint(), None, model_info(resolved))
+    machine = fingerprint()
+    result = new_result(machine, None, model_info(resolved))
+    progress = ConsoleProgress(err)
+    options = EvalOptions(tasks=planned, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat, timeout_s=timeout)
+    try:
+        options.repack = Preflight(machine, progress, timeout).repack_for(wanted[0], resolved.path, 0, threads or 1)
+    except MeekError as error:  # the setting asked for crashes here, or every setting does: a failed run, not bad input
+        err.print(f"error: {error}", markup=False)
+        return 1
+    result.machine = Machine.model_validate(machine)
     err.print(
         f"scoring {resolved.label} on {', '.join(p.name for p in planned)}"
-        + (" (subset)" if any(p.subset for p in planned) else "")
+        + (" (subset)" if any(p.subset for p in planned) else ""),
+        markup=False,
     )
-    score_into(result, resolved, EvalOptions(tasks=planned, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat))
+    score_into(result, resolved, options, progress)
     if result.errors:
-        raise MeekError(result.errors[0].message)
+        err.print(f"error: {result.errors[0].message}", markup=False)
+        return 1
     result.status = "complete"
     sys.stdout.write(scores_table(result))
     err.print(f"saved {write_result(result, results_dir)}", markup=False)

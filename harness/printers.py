@@ -12,7 +12,7 @@ from harness.results import BenchResult
 
 FIELDS = [
     "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_quant", "model_sha256", "model_size",
-    "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "n_prompt",
+    "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "repack", "n_prompt",
     "n_gen", "n_depth", "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts", "ttft_ms",
     "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "samples_ns", "samples_ts",
 ]  # fmt: skip
@@ -37,7 +37,7 @@ def rows(results: list[BenchResult]) -> list[dict]:
                 "model_n_params": model.n_params,
                 **{
                     k: getattr(run.settings, k, None)
-                    for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn")
+                    for k in ("n_batch", "n_ubatch", "type_k", "type_v", "n_gpu_layers", "flash_attn", "repack")
                 },
                 "n_threads": run.n_threads,
                 "n_prompt": run.n_prompt,
@@ -98,6 +98,7 @@ MD_COLUMNS = [
     "ngl",
     "threads",
     "fa",
+    "rpk",
     "test",
     "t/s",
     "median t/s",
@@ -122,6 +123,7 @@ def markdown(records: list[dict]) -> str:
             str(r["n_gpu_layers"]),
             str(r["n_threads"]),
             str(r["flash_attn"]),
+            "-" if r["repack"] is None else str(r["repack"]),  # llama-bench's rpk
             r["test"],
             f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}" + (" !" if r["unstable"] else ""),
             f"{r['median_ts']:.2f}",

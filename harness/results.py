@@ -69,6 +69,13 @@ class LlamaBuild(Strict):
     error: str | None = Field(default=None, max_length=500)
 
 
+class DisabledPath(Strict):
+    """A llama.cpp CPU path the preflight probe found crashing on this machine, and left out of every measurement."""
+
+    path: str = Field(max_length=40, description="amx, cpu-repack ...")
+    reason: str = Field(max_length=500)
+
+
 class Machine(Strict):
     machine_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,80}$")
     cpu: Cpu
@@ -80,6 +87,9 @@ class Machine(Strict):
     harness_version: str = Field(max_length=40)
     llama_cpp: LlamaBuild
     warnings: list[str] = Field(default=[], max_length=20)
+    cpu_paths_disabled: list[DisabledPath] = Field(
+        default=[], max_length=16, description="paths the preflight probe found crashing here: runs used the fallback"
+    )
 
 
 class ModelInfo(Strict):
@@ -107,6 +117,11 @@ class Settings(Strict):
     flash_attn: int = Field(ge=-1, le=1, description="-1 auto, 0 off, 1 on")
     type_k: str = Field(max_length=10)
     type_v: str = Field(max_length=10)
+    repack: int | None = Field(
+        default=None, ge=0, le=1,
+        description="llama-bench's --repack: 1 lets llama.cpp repack weights into its extra CPU buffer types (AMX, CPU repack), "
+        "0 keeps them plain (llama_model_params.use_extra_bufts); null: not recorded (files before it; llama.cpp's default is 1)",
+    )  # fmt: skip
 
 
 class Load(Strict):

@@ -86,6 +86,7 @@ class LoadSettings:
     flash_attn: int = 0
     type_k: str = "f16"
     type_v: str = "f16"
+    repack: int | None = None  # llama-bench's --repack (use_extra_bufts); None: this machine's preflight default
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class SweepSpec:
     flash_attn: list[int]
     type_k: list[str]
     type_v: list[str]
+    repack: list[int | None] = field(default_factory=lambda: [None])
 
 
 def expand(spec: SweepSpec) -> list[LoadGroup]:
@@ -161,10 +163,12 @@ def expand(spec: SweepSpec) -> list[LoadGroup]:
         raise MeekError("nothing to measure: give a non-zero -p, -n or -pg")
     groups = []
     for model in spec.models:
-        for ngl, nb, nub, fa, tk, tv in itertools.product(
-            spec.n_gpu_layers, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.type_k, spec.type_v
+        for ngl, nb, nub, fa, tk, tv, rpk in itertools.product(
+            spec.n_gpu_layers, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.type_k, spec.type_v, spec.repack
         ):
-            load = LoadSettings(n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv)
+            load = LoadSettings(
+                n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv, repack=rpk
+            )
             tests = [
                 TestInstance(TestShape(s.n_prompt, s.n_gen, depth), threads)
                 for threads in spec.n_threads

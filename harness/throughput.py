@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from harness import faults
 from harness.backends.base import Backend
 from harness.errors import MeekError
 from harness.monitor import PeakMemorySampler
@@ -30,23 +31,26 @@ def run_group(
     per test; ("memory", peaks) at the end.
     """
     rng = np.random.default_rng(seed)
-    with PeakMemorySampler() as sampler:
-        started = time.perf_counter_ns()
-        backend.load(model_path, group.load)
-        load_ns = time.perf_counter_ns() - started
-        emit("loaded", {"load_time_ms": load_ns / 1e6, **backend.describe(), **sampler.peaks()})
-        for index, test in enumerate(group.tests):
-            sampler.reset()
-            try:
-                result = measure_test(
-                    backend, test, repetitions, warmup, rng, lambda rep: emit("repetition", {"index": index, "done": rep})
-                )
-            except MeekError as error:
-                emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
-                continue
-            emit("test", {"index": index, **result, **sampler.peaks()})
-        emit("memory", sampler.process_peaks())
-    backend.close()
+    try:
+        with PeakMemorySampler() as sampler:
+            started = time.perf_counter_ns()
+            backend.load(model_path, group.load)
+            load_ns = time.perf_counter_ns() - started
+            emit("loaded", {"load_time_ms": load_ns / 1e6, **backend.describe(), **sampler.peaks()})
+            faults.at("bench-decode")
+            for index, test in enumerate(group.tests):
+                sampler.reset()
+                try:
+                    result = measure_test(
+                        backend, test, repetitions, warmup, rng, lambda rep: emit("repetition", {"index": index, "done": rep})
+                    )
+                except MeekError as error:
+                    emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
+                    continue
+                emit("test", {"index": index, **result, **sampler.peaks()})
+            emit("memory", sampler.process_peaks())
+    finally:
+        backend.close()
 
 
 def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:

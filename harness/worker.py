@@ -1,62 +1,91 @@
-"""Runs one load group in a child process, so a crash, an out-of-memory kill or a hang becomes an error entry.
+"""Runs llama.cpp work in a child process, so a crash, an out-of-memory kill or a hang becomes an error the parent reports.
 
-The child streams events back as they happen; whatever arrived before a failure is kept.
+The child streams events back as they happen; whatever arrived before a failure is kept. Three kinds of work run this
+way: a `meek bench` load group (`bench_group`), the preflight probe (harness/preflight.py) and `meek eval`'s scoring
+(harness/quality/evaluate.py). Each is a top-level function `target(emit, *args)`; `emit(kind, payload)` sends an event.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import queue as queue_module
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from harness.errors import MeekError
 from harness.sweep import LoadGroup
+
+# Signals by which llama.cpp dies when it runs an instruction this CPU (or its hypervisor) does not run, or faults in
+# a kernel: SIGILL for a missing instruction, SIGSEGV for a general-protection fault (AMX's ldtilecfg under some
+# hypervisors), SIGBUS for a misaligned access.
+CRASH_SIGNALS = ("SIGILL", "SIGSEGV", "SIGBUS")
 
 
 class WorkerFailed(Exception):
     """The child process died, hung past its timeout, or reported an error before finishing."""
 
+    def __init__(self, message: str, signal_name: str | None = None) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name  # set when the child died on a signal
 
-def _child(model_path: str, group: LoadGroup, repetitions: int, warmup: bool, events) -> None:
-    from harness.backends.llamacpp import LlamaCppBackend
-    from harness.throughput import run_group
+    @property
+    def crashed(self) -> bool:
+        """Died on a signal that means an instruction or memory fault (not a kill from outside)."""
+        return self.signal_name in CRASH_SIGNALS
+
+
+def _bootstrap(target: Callable, args: tuple, connection) -> None:
+    """The child's entry point: no core file if llama.cpp crashes, then the work, its errors sent as events."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
 
     def emit(kind: str, payload: dict) -> None:
-        events.put((kind, payload))
+        connection.send((kind, payload))
 
     try:
-        run_group(LlamaCppBackend(), model_path, group, repetitions, warmup, emit)
+        target(emit, *args)
         emit("done", {})
     except MeekError as error:
         emit("fatal", {"message": str(error)})
-    except Exception as error:  # reported to the parent as this group's error, with its type
+    except Exception as error:  # reported to the parent as this work's error, with its type
         emit("fatal", {"message": f"{type(error).__name__}: {error}"})
+    finally:
+        connection.close()
 
 
-def run_in_worker(
-    model_path: str, group: LoadGroup, repetitions: int, warmup: bool, timeout_s: float
-) -> Iterator[tuple[str, dict]]:
-    """Yield the child's events; raise WorkerFailed when it crashes, or sends nothing for `timeout_s` seconds."""
+def bench_group(emit, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, seed: int) -> None:
+    """A `meek bench` load group: load once, run every test, stream each result."""
+    from harness.backends.llamacpp import LlamaCppBackend
+    from harness.throughput import run_group
+
+    run_group(LlamaCppBackend(), model_path, group, repetitions, warmup, emit, seed)
+
+
+def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[tuple[str, dict]]:
+    """Run `target(emit, *args)` in a child; yield its events; raise WorkerFailed when it crashes, reports an error, or
+    sends nothing for `timeout_s` seconds."""
     context = multiprocessing.get_context("spawn")
-    events = context.Queue()
-    process = context.Process(target=_child, args=(model_path, group, repetitions, warmup, events), daemon=True)
+    # A pipe, not a Queue: a child killed mid-send leaves no semaphore behind, and the end of the pipe says it is gone.
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_bootstrap, args=(target, args, sender), daemon=True)
     _start_deaf_to_ctrl_c(process)
+    sender.close()  # the child holds its own copy: when it dies, the pipe ends
     last_event = time.monotonic()
     try:
         while True:
+            if not receiver.poll(0.2):
+                if time.monotonic() - last_event > timeout_s:
+                    raise WorkerFailed(f"no progress for {timeout_s:.0f} s (hung or far too slow); the worker was stopped")
+                continue
             try:
-                kind, payload = events.get(timeout=0.2)
-            except queue_module.Empty:
-                if process.is_alive():
-                    if time.monotonic() - last_event > timeout_s:
-                        raise WorkerFailed(f"no progress for {timeout_s:.0f} s (hung or far too slow); the worker was stopped")
-                    continue
-                try:  # the child is gone: read what it sent last, else report how it died
-                    kind, payload = events.get(timeout=1)
-                except queue_module.Empty:
-                    raise WorkerFailed(_exit_reason(process.exitcode)) from None
+                kind, payload = receiver.recv()
+            except (EOFError, OSError):  # the child is gone without a last word: report how it died
+                process.join(5)
+                raise WorkerFailed(_exit_reason(process.exitcode), _signal_name(process.exitcode)) from None
             last_event = time.monotonic()
             if kind == "fatal":
                 raise WorkerFailed(payload["message"])
@@ -70,7 +99,7 @@ def run_in_worker(
             if process.is_alive():
                 process.kill()
         process.join()
-        events.close()
+        receiver.close()
 
 
 def _start_deaf_to_ctrl_c(process) -> None:
@@ -86,9 +115,15 @@ def _start_deaf_to_ctrl_c(process) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _exit_reason(exitcode: int | None) -> str:
+def _signal_name(exitcode: int | None) -> str | None:
     if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        return signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+    return None
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    name = _signal_name(exitcode)
+    if name:
         hint = " (killed: out of memory?)" if name == "SIGKILL" else ""
         return f"the worker process died with {name}{hint}"
     return f"the worker process exited with code {exitcode} before finishing"

@@ -27,7 +27,7 @@ def _llama():
     return llama_cpp
 
 
-def _install_log_capture() -> None:
+def install_log_capture() -> None:
     """Keep llama.cpp's warnings and errors (to explain a failure) and silence the rest."""
     global _log_callback
     if _log_callback is not None:
@@ -56,7 +56,7 @@ class LlamaCppBackend:
     name = "llama-cpp-python"
 
     def __init__(self) -> None:
-        _install_log_capture()
+        install_log_capture()
         self._lib = _llama()
         self._lib.llama_backend_init()
         self.model = None
@@ -68,6 +68,7 @@ class LlamaCppBackend:
         lib = self._lib
         params = lib.llama_model_default_params()
         params.n_gpu_layers = settings.n_gpu_layers
+        params.use_extra_bufts = settings.repack != 0  # llama-bench's --repack; None (not set) is llama.cpp's default, on
         _log_lines.clear()
         self.model = lib.llama_model_load_from_file(path.encode(), params)
         if not self.model:

@@ -6,6 +6,8 @@ import difflib
 import hashlib
 import json
 import math
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -108,47 +110,108 @@ def _check_online_tasks(names: list[str]) -> None:
 
 
 def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy: str = "prefix-reuse", n_ctx: int = 2048,
-             threads: int | None = None, chat: bool = False) -> list[dict]:  # fmt: skip
-    """Score every planned task with lm-eval on the in-process model; return one score dict per (task, metric).
+             threads: int | None = None, chat: bool = False, repack: int | None = None, timeout_s: float = 600,
+             progress=None) -> list[dict]:  # fmt: skip
+    """Score every planned task with lm-eval, in a worker process; return one score dict per (task, metric).
 
-    Requests are cached per model file and strategy in $MEEK_HOME/eval-cache, so an interrupted run resumes.
+    Every scored request goes into a cache in $MEEK_HOME/eval-cache as soon as it is scored (per model file, strategy,
+    context size and repack setting), so a run that crashes, is killed or is interrupted resumes where it stopped. A crash
+    of the worker (an instruction llama.cpp cannot run here, an out-of-memory kill, a hang past `timeout_s` seconds
+    without a scored request) raises MeekError in one line.
     """
+    from harness.preflight import crash_hint
+    from harness.quality.llama_lm import SCORING_VERSION
+    from harness.worker import WorkerFailed, run_in_worker
+
+    repack_tag = "" if repack in (None, 1) else f"-rpk{repack}"
+    cache = meek_home() / "eval-cache" / f"{sha256[:16]}-{strategy}-{n_ctx}{repack_tag}-v{SCORING_VERSION}"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    say = progress.line if progress is not None else (lambda text: None)
+    already = cached_requests(cache)
+    if already:
+        say(f"resuming: {already:,} scored requests are already in the cache ({cache.name})")
+    scores: list[dict] = []
+    work = (str(model_path), planned, strategy, n_ctx, threads, chat, repack, str(cache))
+    bar_shown = False
+    try:
+        for kind, payload in run_in_worker(eval_child, work, timeout_s):
+            bar_shown = bar_shown or kind == "progress"
+            if kind == "scores":
+                scores += payload["scores"]
+    except WorkerFailed as error:
+        if bar_shown:  # the worker's progress bar was cut off mid-line
+            sys.stderr.write("\n")
+        kept = cached_requests(cache)
+        raise MeekError(
+            f"scoring stopped: {error}{crash_hint(error.signal_name, repack)}; {kept:,} scored requests are kept in the "
+            "cache: run the same command again to resume"
+        ) from None
+    return scores
+
+
+def cached_requests(cache: Path) -> int:
+    """How many scored requests the request cache holds (0 when there is none yet). lm-eval adds `_rank0.db` to the
+    name it is given."""
+    import sqlite3
+
+    total = 0
+    for database in cache.parent.glob(f"{cache.name}_rank*.db"):
+        try:
+            connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                total += int(connection.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0])
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            pass
+    return total
+
+
+def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str, n_ctx: int, threads: int | None, chat: bool,
+               repack: int | None, cache: str) -> None:  # fmt: skip
+    """In the worker: load the model, run lm-eval task by task, send each task's scores back as soon as it is done."""
     import datasets
     import lm_eval
+    import lm_eval.evaluator
+    from tqdm import tqdm
 
-    from harness.quality.llama_lm import SCORING_VERSION, MeekLlamaCpp
+    from harness.quality.llama_lm import MeekLlamaCpp
 
     datasets.disable_progress_bars()  # our own progress bar (with ETA) is the one that matters
+    # tqdm guards its bars with a multiprocessing lock (a named semaphore); a worker killed by a crash leaves it behind
+    # and Python warns of a leaked semaphore at exit. One process draws the bars here, so a thread lock is enough.
+    tqdm.set_lock(threading.RLock())
+    # lm-eval records the git commit of the folder it is run from (`git describe`, whose "fatal: not a git repository"
+    # reaches the user's terminal outside a checkout); that commit says nothing about the scores, so none is asked for.
+    lm_eval.evaluator.get_git_commit_hash = lambda: None
     try:
-        model = MeekLlamaCpp(path=str(model_path), n_ctx=n_ctx, n_threads=threads, strategy=strategy)
+        model = MeekLlamaCpp(path=model_path, n_ctx=n_ctx, n_threads=threads, strategy=strategy, repack=repack,
+                             on_progress=lambda done: emit("progress", {"requests": done}))  # fmt: skip
     except (ValueError, RuntimeError) as error:
         raise MeekError(f"the model could not be loaded for scoring: {error}") from None
-    cache = meek_home() / "eval-cache" / f"{sha256[:16]}-{strategy}-{n_ctx}-v{SCORING_VERSION}"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    scores = []
     try:
         for task in planned:
             started = time.perf_counter()
             configs = task.local.configs if task.local else [task.name]
             output = lm_eval.simple_evaluate(
                 model=model, tasks=configs, samples=task.samples, limit=task.limit, num_fewshot=task.shots if not task.local else None,
-                use_cache=str(cache), log_samples=False, apply_chat_template=chat, fewshot_as_multiturn=chat and bool(task.shots),
+                use_cache=cache, log_samples=False, apply_chat_template=chat, fewshot_as_multiturn=chat and bool(task.shots),
                 random_seed=0, numpy_random_seed=1234, fewshot_random_seed=1234, verbosity="ERROR",
             )  # fmt: skip
-            scores += _scores_from(task, output, time.perf_counter() - started, strategy, n_ctx, chat)
+            scoring = f"{strategy}, n_ctx {n_ctx}" + (", repack 0" if repack == 0 else "")
+            emit("scores", {"scores": _scores_from(task, output, time.perf_counter() - started, scoring, chat)})
     finally:
         model.close()
-    return scores
 
 
-def _scores_from(task: PlannedTask, output: dict, elapsed: float, strategy: str, n_ctx: int, chat: bool) -> list[dict]:
+def _scores_from(task: PlannedTask, output: dict, elapsed: float, scoring: str, chat: bool) -> list[dict]:
     results, n_samples, n_shot = output["results"], output.get("n-samples", {}), output.get("n-shot", {})
     # local configs report per task (MMLU: per subject, pooled below); a hub task or group reports its own aggregate
     names = [c["task"] for c in task.local.configs] if task.local else [task.name]
     metric_keys = sorted({k for name in names for k in results.get(name, {}) if "_stderr" not in k and k != "alias" and "," in k})
     base = {
         "task": task.name, "subset": task.subset, "subset_seed": SUITE_SEED if task.samples and task.subset else None,
-        "lm_eval_version": metadata.version("lm_eval"), "task_hash": task.task_hash(), "scoring": f"{strategy}, n_ctx {n_ctx}" + (", chat template" if chat else ""),
+        "lm_eval_version": metadata.version("lm_eval"), "task_hash": task.task_hash(), "scoring": scoring + (", chat template" if chat else ""),
         "data": "local files" if task.local else "lm-eval standard (hub)", "elapsed_s": round(elapsed, 1),
     }  # fmt: skip
     scores = []

@@ -25,6 +25,9 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
+from harness import faults
+from harness.backends.llamacpp import install_log_capture
+
 STRATEGIES = ("prefix-reuse", "plain")
 SCORING_VERSION = 2  # bump when scores of the same requests can change: keys the request cache
 # llama.cpp's repacked CPU matrix kernels (Q4_0, Q4_K, IQ4_NL... on x86 and ARM) take a batch's rows 4 at a time and the
@@ -58,11 +61,13 @@ class MeekLlamaCpp(TemplateLM):
         flash_attn: bool = False,
         strategy: str = "prefix-reuse",
         max_gen_toks: int = 256,
+        repack: int | str | None = None,
+        on_progress=None,
         **_ignored,
     ) -> None:
         super().__init__()
         import llama_cpp
-        from llama_cpp import Llama
+        from llama_cpp._internals import LlamaModel
 
         model_path = path or pretrained
         if not model_path:
@@ -70,13 +75,20 @@ class MeekLlamaCpp(TemplateLM):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}")
         threads = int(n_threads or os.cpu_count() or 1)
-        # The Llama object gives the model, tokenizer and metadata; scoring uses a context of our own (below).
-        self.llm = Llama(
-            model_path=str(model_path), n_ctx=64, n_batch=64, n_threads=threads, n_gpu_layers=int(n_gpu_layers), verbose=False
-        )
+        install_log_capture()  # llama.cpp's own log lines stay out of the progress bar; warnings are kept for errors
+        # llama_cpp.Llama fills llama_model_params itself and has no argument for use_extra_bufts (llama-bench's --repack),
+        # so the model is loaded through the LlamaModel wrapper that Llama itself uses, with params of our own: the same
+        # tokenizer and metadata calls, and the repack setting the preflight probe found to run (harness/preflight.py).
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = 0x7FFFFFFF if int(n_gpu_layers) == -1 else int(n_gpu_layers)
+        if repack is not None:
+            params.use_extra_bufts = str(repack).strip().lower() not in ("0", "false", "no", "off")
+        self.llm = LlamaModel(path_model=str(model_path), params=params, verbose=False)
         self._lib = llama_cpp
-        self.model = self.llm._model.model
-        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.model = self.llm.model
+        self.on_progress = on_progress
+        self.requests_scored = 0  # requests computed by this process (not read from the cache)
+        self.vocab = self.llm.vocab
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
         self.n_vocab = self.llm.n_vocab()
         self.n_ctx = int(n_ctx)
@@ -122,7 +134,7 @@ class MeekLlamaCpp(TemplateLM):
         return self.llm.tokenize(string.encode("utf-8"), add_bos=add_bos, special=False)
 
     def tok_decode(self, tokens: list[int]) -> str:
-        return self.llm.detokenize(tokens).decode("utf-8", errors="ignore")
+        return self.llm.detokenize(list(tokens)).decode("utf-8", errors="ignore")
 
     # --- decoding ---------------------------------------------------------------------------------------------------
     def _clear(self) -> None:
@@ -247,6 +259,7 @@ class MeekLlamaCpp(TemplateLM):
         with tqdm(total=len(requests), disable=disable_tqdm, desc="scoring", unit="req") as bar:
             for context in order:
                 members = groups[context]
+                self._before_scoring(len(members))
                 context = list(context)
                 if self.strategy == "plain":
                     scored = [self._score_plain(context, continuation) for _, continuation in members]
@@ -254,8 +267,26 @@ class MeekLlamaCpp(TemplateLM):
                     scored = self._score_shared(context, [continuation for _, continuation in members])
                 for (index, _), score in zip(members, scored):
                     results[index] = score
+                    if requests[index][0] is not None:  # lm-eval's cache key (context, continuation); None for rolling windows
+                        self.cache_hook.add_partial("loglikelihood", requests[index][0], score)
+                self._scored(len(members))
                 bar.update(len(members))
         return results  # type: ignore[return-value]
+
+    # --- progress and the request cache -----------------------------------------------------------------------------
+    def _before_scoring(self, n: int) -> None:
+        """Where a test's injected crash (harness/faults.py: eval-request-N) happens: before request N is scored."""
+        for point in faults.planned():
+            if point.startswith("eval-request-") and point[13:].isdigit():
+                if self.requests_scored < int(point[13:]) <= self.requests_scored + n:
+                    faults.at(point)
+
+    def _scored(self, n: int) -> None:
+        """Count scored requests and tell the worker's parent (its no-progress timeout). Each request already went to
+        lm-eval's request cache (an SQLite file committed on every write), so a crash after this loses none of them."""
+        self.requests_scored += n
+        if self.on_progress is not None:
+            self.on_progress(self.requests_scored)
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
@@ -274,6 +305,7 @@ class MeekLlamaCpp(TemplateLM):
             ]
             pieces = self._loglikelihood_tokens([(None, c, t) for c, t in windows], disable_tqdm=True)
             scores.append(sum(score for score, _ in pieces))
+            self.cache_hook.add_partial("loglikelihood_rolling", (text,), scores[-1])
         return scores
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
@@ -283,7 +315,10 @@ class MeekLlamaCpp(TemplateLM):
             until = gen_kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
             max_new = int(gen_kwargs.get("max_gen_toks", self.max_gen_toks))
+            self._before_scoring(1)
             outputs.append(self.greedy(context, until, max_new))
+            self.cache_hook.add_partial("generate_until", request.args, outputs[-1])
+            self._scored(1)
         return outputs
 
     def greedy(self, context: str, until: list[str], max_new: int) -> str:
@@ -309,7 +344,7 @@ class MeekLlamaCpp(TemplateLM):
 
     # --- chat template for instruct models ------------------------------------------------------------------------
     def chat_template(self, chat_template: bool | str = False) -> str | None:
-        return self.llm.metadata.get("tokenizer.chat_template", "")
+        return self.llm.metadata().get("tokenizer.chat_template", "")
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

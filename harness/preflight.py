@@ -1,0 +1,244 @@
+"""Preflight: before measuring, find out which of llama.cpp's CPU paths run on this machine, and fall back where one crashes.
+
+Cloud VMs and some hypervisors report CPU features they do not run. On an Intel Xeon VM that advertises AMX, llama.cpp's
+AMX path (weights repacked into its AMX buffer type) faults on the first decode (SIGILL on `tileloadd` on some, SIGSEGV on
+`ldtilecfg` on others), while the same build with repacking off (`llama_model_params.use_extra_bufts = false`, llama-bench's
+`--repack 0`) runs. A wheel built on another CPU dies the same way on an instruction this CPU lacks.
+
+The probe loads a model in a worker process and runs a short prompt batch and one generated token: first with repack on,
+then, if the worker died on a signal, with repack off. The verdict is cached in $MEEK_HOME/preflight per machine id,
+llama.cpp build and backend, so it costs a few seconds once; a new build of llama-cpp-python gets a new probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from harness import faults
+from harness.errors import MeekError
+from harness.home import meek_home
+from harness.machine import SIMD_FEATURES, cpu_flags
+from harness.sweep import LoadSettings
+from harness.worker import WorkerFailed, run_in_worker
+
+VERDICT_VERSION = 1
+PROBE_PROMPT_TOKENS = 32  # a batch large enough to take the repacked matrix kernels, as a real prompt does
+# Build flags of a portable llama-cpp-python, by the feature names of llama_print_system_info (AMX left out on purpose:
+# it is the path that faults under some hypervisors, and the probe decides whether it runs).
+PORTABLE_FLAGS = {
+    "AVX": "GGML_AVX", "AVX2": "GGML_AVX2", "FMA": "GGML_FMA", "F16C": "GGML_F16C", "BMI2": "GGML_BMI2",
+    "AVX_VNNI": "GGML_AVX_VNNI", "AVX512": "GGML_AVX512", "AVX512_VBMI": "GGML_AVX512_VBMI",
+    "AVX512_VNNI": "GGML_AVX512_VNNI", "AVX512_BF16": "GGML_AVX512_BF16",
+}  # fmt: skip
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What the probe found: the repack setting that runs here, and what crashed if anything did."""
+
+    repack_default: int  # 1 where llama.cpp's extra buffer types run, 0 after they crashed
+    checked_utc: str
+    model: str  # the file the probe loaded
+    key: dict
+    crashed: str | None = None  # e.g. "SIGSEGV on the first decode with --repack 1"
+    cpu_paths_disabled: list[dict] = dataclasses.field(default_factory=list)  # [{"path": "amx", "reason": "..."}]
+
+    def note(self) -> str | None:
+        """One line for the user when measurements use the fallback: what crashed, what runs instead, what it costs,
+        how to get it back."""
+        if self.repack_default == 1:
+            return None
+        paths = ", ".join(p["path"].upper() if p["path"] == "amx" else p["path"] for p in self.cpu_paths_disabled)
+        return (
+            f"llama.cpp's repacked-weight path ({paths}) crashed here ({self.crashed}): measuring with --repack 0 instead "
+            "(plain weights; the repack path is the faster one for prompt processing where it works, so compare these only "
+            "with --repack 0 runs). Bare metal or a hypervisor that passes AMX through gets it back; --repack 1 tries again."
+        )
+
+    def to_json(self) -> dict:
+        return {"verdict_version": VERDICT_VERSION, **dataclasses.asdict(self)}
+
+
+def build_key(machine: dict) -> dict:
+    """What a verdict holds for: this machine, this llama.cpp build (version, commit, compiled features, library files)
+    and its backends. Any change gives a new key, so a rebuilt llama-cpp-python is probed again."""
+    build = machine.get("llama_cpp", {})
+    return {
+        "machine_id": machine["machine_id"],
+        "llama_cpp_python": build.get("llama_cpp_python"),
+        "commit": build.get("commit"),
+        "system_info_sha256": hashlib.sha256(str(build.get("system_info")).encode()).hexdigest()[:16],
+        "libraries": _library_stamp(),
+        "backends": build.get("backends", []),
+    }
+
+
+def _library_stamp() -> str:
+    """Name, size and modification time of llama-cpp-python's shared libraries: changes with every rebuild or reinstall."""
+    try:
+        import llama_cpp
+
+        folder = Path(llama_cpp.__file__).parent / "lib"
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        text = ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    except (ImportError, OSError):
+        text = "unknown"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cache_file(key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return meek_home() / "preflight" / f"{digest}.json"
+
+
+def cached(machine: dict) -> Verdict | None:
+    """The stored verdict for this machine and build, or None if it was never probed (or the file is unreadable)."""
+    key = build_key(machine)
+    try:
+        document = json.loads(_cache_file(key).read_text())
+        if document.pop("verdict_version", None) != VERDICT_VERSION or document.get("key") != key:
+            return None
+        return Verdict(**document)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _store(verdict: Verdict) -> None:
+    path = _cache_file(verdict.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(verdict.to_json(), indent=1))
+    temporary.replace(path)
+
+
+def probe_child(emit, model_path: str, n_gpu_layers: int, repack: int, threads: int) -> None:
+    """In the worker: load with the settings asked for, decode a short prompt batch, pick a token, generate one."""
+    from harness.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend()
+    try:
+        backend.load(model_path, LoadSettings(n_gpu_layers=n_gpu_layers, n_batch=64, n_ubatch=64, repack=repack))
+        backend.new_context(PROBE_PROMPT_TOKENS + 8, threads)
+        faults.at(f"probe-repack{repack}")
+        rng = np.random.default_rng(0)
+        backend.process_prompt(PROBE_PROMPT_TOKENS, rng)
+        backend.first_token()
+        backend.generate(1, rng)
+        emit("ok", {})
+    finally:
+        backend.close()
+
+
+def _try(model_path: Path, n_gpu_layers: int, repack: int, threads: int, timeout_s: float) -> WorkerFailed | None:
+    """None when the probe ran; the failure otherwise."""
+    try:
+        for _ in run_in_worker(probe_child, (str(model_path), n_gpu_layers, repack, threads), timeout_s):
+            pass
+    except WorkerFailed as failure:
+        return failure
+    return None
+
+
+def check(model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int = 1, timeout_s: float = 300,
+          retry_repack: bool = False) -> Verdict | None:  # fmt: skip
+    """The verdict for this machine and build: cached, or probed now with this model.
+
+    `retry_repack` (the user asked for --repack 1) probes repack on again even where a stored verdict says it crashed.
+    Returns None when the probe could not decide (the model failed to load for another reason, a timeout, a kill from
+    outside): the measurement then reports its own error. Raises MeekError when llama.cpp crashes even with repack off.
+    """
+    stored = cached(machine)
+    if stored is not None and not (retry_repack and stored.repack_default == 0):
+        return stored
+    key = build_key(machine)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    first = _try(model_path, n_gpu_layers, 1, threads, timeout_s)
+    if first is None:
+        verdict = Verdict(repack_default=1, checked_utc=now, model=model_path.name, key=key)
+        _store(verdict)
+        return verdict
+    if not first.crashed:
+        return stored
+    crashed = f"{first.signal_name} on the first decode with --repack 1"
+    second = _try(model_path, n_gpu_layers, 0, threads, timeout_s)
+    if second is None:
+        disabled = [{"path": path, "reason": crashed} for path in repack_paths(machine)]
+        verdict = Verdict(repack_default=0, checked_utc=now, model=model_path.name, key=key, crashed=crashed,
+                          cpu_paths_disabled=disabled)  # fmt: skip
+        _store(verdict)
+        return verdict
+    if not second.crashed:
+        return stored
+    raise MeekError(broken_build_message(machine, second.signal_name or "a signal"))
+
+
+def repack_paths(machine: dict) -> list[str]:
+    """The extra CPU buffer types this build has, which --repack 0 leaves out: AMX (AMX_INT8 = 1) and CPU repack."""
+    used = set(machine.get("llama_cpp", {}).get("cpu_features_used", []))
+    paths = (["amx"] if "AMX_INT8" in used else []) + (["cpu-repack"] if "REPACK" in used else [])
+    return paths or ["extra buffer types"]
+
+
+def broken_build_message(machine: dict, signal_name: str) -> str:
+    """Why llama.cpp dies even with repack off: the CPU features the build uses against those this CPU runs, and the fix."""
+    build_simd = [f for f in machine.get("llama_cpp", {}).get("cpu_features_used", []) if f in SIMD_FEATURES.values()]
+    cpu_has = [SIMD_FEATURES[f] for f in cpu_flags()]
+    lacking = [f for f in build_simd if f not in cpu_has]
+    flags = " ".join(f"-D{PORTABLE_FLAGS[f]}=ON" for f in cpu_has if f in PORTABLE_FLAGS)
+    rebuild = (
+        f'rebuild it for this CPU: CMAKE_ARGS="-DGGML_NATIVE=OFF {flags}" pip install --force-reinstall --no-cache-dir '
+        "llama-cpp-python (the README's portable build)"
+    )
+    if lacking:
+        return (
+            f"llama.cpp dies with {signal_name} on this machine even with --repack 0: this llama-cpp-python build uses "
+            f"{', '.join(lacking)}, which this CPU does not run (it runs {' '.join(cpu_has) or 'none of the listed features'}): "
+            f"the wheel was built for another CPU; {rebuild}"
+        )
+    return (
+        f"llama.cpp dies with {signal_name} on this machine even with --repack 0, although this build uses no CPU feature "
+        f"this CPU lacks (build: {' '.join(build_simd) or '-'}; CPU: {' '.join(cpu_has) or '-'}); {rebuild}"
+    )
+
+
+def crash_hint(signal_name: str | None, repack: int | None) -> str:
+    """Words added to a worker's crash report, saying what to try."""
+    if signal_name not in ("SIGILL", "SIGSEGV", "SIGBUS"):
+        return ""
+    if repack != 0:
+        return " (llama.cpp faulted in a CPU kernel: --repack 0 leaves out the repacked-weight paths that crash on some VMs)"
+    return " (llama.cpp faulted in a CPU kernel even with --repack 0: `meek machine` names the build's CPU features)"
+
+
+def apply(machine: dict, verdict: Verdict | None) -> None:
+    """Record the verdict in the machine fingerprint that goes into result files."""
+    if verdict is None:
+        return
+    machine["cpu_paths_disabled"] = list(verdict.cpu_paths_disabled)
+
+
+def describe(verdict: Verdict | None) -> str:
+    """The verdict in a line, for `meek machine`."""
+    if verdict is None:
+        return "not probed yet for this build (meek bench and meek eval probe before measuring)"
+    if verdict.repack_default == 1:
+        return f"repack on runs (checked {verdict.checked_utc} with {verdict.model})"
+    paths = ", ".join(p["path"] for p in verdict.cpu_paths_disabled)
+    return f"{verdict.crashed}: measuring with --repack 0 ({paths} left out; checked {verdict.checked_utc} with {verdict.model})"
+
+
+def parse_repack(text: str | None) -> list[int | None]:
+    """--repack values: 0, 1 or 0,1; none given means this machine's preflight default."""
+    if text is None:
+        return [None]
+    values = [part.strip() for part in str(text).split(",")]
+    if not values or any(not re.fullmatch(r"[01]", v) for v in values):
+        raise MeekError(f"--repack: expected 0, 1 or 0,1, got '{text}'")
+    return [int(v) for v in dict.fromkeys(values)]
