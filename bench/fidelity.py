@@ -2,7 +2,8 @@
 
 Builds llama-bench from the llama.cpp source vendored in the installed llama-cpp-python version (or uses --llama-bench),
 then runs it and the harness alternately on both bundled models with the same settings (pp512, tg128, same threads,
-flash attention off), and writes the median ratio harness / llama-bench per test into BENCHMARKS.md.
+flash attention off, the same --repack: this machine's preflight default unless --repack is given), and writes the median
+ratio harness / llama-bench per test into BENCHMARKS.md.
 
     python bench/fidelity.py                       # build llama-bench if needed, 3 alternated rounds
     python bench/fidelity.py --llama-bench ~/llama.cpp/build/bin/llama-bench --rounds 5
@@ -25,6 +26,7 @@ from pathlib import Path
 import psutil
 from benchmarks_md import write_section
 
+from harness import preflight
 from harness.catalog import load_catalog, resolve
 from harness.home import meek_home
 from harness.machine import fingerprint
@@ -65,7 +67,7 @@ def build_llama_bench() -> Path:
     return binary
 
 
-def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int) -> dict[str, float]:
+def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int, repack: int) -> dict[str, float]:
     command = [
         str(binary),
         "-m",
@@ -78,6 +80,8 @@ def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int) -> 
         str(threads),
         "-fa",
         "0",
+        "--repack",
+        str(repack),
         "-r",
         str(reps),
         "-o",
@@ -87,10 +91,10 @@ def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int) -> 
     return {("pp512" if r["n_prompt"] else "tg128"): r["avg_ts"] for r in rows}
 
 
-def run_harness(model_id: str, threads: int, reps: int) -> dict[str, float]:
+def run_harness(model_id: str, threads: int, reps: int, repack: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as results:
         command = [sys.executable, "-m", "harness.cli", "bench", "-m", model_id, "-p", "512", "-n", "128", "-t", str(threads),
-                   "-fa", "0", "-r", str(reps), "-o", "json", "--results-dir", results]  # fmt: skip
+                   "-fa", "0", "--repack", str(repack), "-r", str(reps), "-o", "json", "--results-dir", results]  # fmt: skip
         rows = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     return {r["test"]: r["avg_ts"] for r in rows}
 
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=psutil.cpu_count(logical=False) or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--build-only", action="store_true", help="build llama-bench, print its path and stop (CI uses it)")
+    parser.add_argument("--repack", type=int, choices=(0, 1), help="both tools' --repack (default: the preflight verdict)")
     args = parser.parse_args()
 
     binary = args.llama_bench or build_llama_bench()
@@ -111,6 +116,11 @@ def main() -> None:
         return
     catalog = load_catalog()
     paths = {m: resolve(m, catalog).path for m in MODELS}
+    if args.repack is None:
+        verdict = preflight.check(paths[MODELS[0]], fingerprint(), threads=args.threads)
+        args.repack = verdict.repack_default if verdict else 1
+        if verdict and verdict.note():
+            print(f"note: {verdict.note()}", file=sys.stderr)
     samples: dict[tuple[str, str, str], list[float]] = {}
     for round_index in range(args.rounds):
         for model in MODELS:
@@ -118,9 +128,9 @@ def main() -> None:
             for tool in order:
                 load = os.getloadavg()[0]
                 rates = (
-                    run_llama_bench(binary, paths[model], args.threads, args.reps)
+                    run_llama_bench(binary, paths[model], args.threads, args.reps, args.repack)
                     if tool == "llama-bench"
-                    else run_harness(model, args.threads, args.reps)
+                    else run_harness(model, args.threads, args.reps, args.repack)
                 )
                 for test, rate in rates.items():
                     samples.setdefault((model, test, tool), []).append(rate)
@@ -134,14 +144,18 @@ def main() -> None:
 
 def write_report(args, samples) -> None:
     machine = fingerprint()
+    preflight.apply(machine, preflight.cached(machine))
     build = machine["llama_cpp"]
+    disabled = ", ".join(p["path"] for p in machine.get("cpu_paths_disabled", []))
+    fallback = f" (this machine's preflight fallback: {disabled} crashed here)" if args.repack == 0 and disabled else ""
     lines = [
         f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores, "
         f"{machine['memory_bytes'] / 2**30:.0f} GiB), llama-cpp-python {build['llama_cpp_python']}, llama.cpp {build.get('commit')}, "
         f"CPU features {' '.join(build.get('cpu_features_used', []))}.",
         "",
         f"Command: `python bench/fidelity.py --rounds {args.rounds} --reps {args.reps} --threads {args.threads}`; "
-        "both tools run back to back in each round (order alternating), flash attention off; each value is the mean of one "
+        f"both tools run back to back in each round (order alternating), flash attention off, --repack {args.repack} on "
+        f"both{fallback}; each value is the mean of one "
         "round's repetitions (t/s). The ratio is the median of the per-round ratios harness / llama-bench: pairing runs "
         "that are adjacent in time cancels this machine's slow swings in speed.",
         "",

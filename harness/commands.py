@@ -291,9 +291,21 @@ def thread_counts(threads: str | None) -> list[int]:
     return parse_int_list("-t", threads or default, minimum=1)
 
 
+def llama_bench_repack(model: str, threads: int) -> int:
+    """--repack for the user's llama-bench when none is given: this machine's preflight default (probed with the in-process
+    build: a repack path that faults here faults in any build), so its numbers compare with the harness's."""
+    from harness import preflight
+
+    machine = fingerprint()
+    verdict = preflight.check(resolve(model, load_catalog()).path, machine, threads=threads)
+    if verdict and verdict.note():
+        print(f"note: {verdict.note()}", file=sys.stderr)
+    return verdict.repack_default if verdict else 1
+
+
 def bench_elsewhere(
     backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions, no_warmup, output,
-    results_dir,
+    results_dir, repack=None,
 ) -> int:  # fmt: skip
     """`meek bench --backend openai|ollama|llama-bench`: measure through a server or the user's llama-bench, save, print."""
     from harness import server_bench
@@ -305,6 +317,9 @@ def bench_elsewhere(
     models = [m.strip() for value in model for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
     prompts, gens = parse_int_list("-p", n_prompt), parse_int_list("-n", n_gen)
     if backend in ("openai", "ollama"):
+        if repack is not None:
+            raise MeekError(f"--repack: the {backend} server loaded the model with its own settings; set it there "
+                            "(llama-server --no-repack), or measure in process")  # fmt: skip
         url = url or ("http://127.0.0.1:11434" if backend == "ollama" else None)
         if not url:
             raise MeekError("--backend openai needs --url (e.g. http://127.0.0.1:8080)")
@@ -314,8 +329,12 @@ def bench_elsewhere(
         if binary is None:
             raise MeekError("--backend llama-bench needs --bin PATH/TO/llama-bench")
         thread_list = thread_counts(threads)
+        wanted = parse_repack(repack)
+        if len(wanted) > 1:
+            raise MeekError("--repack: give one value (0 or 1) with --backend llama-bench")
+        chosen = wanted[0] if wanted[0] is not None else llama_bench_repack(models[0], thread_list[0])
         results = [r for m in models for r in server_bench.llama_bench_results(
-            binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn)]  # fmt: skip
+            binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn, chosen)]  # fmt: skip
     else:
         raise MeekError(f"--backend: unknown '{backend}' (choose llama-cpp-python, openai, ollama or llama-bench)")
     print(render(results, output), end="")

@@ -61,6 +61,7 @@ class Record(BaseModel):
     type_v: str = Field(max_length=10)
     n_gpu_layers: int = Field(ge=-1, le=10000)
     flash_attn: int | bool = 0
+    repack: int | bool | None = None  # llama-bench's --repack (use_extra_bufts); absent in files before it had the flag
     n_prompt: int = Field(ge=0, le=10**7)
     n_gen: int = Field(ge=0, le=10**7)
     n_depth: int = Field(default=0, ge=0, le=10**7)
@@ -151,6 +152,7 @@ def run_of(record: Record) -> Run:
         flash_attn=int(record.flash_attn),
         type_k=record.type_k,
         type_v=record.type_v,
+        repack=None if record.repack is None else int(record.repack),
     )
     return Run(
         test=shape.name,

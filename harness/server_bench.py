@@ -79,8 +79,9 @@ def server_result(backend: str, url: str, model: str, shapes: list[TestShape], r
 
 
 def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: list[int], threads: list[int], repetitions: int,
-                        n_gpu_layers: str, flash_attn: str) -> list[BenchResult]:  # fmt: skip
-    """Run the user's llama-bench on the model and turn its JSON into result files of this machine."""
+                        n_gpu_layers: str, flash_attn: str, repack: int = 1) -> list[BenchResult]:  # fmt: skip
+    """Run the user's llama-bench on the model (with `--repack`, as the harness measures) and turn its JSON into result
+    files of this machine."""
     from harness.bench import model_info
     from harness.import_llama_bench import results_from_records
 
@@ -88,7 +89,7 @@ def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: li
         raise MeekError(f"--bin {binary}: no such llama-bench binary")
     resolved = resolve(model, load_catalog())
     command = [str(binary), "-m", str(resolved.path), "-p", ",".join(map(str, n_prompt)), "-n", ",".join(map(str, n_gen)),
-               "-t", ",".join(map(str, threads)), "-r", str(repetitions), "-ngl", n_gpu_layers, "-fa", flash_attn, "-o", "json"]  # fmt: skip
+               "-t", ",".join(map(str, threads)), "-r", str(repetitions), "-ngl", n_gpu_layers, "-fa", flash_attn, "--repack", str(repack), "-o", "json"]  # fmt: skip
     try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:

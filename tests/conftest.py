@@ -26,6 +26,17 @@ def smollm2_path(meek_home) -> Path:
     return fetch(load_catalog().get("smollm2-135m"))
 
 
+@pytest.fixture(scope="session")
+def repack_default(meek_home, smollm2_path) -> int:
+    """The repack setting that runs on this machine, from the real preflight probe (0 on a VM whose AMX path crashes).
+    Tests that load llama.cpp in the pytest process itself use it: a crash there would end the whole session."""
+    from harness.machine import fingerprint
+    from harness.preflight import check
+
+    verdict = check(smollm2_path, fingerprint(), threads=2)
+    return verdict.repack_default if verdict else 1
+
+
 @pytest.fixture()
 def run_meek(meek_home, tmp_path):
     """Run the real `meek` command in a child process; returns (exit code, stdout, stderr)."""

@@ -28,12 +28,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server(smollm2_path):
-    """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, on a free loopback port."""
+def llama_server(smollm2_path, repack_default):
+    """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, on a free loopback port, with this
+    machine's repack setting (through harness.backends.lcpp_server: the server itself has no option for it)."""
     pytest.importorskip("uvicorn", reason='needs llama-cpp-python[server] (pip install -e ".[test]")')
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path), "--port", str(port), "--n_threads", "2"],
+        [sys.executable, "-m", "harness.backends.lcpp_server", "--repack", str(repack_default), "--model", str(smollm2_path),
+         "--port", str(port), "--n_threads", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

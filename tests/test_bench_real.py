@@ -83,7 +83,7 @@ def test_generation_is_slower_per_token_than_prompt_processing(bench_run):
     assert runs["pp64"].median_ts > runs["tg16"].median_ts
 
 
-def test_depth_fill_is_restored_not_recomputed(smollm2_path):
+def test_depth_fill_is_restored_not_recomputed(smollm2_path, repack_default):
     """Repetitions at depth start from a snapshot of the filled context: the restored cache gives the same logits."""
     import numpy as np
 
@@ -91,7 +91,7 @@ def test_depth_fill_is_restored_not_recomputed(smollm2_path):
     from harness.sweep import LoadSettings
 
     backend = LlamaCppBackend()
-    backend.load(str(smollm2_path), LoadSettings())
+    backend.load(str(smollm2_path), LoadSettings(repack=repack_default))
     backend.new_context(256, 2)
     backend.process_prompt(64, np.random.default_rng(1))
     snapshot = backend.snapshot()

@@ -14,9 +14,9 @@ CHOICES = [" Earth", " Mars", " the Moon", " a very large and distant star"]
 
 
 @pytest.fixture(scope="module")
-def models(smollm2_path):
-    shared = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy="prefix-reuse")
-    plain = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy="plain")
+def models(smollm2_path, repack_default):
+    shared = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy="prefix-reuse", repack=repack_default)
+    plain = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy="plain", repack=repack_default)
     yield shared, plain
     shared.close()
     plain.close()
@@ -26,11 +26,24 @@ def _requests(context, choices):
     return [Instance("loglikelihood", {}, (context, choice), i) for i, choice in enumerate(choices)]
 
 
-def direct_loglikelihood(path, context: str, continuation: str) -> float:
-    """Reference: llama-cpp-python's own Llama with logits for every position, one request at a time."""
+def direct_loglikelihood(path, context: str, continuation: str, repack: int) -> float:
+    """Reference: llama-cpp-python's own Llama with logits for every position, one request at a time (loaded with this
+    machine's repack setting: Llama has no argument for it, so its default model parameters are swapped while it loads)."""
+    import llama_cpp.llama_cpp as low_level
     from llama_cpp import Llama
 
-    llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2)
+    default_params = low_level.llama_model_default_params
+
+    def params():
+        chosen = default_params()
+        chosen.use_extra_bufts = bool(repack)
+        return chosen
+
+    low_level.llama_model_default_params = params
+    try:
+        llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2)
+    finally:
+        low_level.llama_model_default_params = default_params
     whole = llm.tokenize((context + continuation).encode(), add_bos=False)
     n_context = len(llm.tokenize(context.encode(), add_bos=False))
     llm.eval(whole)
@@ -43,11 +56,11 @@ def direct_loglikelihood(path, context: str, continuation: str) -> float:
     return float(total)
 
 
-def test_loglikelihood_agrees_with_direct_llama_cpp(models, smollm2_path):
+def test_loglikelihood_agrees_with_direct_llama_cpp(models, smollm2_path, repack_default):
     shared, plain = models
     ours_shared = [score for score, _ in shared.loglikelihood(_requests(CONTEXT, CHOICES))]
     ours_plain = [score for score, _ in plain.loglikelihood(_requests(CONTEXT, CHOICES))]
-    reference = [direct_loglikelihood(smollm2_path, CONTEXT, choice) for choice in CHOICES]
+    reference = [direct_loglikelihood(smollm2_path, CONTEXT, choice, repack_default) for choice in CHOICES]
     tokens = [len(shared.tok_encode(choice)) for choice in CHOICES]
     for ours, ref, n in zip(ours_plain, reference, tokens):
         # a different batch layout moves log-probs by small amounts; a broken boundary or missing token by whole nats
@@ -56,7 +69,7 @@ def test_loglikelihood_agrees_with_direct_llama_cpp(models, smollm2_path):
     assert np.argmax(ours_shared) == np.argmax(reference) == 0  # the model knows where it lives
 
 
-def test_shared_prefixes_are_decoded_once_with_the_same_scores(smollm2_path):
+def test_shared_prefixes_are_decoded_once_with_the_same_scores(smollm2_path, repack_default):
     """Two questions after the same few-shot examples: the examples are decoded once, and every score is bit for bit
     what scoring each request from scratch gives."""
     shots = "Question: What colour is the sky?\nAnswer: blue\n\nQuestion: What colour is grass?\nAnswer: green\n\n"
@@ -64,7 +77,7 @@ def test_shared_prefixes_are_decoded_once_with_the_same_scores(smollm2_path):
     requests += _requests(shots + "Question: What colour is coal?\nAnswer:", [" black", " white"])
     results = {}
     for strategy in ("plain", "prefix-reuse"):
-        model = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy=strategy)
+        model = MeekLlamaCpp(path=str(smollm2_path), n_ctx=512, n_threads=2, strategy=strategy, repack=repack_default)
         results[strategy] = (model.loglikelihood(requests), model.tokens_evaluated)
         shots_tokens = len(model.tok_encode(shots))
         model.close()

@@ -3,20 +3,24 @@
 import pytest
 
 from harness.sweep import LoadGroup, LoadSettings, TestInstance, TestShape
-from harness.worker import WorkerFailed, _exit_reason, run_in_worker
+from harness.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
 
 
-def _group(path) -> LoadGroup:
-    return LoadGroup(model=str(path), load=LoadSettings(), tests=[TestInstance(TestShape(16, 0), 1)])
+def _group(path, repack=0) -> LoadGroup:
+    return LoadGroup(model=str(path), load=LoadSettings(repack=repack), tests=[TestInstance(TestShape(16, 0), 1)])
+
+
+def _bench(path, repetitions, warmup, timeout_s, repack=0):
+    return list(run_in_worker(bench_group, (str(path), _group(path, repack), repetitions, warmup, 0), timeout_s))
 
 
 def test_a_worker_that_makes_no_progress_is_stopped(smollm2_path):
     with pytest.raises(WorkerFailed, match="no progress for 0 s"):
-        list(run_in_worker(str(smollm2_path), _group(smollm2_path), repetitions=1, warmup=False, timeout_s=0.01))
+        _bench(smollm2_path, repetitions=1, warmup=False, timeout_s=0.01)
 
 
-def test_events_stream_from_the_real_model(smollm2_path):
-    events = list(run_in_worker(str(smollm2_path), _group(smollm2_path), repetitions=2, warmup=True, timeout_s=120))
+def test_events_stream_from_the_real_model(smollm2_path, repack_default):
+    events = _bench(smollm2_path, repetitions=2, warmup=True, timeout_s=120, repack=repack_default)
     kinds = [kind for kind, _ in events]
     assert kinds == ["loaded", "repetition", "repetition", "test", "memory"]
     loaded, test = events[0][1], events[3][1]
@@ -31,7 +35,14 @@ def test_llama_cpp_load_failure_carries_its_reason(tmp_path, smollm2_path):
     data[-5_000_000:] = b""  # tensor data cut short: llama.cpp refuses it
     damaged.write_bytes(bytes(data))
     with pytest.raises(WorkerFailed, match="could not load"):
-        list(run_in_worker(str(damaged), _group(damaged), repetitions=1, warmup=False, timeout_s=120))
+        _bench(damaged, repetitions=1, warmup=False, timeout_s=120)
+
+
+def test_a_worker_killed_by_a_signal_names_it(smollm2_path, monkeypatch):
+    monkeypatch.setenv("MEEK_INJECT_FAULT", "bench-decode=SIGILL")
+    with pytest.raises(WorkerFailed, match="died with SIGILL") as failure:
+        _bench(smollm2_path, repetitions=1, warmup=False, timeout_s=120)
+    assert failure.value.crashed and failure.value.signal_name == "SIGILL"
 
 
 def test_exit_reasons_name_the_signal():

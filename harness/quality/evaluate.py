@@ -189,8 +189,10 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
                              on_progress=lambda done: emit("progress", {"requests": done}))  # fmt: skip
     except (ValueError, RuntimeError) as error:
         raise MeekError(f"the model could not be loaded for scoring: {error}") from None
+    emit("loaded", {})
     try:
         for task in planned:
+            emit("task", {"name": task.name})
             started = time.perf_counter()
             configs = task.local.configs if task.local else [task.name]
             output = lm_eval.simple_evaluate(
