@@ -123,8 +123,11 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
             for group in (g for g in groups if g.model == model_spec):
-                group = _with_repack(group, resolved, checks, result)
-                result.machine = Machine.model_validate(machine)  # with what the preflight probe left out, if anything
+                group = _drop_tests_that_cannot_fit(resolved, group, result, _settings(group))
+                if not group.tests:
+                    continue
+                group = _with_repack(group, resolved, checks, result)  # the preflight probe runs here, once
+                result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
                 if group is not None:
                     _run_group(resolved, group, options, result, progress)
             if options.evaluate:
@@ -249,9 +252,6 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
 
 def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions, result: BenchResult, progress: Progress) -> None:
     settings = _settings(group)
-    group = _drop_tests_that_cannot_fit(resolved, group, result, settings)
-    if not group.tests:
-        return
     label = (
         f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k}, "
         f"repack {settings.repack})"

@@ -179,6 +179,14 @@ def check(model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int =
     raise MeekError(broken_build_message(machine, second.signal_name or "a signal"))
 
 
+def default_repack(model_path: Path, threads: int = 1) -> int:
+    """This machine's repack setting for callers that were given none (lm-eval's own command line): probed if needed."""
+    from harness.machine import fingerprint
+
+    verdict = check(Path(model_path), fingerprint(), threads=threads)
+    return verdict.repack_default if verdict else 1
+
+
 def repack_paths(machine: dict) -> list[str]:
     """The extra CPU buffer types this build has, which --repack 0 leaves out: AMX (AMX_INT8 = 1) and CPU repack."""
     used = set(machine.get("llama_cpp", {}).get("cpu_features_used", []))

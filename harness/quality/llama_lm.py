@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 from lm_eval.api.model import TemplateLM
@@ -81,8 +82,11 @@ class MeekLlamaCpp(TemplateLM):
         # tokenizer and metadata calls, and the repack setting the preflight probe found to run (harness/preflight.py).
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if int(n_gpu_layers) == -1 else int(n_gpu_layers)
-        if repack is not None:
-            params.use_extra_bufts = str(repack).strip().lower() not in ("0", "false", "no", "off")
+        if repack is None:  # from lm-eval's command line, say: what the preflight probe finds runs on this machine
+            from harness.preflight import default_repack
+
+            repack = default_repack(Path(model_path), threads)
+        params.use_extra_bufts = str(repack).strip().lower() not in ("0", "false", "no", "off")
         self.llm = LlamaModel(path_model=str(model_path), params=params, verbose=False)
         self._lib = llama_cpp
         self.model = self.llm.model
