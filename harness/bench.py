@@ -70,18 +70,24 @@ class Preflight:
     def __init__(self, machine: dict, progress: Progress, timeout_s: float) -> None:
         self.machine, self.progress, self.timeout_s = machine, progress, timeout_s
         self.verdict: preflight.Verdict | None = None
-        self.checked = self.retried = self.noted = False
+        self.checked = self.retried = self.noted = self.warned = False
 
     def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
         self.verdict = preflight.check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
         preflight.apply(self.machine, self.verdict)
-        if not self.checked:
-            for warning in self.machine.get("warnings", []):
-                self.progress.line(f"warning: {warning}")
         self.checked = True
 
     def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
         """The repack setting to measure with; raises MeekError when --repack 1 was asked for and crashes here."""
+        try:
+            return self._repack_for(wanted, model_path, n_gpu_layers, threads)
+        finally:
+            if not self.warned:  # the build's warnings, once, when the first model is about to be measured
+                self.warned = True
+                for warning in self.machine.get("warnings", []):
+                    self.progress.line(f"warning: {warning}")
+
+    def _repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
         if wanted == 0:
             return 0
         crashed_before = self.verdict is not None and self.verdict.repack_default == 0
@@ -132,10 +138,13 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
                     _run_group(resolved, group, options, result, progress)
             if options.evaluate:
                 progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in options.evaluate.tasks)}")
-                evaluate = options.evaluate
-                evaluate.repack = checks.repack_for(evaluate.repack, resolved.path, 0, evaluate.threads or 1)
-                result.machine = Machine.model_validate(machine)
-                score_into(result, resolved, evaluate, progress)
+                try:
+                    repack = checks.repack_for(options.evaluate.repack, resolved.path, 0, options.evaluate.threads or 1)
+                except MeekError as error:
+                    result.errors.append(RunError(stage="eval", message=str(error)))
+                else:
+                    result.machine = Machine.model_validate(machine)
+                    score_into(result, resolved, dataclasses.replace(options.evaluate, repack=repack), progress)
         except MeekError as error:
             result.errors.append(RunError(stage="resolve", message=str(error)))
         except KeyboardInterrupt:

@@ -261,7 +261,12 @@ def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, cha
         + (" (subset)" if any(p.subset for p in planned) else ""),
         markup=False,
     )
-    score_into(result, resolved, options, progress)
+    try:
+        score_into(result, resolved, options, progress)
+    except KeyboardInterrupt:
+        err.print("\ninterrupted: the requests scored so far are kept in the cache: run the same command again to resume",
+                  markup=False)  # fmt: skip
+        return 130
     if result.errors:
         err.print(f"error: {result.errors[0].message}", markup=False)
         return 1

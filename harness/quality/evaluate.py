@@ -119,11 +119,13 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
     of the worker (an instruction llama.cpp cannot run here, an out-of-memory kill, a hang past `timeout_s` seconds
     without a scored request) raises MeekError in one line.
     """
-    from harness.preflight import crash_hint
+    from harness.preflight import crash_hint, default_repack
     from harness.quality.llama_lm import SCORING_VERSION
     from harness.worker import WorkerFailed, run_in_worker
 
-    repack_tag = "" if repack in (None, 1) else f"-rpk{repack}"
+    if repack is None:  # decided here: the worker cannot start the probe's own worker
+        repack = default_repack(model_path, threads or 1)
+    repack_tag = "" if repack == 1 else f"-rpk{repack}"
     cache = meek_home() / "eval-cache" / f"{sha256[:16]}-{strategy}-{n_ctx}{repack_tag}-v{SCORING_VERSION}"
     cache.parent.mkdir(parents=True, exist_ok=True)
     say = progress.line if progress is not None else (lambda text: None)
