@@ -26,6 +26,7 @@ from fidelity import build_llama_bench
 
 from harness.catalog import load_catalog, resolve
 from harness.machine import fingerprint
+from harness.preflight import default_repack
 from harness.results import read_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,15 +35,18 @@ TESTS = ("pp512", "tg128")
 
 
 def start_server(model_path: Path, threads: int, llama_server: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """llama-cpp-python's server, or llama.cpp's own llama-server when its binary is given, on a free loopback port."""
+    """llama-cpp-python's server, or llama.cpp's own llama-server when its binary is given, on a free loopback port; both
+    with this machine's repack setting (the preflight verdict), as the in-process runs use."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    repack = default_repack(model_path, threads)
     if llama_server:
         command = [str(llama_server), "-m", str(model_path), "--port", str(port), "-t", str(threads), "-c", "2048", "-np", "1"]
+        command += [] if repack else ["--no-repack"]
     else:
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--port", str(port),
-                   "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048"]  # fmt: skip
+        command = [sys.executable, "-m", "harness.backends.lcpp_server", "--repack", str(repack), "--model", str(model_path),
+                   "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):

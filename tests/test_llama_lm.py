@@ -29,21 +29,12 @@ def _requests(context, choices):
 def direct_loglikelihood(path, context: str, continuation: str, repack: int) -> float:
     """Reference: llama-cpp-python's own Llama with logits for every position, one request at a time (loaded with this
     machine's repack setting: Llama has no argument for it, so its default model parameters are swapped while it loads)."""
-    import llama_cpp.llama_cpp as low_level
     from llama_cpp import Llama
 
-    default_params = low_level.llama_model_default_params
+    from harness.backends.lcpp_server import llama_repack
 
-    def params():
-        chosen = default_params()
-        chosen.use_extra_bufts = bool(repack)
-        return chosen
-
-    low_level.llama_model_default_params = params
-    try:
+    with llama_repack(repack):
         llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2)
-    finally:
-        low_level.llama_model_default_params = default_params
     whole = llm.tokenize((context + continuation).encode(), add_bos=False)
     n_context = len(llm.tokenize(context.encode(), add_bos=False))
     llm.eval(whole)

@@ -190,3 +190,15 @@ def test_an_eval_hang_is_stopped_by_its_timeout(run_meek, fresh_home, tmp_path):
     assert "no progress for 20 s" in error and "resume" in error
     kept = int(error.split(" scored requests are kept")[0].rsplit(" ", 1)[1])
     assert kept == 8  # stopped before request 9: the two questions scored before it are kept
+
+
+def test_bench_with_eval_keeps_its_speed_runs_when_scoring_crashes(run_meek, fresh_home, tmp_path):
+    pytest.importorskip("lm_eval")
+    code, _, stderr = meek(run_meek, fresh_home, *SMALL_BENCH, "--eval", "tiny_arc", "--data-dir", str(FIXTURES),
+                           fault="eval-request-5=SIGILL", timeout=600)  # fmt: skip
+    assert code == 1 and "Traceback" not in stderr
+    (error,) = lines_starting(stderr, "error: ")
+    assert "scoring stopped" in error and "died with SIGILL" in error
+    result = only_result(tmp_path)
+    assert result.runs and not result.scores and result.status == "partial"
+    assert [e.stage for e in result.errors] == ["eval"]

@@ -9,15 +9,13 @@ that function returning the repack setting asked for: the one place meek changes
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
-def main(argv: list[str]) -> None:
-    repack = 1
-    if "--repack" in argv:
-        at = argv.index("--repack")
-        repack = int(argv[at + 1] != "0")
-        argv = argv[:at] + argv[at + 2 :]
+@contextlib.contextmanager
+def llama_repack(repack: int):
+    """While inside, `llama_cpp.Llama` loads models with `use_extra_bufts = repack` (it has no argument for it)."""
     import llama_cpp.llama_cpp as low_level
 
     default_params = low_level.llama_model_default_params
@@ -28,10 +26,23 @@ def main(argv: list[str]) -> None:
         return params
 
     low_level.llama_model_default_params = params_with_repack
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = default_params
+
+
+def main(argv: list[str]) -> None:
+    repack = 1
+    if "--repack" in argv:
+        at = argv.index("--repack")
+        repack = int(argv[at + 1] != "0")
+        argv = argv[:at] + argv[at + 2 :]
     from llama_cpp.server.__main__ import main as serve
 
     sys.argv = ["llama_cpp.server", *argv]
-    serve()
+    with llama_repack(repack):
+        serve()
 
 
 if __name__ == "__main__":
