@@ -139,7 +139,7 @@ def bench(
         try:
             code = commands.bench_elsewhere(
                 backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions,
-                no_warmup, output, results_dir, repack,
+                no_warmup, output, results_dir, repack, timeout,
             )  # fmt: skip
         except MeekError as error:
             fail(str(error), 2)

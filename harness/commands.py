@@ -310,7 +310,7 @@ def llama_bench_repack(model: str, threads: int) -> int:
 
 def bench_elsewhere(
     backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions, no_warmup, output,
-    results_dir, repack=None,
+    results_dir, repack=None, timeout=600,
 ) -> int:  # fmt: skip
     """`meek bench --backend openai|ollama|llama-bench`: measure through a server or the user's llama-bench, save, print."""
     from harness import server_bench
@@ -339,7 +339,7 @@ def bench_elsewhere(
             raise MeekError("--repack: give one value (0 or 1) with --backend llama-bench")
         chosen = wanted[0] if wanted[0] is not None else llama_bench_repack(models[0], thread_list[0])
         results = [r for m in models for r in server_bench.llama_bench_results(
-            binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn, chosen)]  # fmt: skip
+            binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn, chosen, timeout)]  # fmt: skip
     else:
         raise MeekError(f"--backend: unknown '{backend}' (choose llama-cpp-python, openai, ollama or llama-bench)")
     print(render(results, output), end="")

@@ -79,7 +79,7 @@ def server_result(backend: str, url: str, model: str, shapes: list[TestShape], r
 
 
 def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: list[int], threads: list[int], repetitions: int,
-                        n_gpu_layers: str, flash_attn: str, repack: int = 1) -> list[BenchResult]:  # fmt: skip
+                        n_gpu_layers: str, flash_attn: str, repack: int = 1, timeout_s: float = 600) -> list[BenchResult]:  # fmt: skip
     """Run the user's llama-bench on the model (with `--repack`, as the harness measures) and turn its JSON into result
     files of this machine."""
     from harness.bench import model_info
@@ -91,11 +91,14 @@ def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: li
     command = [str(binary), "-m", str(resolved.path), "-p", ",".join(map(str, n_prompt)), "-n", ",".join(map(str, n_gen)),
                "-t", ",".join(map(str, threads)), "-r", str(repetitions), "-ngl", n_gpu_layers, "-fa", flash_attn, "--repack", str(repack), "-o", "json"]  # fmt: skip
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise MeekError(f"llama-bench did not finish within --timeout {timeout_s:g} s; it was stopped") from None
+    except OSError as error:
         raise MeekError(f"could not run {binary}: {error}") from None
     if completed.returncode != 0:
-        raise MeekError(f"llama-bench failed (exit {completed.returncode}): {completed.stderr.strip().splitlines()[-1:]}")
+        last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
+        raise MeekError(f"llama-bench failed (exit {completed.returncode}): {last}")
     import json
 
     try:

@@ -158,3 +158,24 @@ def test_three_backends_line_up_in_compare(llama_server, run_meek, tmp_path, rea
     rows = json.loads(stdout)["speed"]
     assert {r["backend"] for r in rows} == {"llama-cpp-python", "openai", "llama-bench"}
     assert len({r["machine_id"] for r in rows}) == 1  # all three measured this machine
+
+
+def fake_llama_bench(tmp_path: Path, body: str) -> Path:
+    """A stand-in for the user's llama-bench binary: a shell script (an injected fault, not a measurement)."""
+    script = tmp_path / "llama-bench"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_failing_llama_bench_is_one_plain_line(run_meek, tmp_path, smollm2_path):
+    binary = fake_llama_bench(tmp_path, "echo 'loading...' >&2; echo 'error: failed to load model' >&2; exit 3")
+    code, _, stderr = run_meek("bench", "--backend", "llama-bench", "--bin", str(binary), "--repack", "0", "-r", "1")
+    assert code != 0 and "Traceback" not in stderr
+    assert stderr.strip() == "error: llama-bench failed (exit 3): error: failed to load model"  # no Python list around it
+
+
+def test_llama_bench_honours_the_timeout(run_meek, tmp_path, smollm2_path):
+    binary = fake_llama_bench(tmp_path, "sleep 60")
+    code, _, stderr = run_meek("bench", "--backend", "llama-bench", "--bin", str(binary), "--repack", "0", "--timeout", "2")
+    assert code != 0 and "did not finish within --timeout 2 s" in stderr
