@@ -63,50 +63,6 @@ class BenchOptions:
     evaluate: EvalOptions | None = None
 
 
-class Preflight:
-    """The preflight verdict for one command: probed (or read from the cache) when the first model needs it, then
-    reused; its note and the build's warnings are printed once, after it, so bad input fails before any of them."""
-
-    def __init__(self, machine: dict, progress: Progress, timeout_s: float) -> None:
-        self.machine, self.progress, self.timeout_s = machine, progress, timeout_s
-        self.verdict: preflight.Verdict | None = None
-        self.checked = self.retried = self.noted = self.warned = False
-
-    def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
-        self.verdict = preflight.check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
-        preflight.apply(self.machine, self.verdict)
-        self.checked = True
-
-    def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
-        """The repack setting to measure with; raises MeekError when --repack 1 was asked for and crashes here."""
-        try:
-            return self._repack_for(wanted, model_path, n_gpu_layers, threads)
-        finally:
-            if not self.warned:  # the build's warnings, once, when the first model is about to be measured
-                self.warned = True
-                for warning in self.machine.get("warnings", []):
-                    self.progress.line(f"warning: {warning}")
-
-    def _repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
-        if wanted == 0:
-            return 0
-        crashed_before = self.verdict is not None and self.verdict.repack_default == 0
-        if not self.checked or (wanted == 1 and crashed_before and not self.retried):
-            self._check(model_path, n_gpu_layers, threads, retry=wanted == 1)
-            self.retried = self.retried or wanted == 1
-        default = self.verdict.repack_default if self.verdict else 1
-        if wanted == 1 and default == 0:
-            raise MeekError(
-                f"--repack 1 crashes on this machine ({self.verdict.crashed}, tried again just now): nothing was measured "
-                "with it; --repack 0 runs (and is this machine's default)"
-            )
-        note = self.verdict.note() if self.verdict and wanted is None else None
-        if note and not self.noted:
-            self.progress.line(f"note: {note}")
-            self.noted = True
-        return default if wanted is None else wanted
-
-
 @dataclass
 class BenchOutcome:
     results: list[BenchResult] = field(default_factory=list)
@@ -120,7 +76,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     outcome = BenchOutcome()
     groups = expand(options.spec)
     protocol = Protocol(repetitions=options.repetitions, warmup=options.warmup, seed=options.seed)
-    checks = Preflight(machine, progress, options.timeout_s)
+    checks = preflight.RepackPolicy(machine, progress.line, options.timeout_s)
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
         label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
@@ -172,7 +128,7 @@ def new_result(machine: dict, protocol: Protocol | None, model: ModelInfo) -> Be
     )  # fmt: skip
 
 
-def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: Preflight, result: BenchResult) -> LoadGroup | None:
+def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.RepackPolicy, result: BenchResult) -> LoadGroup | None:
     """The group with its repack setting decided (the machine's default where none was asked for); None, with an error
     entry, when the setting asked for crashes here."""
     load = group.load

@@ -56,7 +56,7 @@ def bench(
     if len(models) == 1 and not looks_like_path(models[0]) and catalog.get(models[0]) is None:
         raise MeekError(unknown_model_message(models[0], catalog))
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    machine = fingerprint()  # its warnings are printed after the preflight probe (harness/bench.py: Preflight)
+    machine = fingerprint()  # its warnings are printed after the preflight probe (harness/preflight.py: RepackPolicy)
     evaluate = None
     if eval_suite:
         from harness.quality.evaluate import plan
@@ -188,10 +188,10 @@ def machine_facts(probe: bool) -> dict:
     from harness import preflight
 
     facts = fingerprint()
-    verdict = preflight.cached(facts)
-    if verdict is None and probe and "cpu_features_used" in facts.get("llama_cpp", {}):
-        catalog = load_catalog()
-        verdict = preflight.check(resolve(DEFAULT_MODEL, catalog).path, facts, threads=thread_counts(None)[0])
+    if probe and "cpu_features_used" in facts.get("llama_cpp", {}):
+        verdict = preflight.check(resolve(DEFAULT_MODEL, load_catalog()).path, facts, threads=thread_counts(None)[0])
+    else:
+        verdict = preflight.cached(facts)
     preflight.apply(facts, verdict)
     facts["preflight"] = preflight.describe(verdict)
     return facts
@@ -235,7 +235,7 @@ def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, cha
 
     Exit 0 when every task was scored; 1 when scoring failed (the requests scored before the failure stay cached, so the
     same command resumes); a bad option raises MeekError before anything runs."""
-    from harness.bench import Preflight
+    from harness.preflight import RepackPolicy
     from harness.quality.evaluate import plan
     from harness.results import Machine, write_result
 
@@ -251,7 +251,7 @@ def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, cha
     progress = ConsoleProgress(err)
     options = EvalOptions(tasks=planned, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat, timeout_s=timeout)
     try:
-        options.repack = Preflight(machine, progress, timeout).repack_for(wanted[0], resolved.path, 0, threads or 1)
+        options.repack = RepackPolicy(machine, progress.line, timeout).repack_for(wanted[0], resolved.path, 0, threads or 1)
     except MeekError as error:  # the setting asked for crashes here, or every setting does: a failed run, not bad input
         err.print(f"error: {error}", markup=False)
         return 1
@@ -296,16 +296,15 @@ def thread_counts(threads: str | None) -> list[int]:
     return parse_int_list("-t", threads or default, minimum=1)
 
 
-def llama_bench_repack(model: str, threads: int) -> int:
+def llama_bench_repack(model: str, threads: int, timeout: float) -> int:
     """--repack for the user's llama-bench when none is given: this machine's preflight default (probed with the in-process
     build: a repack path that faults here faults in any build), so its numbers compare with the harness's."""
-    from harness import preflight
+    from harness.preflight import RepackPolicy
 
-    machine = fingerprint()
-    verdict = preflight.check(resolve(model, load_catalog()).path, machine, threads=threads)
-    if verdict and verdict.note():
-        print(f"note: {verdict.note()}", file=sys.stderr)
-    return verdict.repack_default if verdict else 1
+    say = Console(stderr=True, highlight=False, soft_wrap=True).print
+    return RepackPolicy(fingerprint(), lambda text: say(text, markup=False), timeout).repack_for(
+        None, resolve(model, load_catalog()).path, 0, threads
+    )
 
 
 def bench_elsewhere(
@@ -337,7 +336,7 @@ def bench_elsewhere(
         wanted = parse_repack(repack)
         if len(wanted) > 1:
             raise MeekError("--repack: give one value (0 or 1) with --backend llama-bench")
-        chosen = wanted[0] if wanted[0] is not None else llama_bench_repack(models[0], thread_list[0])
+        chosen = wanted[0] if wanted[0] is not None else llama_bench_repack(models[0], thread_list[0], timeout)
         results = [r for m in models for r in server_bench.llama_bench_results(
             binary, m, prompts, gens, thread_list, repetitions, n_gpu_layers, flash_attn, chosen, timeout)]  # fmt: skip
     else:

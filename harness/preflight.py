@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from harness.errors import MeekError
 from harness.home import meek_home
 from harness.machine import SIMD_FEATURES, cpu_flags
 from harness.sweep import LoadSettings
-from harness.worker import WorkerFailed, run_in_worker
+from harness.worker import CRASH_SIGNALS, WorkerFailed, run_in_worker
 
 VERDICT_VERSION = 1
 PROBE_PROMPT_TOKENS = 32  # a batch large enough to take the repacked matrix kernels, as a real prompt does
@@ -179,6 +180,51 @@ def check(model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int =
     raise MeekError(broken_build_message(machine, second.signal_name or "a signal"))
 
 
+class RepackPolicy:
+    """The repack setting for each measurement of one command, from the preflight verdict: probed (or read from the
+    cache) when the first model needs it, then reused; its note and the build's warnings are said once, after it, so bad
+    input fails before any of them."""
+
+    def __init__(self, machine: dict, say: Callable[[str], None], timeout_s: float) -> None:
+        self.machine, self.say, self.timeout_s = machine, say, timeout_s
+        self.verdict: Verdict | None = None
+        self.checked = self.retried = self.noted = self.warned = False
+
+    def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
+        self.verdict = check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
+        apply(self.machine, self.verdict)
+        self.checked = True
+
+    def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
+        """The repack setting to measure with; raises MeekError when --repack 1 was asked for and crashes here."""
+        try:
+            return self._repack_for(wanted, model_path, n_gpu_layers, threads)
+        finally:
+            if not self.warned:  # the build's warnings, once, when the first model is about to be measured
+                self.warned = True
+                for warning in self.machine.get("warnings", []):
+                    self.say(f"warning: {warning}")
+
+    def _repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
+        if wanted == 0:
+            return 0
+        crashed_before = self.verdict is not None and self.verdict.repack_default == 0
+        if not self.checked or (wanted == 1 and crashed_before and not self.retried):
+            self._check(model_path, n_gpu_layers, threads, retry=wanted == 1)
+            self.retried = self.retried or wanted == 1
+        default = self.verdict.repack_default if self.verdict else 1
+        if wanted == 1 and default == 0:
+            raise MeekError(
+                f"--repack 1 crashes on this machine ({self.verdict.crashed}, tried again just now): nothing was measured "
+                "with it; --repack 0 runs (and is this machine's default)"
+            )
+        note = self.verdict.note() if self.verdict and wanted is None else None
+        if note and not self.noted:
+            self.say(f"note: {note}")
+            self.noted = True
+        return default if wanted is None else wanted
+
+
 def default_repack(model_path: Path, threads: int = 1) -> int:
     """This machine's repack setting for callers that were given none (lm-eval's own command line): probed if needed."""
     from harness.machine import fingerprint
@@ -218,7 +264,7 @@ def broken_build_message(machine: dict, signal_name: str) -> str:
 
 def crash_hint(signal_name: str | None, repack: int | None) -> str:
     """Words added to a worker's crash report, saying what to try."""
-    if signal_name not in ("SIGILL", "SIGSEGV", "SIGBUS"):
+    if signal_name not in CRASH_SIGNALS:
         return ""
     if repack != 0:
         return " (llama.cpp faulted in a CPU kernel: --repack 0 leaves out the repacked-weight paths that crash on some VMs)"

@@ -30,11 +30,9 @@ def smollm2_path(meek_home) -> Path:
 def repack_default(meek_home, smollm2_path) -> int:
     """The repack setting that runs on this machine, from the real preflight probe (0 on a VM whose AMX path crashes).
     Tests that load llama.cpp in the pytest process itself use it: a crash there would end the whole session."""
-    from harness.machine import fingerprint
-    from harness.preflight import check
+    from harness.preflight import default_repack
 
-    verdict = check(smollm2_path, fingerprint(), threads=2)
-    return verdict.repack_default if verdict else 1
+    return default_repack(smollm2_path, threads=2)
 
 
 @pytest.fixture()

@@ -281,9 +281,9 @@ class MeekLlamaCpp(TemplateLM):
     def _before_scoring(self, n: int) -> None:
         """Where a test's injected crash (harness/faults.py: eval-request-N) happens: before request N is scored."""
         for point in faults.planned():
-            if point.startswith("eval-request-") and point[13:].isdigit():
-                if self.requests_scored < int(point[13:]) <= self.requests_scored + n:
-                    faults.at(point)
+            number = point.removeprefix("eval-request-")
+            if number != point and number.isdigit() and self.requests_scored < int(number) <= self.requests_scored + n:
+                faults.at(point)
 
     def _scored(self, n: int) -> None:
         """Count scored requests and tell the worker's parent (its no-progress timeout). Each request already went to
