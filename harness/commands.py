@@ -1,4 +1,4 @@
-"""What each `meek` command does, between parsing (cli.py) and the modules that do the work."""
+"""What each `meek` command does, between parsing (harness/cli/) and the modules that do the work."""
 
 from __future__ import annotations
 

@@ -1,0 +1,15 @@
+"""The `meek` command: a thin Typer layer over the harness modules, one module per command group. No measurement logic
+lives here: each command parses its options and calls one library function.
+
+Importing a module registers its commands; `meek --help` lists them in this order.
+"""
+
+from harness.cli import measure  # noqa: F401, I001  (bench, eval, machine)
+from harness.cli import models  # noqa: F401  (models list|info|verify)
+from harness.cli import results  # noqa: F401  (validate, submit, import, compare, advise)
+from harness.cli import frontier  # noqa: F401  (gap, frontier import, plot frontier)
+from harness.cli import plots  # noqa: F401  (plot throughput|depth|pareto|roofline)
+from harness.cli import report  # noqa: F401  (report, schema)
+from harness.cli.common import app
+
+__all__ = ["app"]

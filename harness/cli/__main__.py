@@ -1,0 +1,5 @@
+"""`python -m harness.cli` runs `meek`."""
+
+from harness.cli import app
+
+app()

@@ -1,0 +1,180 @@
+"""`meek bench`, `meek eval` and `meek machine`: measuring this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from harness.cli.common import app, err, fail, out
+from harness.errors import MeekError
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek bench                                  # bundled SmolLM2-135M, pp512 and tg128, 5 repetitions\n\n"
+    "  meek bench -m gemma3-270m -p 128,512 -n 128 -d 0,2048 -t 1,2 -r 5\n\n"
+    "  meek bench -m ./any.gguf -ngl 99 -fa 1 -o json\n\n"
+    "  meek bench --tier auto                      # the standard models of every tier this machine can hold\n\n"
+    "  meek bench --backend openai --url http://127.0.0.1:8080 -m my-model   # any OpenAI-compatible server\n\n"
+    "  meek bench --backend ollama -m llama3.1:8b  # Ollama at http://127.0.0.1:11434 unless --url\n\n"
+    "  meek bench --backend llama-bench --bin ~/llama.cpp/build/bin/llama-bench -m ./model.gguf\n\n"
+    "Sweep values take lists (128,512) and ranges: 0-8192+2048 steps by 2048, 1-16*2 doubles. Every combination runs;"
+    " each distinct load setting loads the model once, in a worker process."
+)
+def bench(
+    model: list[str] = typer.Option(
+        [], "-m", "--model", help="Catalogue id or .gguf path; repeat or comma-separate for several. Default: smollm2-135m."
+    ),
+    tier: str | None = typer.Option(
+        None,
+        "--tier",
+        help="Run the standard models of a tier: tiny, small, medium, large, xl, a comma list, or auto (those that fit in memory).",
+    ),
+    n_prompt: str = typer.Option("512", "-p", "--n-prompt", help="Prompt tokens to process (pp test)."),
+    n_gen: str = typer.Option("128", "-n", "--n-gen", help="Tokens to generate (tg test)."),
+    pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
+    n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
+    threads: str | None = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
+    n_gpu_layers: str = typer.Option("0", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU (99 = all)."),
+    batch: str = typer.Option("2048", "-b", "--batch-size", help="Logical batch size."),
+    ubatch: str = typer.Option("512", "-ub", "--ubatch-size", help="Physical batch size."),
+    flash_attn: str = typer.Option("0", "-fa", "--flash-attn", help="Flash attention: 0 off, 1 on, -1 auto."),
+    cache_type_k: str = typer.Option("f16", "-ctk", "--cache-type-k", help="KV cache type for K: f16, q8_0, q4_0, ..."),
+    cache_type_v: str = typer.Option("f16", "-ctv", "--cache-type-v", help="KV cache type for V."),
+    repack: str | None = typer.Option(
+        None,
+        "-rpk",
+        "--repack",
+        help="llama-bench's --repack: 1 lets llama.cpp repack weights for its faster CPU kernels (AMX, CPU repack), 0 keeps "
+        "them plain; 0,1 measures both. Default: 1 where the preflight probe finds it runs, else 0 (said in one line).",
+    ),
+    repetitions: int = typer.Option(
+        5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."
+    ),
+    no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the warm-up run."),
+    output: str = typer.Option("md", "-o", "--output", help="Table on stdout: md, csv, json or jsonl."),
+    results_dir: Path = typer.Option(
+        Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."
+    ),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
+    eval_suite: str | None = typer.Option(
+        None,
+        "--eval",
+        help="Also score each model on a suite (quick, full) or tasks (hellaswag,arc_challenge), into the same result file.",
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="With --eval: read task data from this folder (offline), e.g. ../shared/data/bench."
+    ),
+    backend: str = typer.Option(
+        "llama-cpp-python",
+        "--backend",
+        help="llama-cpp-python (in process), openai (any OpenAI-compatible server), ollama, llama-bench.",
+    ),
+    url: str | None = typer.Option(None, "--url", help="Server URL for --backend openai or ollama, e.g. http://127.0.0.1:8080."),
+    binary: Path | None = typer.Option(None, "--bin", help="Your llama-bench binary for --backend llama-bench."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
+) -> None:
+    """Measure prompt processing and generation speed, time to first token, load time and peak memory.
+
+    Follows llama-bench's protocol (random tokens, KV cache cleared each repetition, warm-up kept apart) so its
+    numbers can be checked against llama-bench on the same build. Every run is saved as a result file.
+    """
+    from harness import commands
+
+    if backend != "llama-cpp-python":
+        try:
+            code = commands.bench_elsewhere(
+                backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions,
+                no_warmup, output, results_dir, repack, timeout,
+            )  # fmt: skip
+        except MeekError as error:
+            fail(str(error), 2)
+        raise typer.Exit(code)
+    try:
+        code = commands.bench(
+            model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
+            cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite, data_dir, repack,
+        )  # fmt: skip
+    except MeekError as error:
+        fail(str(error), 2)
+    raise typer.Exit(code)
+
+
+@app.command(
+    "eval",
+    epilog="Examples:\n\n"
+    "  meek eval -m smollm2-135m --suite quick --data-dir ../shared/data/bench   # offline, from local files\n\n"
+    "  meek eval -m smollm2-135m --suite quick                                   # standard lm-eval tasks from the hub\n\n"
+    "  meek eval -m ./any.gguf --tasks hellaswag,arc_challenge --limit 200\n\n"
+    "Suites: quick = a fixed, seeded subset of MMLU (stratified by subject), HellaSwag, ARC-Challenge and GSM8K; "
+    "full = those tasks whole. Interrupted or crashed runs resume from a cache in ~/.meek/eval-cache: run the same "
+    "command again.",
+)
+def eval_command(
+    model: str = typer.Option("smollm2-135m", "-m", "--model", help="Catalogue id or .gguf path."),
+    suite: str | None = typer.Option(None, "--suite", help="quick or full."),
+    tasks: str | None = typer.Option(
+        None, "--tasks", help="Comma-separated task names (hellaswag, arc_challenge, mmlu, gsm8k, ...)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Read task data from this folder instead of the hub (layout of ../shared/data/bench)."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Score only this many items per task (a seeded subset; marked as a subset)."
+    ),
+    strategy: str = typer.Option(
+        "prefix-reuse",
+        "--strategy",
+        help="prefix-reuse (shared contexts decoded once: fast, same scores) or plain (every request from scratch).",
+    ),
+    n_ctx: int = typer.Option(2048, "--ctx", min=64, help="Context size for scoring; longer inputs are cut from the left."),
+    threads: int | None = typer.Option(None, "-t", "--threads", min=1, help="CPU threads. Default: all cores."),
+    chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template (instruct models)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
+    repack: str | None = typer.Option(
+        None, "-rpk", "--repack", help="0 or 1, as for meek bench. Default: what the preflight probe finds runs here."
+    ),
+    timeout: float = typer.Option(
+        600, "--timeout", min=1, help="Seconds the scoring worker may go without finishing a request before it is stopped."
+    ),
+) -> None:
+    """Score the exact quantised file on standard benchmarks through lm-eval, and save the scores.
+
+    Scoring runs in a worker process: a crash, an out-of-memory kill or a hang is one line and exit code 1, and every
+    request scored before it stays in the request cache, so the same command resumes."""
+    from harness import commands
+
+    if strategy not in ("prefix-reuse", "plain"):
+        fail(f"--strategy: unknown '{strategy}' (choose prefix-reuse or plain)", 2)
+    try:
+        code = commands.evaluate(
+            model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir, repack, timeout
+        )
+    except MeekError as error:
+        fail(str(error), 2)
+    raise typer.Exit(code)
+
+
+@app.command()
+def machine(
+    as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
+    probe: bool = typer.Option(
+        True, "--probe/--no-probe", help="Run the preflight probe (a few seconds, once per llama.cpp build) if it has not run."
+    ),
+) -> None:
+    """What the harness knows about this machine: CPU, memory, GPUs, OS, the llama.cpp build, and the preflight verdict
+    (which of llama.cpp's CPU paths run here)."""
+    from harness import commands
+
+    try:
+        facts = commands.machine_facts(probe)
+    except MeekError as error:
+        fail(str(error))
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return
+    commands.print_machine(facts, out)
+    for warning in facts.get("warnings", []):
+        err.print(f"warning: {warning}")

@@ -1,0 +1,41 @@
+"""`meek report` and `meek schema`: the static site and the result file's JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from harness.cli.common import app, out, run_reporting_errors
+
+
+@app.command(
+    epilog="Examples:\n\n  meek report --out site/          # then open site/index.html\n\n"
+    "  meek report results/ other/ --out /tmp/site\n\n"
+    "Pages: leaderboard (sort by any column; filter by model, tier, vendor, memory), one page per machine, two machines "
+    "side by side, the buying view (t/s per dollar and per watt), the frontier charts. Only files that pass validation "
+    "are used; every string is escaped.",
+)
+def report(
+    paths: list[Path] = typer.Argument(None, help="Results folders. Default: results/."),
+    out_dir: Path = typer.Option(Path("site"), "--out", help="Folder for the site (created)."),
+) -> None:
+    """Build a static site from a results tree: browsable offline, publishable as is."""
+    from harness import report_commands
+
+    run_reporting_errors(report_commands.report, paths or [Path("results")], out_dir, out)
+
+
+@app.command()
+def schema(
+    write: Path | None = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it."),
+) -> None:
+    """The JSON Schema of result files (the current schema_version)."""
+    from harness.results import json_schema
+
+    text = json.dumps(json_schema(), indent=1) + "\n"
+    if write:
+        write.write_text(text)
+    else:
+        print(text, end="")

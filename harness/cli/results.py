@@ -1,0 +1,107 @@
+"""`meek validate`, `submit`, `import`, `compare` and `advise`: result files, from anyone, and the answers drawn from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from harness.cli.common import app, fail, import_app, out, run_reporting_errors
+from harness.errors import MeekError
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek validate results/                 # every result file under results/\n\n"
+    "  meek validate a.json b.json --json     # machine-readable verdicts\n\n"
+    "Checks: size and strict JSON (no NaN, bounded nesting), no markup or control characters in strings, the schema, the "
+    "content hash (an edited file fails), statistics that follow from the raw samples, a generation rate the device's "
+    "memory bandwidth allows, sane dates and versions, a model sha256 the catalogue knows (a warning otherwise), duplicates.",
+)
+def validate(
+    paths: list[Path] = typer.Argument(..., help="Result files or folders (searched recursively; links are not followed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+) -> None:
+    """Check result files from anyone: a verdict per file with every reason; exit code 1 when any file fails."""
+    from harness import sharing_commands
+
+    code = 0
+    try:
+        code = sharing_commands.validate(paths, as_json, out)
+    except MeekError as error:
+        fail(str(error), 2)
+    raise typer.Exit(code)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek submit results/amd-epyc-24g-869870/20261125T121552Z-smollm2-135m.json\n\n"
+    "  meek submit my-run.json --url https://collector.example/api/results",
+)
+def submit(
+    path: Path = typer.Argument(..., help="A result file written by meek bench, meek eval or meek import."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="The results tree of your meek-harness checkout."),
+    url: str | None = typer.Option(None, "--url", help="POST the cleaned file to this collector instead of placing it."),
+) -> None:
+    """Validate a result file, strip local paths, and place it under results/<machine-id>/ for a pull request."""
+    from harness import sharing_commands
+
+    run_reporting_errors(sharing_commands.submit, path, results_dir, url, out)
+
+
+@import_app.command(
+    "llama-bench",
+    epilog="Examples:\n\n"
+    "  llama-bench -m model.gguf -o json > out.json && meek import llama-bench out.json\n\n"
+    "  meek import llama-bench run1.jsonl run2.jsonl --results-dir results",
+)
+def import_llama_bench(
+    paths: list[Path] = typer.Argument(..., help="llama-bench output files (-o json or -o jsonl)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn llama-bench's json/jsonl output into result files (one per machine, build and model), comparable with meek bench's."""
+    from harness import sharing_commands
+
+    run_reporting_errors(sharing_commands.import_llama_bench, paths, results_dir, out)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek compare --model llama-3.1-8b-q4_k_m            # pp512 and tg128 per machine, fastest first\n\n"
+    "  meek compare results/ other-results/ --test tg128 --format csv\n\n"
+    "Per machine, backend and settings: median t/s over submitted files with their min and max, noise (sample stddev or "
+    "the spread across files), time to first token, peak memory, t/s per $1000 and per watt (the device's launch price "
+    "and board power from the hardware table), and the share of the memory-bandwidth bound a generation test reached. "
+    "Rows closer than their noise are marked: those machines cannot be told apart.",
+)
+def compare(
+    paths: list[Path] = typer.Argument(None, help="Results folders or files. Default: results/."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id, model label or sha256 prefix. Default: all."),
+    test: str | None = typer.Option(None, "--test", help="Comma list of tests, e.g. pp512,tg128 (the default when present)."),
+    fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
+) -> None:
+    """Machines side by side for a model, from everyone's result files (only files that pass validation)."""
+    from harness import sharing_commands
+
+    tests = [t.strip() for t in test.split(",") if t.strip()] if test else None
+    run_reporting_errors(sharing_commands.compare, paths or [Path("results")], model, tests, fmt, out)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek advise --budget 2500 --model llama-3.1-8b-q4_k_m --min-tg 20\n\n"
+    "  meek advise --model qwen3-30b-a3b-q4_k_m --format csv\n\n"
+    "Measured speeds (median over machines with that device in the results) rank first-hand; devices nobody measured get "
+    "a bandwidth-based prediction, labelled as one.",
+)
+def advise(
+    model: str = typer.Option(..., "-m", "--model", help="Catalogue id of the model you want to run."),
+    budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
+    min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s."),
+    paths: list[Path] = typer.Option([Path("results")], "--results", help="Results folders to learn from (repeatable)."),
+    fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
+) -> None:
+    """Which hardware to buy for a model and a budget: ranked by generation speed, measured where anyone measured it."""
+    from harness import sharing_commands
+
+    run_reporting_errors(sharing_commands.advise, paths, model, budget, min_tg, fmt, out)
