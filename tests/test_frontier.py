@@ -11,15 +11,9 @@ import pandas as pd
 import pytest
 
 from harness.errors import MeekError
-from harness.frontier.epoch import (
-    COLUMNS,
-    SHIPPED_TABLE,
-    import_epoch,
-    load_frontier,
-    params_from_name,
-    shots_label,
-    write_table,
-)
+from harness.frontier.columns import shots_label
+from harness.frontier.epoch import COLUMNS, SHIPPED_TABLE, import_epoch, load_frontier, write_table
+from harness.frontier.epoch_models import params_from_name
 from harness.frontier.gap import (
     MACHINE_CLASSES,
     best_so_far,
