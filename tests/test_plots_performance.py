@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from harness.aggregate import RUN_COLUMNS, SCORE_COLUMNS
 from harness.errors import MeekError
+from harness.plots import panels, style
 from harness.plots import performance as perf
-from harness.plots import style
 
 RTX = ("nvidia-geforce-rtx-4090-24g-a1b2c3", "NVIDIA GeForce RTX 4090", 1008.0)
 MAC = ("apple-m2-max-32g-d4e5f6", "Apple M2 Max (Mac Studio, 32 GB)", 400.0)
@@ -306,4 +306,4 @@ def test_empty_input_raises_a_meek_error(draw):
 def test_unknown_model_and_source_text():
     with pytest.raises(MeekError, match="no results for model 'nope'"):
         perf.throughput_figure(fleet_runs(), "test", model="nope")
-    assert perf.data_source("results", fleet_runs()) == "Data: 3 result files from results"
+    assert panels.data_source("results", fleet_runs()) == "Data: 3 result files from results"

@@ -8,184 +8,36 @@ read per token, under each device's memory-bandwidth bound. Every string from a 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from harness.compare import select_model
-from harness.errors import MeekError
-from harness.plots import style
+from harness.plots.panels import (
+    DEFAULT_TESTS,
+    DEPTH_HINT,
+    KIND_NAMES,
+    LABEL_BOX,
+    MAX_PANELS,
+    NoData,
+    add_legend,
+    chosen_tests,
+    colour_of,
+    finish_figure,
+    generation_rates,
+    marker_of,
+    most_covered,
+    panel_grid,
+    plain_log_ticks,
+    pooled_samples,
+    pooled_stddev,
+    prepared_runs,
+    test_order,
+)
 from harness.plots.style import safe_text
-
-DEFAULT_TESTS = ("pp512", "tg128")
-MAX_PANELS = 6
-INSIDE_LEGEND = 6  # more entries than this go below the plot
-KIND_NAMES = {"pp": "prompt processing", "tg": "generation", "pg": "prompt + generation", "other": "other"}
-MARKERS = "osD^vP*Xh<>"
-LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}  # readable over lines
-DEPTH_HINT = "run meek bench -d 0,1024,4096"
-BENCH_HINT = "run meek bench (or meek validate to see why files were left out)"
-
-
-class NoData(MeekError):
-    """Nothing in the frames to draw; the message says which command would produce the data."""
-
-
-# ---- text from result files ------------------------------------------------------------------------------------------
-
-
-def data_source(label: str, *frames: pd.DataFrame) -> str:
-    """'Data: N result files from <label>', counting the distinct files behind the frames."""
-    files = set().union(*(set(frame["file"].dropna()) for frame in frames if "file" in frame))
-    return f"Data: {len(files)} result file{'s' * (len(files) != 1)} from {label}"
-
-
-def machine_label(row: pd.Series) -> str:
-    """Device, the machine id's random suffix and the backend: enough to tell machines apart, short enough for an axis."""
-    short = str(row["machine_id"]).rsplit("-", 1)[-1][:8]
-    return f"{safe_text(row['device'], 34)} · {safe_text(short, 8)} · {safe_text(row['backend'], 18)}"
-
-
-# ---- frames ----------------------------------------------------------------------------------------------------------
-
-
-def _prepared(runs: pd.DataFrame | None, model: str | None) -> pd.DataFrame:
-    """The runs of one model (or all), with a setup label, test kind (pp/tg/pg) and base test name (depth removed)."""
-    if runs is None or runs.empty:
-        raise NoData(f"no benchmark results to plot: {BENCH_HINT}")
-    frame = select_model(runs, model).copy()
-    labels = frame.apply(machine_label, axis=1)
-    several = frame.groupby(["machine_id", "device", "backend"], dropna=False)["settings"].transform("nunique") > 1
-    frame["label"] = labels.where(~several, labels + " · " + frame["settings"].map(lambda s: safe_text(s, 32)))
-    prompt, gen = frame["n_prompt"].fillna(0) > 0, frame["n_gen"].fillna(0) > 0
-    frame["kind"] = np.select([prompt & ~gen, gen & ~prompt, prompt & gen], ["pp", "tg", "pg"], "other")
-    frame["base"] = frame["test"].astype(str).str.split(" @ ").str[0]
-    frame["n_depth"] = frame["n_depth"].fillna(0)
-    frame["bandwidth_gbs"] = pd.to_numeric(frame["bandwidth_gbs"], errors="coerce")
-    frame["bytes_per_token"] = pd.to_numeric(frame["bytes_per_token"], errors="coerce")
-    return frame
-
-
-def pooled_samples(column: Iterable) -> list[float]:
-    """Every repetition's tokens/s from a column of samples_ts lists."""
-    return [float(v) for samples in column if isinstance(samples, list | tuple | np.ndarray) for v in samples]
-
-
-def pooled_stddev(column: pd.Series) -> float:
-    """The root mean square of the runs' standard deviations: one noise figure for runs pooled at one point."""
-    values = column.dropna()
-    return math.sqrt((values**2).mean()) if len(values) else 0.0
-
-
-def _test_order(frame: pd.DataFrame, tests: Iterable[str]) -> list[str]:
-    """Tests pp first, then pp+tg, then tg, each by size."""
-    first = frame.drop_duplicates("test").set_index("test")
-    rank = {"pp": 0, "pg": 1, "tg": 2, "other": 3}
-    return sorted(tests, key=lambda t: (rank[first.at[t, "kind"]], first.at[t, "n_prompt"], first.at[t, "n_gen"], t))
-
-
-def chosen_tests(frame: pd.DataFrame, tests: Sequence[str]) -> list[str]:
-    """The wanted tests that exist; if none do, every test at depth 0 (or every test, when none is at depth 0)."""
-    present = set(frame["test"])
-    wanted = [t for t in tests if t in present]
-    if wanted:
-        return wanted
-    shallow = set(frame.loc[frame["n_depth"] == 0, "test"])
-    return _test_order(frame, shallow or present)
-
-
-def _test_ranking(frame: pd.DataFrame, kind: str, prefer: str) -> list[str]:
-    """Tests of one kind, the one measured on the most setups first (then the preferred name, then the longest)."""
-    of_kind = frame[frame["kind"] == kind]
-    if of_kind.empty:
-        return []
-    cover = of_kind.groupby("test").agg(setups=("label", "nunique"), size=("n_gen", "max"), prompt=("n_prompt", "max"))
-    cover["preferred"] = cover.index == prefer
-    return list(cover.sort_values(["setups", "preferred", "size", "prompt"], ascending=False).index)
-
-
-def _most_covered(frame: pd.DataFrame, tests: list[str], kind: str, prefer: str) -> str | None:
-    """Of the tests of one kind, the one measured on the most setups."""
-    ranking = _test_ranking(frame[frame["test"].isin(tests)], kind, prefer)
-    return ranking[0] if ranking else None
-
-
-def generation_rates(frame: pd.DataFrame, per: list[str]) -> tuple[pd.DataFrame, str | None]:
-    """Median tg tokens/s at depth 0 of the fastest setup for each `per` group, and the tg test(s) used.
-
-    Each group uses the most widely measured tg test it has (tg128 on a tie): generation speed hardly depends on length,
-    so a machine measured with tg32 only still gets a point rather than none.
-    """
-    tg = frame[(frame["kind"] == "tg") & (frame["n_depth"] == 0)].copy()
-    ranking = _test_ranking(tg, "tg", "tg128")
-    if not ranking:
-        return pd.DataFrame(), None
-    tg["rank"] = tg["test"].map({test: index for index, test in enumerate(ranking)})
-    rows = tg[tg["rank"] == tg.groupby(per, dropna=False)["rank"].transform("min")]
-    first = {c: (c, "first") for c in ("device", "device_id", "bandwidth_gbs", "bytes_per_token", "model_label", "test")}
-    first = {name: spec for name, spec in first.items() if name not in per}
-    setups = rows.groupby([*per, "label"], dropna=False).agg(speed=("median_ts", "median"), **first).reset_index()
-    fastest = setups.sort_values("speed", ascending=False, kind="stable").drop_duplicates(per)
-    used = [test for test in ranking if test in set(fastest["test"])]
-    return fastest.reset_index(drop=True), ", ".join(safe_text(test, 16) for test in used[:3]) + (" …" if len(used) > 3 else "")
-
-
-# ---- layout ----------------------------------------------------------------------------------------------------------
-
-
-def _panels(rows: int, cols: int, width: float, height: float, legend_row: float = 0) -> tuple[Figure, list[Axes]]:
-    """A style.new_figure split into rows x cols panels with the house grid, and an empty bottom row for a shared legend
-    when `legend_row` (its height as a share of a panel's) is given."""
-    figure, first = style.new_figure(width, height)
-    if rows * cols == 1 and not legend_row:
-        return figure, [first]
-    first.remove()
-    grid = figure.add_gridspec(rows + bool(legend_row), cols, height_ratios=[1] * rows + ([legend_row] if legend_row else []))
-    panels = [figure.add_subplot(grid[row, column]) for row in range(rows) for column in range(cols)]
-    for axes in panels:
-        axes.grid(True, alpha=0.3)
-    return figure, panels
-
-
-def _colour(index: int) -> tuple:
-    """The tab10 colour for a series index, repeating after ten."""
-    return matplotlib.colormaps["tab10"](index % 10)
-
-
-def _marker(index: int) -> str:
-    """A marker per series index, shifted each ten so colour and marker together stay distinct."""
-    return MARKERS[(index // 10 + index) % len(MARKERS)]
-
-
-def _legend(axes: Axes, handles: list | None = None, loc: str = "best", below: bool = False) -> None:
-    """A small legend, inside the plot when short, below it in columns when long (or when labels on the points could hide
-    under it: `below`)."""
-    handles = handles if handles is not None else axes.get_legend_handles_labels()[0]
-    if len(handles) <= INSIDE_LEGEND and not below:
-        axes.legend(handles=handles, fontsize=8, loc=loc, framealpha=0.9)
-        return
-    axes.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
-
-
-def _plain_log_ticks(axis) -> None:
-    """Log-scale ticks at 1-2-5 steps written as plain numbers, not as powers of ten."""
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axis.set_minor_formatter(NullFormatter())
-
-
-def _finish(figure: Figure, title: str, source: str, *notes: str) -> Figure:
-    """Title the figure and add the source-and-date line (the source is made safe: it may hold a user's path)."""
-    figure.suptitle(title, fontsize=13)
-    style.source_line(figure, safe_text(source, 160), *notes)
-    return figure
-
 
 # ---- throughput ------------------------------------------------------------------------------------------------------
 
@@ -230,7 +82,7 @@ def _draw_bars(axes: Axes, stats: pd.DataFrame, order: list[str], tests: list[st
     for test in tests:
         part = bars[bars["test"] == test]
         errors = [(part["median"] - part["low"]).clip(lower=0), (part["high"] - part["median"]).clip(lower=0)]
-        axes.barh(part["y"], part["median"], height=part["height"] * 0.9, xerr=errors, color=_colour(colours[test]),
+        axes.barh(part["y"], part["median"], height=part["height"] * 0.9, xerr=errors, color=colour_of(colours[test]),
                   label=safe_text(test), error_kw={"ecolor": "0.2", "capsize": 2, "elinewidth": 1})  # fmt: skip
         for y, median, high in zip(part["y"], part["median"], part["high"], strict=True):
             axes.text(high, y, f" {_rate(median)}", va="center", fontsize=7)
@@ -255,7 +107,7 @@ def _row_height(rows: pd.DataFrame) -> float:
 def _draw_model_row(panels: list[Axes], rows: pd.DataFrame, kinds: list[str], tests: list[str], title: str) -> None:
     """One model: a panel per test kind (own x scale: pp is often 10x tg), setups in one order, fastest tg first."""
     stats = bar_stats(rows)
-    key_test = _most_covered(rows, tests, "tg", "tg128") or _most_covered(rows, tests, "pp", "pp512")
+    key_test = most_covered(rows, tests, "tg", "tg128") or most_covered(rows, tests, "pp", "pp512")
     order = _bar_order(stats, key_test)
     colours = {test: index for index, test in enumerate(tests)}
     for column, (axes, kind) in enumerate(zip(panels, kinds, strict=True)):
@@ -268,26 +120,26 @@ def _draw_model_row(panels: list[Axes], rows: pd.DataFrame, kinds: list[str], te
         if column:
             axes.tick_params(labelleft=False)
         if len(of_kind) > 1:
-            _legend(axes, loc="lower right")
+            add_legend(axes, loc="lower right")
 
 
 def throughput_figure(runs: pd.DataFrame, source: str, tests: Sequence[str] = DEFAULT_TESTS, model: str | None = None) -> Figure:
     """Median tokens/s per machine for each test (fastest generation first), with min–max whiskers of every repetition."""
-    frame = _prepared(runs, model)
-    tests = _test_order(frame, chosen_tests(frame, tests))
+    frame = prepared_runs(runs, model)
+    tests = test_order(frame, chosen_tests(frame, tests))
     frame = frame[frame["test"].isin(tests)]
     models = _models_by_size(frame)
     shown = models[:MAX_PANELS]
     kinds = [kind for kind in ("pp", "pg", "tg", "other") if kind in set(frame["kind"])]
     height = 1.0 + sum(_row_height(frame[frame["model"] == name]) for name in shown)
-    figure, panels = _panels(len(shown), len(kinds), 6 + 3.5 * len(kinds), min(max(height, 4.5), 40))
+    figure, panels = panel_grid(len(shown), len(kinds), 6 + 3.5 * len(kinds), min(max(height, 4.5), 40))
     for row, name in enumerate(shown):
         rows = frame[frame["model"] == name]
         title = f"{safe_text(rows['model_label'].iloc[0], 30)}: " if len(shown) > 1 else ""
         _draw_model_row(panels[row * len(kinds) : (row + 1) * len(kinds)], rows, kinds, tests, title)
     notes = [f"{len(models) - len(shown)} more model(s) not shown: pick one with --model"] if len(models) > len(shown) else []
     title = "Throughput by machine" + (f": {safe_text(frame['model_label'].iloc[0])}" if len(models) == 1 else "")
-    return _finish(figure, title, source, *notes)
+    return finish_figure(figure, title, source, *notes)
 
 
 # ---- depth -----------------------------------------------------------------------------------------------------------
@@ -327,11 +179,11 @@ def _draw_depth(axes: Axes, lines: pd.DataFrame, kind: str, colours: dict[str, i
         return
     for (label, _), line in lines.groupby(["label", "base"], sort=False):
         index = colours[label]
-        axes.errorbar(line["n_depth"], line["median"], yerr=line["stddev"], marker=_marker(index), color=_colour(index),
+        axes.errorbar(line["n_depth"], line["median"], yerr=line["stddev"], marker=marker_of(index), color=colour_of(index),
                       capsize=3, markersize=5, linewidth=1.5, label=label)  # fmt: skip
         if len(bases) > 1:  # the legend names setups, so say which test each line is
             axes.annotate(safe_text(line["base"].iloc[0], 16), (line["n_depth"].iloc[-1], line["median"].iloc[-1]),
-                          xytext=(4, 4), textcoords="offset points", fontsize=7, color=_colour(index))  # fmt: skip
+                          xytext=(4, 4), textcoords="offset points", fontsize=7, color=colour_of(index))  # fmt: skip
     axes.set_ylim(bottom=0)
     axes.set_xlim(-0.03 * lines["n_depth"].max(), 1.1 * lines["n_depth"].max())
 
@@ -346,19 +198,19 @@ def _legend_row(figure: Figure, handles: list, rows: int) -> None:
 
 def _machine_handles(colours: dict[str, int]) -> list[Line2D]:
     """Legend entries for setups: their colour and marker, no data."""
-    return [Line2D([], [], color=_colour(i), marker=_marker(i), markersize=5, label=label) for label, i in colours.items()]
+    return [Line2D([], [], color=colour_of(i), marker=marker_of(i), markersize=5, label=label) for label, i in colours.items()]
 
 
 def depth_figure(runs: pd.DataFrame, source: str, model: str | None = None) -> Figure:
     """Prompt processing (left) and generation (right) tokens/s against context depth: how speed falls as context fills."""
-    series = depth_series(_prepared(runs, model))
+    series = depth_series(prepared_runs(runs, model))
     if series.empty:
         raise NoData(f"no pp or tg results at more than one context depth: {DEPTH_HINT}")
     colours = {label: index for index, label in enumerate(sorted(set(series["label"])))}
     models = _models_by_size(series)
     shown = models[:MAX_PANELS]
     legend_height = 0.2 + 0.2 * math.ceil(len(colours) / 3)
-    figure, panels = _panels(len(shown), 2, 13, min(1.2 + 4.2 * len(shown) + legend_height, 40), legend_height / 4.2)
+    figure, panels = panel_grid(len(shown), 2, 13, min(1.2 + 4.2 * len(shown) + legend_height, 40), legend_height / 4.2)
     for row, name in enumerate(shown):
         lines = series[series["model"] == name]
         title = f"{safe_text(lines['model_label'].iloc[0], 30)}: " if len(shown) > 1 else ""
@@ -367,7 +219,7 @@ def depth_figure(runs: pd.DataFrame, source: str, model: str | None = None) -> F
     _legend_row(figure, _machine_handles(colours), len(shown))
     notes = [f"{len(models) - len(shown)} more model(s) not shown: pick one with --model"] if len(models) > len(shown) else []
     title = "Speed against context depth" + ("" if len(models) > 1 else f": {safe_text(series['model_label'].iloc[0])}")
-    return _finish(figure, title, source, *notes)
+    return finish_figure(figure, title, source, *notes)
 
 
 # ---- pareto ----------------------------------------------------------------------------------------------------------
@@ -407,7 +259,7 @@ def quality_speed_points(
     task = task or default_task(primary)
     if task not in set(primary["task"]):
         raise NoData(f"no scores for task '{task}' (tasks with scores: {', '.join(sorted(set(primary['task'])))})")
-    rates, test = generation_rates(_prepared(runs, model), ["machine_id", "model"])
+    rates, test = generation_rates(prepared_runs(runs, model), ["machine_id", "model"])
     points = rates.merge(model_scores(primary, task), on="model") if test else pd.DataFrame()
     if points.empty:
         raise NoData(f"no model has both a {task} score and a generation (tg) result at depth 0: run meek bench --eval quick")
@@ -420,7 +272,7 @@ def _draw_points(axes: Axes, points: pd.DataFrame) -> list:
     A model's score is measured once and holds on every machine, so its points lie on one row, named at the fastest."""
     handles = []
     for index, (label, group) in enumerate(points.groupby("label", sort=True)):
-        colour, marker = _colour(index), _marker(index)
+        colour, marker = colour_of(index), marker_of(index)
         for subset, part in group.groupby("subset"):
             axes.scatter(part["speed"], part["score"], s=50, marker=marker, zorder=3, linewidths=1.5,
                          facecolors="none" if subset else colour, edgecolors=colour)  # fmt: skip
@@ -437,7 +289,7 @@ def pareto_figure(
 ) -> Figure:
     """Benchmark score against generation speed per (machine, model), with the front of points nothing beats on both."""
     points, task, test = quality_speed_points(runs, scores, task, model)
-    figure, (axes,) = _panels(1, 1, 10, 6.5)
+    figure, (axes,) = panel_grid(1, 1, 10, 6.5)
     handles = _draw_points(axes, points)
     front = pareto_front(points)
     axes.step(front["speed"], front["score"], where="pre", color="0.4", linewidth=1.2, zorder=2, label="Pareto front")
@@ -446,13 +298,13 @@ def pareto_figure(
         handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", color="0.3", label="subset score"))
     if points["speed"].max() > 10 * points["speed"].min():
         axes.set_xscale("log")
-        _plain_log_ticks(axes.xaxis)
+        plain_log_ticks(axes.xaxis)
     axes.margins(x=0.15, y=0.12)
     axes.set_xlabel(f"generation tokens/s ({safe_text(test)} at depth 0, median; fastest setup per machine)")
     first = points.iloc[0]
     axes.set_ylabel(f"{safe_text(task)} score, % ({safe_text(first['metric'], 20)}, {first['shots']}-shot; median over files)")
-    _legend(axes, handles, below=True)
-    return _finish(figure, f"Quality against speed: {safe_text(task)}", source)
+    add_legend(axes, handles, below=True)
+    return finish_figure(figure, f"Quality against speed: {safe_text(task)}", source)
 
 
 # ---- roofline --------------------------------------------------------------------------------------------------------
@@ -460,7 +312,7 @@ def pareto_figure(
 
 def roofline_points(runs: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, str]:
     """One row per (machine, device, model) with a tg rate at depth 0 and a known model size; the tg test used."""
-    rates, test = generation_rates(_prepared(runs, model), ["machine_id", "device", "model"])
+    rates, test = generation_rates(prepared_runs(runs, model), ["machine_id", "device", "model"])
     points = rates[rates["bytes_per_token"] > 0].copy() if test else pd.DataFrame()
     if points.empty:
         raise NoData("no generation (tg) results at depth 0 with a known model size: run meek bench -n 128")
@@ -476,7 +328,7 @@ def _draw_bounds(axes: Axes, points: pd.DataFrame, colours: dict[str, int], xs: 
         bandwidth = float(group["bandwidth_gbs"].iloc[0])
         grid = np.unique(np.concatenate([np.geomspace(*xs, 50), group["gb_per_token"].to_numpy(float)]))
         label = f"{safe_text(device, 32)} bound ({bandwidth:g} GB/s)"
-        handles += axes.plot(grid, bandwidth / grid, linestyle="--", linewidth=1.2, color=_colour(colours[device]), label=label)
+        handles += axes.plot(grid, bandwidth / grid, linestyle="--", linewidth=1.2, color=colour_of(colours[device]), label=label)
     unknown = sorted(set(points.loc[points["bandwidth_gbs"].isna(), "device"]))
     if unknown:
         names = ", ".join(safe_text(d, 28) for d in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
@@ -488,20 +340,20 @@ def roofline_figure(runs: pd.DataFrame, source: str, model: str | None = None) -
     """Generation tokens/s against weight GB per token (log-log) under each device's bandwidth bound: how near the limit."""
     points, test = roofline_points(runs, model)
     colours = {device: index for index, device in enumerate(sorted(set(points["device"])))}
-    figure, (axes,) = _panels(1, 1, 10, 6.5)
+    figure, (axes,) = panel_grid(1, 1, 10, 6.5)
     xs = (points["gb_per_token"].min() / 2, points["gb_per_token"].max() * 2)
     handles = []
     for index, (label, group) in enumerate(points.groupby("label", sort=True)):
-        colour = _colour(colours[group["device"].iloc[0]])
+        colour = colour_of(colours[group["device"].iloc[0]])
         handles.append(
-            axes.scatter(group["gb_per_token"], group["speed"], s=50, marker=_marker(index), color=colour, zorder=3, label=label)
+            axes.scatter(group["gb_per_token"], group["speed"], s=50, marker=marker_of(index), color=colour, zorder=3, label=label)
         )
     _label_roofline_points(axes, points)
     handles += _draw_bounds(axes, points, colours, xs)
     _roofline_axes(axes, points, xs, test)
-    _legend(axes, handles, below=True)
+    add_legend(axes, handles, below=True)
     note = "bound = bandwidth ÷ bytes read per token; % = share of the bound reached"
-    return _finish(figure, "Generation speed against the memory-bandwidth bound", source, note)
+    return finish_figure(figure, "Generation speed against the memory-bandwidth bound", source, note)
 
 
 def _label_roofline_points(axes: Axes, points: pd.DataFrame) -> None:
@@ -521,7 +373,7 @@ def _roofline_axes(axes: Axes, points: pd.DataFrame, xs: tuple[float, float], te
     top = max(points["speed"].max(), points["bound"].max(skipna=True) if points["bound"].notna().any() else 0)
     axes.set_xlim(*xs)
     axes.set_ylim(points["speed"].min() / 2, top * 1.6)
-    _plain_log_ticks(axes.xaxis)
-    _plain_log_ticks(axes.yaxis)
+    plain_log_ticks(axes.xaxis)
+    plain_log_ticks(axes.yaxis)
     axes.set_xlabel("weights read per generated token, GB (log scale; active experts only for MoE)")
     axes.set_ylabel(f"generation tokens/s ({safe_text(test)} at depth 0; log scale)")
