@@ -24,10 +24,10 @@ from pathlib import Path
 from benchmarks_md import write_section
 from fidelity import build_llama_bench
 
-from harness.catalog import load_catalog, resolve
-from harness.machine import fingerprint
-from harness.preflight import default_repack
-from harness.results import read_result
+from harness.catalogue.models import load_catalog, resolve
+from harness.machine.facts import fingerprint
+from harness.measure.preflight import default_repack
+from harness.results.schema import read_result
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "smollm2-135m"
@@ -45,7 +45,7 @@ def start_server(model_path: Path, threads: int, llama_server: Path | None = Non
         command = [str(llama_server), "-m", str(model_path), "--port", str(port), "-t", str(threads), "-c", "2048", "-np", "1"]
         command += [] if repack else ["--no-repack"]
     else:
-        command = [sys.executable, "-m", "harness.backends.lcpp_server", "--repack", str(repack), "--model", str(model_path),
+        command = [sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack), "--model", str(model_path),
                    "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from benchmarks_md import write_section
 
-from harness.catalog import load_catalog, resolve
-from harness.gguf_file import sha256_of
-from harness.machine import fingerprint
+from harness.catalogue.gguf_file import sha256_of
+from harness.catalogue.models import load_catalog, resolve
+from harness.machine.facts import fingerprint
 from harness.quality.evaluate import plan, run_eval
 
 ROOT = Path(__file__).resolve().parent.parent

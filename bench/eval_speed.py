@@ -21,8 +21,8 @@ import lm_eval
 from benchmarks_md import write_section
 from tqdm import tqdm
 
-from harness.catalog import load_catalog, resolve
-from harness.machine import fingerprint
+from harness.catalogue.models import load_catalog, resolve
+from harness.machine.facts import fingerprint
 from harness.quality.evaluate import plan
 from harness.quality.llama_lm import MeekLlamaCpp
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import psutil
 from benchmarks_md import write_section
 
-from harness import preflight
-from harness.catalog import load_catalog, resolve
+from harness.catalogue.models import load_catalog, resolve
 from harness.home import meek_home
-from harness.machine import fingerprint
+from harness.machine.facts import fingerprint
+from harness.measure import preflight
 
 MODELS = ["smollm2-135m", "gemma3-270m"]
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,11 +25,11 @@ from pathlib import Path
 
 from benchmarks_md import write_section
 
-from harness.catalog import load_catalog
-from harness.hardware import load_hardware
-from harness.machine import fingerprint
-from harness.results import signed_document, validate_document
-from harness.stats import summarize
+from harness.catalogue.models import load_catalog
+from harness.machine.facts import fingerprint
+from harness.machine.hardware import load_hardware
+from harness.measure.stats import summarize
+from harness.results.schema import signed_document, validate_document
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "tests" / "golden" / "result-v2-smollm2.json"

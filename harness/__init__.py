@@ -7,7 +7,7 @@ __all__ = ["load_results", "load_scores"]
 def __getattr__(name: str):
     """`harness.load_results()` and `harness.load_scores()`, imported on first use so `meek` starts without pandas."""
     if name in __all__:
-        from harness import aggregate
+        from harness.aggregate import tree as aggregate
 
         return getattr(aggregate, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

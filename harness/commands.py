@@ -9,16 +9,24 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from harness import printers
-from harness.backends.llamacpp import KV_CACHE_TYPES
-from harness.bench import BenchOptions, EvalOptions, model_info, new_result, run_bench, score_into
-from harness.catalog import DEFAULT_MODEL, Catalog, load_catalog, local_file, looks_like_path, resolve, unknown_model_message
+from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
+from harness.catalogue.models import (
+    DEFAULT_MODEL,
+    Catalog,
+    load_catalog,
+    local_file,
+    looks_like_path,
+    resolve,
+    unknown_model_message,
+)
 from harness.errors import MeekError
-from harness.gguf_file import read_gguf_facts, sha256_of
-from harness.machine import fingerprint
+from harness.machine.facts import fingerprint
+from harness.measure.backends.llamacpp import KV_CACHE_TYPES
+from harness.measure.preflight import parse_repack
+from harness.measure.runner import BenchOptions, EvalOptions, model_info, new_result, run_bench, score_into
+from harness.measure.sweep import SweepSpec, parse_int_list, parse_pg_list, parse_str_list
 from harness.memory_fit import capacity_bytes, gib, weights_bytes
-from harness.preflight import parse_repack
-from harness.sweep import SweepSpec, parse_int_list, parse_pg_list, parse_str_list
+from harness.results import printers
 
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 TIERS = ("tiny", "small", "medium", "large", "xl")
@@ -185,7 +193,7 @@ def models_verify(model_id: str, out: Console) -> None:
 
 def machine_facts(probe: bool) -> dict:
     """The fingerprint with the preflight verdict (probed now with the bundled model if `probe` and none is stored)."""
-    from harness import preflight
+    from harness.measure import preflight
 
     facts = fingerprint()
     if probe and "cpu_features_used" in facts.get("llama_cpp", {}):
@@ -220,7 +228,7 @@ def print_machine(facts: dict, out: Console) -> None:
         ("preflight", facts.get("preflight", "-")),
         ("harness", facts["harness_version"]),
     ]
-    from harness.sensors import available_sensors
+    from harness.machine.sensors import available_sensors
 
     sensors = available_sensors()
     lines += [("power sensors", sensor) for sensor in sensors] or [
@@ -235,9 +243,9 @@ def evaluate(model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, cha
 
     Exit 0 when every task was scored; 1 when scoring failed (the requests scored before the failure stay cached, so the
     same command resumes); a bad option raises MeekError before anything runs."""
-    from harness.preflight import RepackPolicy
+    from harness.measure.preflight import RepackPolicy
     from harness.quality.evaluate import plan
-    from harness.results import Machine, write_result
+    from harness.results.schema import Machine, write_result
 
     catalog = load_catalog()
     wanted = parse_repack(repack)
@@ -299,7 +307,7 @@ def thread_counts(threads: str | None) -> list[int]:
 def llama_bench_repack(model: str, threads: int, timeout: float) -> int:
     """--repack for the user's llama-bench when none is given: this machine's preflight default (probed with the in-process
     build: a repack path that faults here faults in any build), so its numbers compare with the harness's."""
-    from harness.preflight import RepackPolicy
+    from harness.measure.preflight import RepackPolicy
 
     say = Console(stderr=True, highlight=False, soft_wrap=True).print
     return RepackPolicy(fingerprint(), lambda text: say(text, markup=False), timeout).repack_for(
@@ -312,9 +320,9 @@ def bench_elsewhere(
     results_dir, repack=None, timeout=600,
 ) -> int:  # fmt: skip
     """`meek bench --backend openai|ollama|llama-bench`: measure through a server or the user's llama-bench, save, print."""
-    from harness import server_bench
-    from harness.printers import render
-    from harness.sweep import TestShape
+    from harness.measure import remote as server_bench
+    from harness.measure.sweep import TestShape
+    from harness.results.printers import render
 
     if output not in OUTPUT_FORMATS:
         raise MeekError(f"-o: unknown format '{output}' (choose from {', '.join(OUTPUT_FORMATS)})")

@@ -19,7 +19,7 @@ FOUR_CHOICE = {"mmlu", "arc_challenge", "hellaswag", "gpqa_diamond"}  # chance i
 
 def this_machine_class() -> tuple[MachineClass, str]:
     """This machine as a class: its GPU memory (whole model on the GPU), unified memory, or RAM (CPU inference)."""
-    from harness.machine import fingerprint
+    from harness.machine.facts import fingerprint
 
     facts = fingerprint(include_build=False)
     gpus = facts["gpus"]
@@ -44,7 +44,7 @@ def parse_classes(text: str | None) -> dict[str, MachineClass]:
 
 
 def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Console) -> int:
-    from harness.compare import render
+    from harness.aggregate.compare import render
     from harness.frontier.epoch import frontier_table_path, load_frontier
 
     frame = load_frontier()
@@ -160,7 +160,7 @@ def plot_frontier(
 
 def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
     """The primary scores on these tasks in the results tree, of one machine (or of all when machine_id is None)."""
-    from harness.aggregate import load_tree
+    from harness.aggregate.tree import load_tree
 
     scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
     if scores.empty:

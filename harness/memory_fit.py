@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from harness import gpu
+from harness.machine import gpu
 
 # Bytes per element of KV-cache types (block size included) and bits per weight of common GGUF quants.
 KV_BYTES_PER_ELEMENT = {

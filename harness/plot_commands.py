@@ -8,12 +8,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.errors import MeekError, require_existing
-from harness.results import safe_name
+from harness.results.schema import safe_name
 
 
 def performance_plot(kind: str, results: list[Path], model: str | None, out_dir: Path, out: Console) -> int:
-    from harness.aggregate import load_tree
-    from harness.compare import select_model
+    from harness.aggregate.compare import select_model
+    from harness.aggregate.tree import load_tree
     from harness.plots import performance
     from harness.plots.style import save
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.errors import MeekError, require_existing
-from harness.validate import FileReport, validate_paths
+from harness.results.validate import FileReport, validate_paths
 
 
 def validate(paths: list[Path], as_json: bool, out: Console) -> int:
@@ -51,7 +51,7 @@ def _report_lines(report: FileReport, paint) -> list[str]:
 
 
 def submit(path: Path, results_dir: Path, url: str | None, out: Console) -> int:
-    from harness.submit import check_for_submission, place, post, pull_request_steps
+    from harness.results.submit import check_for_submission, place, post, pull_request_steps
 
     if not path.is_file():
         raise MeekError(f"no such result file: {path}")
@@ -73,9 +73,9 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Console) -> int:
 
 
 def import_llama_bench(paths: list[Path], results_dir: Path, out: Console) -> int:
-    from harness.import_llama_bench import import_file
-    from harness.results import write_result
-    from harness.submit import already_there
+    from harness.results.import_llama_bench import import_file
+    from harness.results.schema import write_result
+    from harness.results.submit import already_there
 
     written = 0
     for path in paths:
@@ -95,7 +95,7 @@ def import_llama_bench(paths: list[Path], results_dir: Path, out: Console) -> in
 
 
 def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Console) -> int:
-    from harness.compare import compare_table, render, scores_table
+    from harness.aggregate.compare import compare_table, render, scores_table
 
     tree = _load(paths, out)
     table = compare_table(tree.runs, model, tests)
@@ -111,9 +111,9 @@ def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: 
 
 
 def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Console) -> int:
-    from harness.advise import advise as rank_devices
-    from harness.catalog import load_catalog, unknown_model_message
-    from harness.compare import render
+    from harness.aggregate.advise import advise as rank_devices
+    from harness.aggregate.compare import render
+    from harness.catalogue.models import load_catalog, unknown_model_message
 
     catalog = load_catalog()
     model = catalog.get(model_id)
@@ -132,7 +132,7 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
 
 
 def _load(paths: list[Path], out: Console):
-    from harness.aggregate import load_tree
+    from harness.aggregate.tree import load_tree
 
     require_existing(paths)
     tree = load_tree(paths)

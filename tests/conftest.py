@@ -21,7 +21,7 @@ def meek_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_path(meek_home) -> Path:
-    from harness.catalog import fetch, load_catalog
+    from harness.catalogue.models import fetch, load_catalog
 
     return fetch(load_catalog().get("smollm2-135m"))
 
@@ -30,7 +30,7 @@ def smollm2_path(meek_home) -> Path:
 def repack_default(meek_home, smollm2_path) -> int:
     """The repack setting that runs on this machine, from the real preflight probe (0 on a VM whose AMX path crashes).
     Tests that load llama.cpp in the pytest process itself use it: a crash there would end the whole session."""
-    from harness.preflight import default_repack
+    from harness.measure.preflight import default_repack
 
     return default_repack(smollm2_path, threads=2)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import read_result
-from harness.validate import Validator
+from harness.results.schema import read_result
+from harness.results.validate import Validator
 
 
 def free_port() -> int:
@@ -30,11 +30,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_server(smollm2_path, repack_default):
     """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, on a free loopback port, with this
-    machine's repack setting (through harness.backends.lcpp_server: the server itself has no option for it)."""
+    machine's repack setting (through harness.measure.backends.lcpp_server: the server itself has no option for it)."""
     pytest.importorskip("uvicorn", reason='needs llama-cpp-python[server] (pip install -e ".[test]")')
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.backends.lcpp_server", "--repack", str(repack_default), "--model", str(smollm2_path),
+        [sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack_default), "--model", str(smollm2_path),
          "--port", str(port), "--n_threads", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import read_result
+from harness.results.schema import read_result
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,8 @@ def test_depth_fill_is_restored_not_recomputed(smollm2_path, repack_default):
     """Repetitions at depth start from a snapshot of the filled context: the restored cache gives the same logits."""
     import numpy as np
 
-    from harness.backends.llamacpp import LlamaCppBackend
-    from harness.sweep import LoadSettings
+    from harness.measure.backends.llamacpp import LlamaCppBackend
+    from harness.measure.sweep import LoadSettings
 
     backend = LlamaCppBackend()
     backend.load(str(smollm2_path), LoadSettings(repack=repack_default))

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from harness.catalog import load_catalog, resolve
+from harness.catalogue.models import load_catalog, resolve
 from harness.commands import models_for_tier
 from harness.errors import MeekError
 

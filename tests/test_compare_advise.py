@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.advise import ASSUMED_EFFICIENCY, advise
-from harness.aggregate import RUN_COLUMNS
-from harness.catalog import load_catalog
-from harness.compare import compare_table, markdown
+from harness.aggregate.advise import ASSUMED_EFFICIENCY, advise
+from harness.aggregate.compare import compare_table, markdown
+from harness.aggregate.tree import RUN_COLUMNS
+from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.hardware import load_hardware
+from harness.machine.hardware import load_hardware
 
 GB = 1e9
 

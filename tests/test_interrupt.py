@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from harness.results import read_result
+from harness.results.schema import read_result
 
 
 def test_ctrl_c_keeps_finished_tests(tmp_path, meek_home):

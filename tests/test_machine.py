@@ -1,5 +1,5 @@
-from harness.machine import compiled_backends, fingerprint, missing_simd
-from harness.results import Machine
+from harness.machine.facts import compiled_backends, fingerprint, missing_simd
+from harness.results.schema import Machine
 
 
 def test_fingerprint_is_complete_and_anonymous():
@@ -29,7 +29,7 @@ def test_backends_parsed_from_system_info():
 
 def test_nvidia_gpu_without_memory_info_is_read_as_unified_not_a_crash(monkeypatch):
     """DGX Spark's GB10 answers NotSupported for memory info; that must not break the fingerprint (stand-in NVML)."""
-    from harness import gpu
+    from harness.machine import gpu
 
     class FakeNvml:
         class NVMLError(Exception):

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from harness.aggregate import RUN_COLUMNS, SCORE_COLUMNS
+from harness.aggregate.tree import RUN_COLUMNS, SCORE_COLUMNS
 from harness.errors import MeekError
 from harness.plots import panels, style
 from harness.plots import performance as perf

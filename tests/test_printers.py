@@ -3,8 +3,8 @@ import io
 import json
 from pathlib import Path
 
-from harness.printers import FIELDS, MD_COLUMNS, render
-from harness.results import validate_document
+from harness.results.printers import FIELDS, MD_COLUMNS, render
+from harness.results.schema import validate_document
 
 GOLDEN = Path(__file__).parent / "golden" / "result-v1-smollm2.json"
 

@@ -8,7 +8,15 @@ import jsonschema
 import pytest
 
 from harness.errors import MeekError
-from harness.results import SCHEMA_FILE, SCHEMA_VERSION, json_schema, read_result, result_path, validate_document, write_result
+from harness.results.schema import (
+    SCHEMA_FILE,
+    SCHEMA_VERSION,
+    json_schema,
+    read_result,
+    result_path,
+    validate_document,
+    write_result,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -85,7 +93,7 @@ def test_file_name_cannot_escape_the_results_dir(tmp_path):
 
 
 def test_written_files_carry_a_content_hash_that_any_edit_breaks(tmp_path):
-    from harness.results import content_hash
+    from harness.results.schema import content_hash
 
     path = write_result(validate_document(golden_document()), tmp_path)
     document = json.loads(path.read_text())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import sensors
-from harness.sensors import PowerSampler, available_sensors, tokens_per_joule
+from harness.machine import sensors
+from harness.machine.sensors import PowerSampler, available_sensors, tokens_per_joule
 
 NEVER = 3600.0  # interval_s: the background thread does not wake during a test
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import read_result, signed_document, validate_document
-from harness.validate import Validator
+from harness.results.schema import read_result, signed_document, validate_document
+from harness.results.validate import Validator
 
 LLAMA_BENCH = Path(__file__).parent / "fixtures" / "llama-bench"
 

@@ -129,7 +129,7 @@ def test_machine_link_and_compare_page(browser, site):
 
 
 def test_hostile_model_name_shows_as_text(browser, tmp_path, real_results):
-    from harness.aggregate import load_tree
+    from harness.aggregate.tree import load_tree
     from harness.site.build import write_site
 
     tree = load_tree([real_results[0]])

@@ -1,7 +1,7 @@
 import pytest
 
 from harness.errors import MeekError
-from harness.sweep import SweepSpec, TestShape, expand, parse_int_list, parse_pg_list, parse_str_list
+from harness.measure.sweep import SweepSpec, TestShape, expand, parse_int_list, parse_pg_list, parse_str_list
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import SCHEMA_VERSION, content_hash
-from harness.stats import summarize
+from harness.measure.stats import summarize
+from harness.results.schema import SCHEMA_VERSION, content_hash
 
 GOLDEN_V1 = Path(__file__).parent / "golden" / "result-v1-smollm2.json"
 
@@ -119,7 +119,7 @@ def test_validate_missing_path_is_one_clear_line(run_meek):
 
 
 def test_real_file_passes_every_plausibility_check(real_results):
-    from harness.validate import Validator
+    from harness.results.validate import Validator
 
     for path in real_results:
         report = Validator().check(path)

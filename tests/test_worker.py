@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.sweep import LoadGroup, LoadSettings, TestInstance, TestShape
-from harness.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
+from harness.measure.sweep import LoadGroup, LoadSettings, TestInstance, TestShape
+from harness.measure.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
 
 
 def _group(path, repack=0) -> LoadGroup:

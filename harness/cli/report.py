@@ -32,7 +32,7 @@ def schema(
     write: Path | None = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it."),
 ) -> None:
     """The JSON Schema of result files (the current schema_version)."""
-    from harness.results import json_schema
+    from harness.results.schema import json_schema
 
     text = json.dumps(json_schema(), indent=1) + "\n"
     if write:

@@ -27,7 +27,7 @@ from harness.frontier.columns import (
     source_name_from_link,
 )
 from harness.frontier.epoch_models import ModelFacts
-from harness.home import meek_home
+from harness.home import PACKAGE_DATA, meek_home
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ COLUMNS = [
 ]
 DASHBOARD_URL = "https://epoch.ai/data/ai-benchmarking-dashboard"
 MODELS_URL = "https://epoch.ai/data/ai-models"
-SHIPPED_TABLE = Path(__file__).parent.parent / "data" / "frontier.csv"
+SHIPPED_TABLE = PACKAGE_DATA / "frontier.csv"
 EPOCH_RUN_SETTING = "Epoch AI run"
 
 # Epoch file stem -> (our canonical benchmark name, accepted score columns in order of preference). Scores are accuracies.

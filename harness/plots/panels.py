@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from harness.compare import select_model
+from harness.aggregate.compare import select_model
 from harness.errors import MeekError
 from harness.plots import style
 from harness.plots.style import safe_text

@@ -50,7 +50,7 @@ class PlannedTask:
 
 def _portable(config: dict) -> dict:
     """A task config with its local file paths replaced by the files' sha256."""
-    from harness.gguf_file import sha256_of
+    from harness.catalogue.gguf_file import sha256_of
 
     files = config.get("dataset_kwargs", {}).get("data_files", {})
     rest = {k: v for k, v in config.items() if k not in ("dataset_kwargs", "metadata")}
@@ -94,7 +94,7 @@ def plan(tasks: list[str], suite: str | None, data_dir: Path | None, limit: int 
 
 
 def _check_online_tasks(names: list[str]) -> None:
-    from harness.catalog import hub_reachable
+    from harness.catalogue.models import hub_reachable
 
     if not hub_reachable():
         raise MeekError(
@@ -119,9 +119,9 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
     of the worker (an instruction llama.cpp cannot run here, an out-of-memory kill, a hang past `timeout_s` seconds
     without a scored request) raises MeekError in one line.
     """
-    from harness.preflight import crash_hint, default_repack
+    from harness.measure.preflight import crash_hint, default_repack
+    from harness.measure.worker import WorkerFailed, run_in_worker
     from harness.quality.llama_lm import SCORING_VERSION
-    from harness.worker import WorkerFailed, run_in_worker
 
     if repack is None:  # decided here: the worker cannot start the probe's own worker
         repack = default_repack(model_path, threads or 1)

@@ -26,8 +26,8 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from harness import faults
-from harness.backends.llamacpp import install_log_capture
+from harness.measure import faults
+from harness.measure.backends.llamacpp import install_log_capture
 
 STRATEGIES = ("prefix-reuse", "plain")
 SCORING_VERSION = 2  # bump when scores of the same requests can change: keys the request cache
@@ -83,7 +83,7 @@ class MeekLlamaCpp(TemplateLM):
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if int(n_gpu_layers) == -1 else int(n_gpu_layers)
         if repack is None:  # from lm-eval's command line, say: what the preflight probe finds runs on this machine
-            from harness.preflight import default_repack
+            from harness.measure.preflight import default_repack
 
             repack = default_repack(Path(model_path), threads)
         params.use_extra_bufts = str(repack).strip().lower() not in ("0", "false", "no", "off")

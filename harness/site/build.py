@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.aggregate import Tree, load_tree
-from harness.catalog import load_catalog
-from harness.hardware import vendor_of
-from harness.results import safe_name
+from harness.aggregate.tree import Tree, load_tree
+from harness.catalogue.models import load_catalog
+from harness.machine.hardware import vendor_of
+from harness.results.schema import safe_name
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = [("index.html", "Leaderboard"), ("compare.html", "Compare two machines"), ("buying.html", "Buying guide"),
@@ -133,7 +133,7 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
 
 
 def _device_memory() -> dict[str, float | None]:
-    from harness.hardware import load_hardware
+    from harness.machine.hardware import load_hardware
 
     return {d.id: d.memory_gb for d in load_hardware()}
 

@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness import faults
-from harness.backends.base import Backend
 from harness.errors import MeekError
-from harness.monitor import PeakMemorySampler
-from harness.sensors import PowerSampler, tokens_per_joule
-from harness.stats import summarize
-from harness.sweep import LoadGroup, TestInstance
+from harness.machine.sensors import PowerSampler, tokens_per_joule
+from harness.measure import faults
+from harness.measure.backends.base import Backend
+from harness.measure.monitor import PeakMemorySampler
+from harness.measure.stats import summarize
+from harness.measure.sweep import LoadGroup, TestInstance
 
 Emit = Callable[[str, dict], None]
 

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 from harness.errors import MeekError
-from harness.results import BenchResult, result_path, signed_document, write_result
-from harness.validate import FileReport, Validator, result_files
+from harness.results.schema import BenchResult, result_path, signed_document, write_result
+from harness.results.validate import FileReport, Validator, result_files
 
 # An absolute path (POSIX, home-relative or Windows) up to its last component.
 LOCAL_PATH = re.compile(r"(?:~|[A-Za-z]:)?(?:[/\\][^\s/\\:\"']+)+[/\\](?=[^\s/\\]+)")

@@ -19,9 +19,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
 from harness.errors import MeekError
-from harness.gguf_file import read_gguf_facts, sha256_of
-from harness.home import meek_home
+from harness.home import SOURCE_ROOT, meek_home
 
 DEFAULT_MODEL = "smollm2-135m"
 TierName = Literal["tiny", "small", "medium", "large", "xl"]
@@ -104,7 +104,7 @@ def _bundled_catalog_text() -> str:
     packaged = resources.files("harness").joinpath("data/models.yaml")
     if packaged.is_file():
         return packaged.read_text()
-    return (Path(__file__).resolve().parent.parent / "models.yaml").read_text()  # a source checkout
+    return (SOURCE_ROOT / "models.yaml").read_text()  # a source checkout
 
 
 def load_catalog() -> Catalog:

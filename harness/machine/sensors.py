@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import gpu
+from harness.machine import gpu
 
 RAPL_ROOT_ONLY = "not readable (root only since Linux 5.10)"
 APPLE_NOTE = "apple: power needs root `powermetrics`; not read"

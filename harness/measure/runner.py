@@ -11,12 +11,14 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import preflight
-from harness.catalog import Catalog, ResolvedModel, looks_like_path, resolve
+from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
+from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
-from harness.gguf_file import read_gguf_facts, sha256_of
+from harness.measure import preflight
+from harness.measure.sweep import LoadGroup, SweepSpec, expand
+from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
-from harness.results import (
+from harness.results.schema import (
     SCHEMA_VERSION,
     BenchResult,
     Load,
@@ -29,8 +31,6 @@ from harness.results import (
     Settings,
     write_result,
 )
-from harness.sweep import LoadGroup, SweepSpec, expand
-from harness.worker import WorkerFailed, bench_group, run_in_worker
 
 
 class Progress(typing.Protocol):

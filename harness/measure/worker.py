@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from harness.errors import MeekError
-from harness.sweep import LoadGroup
+from harness.measure.sweep import LoadGroup
 
 # Signals by which llama.cpp dies when it runs an instruction this CPU (or its hypervisor) does not run, or faults in
 # a kernel: SIGILL for a missing instruction, SIGSEGV for a general-protection fault (AMX's ldtilecfg under some
@@ -59,8 +59,8 @@ def _bootstrap(target: Callable, args: tuple, connection) -> None:
 
 def bench_group(emit, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, seed: int) -> None:
     """A `meek bench` load group: load once, run every test, stream each result."""
-    from harness.backends.llamacpp import LlamaCppBackend
-    from harness.throughput import run_group
+    from harness.measure.backends.llamacpp import LlamaCppBackend
+    from harness.measure.throughput import run_group
 
     run_group(LlamaCppBackend(), model_path, group, repetitions, warmup, emit, seed)
 

@@ -13,8 +13,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import MeekError
+from harness.home import PACKAGE_DATA
 
-HARDWARE_FILE = Path(__file__).parent / "data" / "hardware.yaml"
+HARDWARE_FILE = PACKAGE_DATA / "hardware.yaml"
 Kind = Literal["gpu", "unified", "cpu"]
 
 

@@ -18,10 +18,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
-from harness.catalog import load_catalog
+from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.hardware import find_device, vendor_of
-from harness.results import (
+from harness.machine.hardware import find_device, vendor_of
+from harness.measure.stats import summarize
+from harness.measure.sweep import TestShape
+from harness.results.schema import (
     SCHEMA_VERSION,
     BenchResult,
     Cpu,
@@ -34,9 +36,7 @@ from harness.results import (
     Settings,
     safe_name,
 )
-from harness.stats import summarize
-from harness.sweep import TestShape
-from harness.validate import MAX_FILE_BYTES
+from harness.results.validate import MAX_FILE_BYTES
 
 RATE_TOLERANCE = 1e-3  # llama-bench prints rates to about six significant digits
 

@@ -20,9 +20,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import MeekError
+from harness.home import PACKAGE_DATA
 
 SCHEMA_VERSION = 2
-SCHEMA_FILE = Path(__file__).parent / "data" / "result.schema.json"
+SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 
 def migrate_1_to_2(document: dict) -> dict:

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.catalog import CatalogModel, load_catalog
+from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import MeekError
-from harness.hardware import Device, device_for_machine, max_bandwidth_gbs
-from harness.results import BenchResult, Machine, Run, canonical_text, validate_document
+from harness.machine.hardware import Device, device_for_machine, max_bandwidth_gbs
+from harness.results.schema import BenchResult, Machine, Run, canonical_text, validate_document
 
 MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
 EARLIEST = dt.datetime(2023, 3, 10, tzinfo=dt.timezone.utc)  # llama.cpp's first release

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import faults
 from harness.errors import MeekError
 from harness.home import meek_home
-from harness.machine import SIMD_FEATURES, cpu_flags
-from harness.sweep import LoadSettings
-from harness.worker import CRASH_SIGNALS, WorkerFailed, run_in_worker
+from harness.machine.facts import SIMD_FEATURES, cpu_flags
+from harness.measure import faults
+from harness.measure.sweep import LoadSettings
+from harness.measure.worker import CRASH_SIGNALS, WorkerFailed, run_in_worker
 
 VERDICT_VERSION = 1
 PROBE_PROMPT_TOKENS = 32  # a batch large enough to take the repacked matrix kernels, as a real prompt does
@@ -121,7 +121,7 @@ def _store(verdict: Verdict) -> None:
 
 def probe_child(emit, model_path: str, n_gpu_layers: int, repack: int, threads: int) -> None:
     """In the worker: load with the settings asked for, decode a short prompt batch, pick a token, generate one."""
-    from harness.backends.llamacpp import LlamaCppBackend
+    from harness.measure.backends.llamacpp import LlamaCppBackend
 
     backend = LlamaCppBackend()
     try:
@@ -227,7 +227,7 @@ class RepackPolicy:
 
 def default_repack(model_path: Path, threads: int = 1) -> int:
     """This machine's repack setting for callers that were given none (lm-eval's own command line): probed if needed."""
-    from harness.machine import fingerprint
+    from harness.machine.facts import fingerprint
 
     verdict = check(Path(model_path), fingerprint(), threads=threads)
     return verdict.repack_default if verdict else 1

@@ -8,13 +8,13 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
-from harness.backends.server import OllamaServer, OpenAIServer, measure, public_url
-from harness.catalog import load_catalog, resolve
+from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError
-from harness.machine import fingerprint
-from harness.results import SCHEMA_VERSION, BenchResult, Machine, ModelInfo, Protocol, Run, RunError, write_result
-from harness.stats import summarize
-from harness.sweep import TestShape
+from harness.machine.facts import fingerprint
+from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
+from harness.measure.stats import summarize
+from harness.measure.sweep import TestShape
+from harness.results.schema import SCHEMA_VERSION, BenchResult, Machine, ModelInfo, Protocol, Run, RunError, write_result
 
 SERVERS = {"openai": OpenAIServer, "ollama": OllamaServer}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -82,8 +82,8 @@ def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: li
                         n_gpu_layers: str, flash_attn: str, repack: int = 1, timeout_s: float = 600) -> list[BenchResult]:  # fmt: skip
     """Run the user's llama-bench on the model (with `--repack`, as the harness measures) and turn its JSON into result
     files of this machine."""
-    from harness.bench import model_info
-    from harness.import_llama_bench import results_from_records
+    from harness.measure.runner import model_info
+    from harness.results.import_llama_bench import results_from_records
 
     if not binary.is_file():
         raise MeekError(f"--bin {binary}: no such llama-bench binary")

@@ -8,7 +8,7 @@ import json
 import statistics
 from pathlib import Path
 
-from harness.results import BenchResult
+from harness.results.schema import BenchResult
 
 FIELDS = [
     "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_quant", "model_sha256", "model_size",

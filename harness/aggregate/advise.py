@@ -11,9 +11,9 @@ import math
 
 import pandas as pd
 
-from harness.catalog import CatalogModel
+from harness.catalogue.models import CatalogModel
 from harness.errors import MeekError
-from harness.hardware import Device, load_hardware
+from harness.machine.hardware import Device, load_hardware
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without measurements
 MEMORY_OVERHEAD = 1.2  # weights plus KV cache and compute buffers at a few thousand tokens of context

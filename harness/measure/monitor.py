@@ -15,7 +15,7 @@ except ImportError:  # Windows: no getrusage, the sampled peak stands alone
 
 import psutil
 
-from harness import gpu
+from harness.machine import gpu
 
 
 class PeakMemorySampler:

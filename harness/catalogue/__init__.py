@@ -1,0 +1,1 @@
+"""The model catalogue: models.yaml's entries, fetching and resolving a model to a local GGUF file, and what its header says."""
