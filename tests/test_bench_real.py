@@ -88,7 +88,7 @@ def test_depth_fill_is_restored_not_recomputed(smollm2_path, repack_default):
     import numpy as np
 
     from harness.measure.backends.llamacpp import LlamaCppBackend
-    from harness.measure.sweep import LoadSettings
+    from harness.measure.protocol import LoadSettings
 
     backend = LlamaCppBackend()
     backend.load(str(smollm2_path), LoadSettings(repack=repack_default))

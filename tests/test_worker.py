@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.measure.sweep import LoadGroup, LoadSettings, TestInstance, TestShape
+from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance, TestShape
 from harness.measure.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
 
 

@@ -11,13 +11,11 @@ import math
 
 import pandas as pd
 
+from harness import memory_fit
 from harness.catalogue.models import CatalogModel
-from harness.errors import MeekError
 from harness.machine.hardware import Device, load_hardware
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without measurements
-MEMORY_OVERHEAD = 1.2  # weights plus KV cache and compute buffers at a few thousand tokens of context
-USABLE_SHARE = {"gpu": 0.95, "unified": 0.75, "cpu": 1.0}  # unified memory: the OS and GPU carve-out keep part of it
 
 
 def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -37,9 +35,16 @@ def efficiency_by_kind(runs: pd.DataFrame) -> dict[str, tuple[float, int]]:
 
 
 def fits(device: Device, needed_bytes: float) -> bool:
-    if device.kind == "cpu" or device.memory_gb is None:
-        return True  # system RAM is bought to suit
-    return needed_bytes <= device.memory_gb * 1e9 * USABLE_SHARE[device.kind]
+    """The memory model's verdict for a device of the hardware table (its memory_gb, as marketed, is GiB of VRAM or
+    unified memory; a CPU's RAM is bought to suit and holds anything)."""
+    memory = device.memory_gb * memory_fit.GIB if device.memory_gb is not None else None
+    return memory_fit.fits(needed_bytes, device.kind, memory)
+
+
+def model_need(model: CatalogModel) -> memory_fit.Need:
+    """What a catalogue model needs at the default context: its file (or parameters at its quant) and the KV estimate."""
+    size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
+    return memory_fit.need(model.params_total_b, model.quant, size)
 
 
 def advise(
@@ -50,11 +55,9 @@ def advise(
     hardware: list[Device] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Devices within budget that hold the model, fastest first; and why the others were left out."""
-    size = model.file_size_bytes or (model.file_size_approx_gb or 0) * 1e9
-    if not size:
-        raise MeekError(f"the catalogue has no file size for {model.id}: cannot tell what holds it")
-    per_token = size * model.params_active_b / model.params_total_b
-    needed = size * MEMORY_OVERHEAD
+    need = model_need(model)
+    per_token = need.weights * model.params_active_b / model.params_total_b
+    needed = need.total
     measured = generation_runs(runs, model.id) if not runs.empty else runs
     efficiency = efficiency_by_kind(runs) if not runs.empty else {}
     rows, left_out = [], {"over budget": [], "too little memory": [], "below --min-tg": []}
@@ -96,7 +99,10 @@ def advise(
         table.insert(0, "rank", range(1, len(table) + 1))
     notes = [f"{reason}: {', '.join(ids)}" for reason, ids in left_out.items() if ids]
     notes.append(
-        f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {needed / 1e9:.1f} GB of memory needed "
-        f"(weights x {MEMORY_OVERHEAD}); CPU rows assume enough system RAM is bought; prices are launch prices."
+        f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {needed / memory_fit.GIB:.1f} GiB of memory "
+        f"needed at {memory_fit.DEFAULT_CONTEXT} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
+        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); a device may use "
+        + ", ".join(f"{share:.0%} of a {kind}'s memory" for kind, share in memory_fit.USABLE_SHARE.items() if kind != "cpu")
+        + "; CPU rows assume enough system RAM is bought; prices are launch prices."
     )
     return table, notes

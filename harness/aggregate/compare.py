@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 
 DEFAULT_TESTS = ("pp512", "tg128")
 GROUP = ["model", "test", "machine_id", "device", "backend", "settings"]
@@ -28,7 +28,7 @@ def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
     )
     if not match.any():
         known = ", ".join(sorted(frame["model"].unique())[:20])
-        raise MeekError(f"no results for model '{model}' (models with results: {known or 'none'})")
+        raise UsageError(f"no results for model '{model}' (models with results: {known or 'none'})")
     return frame[match]
 
 
@@ -36,7 +36,7 @@ def select_tests(frame: pd.DataFrame, tests: list[str] | None) -> pd.DataFrame:
     wanted = tests or [t for t in DEFAULT_TESTS if t in set(frame["test"])] or sorted(set(frame["test"]))
     missing = [t for t in wanted if t not in set(frame["test"])]
     if tests and missing:
-        raise MeekError(f"no results for test(s) {', '.join(missing)} (tests present: {', '.join(sorted(set(frame['test'])))})")
+        raise UsageError(f"no results for test(s) {', '.join(missing)} (tests present: {', '.join(sorted(set(frame['test'])))})")
     return frame[frame["test"].isin(wanted)]
 
 
@@ -113,7 +113,7 @@ def render(table: pd.DataFrame, fmt: str) -> str:
         return table.to_json(orient="records", indent=1, date_format="iso")
     if fmt == "md":
         return markdown(table)
-    raise MeekError(f"--format: unknown '{fmt}' (choose md, csv or json)")
+    raise UsageError(f"--format: unknown '{fmt}' (choose md, csv or json)")
 
 
 def markdown(table: pd.DataFrame) -> str:

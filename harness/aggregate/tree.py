@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.results.facts import bytes_per_token, device_of, offloaded
 from harness.results.schema import BenchResult
-from harness.results.validate import FileReport, Validator, bytes_per_token, device_of, offloaded, result_files
+from harness.results.validate import FileReport, Validator, result_files
 
 RUN_COLUMNS = [
     "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",

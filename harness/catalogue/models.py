@@ -11,6 +11,7 @@ import difflib
 import importlib
 import importlib.util
 import socket
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,11 +21,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import SOURCE_ROOT, meek_home
 
 DEFAULT_MODEL = "smollm2-135m"
 TierName = Literal["tiny", "small", "medium", "large", "xl"]
+TIERS: tuple[str, ...] = typing.get_args(TierName)
 
 
 class ModelSource(BaseModel):
@@ -156,7 +158,7 @@ def resolve(spec: str, catalog: Catalog, verify_sha256: bool = True) -> Resolved
     entry = catalog.get(spec)
     if entry is None:
         if not looks_like_path(spec):
-            raise MeekError(unknown_model_message(spec, catalog))
+            raise UsageError(unknown_model_message(spec, catalog))
         path = Path(spec).expanduser()
     else:
         path = fetch(entry)

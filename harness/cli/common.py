@@ -1,19 +1,23 @@
-"""The `meek` application, its command groups, and what every command module shares: the consoles and the one-line errors."""
+"""The `meek` application, its command groups, and what every command module shares: the output and the one exit-code
+policy (harness/errors.py): 0 done, 1 a run or check failed, 2 a usage error, 130 interrupted."""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
 
 import typer
-from rich.console import Console
 
 from harness import __version__
-from harness.errors import MeekError
+from harness.errors import EXIT_INTERRUPTED, MeekError
+from harness.output import Output
 
 app = typer.Typer(
     help="Benchmark quantised GGUF models on this machine and compare with everyone's: speed and memory (bench), "
-    "benchmark scores (eval), result files (validate, submit, import, compare, advise), the frontier (gap, plot, frontier) "
-    "and a static leaderboard site (report).",
+    "benchmark scores (eval), result files (validate, submit, import, results, compare, advise), the frontier (gap, plot, "
+    "frontier) and a static leaderboard site (report). Exit codes: 0 done, 1 a run or check failed, 2 a usage error, "
+    "130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -22,6 +26,8 @@ models_app = typer.Typer(help="The model catalogue (models.yaml): list, inspect 
 app.add_typer(models_app, name="models")
 import_app = typer.Typer(help="Turn other tools' output into result files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+results_app = typer.Typer(help="Result files on disk: upgrade older ones to the current schema.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
 plot_app = typer.Typer(
     help="Figures as PNG and SVG in plots/: frontier, throughput, depth, pareto, roofline.", no_args_is_help=True
 )
@@ -30,22 +36,33 @@ frontier_app = typer.Typer(
     help="The frontier score table (Epoch AI data, CC BY 4.0) behind gap and plot frontier.", no_args_is_help=True
 )
 app.add_typer(frontier_app, name="frontier")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)  # a pipe gets whole lines
+out = Output()
+
+RESULTS_DIR_HELP = "Results tree (folders or files; repeatable). Default: results/."
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Say what went wrong in one line on stderr and exit: no traceback for a user's mistake."""
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+def results_dirs(paths: list[Path] | None) -> list[Path]:
+    return list(paths) if paths else [Path("results")]
 
 
-def run_reporting_errors(action, *args) -> None:
-    """Run a command's action; a MeekError becomes one line on stderr and exit code 1."""
+def run(action: Callable[[], int | None]) -> NoReturn:
+    """Run a command's action (which parses its options and calls one library function) and exit with its code; a
+    MeekError becomes one line on stderr and its exit code (2 for a usage error, 1 otherwise); Ctrl-C exits 130."""
     try:
-        action(*args)
+        code = action()
     except MeekError as error:
-        fail(str(error))
+        out.error(error)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        out.line("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    raise typer.Exit(code or 0)
+
+
+def given(ctx: typer.Context) -> frozenset[str]:
+    """The options the user typed on the command line (not defaults, not environment variables such as MEEK_API_KEY)."""
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return frozenset(name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE")
 
 
 def version_callback(value: bool) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.common import app, frontier_app, out, plot_app, run_reporting_errors
+from harness.cli.common import app, frontier_app, out, plot_app, run
 
 
 @app.command(
@@ -24,14 +24,14 @@ def gap(
         None, "--classes", help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, 128gb-unified)."
     ),
     machine: str | None = typer.Option(None, "--machine", help="'this': use this machine's memory and its own measured scores."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results tree holding this machine's scores."),
+    results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree holding this machine's scores."),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
     """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
-    from harness import frontier_commands
+    from harness.frontier.views import gap
 
     benchmarks = [b.strip() for b in benchmark.split(",") if b.strip()]
-    run_reporting_errors(frontier_commands.gap, benchmarks, classes, machine, results, fmt, out)
+    run(lambda: gap(benchmarks, classes, machine, results, fmt, out))
 
 
 @frontier_app.command(
@@ -44,9 +44,9 @@ def frontier_import(
     paths: list[Path] = typer.Argument(..., help="Epoch AI Benchmarking Hub download (zip or folder), ..."),
 ) -> None:
     """Refresh the frontier table from Epoch AI's Benchmarking Hub CSV download (written to ~/.meek/frontier.csv)."""
-    from harness import frontier_commands
+    from harness.frontier.views import frontier_import
 
-    run_reporting_errors(frontier_commands.frontier_import, paths, out)
+    run(lambda: frontier_import(paths, out))
 
 
 @plot_app.command(
@@ -55,11 +55,11 @@ def frontier_import(
 def plot_frontier(
     benchmark: str = typer.Option("mmlu", "-b", "--benchmark", help="mmlu, gpqa_diamond, hellaswag, arc_challenge, gsm8k, ..."),
     classes: str | None = typer.Option(None, "--classes", help="Machine classes to draw. Default: 24gb-gpu,128gb-unified."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results tree with your measured scores (drawn as points)."),
+    results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree with your measured scores (drawn as points)."),
     all_machines: bool = typer.Option(False, "--all-machines", help="Draw every machine's measured scores, not only this one's."),
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
 ) -> None:
     """Score against release date: the frontier, the best open model, and the best open model each machine class holds."""
-    from harness import frontier_commands
+    from harness.frontier.views import plot_frontier
 
-    run_reporting_errors(frontier_commands.plot_frontier, benchmark, classes, results, all_machines, out_dir, out)
+    run(lambda: plot_frontier(benchmark, classes, results, all_machines, out_dir, out))

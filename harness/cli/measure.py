@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from harness.cli.common import app, err, fail, out
-from harness.errors import MeekError
+from harness.cli.common import app, given, out, run
+from harness.errors import UsageError
+from harness.measure.backends.llamacpp import KV_CACHE_TYPES
+from harness.measure.preflight import parse_repack
+from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
+
+FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
 
 
 @app.command(
@@ -24,6 +28,7 @@ from harness.errors import MeekError
     " each distinct load setting loads the model once, in a worker process."
 )
 def bench(
+    ctx: typer.Context,
     model: list[str] = typer.Option(
         [], "-m", "--model", help="Catalogue id or .gguf path; repeat or comma-separate for several. Default: smollm2-135m."
     ),
@@ -37,10 +42,14 @@ def bench(
     pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
     n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
     threads: str | None = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
-    n_gpu_layers: str = typer.Option("0", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU (99 = all)."),
+    n_gpu_layers: str = typer.Option(
+        "-1", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU; -1 (llama-bench's default) = all, 0 = none."
+    ),
     batch: str = typer.Option("2048", "-b", "--batch-size", help="Logical batch size."),
     ubatch: str = typer.Option("512", "-ub", "--ubatch-size", help="Physical batch size."),
-    flash_attn: str = typer.Option("0", "-fa", "--flash-attn", help="Flash attention: 0 off, 1 on, -1 auto."),
+    flash_attn: str = typer.Option(
+        "auto", "-fa", "--flash-attn", help="Flash attention: 0/off, 1/on, -1/auto (llama-bench's default: auto)."
+    ),
     cache_type_k: str = typer.Option("f16", "-ctk", "--cache-type-k", help="KV cache type for K: f16, q8_0, q4_0, ..."),
     cache_type_v: str = typer.Option("f16", "-ctv", "--cache-type-v", help="KV cache type for V."),
     repack: str | None = typer.Option(
@@ -54,6 +63,7 @@ def bench(
         5, "-r", "--repetitions", min=1, max=1000, help="Timed repetitions per test (after one warm-up)."
     ),
     no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the warm-up run."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random tokens the tests decode (kept in the result)."),
     output: str = typer.Option("md", "-o", "--output", help="Table on stdout: md, csv, json or jsonl."),
     results_dir: Path = typer.Option(
         Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."
@@ -78,28 +88,36 @@ def bench(
 ) -> None:
     """Measure prompt processing and generation speed, time to first token, load time and peak memory.
 
-    Follows llama-bench's protocol (random tokens, KV cache cleared each repetition, warm-up kept apart) so its
-    numbers can be checked against llama-bench on the same build. Every run is saved as a result file.
-    """
-    from harness import commands
+    Follows llama-bench's protocol and defaults (random tokens, KV cache cleared each repetition, warm-up kept apart,
+    -fa auto, -ngl all) so its numbers can be checked against llama-bench on the same build. Every run is saved as a
+    result file. A backend that cannot honour an option (a server and -d, -b, -ctk, ...) refuses it."""
+    from harness.measure.session import BenchRequest, bench
 
-    if backend != "llama-cpp-python":
-        try:
-            code = commands.bench_elsewhere(
-                backend, url, binary, api_key, model, n_prompt, n_gen, threads, n_gpu_layers, flash_attn, repetitions,
-                no_warmup, output, results_dir, repack, timeout,
-            )  # fmt: skip
-        except MeekError as error:
-            fail(str(error), 2)
-        raise typer.Exit(code)
-    try:
-        code = commands.bench(
-            model, tier, n_prompt, n_gen, pg, n_depth, threads, n_gpu_layers, batch, ubatch, flash_attn, cache_type_k,
-            cache_type_v, repetitions, no_warmup, output, results_dir, timeout, eval_suite, data_dir, repack,
+    def request() -> BenchRequest:
+        kv_types = tuple(KV_CACHE_TYPES)
+        return BenchRequest(
+            models=tuple(model), tier=tier, n_prompt=tuple(parse_int_list("-p", n_prompt)),
+            n_gen=tuple(parse_int_list("-n", n_gen)), pg=tuple(parse_pg_list("-pg", pg)),
+            n_depth=tuple(parse_int_list("-d", n_depth)),
+            threads=tuple(parse_int_list("-t", threads, minimum=1)) if threads else (),
+            n_gpu_layers=tuple(parse_int_list("-ngl", n_gpu_layers, minimum=-1)),
+            n_batch=tuple(parse_int_list("-b", batch, minimum=1)), n_ubatch=tuple(parse_int_list("-ub", ubatch, minimum=1)),
+            flash_attn=tuple(FLASH_ATTN[v] for v in parse_str_list("-fa", flash_attn, tuple(FLASH_ATTN))),
+            type_k=tuple(parse_str_list("-ctk", cache_type_k, kv_types)),
+            type_v=tuple(parse_str_list("-ctv", cache_type_v, kv_types)), repack=tuple(parse_repack(repack)),
+            repetitions=repetitions, warmup=not no_warmup, seed=seed, output=output, results_dir=results_dir,
+            timeout_s=timeout, eval_suite=eval_suite, data_dir=data_dir, backend=backend, url=url, binary=binary,
+            api_key=api_key, given=given(ctx) & set(BenchRequest.__dataclass_fields__) | _renamed(given(ctx)),
         )  # fmt: skip
-    except MeekError as error:
-        fail(str(error), 2)
-    raise typer.Exit(code)
+
+    run(lambda: bench(request(), out))
+
+
+def _renamed(options: frozenset[str]) -> frozenset[str]:
+    """CLI parameter names whose request field is spelled differently."""
+    names = {"model": "models", "batch": "n_batch", "ubatch": "n_ubatch", "cache_type_k": "type_k",
+             "cache_type_v": "type_v", "timeout": "timeout_s", "no_warmup": "warmup"}  # fmt: skip
+    return frozenset(names[o] for o in options if o in names)
 
 
 @app.command(
@@ -144,17 +162,19 @@ def eval_command(
 
     Scoring runs in a worker process: a crash, an out-of-memory kill or a hang is one line and exit code 1, and every
     request scored before it stays in the request cache, so the same command resumes."""
-    from harness import commands
+    from harness.quality.session import EvalRequest, evaluate
 
-    if strategy not in ("prefix-reuse", "plain"):
-        fail(f"--strategy: unknown '{strategy}' (choose prefix-reuse or plain)", 2)
-    try:
-        code = commands.evaluate(
-            model, suite, tasks, data_dir, limit, strategy, n_ctx, threads, chat, results_dir, repack, timeout
-        )
-    except MeekError as error:
-        fail(str(error), 2)
-    raise typer.Exit(code)
+    def request() -> EvalRequest:
+        wanted = parse_repack(repack)
+        if len(wanted) > 1:
+            raise UsageError("--repack: meek eval scores with one setting: give 0 or 1")
+        return EvalRequest(
+            model=model, suite=suite, tasks=tuple(t.strip() for t in (tasks or "").split(",") if t.strip()),
+            data_dir=data_dir, limit=limit, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat,
+            results_dir=results_dir, repack=wanted[0], timeout_s=timeout,
+        )  # fmt: skip
+
+    run(lambda: evaluate(request(), out))
 
 
 @app.command()
@@ -166,15 +186,6 @@ def machine(
 ) -> None:
     """What the harness knows about this machine: CPU, memory, GPUs, OS, the llama.cpp build, and the preflight verdict
     (which of llama.cpp's CPU paths run here)."""
-    from harness import commands
+    from harness.machine.report import show_machine
 
-    try:
-        facts = commands.machine_facts(probe)
-    except MeekError as error:
-        fail(str(error))
-    if as_json:
-        print(json.dumps(facts, indent=2))
-        return
-    commands.print_machine(facts, out)
-    for warning in facts.get("warnings", []):
-        err.print(f"warning: {warning}")
+    run(lambda: show_machine(probe, as_json, out))

@@ -1,4 +1,4 @@
-"""`meek plot throughput|depth|pareto|roofline`: the figures drawn from a results tree."""
+"""`meek plot throughput|depth|pareto|roofline`: the figures drawn from a results tree (harness/plots/figures.py)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,25 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.common import out, plot_app, run_reporting_errors
-
-PERFORMANCE_PLOTS = {
-    "throughput": "pp and tg tokens/s per machine, with error bars from the raw samples.",
-    "depth": "pp and tg tokens/s against context depth (run meek bench -d 0,1024,4096 first).",
-    "pareto": "Quality against speed per machine and model (needs speed and scores: meek bench --eval quick).",
-    "roofline": "Generation tokens/s against model size, with each device's memory-bandwidth bound.",
-}
+from harness.cli.common import RESULTS_DIR_HELP, out, plot_app, results_dirs, run
+from harness.plots.figures import FIGURES
 
 
-def _register_performance_plot(kind: str, summary: str) -> None:
-    """`meek plot <kind>`: the four figures drawn from a results tree take the same options."""
+def _register(kind: str, summary: str) -> None:
+    """`meek plot <kind>`: the figures drawn from a results tree take the same options."""
 
     def command(
-        results: list[Path] = typer.Option([Path("results")], "--results", help="Results folders (repeatable)."),
+        results: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
         model: str | None = typer.Option(None, "-m", "--model", help="Only this model (catalogue id, label or sha256 prefix)."),
         out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
     ) -> None:
-        from harness import plot_commands
+        from harness.plots.figures import draw
 
-        run_reporting_errors(plot_commands.performance_plot, kind, results, model, out_dir, out)
+        run(lambda: draw(kind, results_dirs(results), model, out_dir, out))
 
     command.__doc__ = summary
     plot_app.command(kind)(command)
 
 
-for _kind, _summary in PERFORMANCE_PLOTS.items():
-    _register_performance_plot(_kind, _summary)
+for _kind, _figure in FIGURES.items():
+    _register(_kind, _figure.summary)

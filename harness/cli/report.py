@@ -7,24 +7,24 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.common import app, out, run_reporting_errors
+from harness.cli.common import RESULTS_DIR_HELP, app, out, results_dirs, run
 
 
 @app.command(
     epilog="Examples:\n\n  meek report --out site/          # then open site/index.html\n\n"
-    "  meek report results/ other/ --out /tmp/site\n\n"
+    "  meek report --results-dir results/ --results-dir other/ --out /tmp/site\n\n"
     "Pages: leaderboard (sort by any column; filter by model, tier, vendor, memory), one page per machine, two machines "
     "side by side, the buying view (t/s per dollar and per watt), the frontier charts. Only files that pass validation "
     "are used; every string is escaped.",
 )
 def report(
-    paths: list[Path] = typer.Argument(None, help="Results folders. Default: results/."),
+    paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     out_dir: Path = typer.Option(Path("site"), "--out", help="Folder for the site (created)."),
 ) -> None:
     """Build a static site from a results tree: browsable offline, publishable as is."""
-    from harness import report_commands
+    from harness.site.build import report
 
-    run_reporting_errors(report_commands.report, paths or [Path("results")], out_dir, out)
+    run(lambda: report(results_dirs(paths), out_dir, out))
 
 
 @app.command()
@@ -34,8 +34,12 @@ def schema(
     """The JSON Schema of result files (the current schema_version)."""
     from harness.results.schema import json_schema
 
-    text = json.dumps(json_schema(), indent=1) + "\n"
-    if write:
-        write.write_text(text)
-    else:
-        print(text, end="")
+    def action() -> int:
+        text = json.dumps(json_schema(), indent=1) + "\n"
+        if write:
+            write.write_text(text)
+        else:
+            out.data(text)
+        return 0
+
+    run(action)

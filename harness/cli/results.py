@@ -1,4 +1,4 @@
-"""`meek validate`, `submit`, `import`, `compare` and `advise`: result files, from anyone, and the answers drawn from them."""
+"""`meek validate`, `submit`, `import`, `results upgrade`, `compare` and `advise`: result files, from anyone, and the answers drawn from them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.common import app, fail, import_app, out, run_reporting_errors
-from harness.errors import MeekError
+from harness.cli.common import RESULTS_DIR_HELP, app, import_app, out, results_app, results_dirs, run
 
 
 @app.command(
@@ -23,14 +22,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
 ) -> None:
     """Check result files from anyone: a verdict per file with every reason; exit code 1 when any file fails."""
-    from harness import sharing_commands
+    from harness.results.share import validate
 
-    code = 0
-    try:
-        code = sharing_commands.validate(paths, as_json, out)
-    except MeekError as error:
-        fail(str(error), 2)
-    raise typer.Exit(code)
+    run(lambda: validate(paths, as_json, out))
 
 
 @app.command(
@@ -44,9 +38,9 @@ def submit(
     url: str | None = typer.Option(None, "--url", help="POST the cleaned file to this collector instead of placing it."),
 ) -> None:
     """Validate a result file, strip local paths, and place it under results/<machine-id>/ for a pull request."""
-    from harness import sharing_commands
+    from harness.results.share import submit
 
-    run_reporting_errors(sharing_commands.submit, path, results_dir, url, out)
+    run(lambda: submit(path, results_dir, url, out))
 
 
 @import_app.command(
@@ -60,31 +54,31 @@ def import_llama_bench(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn llama-bench's json/jsonl output into result files (one per machine, build and model), comparable with meek bench's."""
-    from harness import sharing_commands
+    from harness.results.share import import_llama_bench
 
-    run_reporting_errors(sharing_commands.import_llama_bench, paths, results_dir, out)
+    run(lambda: import_llama_bench(paths, results_dir, out))
 
 
 @app.command(
     epilog="Examples:\n\n"
     "  meek compare --model llama-3.1-8b-q4_k_m            # pp512 and tg128 per machine, fastest first\n\n"
-    "  meek compare results/ other-results/ --test tg128 --format csv\n\n"
+    "  meek compare --results-dir results/ --results-dir other-results/ --test tg128 --format csv\n\n"
     "Per machine, backend and settings: median t/s over submitted files with their min and max, noise (sample stddev or "
     "the spread across files), time to first token, peak memory, t/s per $1000 and per watt (the device's launch price "
     "and board power from the hardware table), and the share of the memory-bandwidth bound a generation test reached. "
     "Rows closer than their noise are marked: those machines cannot be told apart.",
 )
 def compare(
-    paths: list[Path] = typer.Argument(None, help="Results folders or files. Default: results/."),
+    paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id, model label or sha256 prefix. Default: all."),
     test: str | None = typer.Option(None, "--test", help="Comma list of tests, e.g. pp512,tg128 (the default when present)."),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
     """Machines side by side for a model, from everyone's result files (only files that pass validation)."""
-    from harness import sharing_commands
+    from harness.aggregate.views import compare
 
     tests = [t.strip() for t in test.split(",") if t.strip()] if test else None
-    run_reporting_errors(sharing_commands.compare, paths or [Path("results")], model, tests, fmt, out)
+    run(lambda: compare(results_dirs(paths), model, tests, fmt, out))
 
 
 @app.command(
@@ -98,10 +92,23 @@ def advise(
     model: str = typer.Option(..., "-m", "--model", help="Catalogue id of the model you want to run."),
     budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
     min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s."),
-    paths: list[Path] = typer.Option([Path("results")], "--results", help="Results folders to learn from (repeatable)."),
+    paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
     """Which hardware to buy for a model and a budget: ranked by generation speed, measured where anyone measured it."""
-    from harness import sharing_commands
+    from harness.aggregate.views import advise
 
-    run_reporting_errors(sharing_commands.advise, paths, model, budget, min_tg, fmt, out)
+    run(lambda: advise(results_dirs(paths), model, budget, min_tg, fmt, out))
+
+
+@results_app.command(
+    "upgrade",
+    epilog="Example:\n\n  meek results upgrade results/        # every older file under results/, in place\n\n"
+    "Files of an older schema_version are migrated and signed with a new content hash, as `asv update` does; check them "
+    "with meek validate afterwards. Current files are left alone.",
+)
+def upgrade(paths: list[Path] = typer.Argument(..., help="Result files or folders (searched recursively).")) -> None:
+    """Rewrite result files of an older schema_version as the current one, so compare, advise and report can use them."""
+    from harness.results.share import upgrade
+
+    run(lambda: upgrade(paths, out))

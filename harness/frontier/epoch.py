@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.frontier.columns import (
     UNKNOWN_SETTING,
     as_dates,
@@ -97,7 +97,7 @@ def import_epoch(paths: Iterable[Path], benchmarks: Iterable[str] | None = None)
     facts = ModelFacts()
     for path in map(Path, paths):
         if not path.exists():
-            raise MeekError(f"{path}: no such file or folder")
+            raise UsageError(f"{path}: no such file or folder")
         if path.is_file() and path.suffix.lower() == ".csv":
             score_frames.append(_curated_rows(_read_csv(path.read_bytes(), path.name), path.name))
             continue

@@ -14,75 +14,62 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.errors import MeekError
+from harness import memory_fit
+from harness.errors import MeekError, UsageError
 
-GIB = 2**30
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
-DEFAULT_BITS_PER_WEIGHT = 4.8  # llama.cpp Q4_K_M averages about 4.8-4.9 bits per weight over a whole model
-DEFAULT_CONTEXT = 8192
-OVERHEAD_GB = 0.5  # compute buffers and runtime context (llama.cpp, CUDA/Metal) at an 8k context
-# KV cache per token when the architecture is unknown: 192 KiB x sqrt(params / 8B), f16 K and V.
-# Real f16 values: Llama 3 8B 128 KiB, Qwen2.5 32B 256 KiB (estimate 384), Llama 3 70B 320 KiB (estimate 568),
-# Gemma 2 27B 368 KiB (estimate 353). Over the estimate: old full-attention models (Llama 2 7B: 512 KiB) and Gemma 2 9B (336).
-KV_BYTES_PER_TOKEN_AT_8B = 192 * 1024
-CHECKPOINT_YEARS = (2023, 2024, 2025, 2026)
 STEADY_MONTHS_PER_YEAR = 1.0  # a lag trend flatter than this is "steady"
+FIRST_CHECKPOINT_YEAR = 2023  # the lag history starts on 1 January 2023 and runs to the last 1 January before today
 
 
 @dataclass(frozen=True)
 class MachineClass:
-    """A kind of home machine: its memory, the share a model may use, and why."""
+    """A kind of home machine: its memory (GiB, the unit VRAM and RAM are sold in) and its kind, whose usable share
+    (harness/memory_fit.py: USABLE_SHARE) says how much of it a model may use."""
 
     memory_gb: float
-    usable_fraction: float
+    kind: str
     note: str
 
     @property
+    def memory_bytes(self) -> float:
+        return self.memory_gb * memory_fit.GIB
+
+    @property
     def usable_gb(self) -> float:
-        return self.memory_gb * self.usable_fraction
+        return memory_fit.usable_bytes(self.kind, self.memory_bytes) / memory_fit.GIB
+
+    def holds(self, need_bytes: float) -> bool:
+        return memory_fit.fits(need_bytes, self.kind, self.memory_bytes)
 
 
-# Memory in GiB, the unit VRAM and RAM are sold in. A model must fit whole: GPU classes hold it in VRAM (no CPU offload).
+_GPU = "discrete GPU; ~10% goes to the driver, CUDA context and desktop"
+_UNIFIED = "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"
+# A model must fit whole: GPU classes hold it in VRAM (no CPU offload).
 MACHINE_CLASSES: dict[str, MachineClass] = {
-    "8gb-gpu": MachineClass(8, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
-    "12gb-gpu": MachineClass(12, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
-    "16gb-gpu": MachineClass(16, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
-    "24gb-gpu": MachineClass(24, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
-    "32gb-gpu": MachineClass(32, 0.9, "discrete GPU; ~10% goes to the driver, CUDA context and desktop"),
-    "16gb-laptop": MachineClass(16, 0.6, "CPU inference in system RAM; the OS, browser and apps keep ~40%"),
-    "64gb-unified": MachineClass(64, 0.75, "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"),
-    "128gb-unified": MachineClass(128, 0.75, "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"),
+    "8gb-gpu": MachineClass(8, "gpu", _GPU),
+    "12gb-gpu": MachineClass(12, "gpu", _GPU),
+    "16gb-gpu": MachineClass(16, "gpu", _GPU),
+    "24gb-gpu": MachineClass(24, "gpu", _GPU),
+    "32gb-gpu": MachineClass(32, "gpu", _GPU),
+    "16gb-laptop": MachineClass(16, "cpu", "CPU inference in system RAM; the OS, browser and apps keep ~40%"),
+    "64gb-unified": MachineClass(64, "unified", _UNIFIED),
+    "128gb-unified": MachineClass(128, "unified", _UNIFIED),
 }
-
-
-def estimated_kv_bytes_per_token(params_total_b: float) -> float:
-    """A conservative f16 KV-cache size per token for an unknown architecture: 192 KiB x sqrt(params / 8B).
-
-    KV per token grows with layers x KV width while parameters grow with layers x width², so it grows about as sqrt(params).
-    Calibrated to sit above current grouped-query-attention models (Llama 3, Qwen2.5, Mistral); see the table above.
-    """
-    return KV_BYTES_PER_TOKEN_AT_8B * math.sqrt(params_total_b / 8)
 
 
 def memory_needed_gb(
     params_total_b: float,
-    bits_per_weight: float = DEFAULT_BITS_PER_WEIGHT,
-    context: int = DEFAULT_CONTEXT,
+    bits_per_weight: float | None = None,
+    context: int = memory_fit.DEFAULT_CONTEXT,
     kv_bytes_per_token: float | None = None,
 ) -> float:
-    """GiB to run a model: weights + KV cache + overhead.
-
-    weights = params x 1e9 x bits_per_weight / 8 bytes; KV = context x kv_bytes_per_token (estimated from the parameter
-    count when unknown, see estimated_kv_bytes_per_token); overhead = OVERHEAD_GB. All parameters count, including every
-    expert of a mixture-of-experts model: they must all be in memory.
-    """
+    """GiB to run a model known by its parameter count (at Q4_K_M and an 8k context unless told otherwise): the one
+    memory model, harness/memory_fit.py."""
     if isinstance(params_total_b, bool) or not isinstance(params_total_b, numbers.Real) or not params_total_b > 0:
         raise MeekError(f"parameter count must be a positive number of billions, not {params_total_b!r}")
-    if kv_bytes_per_token is None:
-        kv_bytes_per_token = estimated_kv_bytes_per_token(params_total_b)
-    weights = params_total_b * 1e9 * bits_per_weight / 8
-    kv_cache = context * kv_bytes_per_token
-    return (weights + kv_cache) / GIB + OVERHEAD_GB
+    need = memory_fit.need(params_total_b, context=context, kv_per_token=kv_bytes_per_token, bits_per_weight=bits_per_weight)
+    return need.total / memory_fit.GIB
 
 
 def machine_class_named(name: str, classes: Mapping[str, MachineClass] = MACHINE_CLASSES) -> MachineClass:
@@ -90,12 +77,12 @@ def machine_class_named(name: str, classes: Mapping[str, MachineClass] = MACHINE
     try:
         return classes[name]
     except KeyError:
-        raise MeekError(f"unknown machine class {name!r}; known: {', '.join(classes)}") from None
+        raise UsageError(f"unknown machine class {name!r}; known: {', '.join(classes)}") from None
 
 
 def fits(params_total_b: float, machine_class: str, **memory_options: float) -> bool:
-    """True when the model (at Q4_K_M and an 8k context unless `memory_options` say otherwise) fits the class's usable memory."""
-    return memory_needed_gb(params_total_b, **memory_options) <= machine_class_named(machine_class).usable_gb
+    """True when the model (at Q4_K_M and an 8k context unless `memory_options` say otherwise) fits the class."""
+    return machine_class_named(machine_class).holds(memory_needed_gb(params_total_b, **memory_options) * memory_fit.GIB)
 
 
 def best_so_far(
@@ -111,7 +98,7 @@ def best_so_far(
     rows = frame[frame["benchmark"] == benchmark]
     if rows.empty:
         known = ", ".join(sorted(frame["benchmark"].dropna().unique()))
-        raise MeekError(f"no scores for benchmark {benchmark!r}; known: {known}")
+        raise UsageError(f"no scores for benchmark {benchmark!r}; known: {known}")
     if setting is not None:
         rows = rows[rows["setting"] == setting]
     if where is not None:
@@ -158,7 +145,7 @@ def best_open_that_fits(
     **memory_options: float,
 ) -> pd.Series | None:
     """The best-scoring open-weight model released by `on_date` whose parameters fit the class (ties: the earlier release)."""
-    usable = machine_class_named(machine_class, classes).usable_gb
+    machine = machine_class_named(machine_class, classes)
     rows = frame[(frame["benchmark"] == benchmark) & (frame["open_weights"].fillna(False).astype(bool))]
     if setting is not None:
         rows = rows[rows["setting"] == setting]
@@ -167,7 +154,8 @@ def best_open_that_fits(
     if rows.empty:
         return None
     needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
-    rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[needed <= usable]
+    held = needed.map(lambda gb: machine.holds(gb * memory_fit.GIB)).astype(bool)
+    rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[held]
     if rows.empty:
         return None
     return rows.sort_values(["score", "release_date"], ascending=[False, True], kind="stable").iloc[0]
@@ -228,7 +216,7 @@ def gap_table(
     """Per machine class: the best open model that fits, the frontier model that first reached its score, and the lag.
 
     lag_at_release_months: how far behind the open model was when it came out; months_behind_today: from the frontier
-    reaching that score to `today`. lag_<YYYY-MM> columns hold the lag at each checkpoint (default 1 January of 2023-2026);
+    reaching that score to `today`. lag_<YYYY-MM> columns hold the lag at each checkpoint (default 1 January of each year from 2023 to today's);
     checkpoints after the benchmark's last release (`data_until`) are left out, since a lag there would only measure the
     missing data. trend/trend_months_per_year: the least-squares slope of those lags.
     """
@@ -237,7 +225,7 @@ def gap_table(
     curve = best_so_far(frame, benchmark, setting)
     data_until = pd.to_datetime(rows["release_date"]).max()
     if checkpoints is None:
-        checkpoints = [pd.Timestamp(year=year, month=1, day=1) for year in CHECKPOINT_YEARS]
+        checkpoints = [pd.Timestamp(year=year, month=1, day=1) for year in range(FIRST_CHECKPOINT_YEAR, today.year + 1)]
     checkpoints = [c for c in map(pd.Timestamp, checkpoints) if c <= min(today, data_until)]
     table = []
     for name, machine in classes.items():

@@ -26,7 +26,8 @@ from harness.errors import MeekError
 from harness.home import meek_home
 from harness.machine.facts import SIMD_FEATURES, cpu_flags
 from harness.measure import faults
-from harness.measure.sweep import LoadSettings
+from harness.measure.events import ProbeRan
+from harness.measure.protocol import LoadSettings
 from harness.measure.worker import CRASH_SIGNALS, WorkerFailed, run_in_worker
 
 VERDICT_VERSION = 1
@@ -132,7 +133,7 @@ def probe_child(emit, model_path: str, n_gpu_layers: int, repack: int, threads: 
         backend.process_prompt(PROBE_PROMPT_TOKENS, rng)
         backend.first_token()
         backend.generate(1, rng)
-        emit("ok", {})
+        emit(ProbeRan())
     finally:
         backend.close()
 

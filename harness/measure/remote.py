@@ -3,57 +3,52 @@ into the same result files. The result names the backend, the server (without cr
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.catalogue.models import load_catalog, resolve
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.machine.facts import fingerprint
 from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
+from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
-from harness.measure.sweep import TestShape
-from harness.results.schema import SCHEMA_VERSION, BenchResult, Machine, ModelInfo, Protocol, Run, RunError, write_result
+from harness.results.schema import BenchResult, Machine, ModelInfo, Protocol, Run, RunError, new_result
+
+if TYPE_CHECKING:
+    from harness.measure.session import BenchRequest
 
 SERVERS = {"openai": OpenAIServer, "ollama": OllamaServer}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def server_result(backend: str, url: str, model: str, shapes: list[TestShape], repetitions: int, warmup: bool,
-                  api_key: str | None = None) -> BenchResult:  # fmt: skip
-    """Run every shape against the server; a failed test becomes an error entry and the others still run."""
-    server = SERVERS[backend](url, model, api_key)
+                  api_key: str | None = None, timeout_s: float = 600, seed: int = 0) -> BenchResult:  # fmt: skip
+    """Run every shape against the server (each request may take `timeout_s` seconds); a failed test becomes an error
+    entry and the others still run."""
+    server = SERVERS[backend](url, model, api_key, timeout_s)
     machine = fingerprint()
     host = urllib.parse.urlsplit(url).hostname
     if host not in LOOPBACK:
         machine["warnings"] = [*machine.get("warnings", []), f"server at {host}: the machine facts describe this client"]
     entry = load_catalog().get(model)
-    result = BenchResult(
-        schema_version=SCHEMA_VERSION,
-        created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
-        status="complete",
-        machine=Machine.model_validate(machine),
-        model=ModelInfo(
-            id=entry.id if entry else None,
-            label=model,
-            file_name=(entry.source.file or entry.source.hf_file or model) if entry else model,
-            file_size_bytes=entry.file_size_bytes if entry else None,
-            quant=entry.quant if entry else None,
-            source=f"served as '{server.model}'",
-        ),
-        protocol=Protocol(
-            backend=backend,
-            repetitions=repetitions,
-            warmup=warmup,
-            seed=0,
-            timing="see each run's timing_source",
-            server=public_url(url),
-        ),
+    model_info = ModelInfo(
+        id=entry.id if entry else None,
+        label=model,
+        file_name=(entry.source.file or entry.source.hf_file or model) if entry else model,
+        file_size_bytes=entry.file_size_bytes if entry else None,
+        quant=entry.quant if entry else None,
+        source=f"served as '{server.model}'",
     )
+    protocol = Protocol(
+        backend=backend, repetitions=repetitions, warmup=warmup, seed=seed, timing="see each run's timing_source",
+        server=public_url(url),
+    )  # fmt: skip
+    result = new_result(machine, model_info, protocol, status="complete")
     for shape in shapes:
         try:
-            test = measure(server, shape.n_prompt, shape.n_gen, repetitions, warmup)
+            test = measure(server, shape.n_prompt, shape.n_gen, repetitions, warmup, seed)
         except MeekError as error:
             result.errors.append(RunError(stage="test", message=str(error), test=shape.name))
             continue
@@ -78,18 +73,38 @@ def server_result(backend: str, url: str, model: str, shapes: list[TestShape], r
     return result
 
 
-def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: list[int], threads: list[int], repetitions: int,
-                        n_gpu_layers: str, flash_attn: str, repack: int = 1, timeout_s: float = 600) -> list[BenchResult]:  # fmt: skip
-    """Run the user's llama-bench on the model (with `--repack`, as the harness measures) and turn its JSON into result
-    files of this machine."""
+FLASH_ATTN_WORDS = {0: "off", 1: "on", -1: "auto"}
+
+
+def llama_bench_command(binary: Path, model_path: Path, request: BenchRequest) -> list[str]:
+    """The user's llama-bench asked for what `meek bench` would measure: every sweep option passed through."""
+
+    def joined(values) -> str:
+        return ",".join(map(str, values))
+
+    command = [str(binary), "-m", str(model_path), "-p", joined(request.n_prompt), "-n", joined(request.n_gen),
+               "-d", joined(request.n_depth), "-t", joined(request.thread_counts()), "-r", str(request.repetitions),
+               "-ngl", joined(request.n_gpu_layers), "-b", joined(request.n_batch), "-ub", joined(request.n_ubatch),
+               "-fa", joined(FLASH_ATTN_WORDS[f] for f in request.flash_attn), "-ctk", joined(request.type_k),
+               "-ctv", joined(request.type_v), "--repack", joined(request.repack), "-o", "json"]  # fmt: skip
+    for prompt, gen in request.pg:
+        command += ["-pg", f"{prompt},{gen}"]
+    if not request.warmup:
+        command.append("--no-warmup")
+    return command
+
+
+def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
+    """Run the user's llama-bench (`request.binary`) on the model with the request's options (its --repack decided, as
+    the harness measures) and turn its JSON into result files of this machine."""
     from harness.measure.runner import model_info
     from harness.results.import_llama_bench import results_from_records
 
-    if not binary.is_file():
-        raise MeekError(f"--bin {binary}: no such llama-bench binary")
+    binary, timeout_s = request.binary, request.timeout_s
+    if binary is None or not binary.is_file():
+        raise UsageError(f"--bin {binary}: no such llama-bench binary")
     resolved = resolve(model, load_catalog())
-    command = [str(binary), "-m", str(resolved.path), "-p", ",".join(map(str, n_prompt)), "-n", ",".join(map(str, n_gen)),
-               "-t", ",".join(map(str, threads)), "-r", str(repetitions), "-ngl", n_gpu_layers, "-fa", flash_attn, "--repack", str(repack), "-o", "json"]  # fmt: skip
+    command = llama_bench_command(binary, resolved.path, request)
     try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
@@ -115,6 +130,3 @@ def llama_bench_results(binary: Path, model: str, n_prompt: list[int], n_gen: li
         result.model = info
     return imported.results
 
-
-def save(results: list[BenchResult], results_dir: Path) -> list[Path]:
-    return [write_result(result, results_dir) for result in results]

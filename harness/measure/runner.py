@@ -6,29 +6,29 @@ Nothing finished is lost: a model's file is written as soon as its groups are do
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import memory_fit
 from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
 from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.measure import preflight
-from harness.measure.sweep import LoadGroup, SweepSpec, expand
+from harness.measure.events import Loaded, Measured, Peaks, RepetitionDone, TestFailed
+from harness.measure.protocol import LoadGroup, SweepSpec, expand, settings_of
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
-from harness.memory_fit import gib, kv_cache_bytes, usable_memory_bytes
+from harness.memory_fit import gib
 from harness.results.schema import (
-    SCHEMA_VERSION,
     BenchResult,
     Load,
     Machine,
     ModelInfo,
     Protocol,
-    Run,
     RunError,
     Score,
     Settings,
+    new_result,
     write_result,
 )
 
@@ -80,12 +80,12 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
         label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
-        result = new_result(machine, protocol, ModelInfo(label=label, file_name=Path(model_spec).name))
+        result = new_result(machine, ModelInfo(label=label, file_name=Path(model_spec).name), protocol)
         try:
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
             for group in (g for g in groups if g.model == model_spec):
-                group = _drop_tests_that_cannot_fit(resolved, group, result, _settings(group))
+                group = _drop_tests_that_cannot_fit(resolved, group, result, settings_of(group.load))
                 if not group.tests:
                     continue
                 group = _with_repack(group, resolved, checks, result)  # the preflight probe runs here, once
@@ -121,13 +121,6 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     return outcome
 
 
-def new_result(machine: dict, protocol: Protocol | None, model: ModelInfo) -> BenchResult:
-    return BenchResult.model_construct(
-        schema_version=SCHEMA_VERSION, kind="meek-bench", created_utc=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
-        status="partial", machine=Machine.model_validate(machine), model=model, protocol=protocol, loads=[], runs=[], errors=[], scores=[],
-    )  # fmt: skip
-
-
 def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.RepackPolicy, result: BenchResult) -> LoadGroup | None:
     """The group with its repack setting decided (the machine's default where none was asked for); None, with an error
     entry, when the setting asked for crashes here."""
@@ -136,7 +129,7 @@ def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.Re
     try:
         repack = checks.repack_for(load.repack, resolved.path, load.n_gpu_layers, threads)
     except MeekError as error:
-        result.errors.append(RunError(stage="load", settings=_settings(group), message=str(error)))
+        result.errors.append(RunError(stage="load", settings=settings_of(group.load), message=str(error)))
         return None
     return LoadGroup(model=group.model, load=dataclasses.replace(load, repack=repack), tests=group.tests)
 
@@ -183,31 +176,27 @@ def model_info(resolved: ResolvedModel) -> ModelInfo:
     )
 
 
-def _settings(group: LoadGroup) -> Settings:
-    load = group.load
-    return Settings(
-        n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
-        type_k=load.type_k, type_v=load.type_v, repack=load.repack,
-    )  # fmt: skip
-
-
 def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, result: BenchResult, settings: Settings) -> LoadGroup:
+    """Leave out, with an error entry each, the tests whose context cannot fit in the memory free now (the one memory
+    model: weights + KV cache at the test's context and cache types + compute buffers)."""
     facts = read_gguf_facts(resolved.path)
-    available = usable_memory_bytes(offload=group.load.n_gpu_layers != 0)
+    available = memory_fit.free_bytes(offload=group.load.n_gpu_layers != 0)
+    params_b = (facts.get("n_params") or 0) / 1e9 or memory_fit.params_from_file(facts["file_size_bytes"], facts.get("quant"))
     kept = []
     for test in group.tests:
-        kv = kv_cache_bytes(facts, test.shape.n_ctx, group.load.type_k, group.load.type_v) or 0
-        need = facts["file_size_bytes"] + kv
-        if need > available:
+        need = memory_fit.need(params_b, facts.get("quant"), facts["file_size_bytes"], test.shape.n_ctx, facts,
+                               group.load.type_k, group.load.type_v)  # fmt: skip
+        if need.total > available:
+            estimated = " (estimated from the parameter count: the GGUF header does not give its shape)" if need.kv_estimated else ""
             result.errors.append(
                 RunError(
                     stage="test",
                     test=test.shape.name,
                     n_threads=test.n_threads,
                     settings=settings,
-                    message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need)} "
-                    f"({gib(kv)} KV cache + {gib(facts['file_size_bytes'])} weights) but {gib(available)} is available; "
-                    "lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
+                    message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need.total)} "
+                    f"({gib(need.kv_cache)} KV cache{estimated} + {gib(need.weights)} weights + {gib(need.compute)} "
+                    f"buffers) but {gib(available)} is available; lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
                 )
             )
         else:
@@ -216,53 +205,41 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
 
 
 def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions, result: BenchResult, progress: Progress) -> None:
-    settings = _settings(group)
+    settings = settings_of(group.load)
     label = (
         f"{resolved.label} (ngl {settings.n_gpu_layers}, fa {settings.flash_attn}, b {settings.n_batch}, ctk {settings.type_k}, "
         f"repack {settings.repack})"
     )
     progress.line(f"loading {label}")
-    load: dict = {}
+    load: Load | None = None
+    peaks = Peaks()
     try:
         work = (str(resolved.path), group, options.repetitions, options.warmup, options.seed)
-        for kind, payload in run_in_worker(bench_group, work, options.timeout_s):
-            if kind == "loaded":
-                load = payload
-                result.model.description = payload.get("description")
-                progress.line(f"  loaded in {payload['load_time_ms']:.0f} ms")
-            elif kind == "test":
-                run = Run(settings=settings, **{k: v for k, v in payload.items() if k in Run.model_fields})
+        for event in run_in_worker(bench_group, work, options.timeout_s):
+            if isinstance(event, Loaded):
+                load = event.load
+                result.model.description = load.description
+                progress.line(f"  loaded in {load.load_time_ms:.0f} ms")
+            elif isinstance(event, Measured):
+                run = event.run
                 result.runs.append(run)
                 flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
                 progress.line(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
-            elif kind == "test_error":
+            elif isinstance(event, TestFailed):
                 result.errors.append(
-                    RunError(
-                        stage="test",
-                        test=payload["test"],
-                        n_threads=payload["n_threads"],
-                        settings=settings,
-                        message=payload["message"],
-                    )
+                    RunError(stage="test", test=event.test, n_threads=event.n_threads, settings=settings, message=event.message)
                 )
-                progress.line(f"  {payload['test']}: failed: {payload['message']}")
-            elif kind == "repetition":
-                test = group.tests[payload["index"]]
-                progress.status(f"{test.shape.name} t{test.n_threads}: {payload['done']}/{options.repetitions} repetitions done")
-            elif kind == "memory":
-                load.update(payload)
+                progress.line(f"  {event.test}: failed: {event.message}")
+            elif isinstance(event, RepetitionDone):
+                test = group.tests[event.index]
+                progress.status(f"{test.shape.name} t{test.n_threads}: {event.done}/{options.repetitions} repetitions done")
+            elif isinstance(event, Peaks):
+                peaks = event
     except WorkerFailed as error:
-        stage = "load" if not load else "worker"
+        stage = "load" if load is None else "worker"
         message = f"{error}{preflight.crash_hint(error.signal_name, settings.repack)}"
         result.errors.append(RunError(stage=stage, settings=settings, message=message))
         progress.line(f"  failed: {message}")
-    if load:
-        result.loads.append(
-            Load(
-                settings=settings,
-                load_time_ms=load["load_time_ms"],
-                peak_rss_bytes=load.get("peak_rss_bytes"),
-                peak_gpu_used_bytes=load.get("peak_gpu_used_bytes"),
-                description=load.get("description"),
-            )
-        )
+    if load is not None:
+        update = {k: v for k, v in vars(peaks).items() if v is not None}  # the whole group's high-water marks, when known
+        result.loads.append(load.model_copy(update=update))

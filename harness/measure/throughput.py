@@ -15,11 +15,13 @@ from harness.errors import MeekError
 from harness.machine.sensors import PowerSampler, tokens_per_joule
 from harness.measure import faults
 from harness.measure.backends.base import Backend
+from harness.measure.events import Event, Loaded, Measured, Peaks, RepetitionDone, TestFailed
 from harness.measure.monitor import PeakMemorySampler
+from harness.measure.protocol import LoadGroup, TestInstance, settings_of
 from harness.measure.stats import summarize
-from harness.measure.sweep import LoadGroup, TestInstance
+from harness.results.schema import Load, Run
 
-Emit = Callable[[str, dict], None]
+Emit = Callable[[Event], None]
 
 
 def run_group(
@@ -27,28 +29,32 @@ def run_group(
 ) -> None:
     """Load the model once, run every test of the group, and emit each result as soon as it exists.
 
-    Events: ("loaded", facts); ("repetition", count) as repetitions finish; ("test", result) or ("test_error", error)
-    per test; ("memory", peaks) at the end.
+    Events (harness/measure/events.py): Loaded; RepetitionDone as repetitions finish; Measured (a Run of the result
+    file) or TestFailed per test; Peaks at the end.
     """
     rng = np.random.default_rng(seed)
+    settings = settings_of(group.load)
     try:
         with PeakMemorySampler() as sampler:
             started = time.perf_counter_ns()
             backend.load(model_path, group.load)
             load_ns = time.perf_counter_ns() - started
-            emit("loaded", {"load_time_ms": load_ns / 1e6, **backend.describe(), **sampler.peaks()})
+            facts = backend.describe()
+            load = Load(settings=settings, load_time_ms=load_ns / 1e6, description=facts.get("description"), **sampler.peaks())
+            emit(Loaded(load, facts.get("size_bytes"), facts.get("n_params"), facts.get("n_layer"), facts.get("n_vocab")))
             faults.at("bench-decode")
             for index, test in enumerate(group.tests):
                 sampler.reset()
                 try:
                     result = measure_test(
-                        backend, test, repetitions, warmup, rng, lambda rep: emit("repetition", {"index": index, "done": rep})
+                        backend, test, repetitions, warmup, rng, lambda rep: emit(RepetitionDone(index, rep))
                     )
                 except MeekError as error:
-                    emit("test_error", {"index": index, "test": test.shape.name, "n_threads": test.n_threads, "message": str(error)})
+                    emit(TestFailed(index, test.shape.name, test.n_threads, str(error)))
                     continue
-                emit("test", {"index": index, **result, **sampler.peaks()})
-            emit("memory", sampler.process_peaks())
+                fields = {k: v for k, v in {**result, **sampler.peaks()}.items() if k in Run.model_fields}
+                emit(Measured(index, Run(settings=settings, **fields)))
+            emit(Peaks(**sampler.process_peaks()))
     finally:
         backend.close()
 

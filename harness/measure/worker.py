@@ -2,7 +2,8 @@
 
 The child streams events back as they happen; whatever arrived before a failure is kept. Three kinds of work run this
 way: a `meek bench` load group (`bench_group`), the preflight probe (harness/preflight.py) and `meek eval`'s scoring
-(harness/quality/evaluate.py). Each is a top-level function `target(emit, *args)`; `emit(kind, payload)` sends an event.
+(harness/quality/evaluate.py). Each is a top-level function `target(emit, *args)`; `emit(event)` sends one of the typed
+events of harness/measure/events.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from harness.errors import MeekError
-from harness.measure.sweep import LoadGroup
+from harness.measure.events import Event, Fatal, Finished
+from harness.measure.protocol import LoadGroup
 
 # Signals by which llama.cpp dies when it runs an instruction this CPU (or its hypervisor) does not run, or faults in
 # a kernel: SIGILL for a missing instruction, SIGSEGV for a general-protection fault (AMX's ldtilecfg under some
@@ -43,16 +45,13 @@ def _bootstrap(target: Callable, args: tuple, connection) -> None:
     except (ImportError, ValueError, OSError):
         pass
 
-    def emit(kind: str, payload: dict) -> None:
-        connection.send((kind, payload))
-
     try:
-        target(emit, *args)
-        emit("done", {})
+        target(connection.send, *args)
+        connection.send(Finished())
     except MeekError as error:
-        emit("fatal", {"message": str(error)})
+        connection.send(Fatal(str(error)))
     except Exception as error:  # reported to the parent as this work's error, with its type
-        emit("fatal", {"message": f"{type(error).__name__}: {error}"})
+        connection.send(Fatal(f"{type(error).__name__}: {error}"))
     finally:
         connection.close()
 
@@ -65,7 +64,7 @@ def bench_group(emit, model_path: str, group: LoadGroup, repetitions: int, warmu
     run_group(LlamaCppBackend(), model_path, group, repetitions, warmup, emit, seed)
 
 
-def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[tuple[str, dict]]:
+def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[Event]:
     """Run `target(emit, *args)` in a child; yield its events; raise WorkerFailed when it crashes, reports an error, or
     sends nothing for `timeout_s` seconds."""
     context = multiprocessing.get_context("spawn")
@@ -82,16 +81,16 @@ def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[t
                     raise WorkerFailed(f"no progress for {timeout_s:.0f} s (hung or far too slow); the worker was stopped")
                 continue
             try:
-                kind, payload = receiver.recv()
+                event = receiver.recv()
             except (EOFError, OSError):  # the child is gone without a last word: report how it died
                 process.join(5)
                 raise WorkerFailed(_exit_reason(process.exitcode), _signal_name(process.exitcode)) from None
             last_event = time.monotonic()
-            if kind == "fatal":
-                raise WorkerFailed(payload["message"])
-            if kind == "done":
+            if isinstance(event, Fatal):
+                raise WorkerFailed(event.message)
+            if isinstance(event, Finished):
                 return
-            yield kind, payload
+            yield event
     finally:
         if process.is_alive():
             process.terminate()

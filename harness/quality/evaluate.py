@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import meek_home
+from harness.measure.events import EvalLoaded, EvalProgress, EvalScores, EvalTask
 from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, SuiteEntry, available_local_tasks, local_task, seeded_subset
 
 STANDARD_PRIMARY = {"mmlu": "acc", "hellaswag": "acc_norm", "arc_challenge": "acc_norm", "gsm8k": "exact_match,strict-match"}
@@ -60,21 +61,21 @@ def _portable(config: dict) -> dict:
 def plan(tasks: list[str], suite: str | None, data_dir: Path | None, limit: int | None) -> list[PlannedTask]:
     """Turn --suite/--tasks/--limit/--data-dir into planned tasks, failing early with a clear reason."""
     if suite and suite not in SUITES:
-        raise MeekError(f"unknown suite '{suite}' (choose from {', '.join(SUITES)})")
+        raise UsageError(f"unknown suite '{suite}' (choose from {', '.join(SUITES)})")
     if data_dir is not None and not Path(data_dir).is_dir():
-        raise MeekError(f"--data-dir {data_dir} is not a folder")
+        raise UsageError(f"--data-dir {data_dir} is not a folder")
     entries = list(SUITES[suite]) if suite else []
     known = [e.task for e in entries]
     entries += [SuiteEntry(name, None) for name in tasks if name not in known]
     if not entries:
-        raise MeekError("nothing to score: give --suite quick|full or --tasks NAME[,NAME]")
+        raise UsageError("nothing to score: give --suite quick|full or --tasks NAME[,NAME]")
     if data_dir is not None:
         available = available_local_tasks(Path(data_dir))
         for entry in entries:
             if entry.task not in available:
                 near = difflib.get_close_matches(entry.task, available, n=2, cutoff=0.5)
                 hint = f" Did you mean {' or '.join(near)}?" if near else ""
-                raise MeekError(
+                raise UsageError(
                     f"unknown task '{entry.task}' in {data_dir} (it has: {', '.join(available) or 'nothing usable'}).{hint}"
                 )
     else:
@@ -106,7 +107,7 @@ def _check_online_tasks(names: list[str]) -> None:
     for name in names:
         if name not in all_tasks:
             near = difflib.get_close_matches(name, all_tasks, n=3, cutoff=0.6)
-            raise MeekError(f"unknown task '{name}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
+            raise UsageError(f"unknown task '{name}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
 
 
 def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy: str = "prefix-reuse", n_ctx: int = 2048,
@@ -136,10 +137,10 @@ def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy
     work = (str(model_path), planned, strategy, n_ctx, threads, chat, repack, str(cache))
     bar_shown = False
     try:
-        for kind, payload in run_in_worker(eval_child, work, timeout_s):
-            bar_shown = bar_shown or kind == "progress"
-            if kind == "scores":
-                scores += payload["scores"]
+        for event in run_in_worker(eval_child, work, timeout_s):
+            bar_shown = bar_shown or isinstance(event, EvalProgress)
+            if isinstance(event, EvalScores):
+                scores += event.scores
     except WorkerFailed as error:
         if bar_shown:  # the worker's progress bar was cut off mid-line
             sys.stderr.write("\n")
@@ -188,13 +189,13 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
     lm_eval.evaluator.get_git_commit_hash = lambda: None
     try:
         model = MeekLlamaCpp(path=model_path, n_ctx=n_ctx, n_threads=threads, strategy=strategy, repack=repack,
-                             on_progress=lambda done: emit("progress", {"requests": done}))  # fmt: skip
+                             on_progress=lambda done: emit(EvalProgress(done)))  # fmt: skip
     except (ValueError, RuntimeError) as error:
         raise MeekError(f"the model could not be loaded for scoring: {error}") from None
-    emit("loaded", {})
+    emit(EvalLoaded())
     try:
         for task in planned:
-            emit("task", {"name": task.name})
+            emit(EvalTask(task.name))
             started = time.perf_counter()
             configs = task.local.configs if task.local else [task.name]
             output = lm_eval.simple_evaluate(
@@ -203,7 +204,7 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
                 random_seed=0, numpy_random_seed=1234, fewshot_random_seed=1234, verbosity="ERROR",
             )  # fmt: skip
             scoring = f"{strategy}, n_ctx {n_ctx}" + (", repack 0" if repack == 0 else "")
-            emit("scores", {"scores": _scores_from(task, output, time.perf_counter() - started, scoring, chat)})
+            emit(EvalScores(_scores_from(task, output, time.perf_counter() - started, scoring, chat)))
     finally:
         model.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import meek_home
 
 MC_METRICS = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}, {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}]  # fmt: skip
@@ -206,11 +206,11 @@ def local_task(name: str, data_dir: Path, shots: int | None = None) -> LocalTask
         folder_name, builder, default_shots = KNOWN[name]
         folder = data_dir / folder_name
         if not folder.is_dir():
-            raise MeekError(f"task {name} needs {folder} (the layout of ../shared/data/bench), which is missing")
+            raise UsageError(f"task {name} needs {folder} (the layout of ../shared/data/bench), which is missing")
         try:
             return builder(name, folder, default_shots if shots is None else shots)
         except FileNotFoundError as error:
-            raise MeekError(f"task {name}: a needed file is missing: {error.filename}") from None
+            raise UsageError(f"task {name}: a needed file is missing: {error.filename}") from None
     folder = data_dir / name.replace("_", "-")
     if not folder.is_dir():
         folder = data_dir / name
@@ -218,7 +218,7 @@ def local_task(name: str, data_dir: Path, shots: int | None = None) -> LocalTask
         return arc_style(name, folder, 0 if shots is None else shots)
     if folder.is_dir():
         return mmlu_style(name, folder, 0 if shots is None else shots)
-    raise MeekError(f"no data for task {name} under {data_dir}")
+    raise UsageError(f"no data for task {name} under {data_dir}")
 
 
 def seeded_subset(size: int, count: int, seed: int) -> list[int]:

@@ -21,10 +21,9 @@ from harness import __version__
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
 from harness.machine.hardware import find_device, vendor_of
+from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
-from harness.measure.sweep import TestShape
 from harness.results.schema import (
-    SCHEMA_VERSION,
     BenchResult,
     Cpu,
     Gpu,
@@ -34,6 +33,7 @@ from harness.results.schema import (
     Protocol,
     Run,
     Settings,
+    new_result,
     safe_name,
 )
 from harness.results.validate import MAX_FILE_BYTES
@@ -206,12 +206,11 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
             continue
         key = (record.cpu_info, record.gpu_info, record.backends, record.build_commit, record.model_filename)
         if key not in groups:
-            groups[key] = BenchResult(
-                schema_version=SCHEMA_VERSION,
-                created_utc=record.test_time,
+            groups[key] = new_result(
+                machine_of(record),
+                model_of(record, catalog_files),
                 status="complete",
-                machine=machine_of(record),
-                model=model_of(record, catalog_files),
+                created_utc=record.test_time,
                 protocol=Protocol(
                     backend="llama-bench",
                     repetitions=len(record.samples_ns),

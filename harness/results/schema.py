@@ -237,6 +237,25 @@ class BenchResult(Strict):
     )
 
 
+def new_result(
+    machine: Machine | dict,
+    model: ModelInfo,
+    protocol: Protocol | None = None,
+    status: str = "partial",
+    created_utc: dt.datetime | None = None,
+) -> BenchResult:
+    """A result begun: the one constructor every path uses (in process, through a server, the user's llama-bench, an
+    import, meek eval). Runs, loads, scores and errors are added as they come; `status` says how it ended."""
+    return BenchResult(
+        schema_version=SCHEMA_VERSION,
+        created_utc=created_utc or dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        status=status,
+        machine=machine if isinstance(machine, Machine) else Machine.model_validate(machine),
+        model=model,
+        protocol=protocol,
+    )
+
+
 def canonical_text(document: dict) -> str:
     """The canonical JSON (sorted keys, no spaces, UTF-8) of the document without its content_sha256."""
     body = {key: value for key, value in document.items() if key != "content_sha256"}
@@ -290,6 +309,22 @@ def read_result(path: Path) -> BenchResult:
     except (OSError, ValueError) as error:
         raise MeekError(f"{path}: cannot read JSON ({error})") from None
     return validate_document(document, str(path))
+
+
+def upgrade_file(path: Path) -> bool:
+    """Rewrite a result file of an older schema_version in place as the current version, with its content hash; False
+    when it is current already. The file is replaced atomically; MeekError when it is not a readable result."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise MeekError(f"cannot read JSON ({error})") from None
+    if isinstance(document, dict) and document.get("schema_version") == SCHEMA_VERSION:
+        return False
+    result = validate_document({k: v for k, v in document.items() if k != "content_sha256"}, str(path))
+    temporary = Path(path).with_name(Path(path).name + ".upgrading")
+    temporary.write_text(json.dumps(signed_document(result), indent=1) + "\n")
+    temporary.replace(path)
+    return True
 
 
 def safe_name(text: str) -> str:

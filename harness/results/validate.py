@@ -20,8 +20,9 @@ from pathlib import Path
 
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import MeekError
-from harness.machine.hardware import Device, device_for_machine, max_bandwidth_gbs
-from harness.results.schema import BenchResult, Machine, Run, canonical_text, validate_document
+from harness.machine.hardware import max_bandwidth_gbs
+from harness.results.facts import bytes_per_token, device_of, offloaded
+from harness.results.schema import SCHEMA_VERSION, BenchResult, Run, canonical_text, validate_document
 
 MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
 EARLIEST = dt.datetime(2023, 3, 10, tzinfo=dt.timezone.utc)  # llama.cpp's first release
@@ -148,31 +149,6 @@ def sample_problems(run: Run) -> list[str]:
     return problems
 
 
-def bytes_per_token(result: BenchResult, model: CatalogModel | None) -> float | None:
-    """Weight bytes read per generated token: the whole file for a dense model, the active share for a mixture of experts."""
-    size = result.model.file_size_bytes or (model.file_size_bytes if model else None)
-    if not size:
-        return None
-    if model and model.moe and model.params_total_b:
-        return size * model.params_active_b / model.params_total_b
-    return float(size)
-
-
-def offloaded(run: Run, machine: Machine) -> bool:
-    """Whether a run streamed weights from a GPU: layers offloaded (or a server, whose settings are not visible) and a GPU."""
-    return (run.settings is None or run.settings.n_gpu_layers != 0) and bool(machine.gpus)
-
-
-def device_of(machine: Machine, offload: bool) -> Device | None:
-    """The hardware-table device a run on this machine read its weights from (names only: no full dump per run)."""
-    names = {
-        "cpu": {"model": machine.cpu.model},
-        "gpus": [{"name": gpu.name} for gpu in machine.gpus],
-        "unified_memory": machine.unified_memory,
-    }
-    return device_for_machine(names, offload)
-
-
 def bandwidth_problems(result: BenchResult, model: CatalogModel | None) -> list[str]:
     """A generation rate that would need more memory bandwidth than the device has is not a measurement."""
     per_token = bytes_per_token(result, model)
@@ -229,7 +205,11 @@ class Validator:
             return report
         result = report.result
         if stored_hash is None:
-            report.failures.append("no content_sha256: cannot tell whether the file was edited")
+            older = isinstance(document.get("schema_version"), int) and document["schema_version"] < SCHEMA_VERSION
+            report.failures.append(
+                "no content_sha256: cannot tell whether the file was edited"
+                + (f" (a schema_version {document['schema_version']} file: `meek results upgrade` signs it as the current version)" if older else "")
+            )
         elif stored_hash != hashlib.sha256(text.encode()).hexdigest():
             report.failures.append("content_sha256 does not match the content: the file was edited after it was written")
         report.content_sha256 = stored_hash

@@ -8,6 +8,7 @@ HTML or script shows as text.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
@@ -19,7 +20,9 @@ import pandas as pd
 
 from harness.aggregate.tree import Tree, load_tree
 from harness.catalogue.models import load_catalog
+from harness.errors import UsageError, require_existing
 from harness.machine.hardware import vendor_of
+from harness.output import Output
 from harness.results.schema import safe_name
 
 ASSETS = Path(__file__).parent / "assets"
@@ -106,6 +109,19 @@ def machines(tree: Tree) -> dict[str, dict]:
     return pages
 
 
+def report(paths: list[Path], out_dir: Path, out: Output) -> int:
+    """`meek report`: build the site, say where it is and what it holds."""
+    require_existing(paths)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a folder")
+    tree = build_site(paths, out_dir)
+    machines = tree.runs["machine_id"].nunique() if not tree.runs.empty else 0
+    left_out = f"; {len(tree.rejected)} file(s) failed validation and were left out" if tree.rejected else ""
+    out.say(f"wrote {out_dir / 'index.html'}: {len(tree.runs)} runs from {machines} machine(s){left_out}")
+    out.say("open it in a browser; it needs no server and no internet")
+    return 0
+
+
 def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> Tree:
     """Validate and load the results under paths, then write the site into out_dir."""
     tree = load_tree(paths)
@@ -114,8 +130,9 @@ def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[
 
 
 def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> None:
-    """Write the whole site into out_dir (created; pages of an earlier build are replaced)."""
-    tree.runs["device_memory_gb"] = tree.runs["device_id"].map(_device_memory())
+    """Write the whole site into out_dir (created; pages of an earlier build are replaced). The tree is not changed."""
+    runs = tree.runs.assign(device_memory_gb=tree.runs["device_id"].map(_device_memory())) if not tree.runs.empty else tree.runs
+    tree = dataclasses.replace(tree, runs=runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     assets = out_dir / "assets"
     shutil.copytree(ASSETS, assets, dirs_exist_ok=True)
@@ -181,7 +198,7 @@ files). Click a column to sort; filter below.</p>
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
     from harness.frontier.epoch import load_frontier
     from harness.frontier.gap import MACHINE_CLASSES, gap_table
-    from harness.frontier_commands import gap_rows
+    from harness.frontier.views import gap_rows
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 

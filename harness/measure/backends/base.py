@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from harness.measure.sweep import LoadSettings
+from harness.measure.protocol import LoadSettings
 
 
 class Backend(Protocol):

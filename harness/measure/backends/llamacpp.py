@@ -12,7 +12,7 @@ from collections import deque
 import numpy as np
 
 from harness.errors import MeekError
-from harness.measure.sweep import LoadSettings
+from harness.measure.protocol import LoadSettings
 
 # ggml tensor types accepted for the KV cache (-ctk/-ctv), by llama-bench's names.
 KV_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}

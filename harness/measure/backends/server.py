@@ -108,8 +108,8 @@ class OpenAIServer:
 
     name = "openai"
 
-    def __init__(self, url: str, model: str, api_key: str | None = None):
-        self.url, self.api_key = check_url(url), api_key
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
+        self.url, self.api_key, self.timeout_s = check_url(url), api_key, timeout_s
         served = [m.get("id") for m in _json(f"{self.url}/v1/models", api_key=api_key, timeout=10).get("data", [])]
         if model in served or not served:
             self.model = model
@@ -126,13 +126,13 @@ class OpenAIServer:
             except (MeekError, KeyError, TypeError):
                 continue
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0}
-        usage = _json(f"{self.url}/v1/completions", body, self.api_key).get("usage") or {}
+        usage = _json(f"{self.url}/v1/completions", body, self.api_key, self.timeout_s).get("usage") or {}
         if "prompt_tokens" not in usage:
             raise MeekError("the server reports no prompt token counts (no tokenizer endpoint, no usage): cannot run pp tests")
         return int(usage["prompt_tokens"])
 
     def _stream(self, body: dict) -> Iterator[tuple[int, dict]]:
-        with _request(f"{self.url}/v1/completions", {**body, "stream": True}, TIMEOUT_S, self.api_key) as response:
+        with _request(f"{self.url}/v1/completions", {**body, "stream": True}, self.timeout_s, self.api_key) as response:
             for raw in response:
                 line = raw.decode(errors="replace").strip()
                 if not line.startswith("data:"):
@@ -166,13 +166,14 @@ class OpenAIServer:
 
 
 class OllamaServer:
-    """Ollama's own API: /api/tags and /api/generate with its prompt_eval and eval counts and durations."""
+    """Ollama's own API: /api/tags and /api/generate with its prompt_eval and eval counts and durations. An API key is
+    sent as a bearer token (Ollama behind an authenticating proxy, or ollama.com)."""
 
     name = "ollama"
 
-    def __init__(self, url: str, model: str, api_key: str | None = None):
-        self.url, self.model = check_url(url), model
-        tags = _json(f"{self.url}/api/tags", timeout=10).get("models", [])
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
+        self.url, self.model, self.api_key, self.timeout_s = check_url(url), model, api_key, timeout_s
+        tags = _json(f"{self.url}/api/tags", api_key=api_key, timeout=10).get("models", [])
         names = [t.get("name") for t in tags] + [t.get("model") for t in tags]
         if model not in names and f"{model}:latest" not in names:
             raise MeekError(
@@ -182,7 +183,7 @@ class OllamaServer:
     def _generate(self, prompt: str, n_gen: int) -> dict:
         body = {"model": self.model, "prompt": prompt, "raw": True, "stream": False,
                 "options": {"num_predict": n_gen, "temperature": 0, "seed": 0}}  # fmt: skip
-        return _json(f"{self.url}/api/generate", body)
+        return _json(f"{self.url}/api/generate", body, self.api_key, self.timeout_s)
 
     def count_tokens(self, text: str) -> int:
         return int(self._generate(text, 1).get("prompt_eval_count", 0))

@@ -1,4 +1,4 @@
-"""What `meek gap`, `meek frontier import` and `meek plot ...` do and print; the logic lives in harness/frontier and plots."""
+"""What `meek gap`, `meek frontier import` and `meek plot frontier` print and draw; the logic is in gap.py and epoch.py."""
 
 from __future__ import annotations
 
@@ -6,31 +6,24 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
-from rich.markup import escape
 
-from harness.errors import MeekError, require_existing
+from harness import memory_fit
+from harness.errors import EXIT_OK, UsageError, require_existing
 from harness.frontier.gap import MACHINE_CLASSES, MachineClass, best_so_far, first_to_reach, gap_table, months_behind
+from harness.output import Output
 
-DEFAULT_BENCHMARKS = ("mmlu", "gpqa_diamond")
 THIS_MACHINE = "this-machine"
 FOUR_CHOICE = {"mmlu", "arc_challenge", "hellaswag", "gpqa_diamond"}  # chance is 25%: "months behind" means little there
 
 
 def this_machine_class() -> tuple[MachineClass, str]:
-    """This machine as a class: its GPU memory (whole model on the GPU), unified memory, or RAM (CPU inference)."""
+    """This machine as a class, through the one memory model (harness/memory_fit.py: this_machine)."""
     from harness.machine.facts import fingerprint
 
     facts = fingerprint(include_build=False)
-    gpus = facts["gpus"]
-    if facts["unified_memory"]:
-        memory, share, kind = facts["memory_bytes"], 0.75, "unified memory"
-    elif gpus and gpus[0].get("memory_bytes"):
-        memory, share, kind = gpus[0]["memory_bytes"], 0.9, f"GPU memory ({gpus[0]['name']})"
-    else:
-        memory, share, kind = facts["memory_bytes"], 0.6, "RAM, CPU inference"
-    note = f"{memory / 2**30:.0f} GiB {kind}; share usable as for the classes of that kind"
-    return MachineClass(memory / 2**30, share, note), facts["machine_id"]
+    device = memory_fit.this_machine(facts)
+    note = f"{device.note}; share usable as for the classes of that kind"
+    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note), facts["machine_id"]
 
 
 def parse_classes(text: str | None) -> dict[str, MachineClass]:
@@ -39,11 +32,11 @@ def parse_classes(text: str | None) -> dict[str, MachineClass]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in MACHINE_CLASSES]
     if unknown:
-        raise MeekError(f"unknown machine class {', '.join(unknown)}; known: {', '.join(MACHINE_CLASSES)}")
+        raise UsageError(f"unknown machine class {', '.join(unknown)}; known: {', '.join(MACHINE_CLASSES)}")
     return {n: MACHINE_CLASSES[n] for n in names}
 
 
-def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Console) -> int:
+def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Output) -> int:
     from harness.aggregate.compare import render
     from harness.frontier.epoch import frontier_table_path, load_frontier
 
@@ -54,28 +47,27 @@ def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, re
         own, machine_id = this_machine_class()
         classes = {THIS_MACHINE: own}
     elif machine is not None:
-        raise MeekError(f"--machine: only 'this' is supported (got '{machine}')")
+        raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
     today = pd.Timestamp.today().normalize()
-    tables = [gap_rows(gap_table(frame, benchmark, classes, today)) for benchmark in benchmarks]
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat([gap_rows(gap_table(frame, b, classes, today)) for b in benchmarks], ignore_index=True)
     if fmt != "md":
-        print(render(table, fmt), end="")
-        return 0
-    out.print(f"Months behind the frontier on {today:%Y-%m-%d}, from {escape(str(frontier_table_path()))}")
-    print(render(table.drop(columns=["rows used"]), "md"), end="")
-    out.print("\nRows used (open model; frontier model that first reached its score):")
+        out.data(render(table, fmt))
+        return EXIT_OK
+    out.say(f"Months behind the frontier on {today:%Y-%m-%d}, from {frontier_table_path()}")
+    out.data(render(table.drop(columns=["rows used"]), "md"))
+    out.say("\nRows used (open model; frontier model that first reached its score):")
     for row in table.to_dict("records"):
-        out.print(f"- {row['benchmark']} {row['machine_class']}: {escape(row['rows used'] or 'no open model fits')}")
+        out.say(f"- {row['benchmark']} {row['machine_class']}: {row['rows used'] or 'no open model fits'}")
     for benchmark in benchmarks:
         until = pd.to_datetime(frame.loc[frame["benchmark"] == benchmark, "release_date"]).max()
         if (today - until).days > 90:
-            out.print(
+            out.say(
                 f"note: the table's newest {benchmark} score is from {until:%Y-%m}; months behind today include the "
                 "months since, when newer open models may have closed the gap unseen. 'at release' is not affected."
             )
     if machine_id:
-        _print_own_scores(frame, results, machine_id, today, out)
-    return 0
+        _own_scores(frame, results, machine_id, today, out)
+    return EXIT_OK
 
 
 def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -108,12 +100,14 @@ def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _print_own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today: pd.Timestamp, out: Console) -> None:
+def _own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today: pd.Timestamp, out: Output) -> None:
+    from harness.aggregate.views import primary_scores
+
     own = primary_scores(results, set(frame["benchmark"]), machine_id)
     if own.empty:
-        out.print(f"\nNo scores measured on this machine ({machine_id}) in {results}: run `meek eval` to add yours.")
+        out.say(f"\nNo scores measured on this machine ({machine_id}) in {results}: run `meek eval` to add yours.")
         return
-    out.print(f"\nScores measured on this machine ({machine_id}); a harness score is not a published score:")
+    out.say(f"\nScores measured on this machine ({machine_id}); a harness score is not a published score:")
     for row in own.itertuples():
         curve = best_so_far(frame, row.task)
         score = row.value * 100
@@ -122,48 +116,33 @@ def _print_own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today
         subset = f", subset of {row.samples}" if row.subset else ""
         subset += ", at chance level (25%) for 4 choices" if row.task in FOUR_CHOICE and score < 30 else ""
         reached = f"{leader['model']} reached it in {leader['release_date']:%Y-%m}" if leader is not None else "above the table"
-        out.print(
-            f"- {escape(row.model)} {row.task} {score:.1f} ({row.shots}-shot{subset}): "
-            f"{behind:.0f} months behind ({escape(reached)})"
-        )
+        out.say(f"- {row.model} {row.task} {score:.1f} ({row.shots}-shot{subset}): {behind:.0f} months behind ({reached})")
 
 
-def frontier_import(paths: list[Path], out: Console) -> int:
+def frontier_import(paths: list[Path], out: Output) -> int:
     from harness.frontier.build_table import build, summary
     from harness.home import meek_home
 
     require_existing(paths)
     target = meek_home() / "frontier.csv"
     frame = build(paths, target)
-    out.print(escape(summary(frame).to_string()))
-    out.print(f"wrote {len(frame)} rows to {escape(str(target))}; meek gap and meek plot frontier use it from now on")
-    out.print(f"(delete {escape(str(target))} to go back to the table shipped with meek-harness)")
-    return 0
+    out.say(summary(frame).to_string())
+    out.say(f"wrote {len(frame)} rows to {target}; meek gap and meek plot frontier use it from now on")
+    out.say(f"(delete {target} to go back to the table shipped with meek-harness)")
+    return EXIT_OK
 
 
-def plot_frontier(
-    benchmark: str, classes_text: str | None, results: Path, all_machines: bool, out_dir: Path, out: Console
-) -> int:
+def plot_frontier(benchmark: str, classes_text: str | None, results: Path, all_machines: bool, out_dir: Path, out: Output) -> int:
+    from harness.aggregate.views import primary_scores
     from harness.frontier.epoch import load_frontier
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 
     frame = load_frontier()
     if benchmark not in set(frame["benchmark"]):
-        raise MeekError(f"no frontier scores for '{benchmark}'; known: {', '.join(sorted(frame['benchmark'].unique()))}")
+        raise UsageError(f"no frontier scores for '{benchmark}'; known: {', '.join(sorted(frame['benchmark'].unique()))}")
     classes = list(parse_classes(classes_text or "24gb-gpu,128gb-unified"))
     own = primary_scores(results, {benchmark}, None if all_machines else this_machine_class()[1])
     paths = save(frontier_figure(frame, benchmark, classes, own), out_dir, f"frontier-{benchmark}")
-    out.print("wrote " + ", ".join(escape(str(p)) for p in paths))
-    return 0
-
-
-def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
-    """The primary scores on these tasks in the results tree, of one machine (or of all when machine_id is None)."""
-    from harness.aggregate.tree import load_tree
-
-    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
-    if scores.empty:
-        return scores
-    scores = scores[scores["task"].isin(tasks) & scores["primary"]]
-    return scores if machine_id is None else scores[scores["machine_id"] == machine_id]
+    out.say("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK

@@ -1,0 +1,67 @@
+"""What `meek compare` and `meek advise` print, from the result files that pass validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.aggregate.tree import Tree, load_tree
+from harness.errors import EXIT_OK, UsageError, require_existing
+from harness.output import Output
+
+
+def load_valid(paths: list[Path], out: Output) -> Tree:
+    """The results under `paths` that pass validation, with one warning line for those left out."""
+    require_existing(paths)
+    tree = load_tree(paths)
+    if tree.rejected:
+        out.warn(f"left out {len(tree.rejected)} file(s) that fail validation (see meek validate)")
+    return tree
+
+
+def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
+    """The primary scores on these tasks in a results tree, of one machine (or of all when machine_id is None)."""
+    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
+    if scores.empty:
+        return scores
+    scores = scores[scores["task"].isin(tasks) & scores["primary"]]
+    return scores if machine_id is None else scores[scores["machine_id"] == machine_id]
+
+
+def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output) -> int:
+    from harness.aggregate.compare import compare_table, render, scores_table
+
+    tree = load_valid(paths, out)
+    table = compare_table(tree.runs, model, tests)
+    scores = scores_table(tree.scores, model)
+    if fmt == "json":
+        out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]")}) + "\n")
+        return EXIT_OK
+    out.data(render(table, fmt))
+    if not scores.empty:
+        out.data("\n" if fmt == "md" else "")
+        out.data(render(scores, fmt))
+    return EXIT_OK
+
+
+def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output) -> int:
+    from harness.aggregate.advise import advise as rank_devices
+    from harness.aggregate.compare import render
+    from harness.catalogue.models import load_catalog, unknown_model_message
+
+    catalog = load_catalog()
+    model = catalog.get(model_id)
+    if model is None:
+        raise UsageError(unknown_model_message(model_id, catalog))
+    tree = load_valid(paths, out)
+    table, notes = rank_devices(tree.runs, model, budget, min_tg)
+    if table.empty:
+        out.say("no device in the hardware table meets all the conditions")
+    else:
+        out.data(render(table, fmt))
+    if fmt == "md":
+        for note in notes:
+            out.say(f"- {note}")
+    return EXIT_OK

@@ -1,0 +1,220 @@
+"""What `meek bench` does with its options: pick the models, run the sweep in process (harness/measure/runner.py) or
+through a server or the user's llama-bench (harness/measure/remote.py), print the table, save the result files.
+
+Defaults are llama-bench's (-p 512, -n 128, -r 5, -b 2048, -ub 512, -ctk/-ctv f16, -fa auto, -ngl all, -t the physical
+cores), so the same flags measure the same thing in both. A backend that cannot honour an option refuses it in one
+line rather than saving results that silently ignored it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from harness import memory_fit
+from harness.catalogue.models import DEFAULT_MODEL, TIERS, Catalog, load_catalog, looks_like_path, resolve, unknown_model_message
+from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from harness.machine.facts import fingerprint
+from harness.measure.protocol import SweepSpec, TestShape
+from harness.measure.runner import BenchOptions, EvalOptions, run_bench
+from harness.output import Output
+from harness.results.printers import render
+from harness.results.schema import BenchResult, write_result
+
+OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
+BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")
+# What each backend other than in-process can honour, by option name (the CLI's spelling, as the user typed it).
+SERVER_REFUSES = {
+    "n_depth": "-d", "pg": "-pg", "n_batch": "-b", "n_ubatch": "-ub", "type_k": "-ctk", "type_v": "-ctv",
+    "n_gpu_layers": "-ngl", "flash_attn": "-fa", "threads": "-t", "repack": "--repack", "tier": "--tier",
+    "eval_suite": "--eval", "data_dir": "--data-dir", "binary": "--bin",
+}  # fmt: skip
+LLAMA_BENCH_REFUSES = {"tier": "--tier", "eval_suite": "--eval", "data_dir": "--data-dir", "seed": "--seed",
+                       "url": "--url", "api_key": "--api-key"}  # fmt: skip
+IN_PROCESS_REFUSES = {"url": "--url", "binary": "--bin", "api_key": "--api-key"}
+
+
+def physical_cores() -> int:
+    """llama-bench's default thread count."""
+    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """`meek bench`'s options, parsed. `given` names the options the user set (the rest are llama-bench's defaults)."""
+
+    models: tuple[str, ...] = ()
+    tier: str | None = None
+    n_prompt: tuple[int, ...] = (512,)
+    n_gen: tuple[int, ...] = (128,)
+    pg: tuple[tuple[int, int], ...] = ()
+    n_depth: tuple[int, ...] = (0,)
+    threads: tuple[int, ...] = ()  # empty: the physical cores
+    n_gpu_layers: tuple[int, ...] = (-1,)  # -1: every layer (on a build without GPU offload: none, recorded as 0)
+    n_batch: tuple[int, ...] = (2048,)
+    n_ubatch: tuple[int, ...] = (512,)
+    flash_attn: tuple[int, ...] = (-1,)  # -1 auto, 0 off, 1 on
+    type_k: tuple[str, ...] = ("f16",)
+    type_v: tuple[str, ...] = ("f16",)
+    repack: tuple[int | None, ...] = (None,)  # None: this machine's preflight default
+    repetitions: int = 5
+    warmup: bool = True
+    seed: int = 0
+    output: str = "md"
+    results_dir: Path = Path("results")
+    timeout_s: float = 600.0
+    eval_suite: str | None = None
+    data_dir: Path | None = None
+    backend: str = "llama-cpp-python"
+    url: str | None = None
+    binary: Path | None = None
+    api_key: str | None = None
+    given: frozenset[str] = field(default_factory=frozenset)
+
+    def thread_counts(self) -> list[int]:
+        return list(self.threads) or [physical_cores()]
+
+
+def bench(request: BenchRequest, out: Output) -> int:
+    """Run `meek bench`; return the exit code (0 all measured, 1 something failed, 130 interrupted). Bad options raise
+    UsageError before anything runs."""
+    if request.output not in OUTPUT_FORMATS:
+        raise UsageError(f"-o: unknown format '{request.output}' (choose from {', '.join(OUTPUT_FORMATS)})")
+    if request.backend not in BACKENDS:
+        raise UsageError(f"--backend: unknown '{request.backend}' (choose {', '.join(BACKENDS)})")
+    refused = {"llama-cpp-python": IN_PROCESS_REFUSES, "llama-bench": LLAMA_BENCH_REFUSES}.get(request.backend, SERVER_REFUSES)
+    refuse(request, refused)
+    if request.backend == "llama-cpp-python":
+        return _bench_in_process(request, out)
+    return _bench_elsewhere(request, out)
+
+
+def refuse(request: BenchRequest, refused: dict[str, str]) -> None:
+    """One line naming the options this backend cannot honour, when any was given."""
+    names = [flag for option, flag in refused.items() if option in request.given]
+    if not names:
+        return
+    why = {
+        "llama-cpp-python": "only used with --backend openai, ollama or llama-bench",
+        "llama-bench": "not available with --backend llama-bench (measure in process for them)",
+    }.get(request.backend, f"cannot be honoured by --backend {request.backend}: the server loaded the model with its own "
+                           "settings (set them where it starts) and runs pp and tg tests at depth 0")  # fmt: skip
+    raise UsageError(f"{', '.join(names)}: {why}")
+
+
+def model_list(request: BenchRequest, catalog: Catalog) -> list[str]:
+    models = [m.strip() for value in request.models for m in value.split(",") if m.strip()]
+    if request.tier:
+        models += models_for_tier(request.tier, catalog)
+    return list(dict.fromkeys(models or [DEFAULT_MODEL]))
+
+
+def models_for_tier(tier: str, catalog: Catalog, machine: dict | None = None) -> list[str]:
+    """Standard model ids of the named tiers; `auto` picks those that fit this machine at the default context (the one
+    memory model: harness/memory_fit.py)."""
+    from harness.aggregate.advise import model_need
+
+    names = [t.strip().lower() for t in tier.split(",")]
+    if names == ["auto"]:
+        device = memory_fit.this_machine(machine or fingerprint(include_build=False))
+        return [
+            m.id
+            for t in TIERS
+            for m in catalog.standard_models(t)
+            if memory_fit.fits(model_need(m).total, device.kind, device.memory_bytes)
+        ]
+    for name in names:
+        if name not in TIERS:
+            raise UsageError(f"--tier: unknown tier '{name}' (choose from {', '.join(TIERS)}, or auto)")
+    return [m.id for name in names for m in catalog.standard_models(name)]
+
+
+def _bench_in_process(request: BenchRequest, out: Output) -> int:
+    catalog = load_catalog()
+    models = model_list(request, catalog)
+    if len(models) == 1 and not looks_like_path(models[0]) and catalog.get(models[0]) is None:
+        raise UsageError(unknown_model_message(models[0], catalog))
+    machine = fingerprint()  # its warnings are printed after the preflight probe (preflight.RepackPolicy)
+    n_gpu_layers = list(request.n_gpu_layers)
+    if "n_gpu_layers" not in request.given and not machine.get("llama_cpp", {}).get("gpu_offload"):
+        n_gpu_layers = [0]  # llama-bench's "all layers" offloads none on this build: recorded as what happens
+    spec = SweepSpec(
+        models=models, n_prompt=list(request.n_prompt), n_gen=list(request.n_gen), pg=list(request.pg),
+        n_depth=list(request.n_depth), n_threads=request.thread_counts(), n_gpu_layers=n_gpu_layers,
+        n_batch=list(request.n_batch), n_ubatch=list(request.n_ubatch), flash_attn=list(request.flash_attn),
+        type_k=list(request.type_k), type_v=list(request.type_v), repack=list(request.repack),
+    )  # fmt: skip
+    evaluate = None
+    if request.eval_suite:
+        from harness.quality.evaluate import plan
+        from harness.quality.tasks import SUITES
+
+        suite = request.eval_suite
+        planned = plan([], suite, request.data_dir, None) if suite in SUITES else plan(suite.split(","), None, request.data_dir, None)
+        evaluate = EvalOptions(tasks=planned, threads=spec.n_threads[0], repack=spec.repack[0], timeout_s=request.timeout_s)
+    options = BenchOptions(
+        spec=spec, repetitions=request.repetitions, warmup=request.warmup, timeout_s=request.timeout_s,
+        results_dir=request.results_dir, seed=request.seed, evaluate=evaluate,
+    )  # fmt: skip
+    with out:
+        outcome = run_bench(options, catalog, machine, out)
+    if outcome.results:
+        out.data(render(outcome.results, request.output))
+    for path in outcome.paths:
+        out.line(f"saved {path}")
+    for line in outcome.errors:
+        out.error(line)
+    if outcome.interrupted:
+        finished = sum(len(r.runs) + len(r.scores) for r in outcome.results)
+        out.line("interrupted: " + ("finished tests were saved" if finished else "no test had finished; nothing was saved"))
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if outcome.errors else EXIT_OK
+
+
+def _bench_elsewhere(request: BenchRequest, out: Output) -> int:
+    """`meek bench --backend openai|ollama|llama-bench`: measure through a server or the user's llama-bench, save, print."""
+    from harness.measure import remote
+
+    models = [m.strip() for value in request.models for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
+    results: list[BenchResult] = []
+    if request.backend in ("openai", "ollama"):
+        url = request.url or ("http://127.0.0.1:11434" if request.backend == "ollama" else None)
+        if not url:
+            raise UsageError("--backend openai needs --url (e.g. http://127.0.0.1:8080)")
+        shapes = [TestShape(p, 0) for p in request.n_prompt if p] + [TestShape(0, n) for n in request.n_gen if n]
+        if not shapes:
+            raise UsageError("nothing to measure: give a non-zero -p or -n")
+        for model in models:
+            results.append(
+                remote.server_result(request.backend, url, model, shapes, request.repetitions, request.warmup,
+                                     request.api_key, request.timeout_s, request.seed)  # fmt: skip
+            )
+    else:
+        if request.binary is None:
+            raise UsageError("--backend llama-bench needs --bin PATH/TO/llama-bench")
+        if len(request.repack) > 1:
+            raise UsageError("--repack: give one value (0 or 1) with --backend llama-bench")
+        threads = request.thread_counts()
+        repack = request.repack[0]
+        if repack is None:
+            repack = _machine_repack(models[0], threads[0], request.timeout_s, out)
+        run = dataclasses.replace(request, threads=tuple(threads), repack=(repack,))
+        for model in models:
+            results += remote.llama_bench_results(run, model)
+    out.data(render(results, request.output))
+    for result in results:
+        out.line(f"saved {write_result(result, request.results_dir)}")
+        for error in result.errors:
+            out.error(f"{error.test}: {error.message}")
+    return EXIT_OK if all(r.status == "complete" for r in results) else EXIT_FAILED
+
+
+def _machine_repack(model: str, threads: int, timeout: float, out: Output) -> int:
+    """--repack for the user's llama-bench when none is given: this machine's preflight default (probed with the in-process
+    build: a repack path that faults here faults in any build), so its numbers compare with the harness's."""
+    from harness.measure.preflight import RepackPolicy
+
+    return RepackPolicy(fingerprint(), out.line, timeout).repack_for(None, resolve(model, load_catalog()).path, 0, threads)

@@ -1,0 +1,90 @@
+"""The one way every command writes: data and answers on stdout, progress, warnings and errors on stderr.
+
+Strings are written as given, never read as rich markup (`[red]` in a model name from a stranger's file prints as
+`[red]`), and control characters in them print as '?' so a file name cannot move the cursor or recolour the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # keeps \t and \n
+
+
+def printable(text: object) -> str:
+    """Text a terminal shows rather than obeys: control characters (escape sequences included) become '?'."""
+    return _CONTROL.sub("?", str(text))
+
+
+class Output:
+    """stdout for what a command answers, stderr for what it says along the way; in a terminal, a spinner line for work
+    in flight (`status`), which a pipe never sees."""
+
+    COLOURS = {"warning": "33", "error": "31", "ok": "32", "FAIL": "31"}
+
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self._err = Console(file=self.stderr, highlight=False, soft_wrap=True)
+        self._spinner = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.stdout.isatty()
+
+    def data(self, text: str) -> None:
+        """Write machine-readable output (a table, CSV, JSON) exactly as given."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def say(self, text: object = "") -> None:
+        """One answer line on stdout."""
+        self.stdout.write(printable(text) + "\n")
+        self.stdout.flush()
+
+    def line(self, text: object) -> None:
+        """One progress line on stderr (what finished, what was saved)."""
+        self._err.print(Text(printable(text)))
+
+    def warn(self, text: object) -> None:
+        self._err.print(Text("warning: ", style="yellow"), Text(printable(text)), sep="")
+
+    def error(self, text: object) -> None:
+        self._err.print(Text("error: ", style="red"), Text(printable(text)), sep="")
+
+    def paint(self, text: str, name: str) -> str:
+        """`text` in the colour for `name` (ok, FAIL, warning) when stdout is a terminal."""
+        return f"\033[{self.COLOURS[name]}m{text}\033[0m" if self.is_terminal else text
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]], no_wrap_first: bool = True) -> None:
+        """An aligned table on stdout; every cell is plain text."""
+        table = Table(box=None)
+        for number, header in enumerate(headers):
+            table.add_column(header, no_wrap=no_wrap_first and number == 0)
+        for row in rows:
+            table.add_row(*(Text(printable(cell)) for cell in row))
+        console = Console(file=self.stdout, highlight=False, soft_wrap=True, width=None if self.is_terminal else 250)
+        console.print(table)
+
+    def status(self, text: str) -> None:
+        """The work in flight, on a spinner line that the next one replaces (terminals only)."""
+        if self._spinner is not None:
+            self._spinner.update(Text(printable(text)))
+
+    def __enter__(self) -> Output:
+        if self._err.is_terminal:
+            self._spinner = self._err.status("", refresh_per_second=4)  # few wake-ups while measuring
+            self._spinner.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None

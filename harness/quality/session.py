@@ -1,0 +1,85 @@
+"""What `meek eval` does with its options: score one model in a worker process, print the scores, save a result file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.catalogue.models import load_catalog, resolve
+from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, UsageError
+from harness.machine.facts import fingerprint
+from harness.measure.preflight import RepackPolicy
+from harness.measure.runner import EvalOptions, model_info, score_into
+from harness.output import Output
+from harness.results.schema import BenchResult, Machine, new_result, write_result
+
+STRATEGIES = ("prefix-reuse", "plain")
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """`meek eval`'s options, parsed."""
+
+    model: str = "smollm2-135m"
+    suite: str | None = None
+    tasks: tuple[str, ...] = ()
+    data_dir: Path | None = None
+    limit: int | None = None
+    strategy: str = "prefix-reuse"
+    n_ctx: int = 2048
+    threads: int | None = None
+    chat: bool = False
+    results_dir: Path = Path("results")
+    repack: int | None = None
+    timeout_s: float = 600.0
+
+
+def evaluate(request: EvalRequest, out: Output) -> int:
+    """Score one model; exit 0 when every task was scored, 1 when scoring failed (the requests scored before the
+    failure stay cached, so the same command resumes), 130 when interrupted. A bad option raises UsageError first."""
+    from harness.quality.evaluate import plan
+
+    if request.strategy not in STRATEGIES:
+        raise UsageError(f"--strategy: unknown '{request.strategy}' (choose {' or '.join(STRATEGIES)})")
+    planned = plan(list(request.tasks), request.suite, request.data_dir, request.limit)
+    resolved = resolve(request.model, load_catalog())
+    machine = fingerprint()
+    result = new_result(machine, model_info(resolved))
+    options = EvalOptions(tasks=planned, strategy=request.strategy, n_ctx=request.n_ctx, threads=request.threads,
+                          chat=request.chat, timeout_s=request.timeout_s)  # fmt: skip
+    try:
+        policy = RepackPolicy(machine, out.line, request.timeout_s)
+        options.repack = policy.repack_for(request.repack, resolved.path, 0, request.threads or 1)
+    except MeekError as error:  # the setting asked for crashes here, or every setting does: a failed run, not bad input
+        out.error(error)
+        return EXIT_FAILED
+    result.machine = Machine.model_validate(machine)
+    subset = " (subset)" if any(p.subset for p in planned) else ""
+    out.line(f"scoring {resolved.label} on {', '.join(p.name for p in planned)}{subset}")
+    try:
+        score_into(result, resolved, options, out)
+    except KeyboardInterrupt:
+        out.line("\ninterrupted: the requests scored so far are kept in the cache: run the same command again to resume")
+        return EXIT_INTERRUPTED
+    if result.errors:
+        out.error(result.errors[0].message)
+        return EXIT_FAILED
+    result.status = "complete"
+    out.data(scores_table(result))
+    out.line(f"saved {write_result(result, request.results_dir)}")
+    return EXIT_OK
+
+
+def scores_table(result: BenchResult) -> str:
+    lines = [
+        "| model | task | metric | value | ± stderr | shots | items | subset | time s |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for s in result.scores:
+        stderr = f"{s.stderr:.4f}" if s.stderr is not None else "-"
+        mark = " *" if s.primary else ""
+        lines.append(
+            f"| {result.model.label} | {s.task} | {s.metric}{mark} | {s.value:.4f} | {stderr} | {s.shots} | {s.samples} | "
+            f"{'yes' if s.subset else 'no'} | {s.elapsed_s:.0f} |"
+        )
+    return "\n".join(lines) + "\n(* the metric the task is usually quoted by)\n"

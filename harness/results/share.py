@@ -1,0 +1,106 @@
+"""What `meek validate`, `meek submit`, `meek import llama-bench` and `meek results upgrade` do and print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.errors import EXIT_FAILED, EXIT_OK, UsageError, require_existing
+from harness.output import Output
+from harness.results.validate import FileReport, result_files, validate_paths
+
+
+def validate(paths: list[Path], as_json: bool, out: Output) -> int:
+    """Print a verdict per file and a summary; exit code 1 when any file fails."""
+    require_existing(paths)
+    reports = validate_paths(paths)
+    if as_json:
+        out.data(json.dumps([_report_json(r) for r in reports], indent=1) + "\n")
+    else:  # plain writes, not rich rendering: 10,000 files print in milliseconds
+        out.data("".join(line + "\n" for report in reports for line in _report_lines(report, out)))
+        failed = sum(not r.ok for r in reports)
+        warned = sum(r.ok and bool(r.warnings) for r in reports)
+        out.say(f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings), {failed} failed")
+    return EXIT_FAILED if any(not r.ok for r in reports) else EXIT_OK
+
+
+def _report_json(report: FileReport) -> dict:
+    return {"path": str(report.path), "ok": report.ok, "failures": report.failures, "warnings": report.warnings}
+
+
+def _report_lines(report: FileReport, out: Output) -> list[str]:
+    from harness.output import printable
+
+    verdict = out.paint("ok  ", "ok") if report.ok else out.paint("FAIL", "FAIL")
+    lines = [f"{verdict} {printable(report.path)}"]
+    lines += [f"     {out.paint('-', 'FAIL')} {printable(failure)}" for failure in report.failures]
+    lines += [f"     {out.paint('warning:', 'warning')} {printable(warning)}" for warning in report.warnings]
+    return lines
+
+
+def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
+    from harness.results.submit import check_for_submission, place, post, pull_request_steps
+
+    if not path.is_file():
+        raise UsageError(f"no such result file: {path}")
+    report = check_for_submission(path)
+    for warning in report.warnings:
+        out.warn(warning)
+    if url:
+        out.say(f"posted to {url}: {post(report, url)}")
+        return EXIT_OK
+    placed, new = place(report, results_dir)
+    if not new:
+        out.say(f"already in the results tree: {placed}")
+        return EXIT_OK
+    out.say(f"checked, cleaned (no local paths) and written to {placed}")
+    out.say("to share it, open a pull request:")
+    for step in pull_request_steps(placed):
+        out.say(f"  {step}")
+    return EXIT_OK
+
+
+def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
+    from harness.results.import_llama_bench import import_file
+    from harness.results.schema import write_result
+    from harness.results.submit import already_there
+
+    require_existing(paths)
+    written = 0
+    for path in paths:
+        imported = import_file(path)
+        for skipped in imported.skipped:
+            out.warn(f"skipped {path} {skipped}")
+        for result in imported.results:
+            existing = already_there(results_dir, result)
+            if existing:
+                out.say(f"already imported: {existing}")
+                continue
+            target = write_result(result, results_dir)
+            written += 1
+            out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s), backend llama-bench")
+    out.say(f"{written} result file(s) written")
+    return EXIT_OK
+
+
+def upgrade(paths: list[Path], out: Output) -> int:
+    """Rewrite result files of an older schema_version in place as the current one, signed with a new content hash (as
+    `asv update` migrates its results). A file already current is left alone; one that is not a result file fails."""
+    from harness.results.schema import upgrade_file
+
+    require_existing(paths)
+    upgraded = current = failed = 0
+    for path in result_files(paths):
+        try:
+            changed = upgrade_file(path)
+        except Exception as error:  # one bad file does not stop the others; it is named with its reason
+            out.error(f"{path}: {error}")
+            failed += 1
+            continue
+        if changed:
+            upgraded += 1
+            out.say(f"upgraded {path}")
+        else:
+            current += 1
+    out.say(f"{upgraded} file(s) upgraded, {current} already current, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
