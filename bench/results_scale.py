@@ -118,8 +118,8 @@ def main() -> None:
         meek = [sys.executable, "-m", "harness.cli"]
         commands = {
             "validate": [*meek, "validate", str(tree)],
-            "compare": [*meek, "compare", str(tree), "--model", "llama-3.1-8b-q4_k_m"],
-            "report": [*meek, "report", str(tree), "--out", str(Path(folder) / "site")],
+            "compare": [*meek, "compare", "--results-dir", str(tree), "--model", "llama-3.1-8b-q4_k_m"],
+            "report": [*meek, "report", "--results-dir", str(tree), "--out", str(Path(folder) / "site")],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.rounds):

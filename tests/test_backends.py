@@ -81,7 +81,7 @@ def test_openai_backend_measures_through_a_real_server(llama_server, run_meek, t
 
 def test_unreachable_or_wrong_server_is_one_line(run_meek, tmp_path):
     code, _, stderr = run_meek("bench", "--backend", "openai", "--url", f"http://127.0.0.1:{free_port()}", "-m", "x")
-    assert code == 2 and stderr.startswith("error: cannot reach a server at http://127.0.0.1:")
+    assert code == 1 and stderr.startswith("error: cannot reach a server at http://127.0.0.1:")  # a failed run
     code, _, stderr = run_meek("bench", "--backend", "openai", "-m", "x")
     assert code == 2 and "needs --url" in stderr
     code, _, stderr = run_meek("bench", "--backend", "openai", "--url", "ftp://x", "-m", "x")
@@ -153,7 +153,7 @@ def test_three_backends_line_up_in_compare(llama_server, run_meek, tmp_path, rea
         code, _, stderr = run_meek("bench", *backend, "-m", "smollm2-135m", "-p", "32", "-n", "8", "-r", "2",
                                    "--results-dir", str(results))  # fmt: skip
         assert code == 0, stderr
-    code, stdout, stderr = run_meek("compare", str(results), "--model", "smollm2-135m", "--test", "tg8", "--format", "json")
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(results), "--model", "smollm2-135m", "--test", "tg8", "--format", "json")
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["backend"] for r in rows} == {"llama-cpp-python", "openai", "llama-bench"}

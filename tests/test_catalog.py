@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from harness.catalogue.models import load_catalog, resolve
-from harness.commands import models_for_tier
 from harness.errors import MeekError
+from harness.measure.session import models_for_tier
 
 
 def test_catalogue_covers_what_people_run():
@@ -35,12 +35,13 @@ def test_every_tier_has_a_standard_model():
 def test_tier_selection(monkeypatch):
     catalog = load_catalog()
     assert models_for_tier("tiny", catalog) == ["smollm2-135m", "gemma3-270m"]
-    # a 16 GiB machine: 80% is 13.7 GB of room; an 8B Q4_K_M (4.9 GB + 20%) fits, gpt-oss-20b (12.1 GB + 20%) does not
-    monkeypatch.setattr("harness.commands.capacity_bytes", lambda: 16 * 2**30)
-    auto = models_for_tier("auto", catalog)
+    # a 16 GiB machine running on the CPU may use 60% (9.6 GiB): an 8B Q4_K_M (4.6 GiB weights + 1.5 GiB KV cache at 8k
+    # + 0.5 GiB buffers) fits, gpt-oss-20b (11.3 GiB of weights) does not
+    cpu_16 = {"memory_bytes": 16 * 2**30, "unified_memory": False, "gpus": []}
+    auto = models_for_tier("auto", catalog, cpu_16)
     assert {"smollm2-135m", "gemma3-270m", "llama-3.2-1b-q4_k_m", "llama-3.1-8b-q4_k_m", "qwen3-8b-q4_k_m"} == set(auto)
-    monkeypatch.setattr("harness.commands.capacity_bytes", lambda: 128 * 2**30)
-    assert "gpt-oss-120b-mxfp4" in models_for_tier("auto", catalog)
+    unified_128 = {"memory_bytes": 128 * 2**30, "unified_memory": True, "gpus": []}
+    assert "gpt-oss-120b-mxfp4" in models_for_tier("auto", catalog, unified_128)
     with pytest.raises(MeekError, match="unknown tier"):
         models_for_tier("huge", catalog)
 

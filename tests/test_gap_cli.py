@@ -35,9 +35,9 @@ def test_gap_json_months_follow_from_the_dates_it_names(run_meek):
 
 def test_gap_bad_input_is_one_line(run_meek):
     code, _, stderr = run_meek("gap", "--classes", "7gb-toaster")
-    assert code == 1 and stderr.startswith("error: unknown machine class 7gb-toaster")
+    assert code == 2 and stderr.startswith("error: unknown machine class 7gb-toaster")
     code, _, stderr = run_meek("gap", "--benchmark", "vibes")
-    assert code == 1 and "no scores for benchmark 'vibes'" in stderr
+    assert code == 2 and "no scores for benchmark 'vibes'" in stderr
 
 
 def test_gap_for_this_machine_names_its_memory(run_meek):
@@ -104,4 +104,4 @@ def test_frontier_import_refreshes_the_table_gap_uses(run_meek, tmp_path, epoch_
     assert code == 0, stderr
     assert str(written) in stdout.replace("\n", "")
     code, _, stderr = run_meek("frontier", "import", str(tmp_path / "nothing-here"), env=home)
-    assert code == 1 and stderr.startswith("error: no such file or folder")
+    assert code == 2 and stderr.startswith("error: no such file or folder")

@@ -54,8 +54,8 @@ def test_import_skips_bad_records_with_their_reason(tmp_path, run_meek):
     source.write_text("\n".join([json.dumps(broken), json.dumps(lying), *lines[2:]]) + "\n")
     code, stdout, stderr = run_meek("import", "llama-bench", str(source), "--results-dir", str(tmp_path / "r"))
     assert code == 0, stderr
-    assert "record 1: samples_ns: Field required" in stdout
-    assert "record 2: avg_ts" in stdout and "does not follow from samples_ns" in stdout
+    assert "warning: skipped" in stderr and "record 1: samples_ns: Field required" in stderr
+    assert "record 2: avg_ts" in stderr and "does not follow from samples_ns" in stderr
     (file,) = (tmp_path / "r").glob("*/*.json")
     assert len(read_result(file).runs) == len(lines) - 2
 
@@ -128,13 +128,13 @@ def test_compare_lines_up_meek_bench_and_imported_llama_bench(tmp_path, real_res
         (results / file.parent.name).mkdir(parents=True, exist_ok=True)
         shutil.copy(file, results / file.parent.name / file.name)
     run_meek("import", "llama-bench", str(LLAMA_BENCH / "smollm2-cpu.json"), "--results-dir", str(results))
-    code, stdout, stderr = run_meek("compare", str(results), "--model", "smollm2-135m", "--format", "json")
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(results), "--model", "smollm2-135m", "--format", "json")
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["backend"] for r in rows} == {"llama-cpp-python", "llama-bench"}
     assert {r["test"] for r in rows} >= {"pp32", "tg8", "pp64", "tg16"}
     assert all(r["model"] == "smollm2-135m" and r["t/s"] > 0 for r in rows)
-    code, stdout, _ = run_meek("compare", str(results), "--model", "smollm2-135m", "--test", "tg8")
+    code, stdout, _ = run_meek("compare", "--results-dir", str(results), "--model", "smollm2-135m", "--test", "tg8")
     assert code == 0 and stdout.startswith("| model | test | machine_id |") and "tg8" in stdout
-    code, _, stderr = run_meek("compare", str(results), "--model", "no-such-model")
-    assert code == 1 and "no results for model 'no-such-model'" in stderr
+    code, _, stderr = run_meek("compare", "--results-dir", str(results), "--model", "no-such-model")
+    assert code == 2 and "no results for model 'no-such-model'" in stderr

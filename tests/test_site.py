@@ -53,7 +53,7 @@ def site(tmp_path_factory, real_results, meek_home) -> Path:
     subprocess.run([*meek, "import", "llama-bench", str(LLAMA_BENCH), "--results-dir", str(results)], check=True, env=env,
                    capture_output=True)  # fmt: skip
     completed = subprocess.run(
-        [*meek, "report", str(results), "--out", str(root / "site")], env=env, capture_output=True, text=True
+        [*meek, "report", "--results-dir", str(results), "--out", str(root / "site")], env=env, capture_output=True, text=True
     )
     assert completed.returncode == 0, completed.stderr
     assert "3 row" not in completed.stdout and "from 2 machine(s)" in completed.stdout

@@ -2,8 +2,10 @@
 
 import pytest
 
+from harness.measure.events import Loaded, Measured, Peaks, RepetitionDone
 from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance, TestShape
 from harness.measure.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
+from harness.results.schema import Run
 
 
 def _group(path, repack=0) -> LoadGroup:
@@ -21,12 +23,13 @@ def test_a_worker_that_makes_no_progress_is_stopped(smollm2_path):
 
 def test_events_stream_from_the_real_model(smollm2_path, repack_default):
     events = _bench(smollm2_path, repetitions=2, warmup=True, timeout_s=120, repack=repack_default)
-    kinds = [kind for kind, _ in events]
-    assert kinds == ["loaded", "repetition", "repetition", "test", "memory"]
-    loaded, test = events[0][1], events[3][1]
-    assert [payload["done"] for kind, payload in events if kind == "repetition"] == [1, 2]
-    assert loaded["n_vocab"] == 49152 and loaded["load_time_ms"] > 0
-    assert test["test"] == "pp16" and len(test["samples_ns"]) == 2
+    assert [type(e) for e in events] == [Loaded, RepetitionDone, RepetitionDone, Measured, Peaks]
+    loaded, measured = events[0], events[3]
+    assert [e.done for e in events if isinstance(e, RepetitionDone)] == [1, 2]
+    assert loaded.n_vocab == 49152 and loaded.load.load_time_ms > 0 and loaded.load.settings.repack == repack_default
+    # the worker builds the result file's own Run: the parent files it as it comes
+    assert isinstance(measured.run, Run) and measured.run.test == "pp16" and len(measured.run.samples_ns) == 2
+    assert measured.run.settings == loaded.load.settings
 
 
 def test_llama_cpp_load_failure_carries_its_reason(tmp_path, smollm2_path):

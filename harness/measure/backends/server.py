@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 
 WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal of 64 strings)
     "river stone market window garden silver morning yellow music paper summer forest engine little ocean travel "
@@ -79,7 +79,7 @@ def public_url(url: str) -> str:
 def check_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MeekError(f"--url must look like http://127.0.0.1:8080 (got '{url}')")
+        raise UsageError(f"--url must look like http://127.0.0.1:8080 (got '{url}')")
     return url.rstrip("/")
 
 
@@ -116,7 +116,7 @@ class OpenAIServer:
         elif len(served) == 1:
             self.model = served[0]  # a single-model server (llama-server, llama-cpp-python) serves it under its own name
         else:
-            raise MeekError(f"the server does not serve '{model}'; it serves: {', '.join(map(str, served[:20]))}")
+            raise UsageError(f"the server does not serve '{model}'; it serves: {', '.join(map(str, served[:20]))}")
 
     def count_tokens(self, text: str) -> int:
         """Prompt tokens as the server counts them: its tokenizer endpoint, else the usage of a one-token completion."""
@@ -176,7 +176,7 @@ class OllamaServer:
         tags = _json(f"{self.url}/api/tags", api_key=api_key, timeout=10).get("models", [])
         names = [t.get("name") for t in tags] + [t.get("model") for t in tags]
         if model not in names and f"{model}:latest" not in names:
-            raise MeekError(
+            raise UsageError(
                 f"ollama has no model '{model}' (pull it first); it has: {', '.join(n for n in names[::2] if n) or 'none'}"
             )
 
