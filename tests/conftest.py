@@ -14,9 +14,28 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def meek_home(tmp_path_factory) -> Path:
+    """The session's MEEK_HOME (a temporary folder): no test reads or writes the user's ~/.meek or their models.yaml."""
     home = tmp_path_factory.mktemp("meek-home")
     os.environ["MEEK_HOME"] = str(home)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _isolated_meek_home(meek_home, monkeypatch) -> None:
+    """Every test, even one run alone, sees the session's temporary MEEK_HOME (as simonw/llm's tests do for its user
+    directory); a test may point it elsewhere with monkeypatch.setenv."""
+    monkeypatch.setenv("MEEK_HOME", str(meek_home))
+
+
+@pytest.fixture(scope="session")
+def example_tree(tmp_path_factory) -> Path:
+    """A results tree of signed, valid result files from several machines of the hardware table and several models,
+    generated from a real result (tests/golden/result-v2-smollm2.json): what compare, report and the site read."""
+    from tests.example_tree import generate
+
+    tree = tmp_path_factory.mktemp("example") / "results"
+    generate(tree, count=48, seed=7, machines_per_device=1)
+    return tree
 
 
 @pytest.fixture(scope="session")
