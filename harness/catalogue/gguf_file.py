@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import meek_home
 
 GGUF_MAGIC = b"GGUF"
@@ -20,7 +20,7 @@ def read_gguf_facts(path: Path) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise MeekError(f"model file not found: {path}")
+        raise UsageError(f"model file not found: {path}")
     size = path.stat().st_size
     with path.open("rb") as handle:
         magic = handle.read(4)

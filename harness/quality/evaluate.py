@@ -209,6 +209,20 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
         model.close()
 
 
+def items_scored(task: PlannedTask, name: str, n_samples: dict) -> int | None:
+    """How many items of `name` lm-eval scored: its own count, else what the plan asked for (the seeded subset, the
+    first --limit items, or the whole local file); None when nothing says."""
+    effective = int((n_samples.get(name) or {}).get("effective", 0) or 0)
+    if effective:
+        return effective
+    if task.samples is not None and name in task.samples:
+        return len(task.samples[name])
+    size = task.local.sizes.get(name) if task.local else None
+    if size is not None:
+        return min(size, task.limit) if task.limit else size
+    return task.limit
+
+
 def _scores_from(task: PlannedTask, output: dict, elapsed: float, scoring: str, chat: bool) -> list[dict]:
     results, n_samples, n_shot = output["results"], output.get("n-samples", {}), output.get("n-shot", {})
     # local configs report per task (MMLU: per subject, pooled below); a hub task or group reports its own aggregate
@@ -227,20 +241,29 @@ def _scores_from(task: PlannedTask, output: dict, elapsed: float, scoring: str, 
             row = results.get(name, {})
             if key not in row:
                 continue
-            n = int(n_samples.get(name, {}).get("effective", 0)) or 1
+            n = items_scored(task, name, n_samples)
+            if n is None and len(names) > 1:
+                raise MeekError(f"lm-eval reported no item count for {name}: its score cannot be pooled into {task.name}")
+            n = n or 0
             value = float(row[key])
             stderr = row.get(f"{metric}_stderr,{filter_name}")
             pooled_n += n
             weighted += value * n
             variance += (n * float(stderr)) ** 2 if isinstance(stderr, (int, float)) else 0.0
-        if not pooled_n:
+        if pooled_n:
+            value, stderr = weighted / pooled_n, (math.sqrt(variance) / pooled_n if variance else None)
+        elif len(names) == 1 and key in results.get(names[0], {}):  # one task, no count given: its value, 0 items claimed
+            row = results[names[0]]
+            value, stderr = float(row[key]), row.get(f"{metric}_stderr,{filter_name}")
+            stderr = float(stderr) if isinstance(stderr, (int, float)) else None
+        else:
             continue
         scores.append(
             {
                 **base,
                 "metric": metric if filter_name == "none" else f"{metric},{filter_name}",
-                "value": weighted / pooled_n,
-                "stderr": math.sqrt(variance) / pooled_n if variance else None,
+                "value": value,
+                "stderr": stderr,
                 "shots": int(n_shot.get(names[0], task.shots or 0)),
                 "samples": pooled_n,
                 "primary": (metric if filter_name == "none" else key)

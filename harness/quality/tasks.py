@@ -105,7 +105,8 @@ def hellaswag_jsonl(source: Path) -> Path:
     target = meek_home() / "data" / f"hellaswag-{stat.st_size}-{int(stat.st_mtime)}.jsonl"
     if target.is_file():
         return target
-    lines = bz2.open(source, "rt", encoding="utf-8").read().splitlines()
+    with bz2.open(source, "rt", encoding="utf-8") as compressed:
+        lines = compressed.read().splitlines()
     if len(lines) % 6:
         raise MeekError(f"{source}: expected 6 lines per item (context, label, 4 endings), got {len(lines)} lines")
     target.parent.mkdir(parents=True, exist_ok=True)
