@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import psutil
 
@@ -84,7 +84,8 @@ class Need:
 
 
 def _positive(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or math.isinf(value):
+    # cast: typeshed's numbers.Real declares no `>`; the comparison is the number's own
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not cast(float, value) > 0 or math.isinf(value):
         raise MeekError(f"{what} must be a positive number, not {value!r}")
     return float(value)
 
@@ -119,10 +120,11 @@ def kv_bytes_per_token(facts: dict | None, type_k: str = "f16", type_v: str = "f
     """KV-cache bytes per token from a model's GGUF facts (every layer holds every token: an upper bound for sliding-window
     models); None when the facts lack a field (the caller then estimates from the parameter count)."""
     facts = facts or {}
-    layers, heads_kv = facts.get("block_count"), facts.get("head_count_kv")
-    key_length, value_length = facts.get("key_length"), facts.get("value_length")
-    if not all(isinstance(v, int) and v > 0 for v in (layers, heads_kv, key_length, value_length)):
+    fields = ("block_count", "head_count_kv", "key_length", "value_length")
+    sizes = [v for v in (facts.get(f) for f in fields) if isinstance(v, int) and v > 0]
+    if len(sizes) != len(fields):
         return None
+    layers, heads_kv, key_length, value_length = sizes
     return layers * heads_kv * (key_length * KV_BYTES_PER_ELEMENT[type_k] + value_length * KV_BYTES_PER_ELEMENT[type_v])
 
 

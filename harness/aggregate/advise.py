@@ -60,7 +60,8 @@ def advise(
     needed = need.total
     measured = generation_runs(runs, model.id) if not runs.empty else runs
     efficiency = efficiency_by_kind(runs) if not runs.empty else {}
-    rows, left_out = [], {"over budget": [], "too little memory": [], "below --min-tg": []}
+    rows = []
+    left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": []}
     for device in hardware or load_hardware():
         if budget is not None and device.launch_price_usd > budget:
             left_out["over budget"].append(device.id)

@@ -153,8 +153,9 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
             rejected.append(report)
             continue
         result = report.result
+        assert result is not None  # a report without failures has its result
         key = model_key(result, catalogue_sha)
-        per_token = bytes_per_token(result, validator.by_sha.get(result.model.sha256) or validator.by_id.get(key))
+        per_token = bytes_per_token(result, validator.by_sha.get(result.model.sha256 or "") or validator.by_id.get(key))
         runs += run_rows(result, key, file, per_token)
         scores += score_rows(result, key, file)
     return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected)

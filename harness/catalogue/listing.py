@@ -43,6 +43,7 @@ def models_info(model_id: str, out: Output) -> int:
     else:
         path = Path(model_id).expanduser()
     if path is None:
+        assert entry is not None  # only a catalogue entry's file can be missing
         out.say(f"{'file':>18}: not here yet (meek models verify {entry.id} fetches and checks it)")
         return 0
     out.say(f"{'file':>18}: {path}")

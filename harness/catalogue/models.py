@@ -187,19 +187,23 @@ def fetch(entry: CatalogModel) -> Path:
         return _package_file(entry, source)
     if source.hf_repo:
         return _hugging_face_file(entry, source)
+    assert source.path is not None  # a source has exactly one of package, hf_repo or path (_one_kind)
     return Path(source.path).expanduser()
 
 
 def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
-    distribution = source.package.replace("_", "-")
-    spec = importlib.util.find_spec(source.package)
+    package = source.package
+    assert package is not None  # called for package sources only
+    distribution = package.replace("_", "-")
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise MeekError(
             f"model {entry.id} comes with the package {distribution}, which is not installed: pip install {distribution}"
         )
     if not source.assemble:
+        assert source.file is not None  # a package source without assemble names its file (_one_kind)
         return Path(list(spec.submodule_search_locations)[0]) / source.file
-    module = importlib.import_module(source.package)
+    module = importlib.import_module(package)
     target = _assembled_path(source)
     if target.is_file() and entry.sha256:
         return target  # assembled before; resolve() still checks its sha256 (cached by size and mtime)
@@ -213,6 +217,7 @@ def _package_file(entry: CatalogModel, source: ModelSource) -> Path:
 
 def _assembled_path(source: ModelSource) -> Path:
     """Where a package's assembled file is kept: $MEEK_HOME/models/<the package's file name>."""
+    assert source.package is not None  # only a package is assembled
     return meek_home() / "models" / importlib.import_module(source.package).MODEL_NAME
 
 
@@ -232,10 +237,12 @@ def local_file(entry: CatalogModel) -> Path | None:
 
 
 def _shard_names(source: ModelSource) -> list[str]:
+    hf_file = source.hf_file
+    assert hf_file is not None  # an hf_repo source names its file (_one_kind)
     if source.hf_shards <= 1:
-        return [source.hf_file]
+        return [hf_file]
     marker = f"-00001-of-{source.hf_shards:05d}"
-    return [source.hf_file.replace(marker, f"-{i:05d}-of-{source.hf_shards:05d}") for i in range(1, source.hf_shards + 1)]
+    return [hf_file.replace(marker, f"-{i:05d}-of-{source.hf_shards:05d}") for i in range(1, source.hf_shards + 1)]
 
 
 def hf_url(source: ModelSource, filename: str) -> str:

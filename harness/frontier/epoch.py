@@ -5,6 +5,7 @@ Epoch's data is CC BY 4.0: every table written here carries the attribution line
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -137,7 +138,7 @@ def _csv_members(path: Path) -> dict[str, Callable[[], pd.DataFrame]]:
     members: dict[str, Callable[[], pd.DataFrame]] = {}
     if path.is_dir():
         for csv in sorted(path.rglob("*.csv"), key=lambda p: (len(p.parts), str(p))):
-            members.setdefault(csv.stem, lambda csv=csv: _read_csv(csv.read_bytes(), csv.name))
+            members.setdefault(csv.stem, functools.partial(_read_csv_file, csv))
         return members
     if not zipfile.is_zipfile(path):
         raise MeekError(f"{path}: not a zip file, a folder or a .csv")
@@ -145,8 +146,13 @@ def _csv_members(path: Path) -> dict[str, Callable[[], pd.DataFrame]]:
         names = [n for n in archive.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX/")]
         contents = {n: archive.read(n) for n in sorted(names, key=lambda n: (n.count("/"), n))}
     for name, data in contents.items():
-        members.setdefault(Path(name).stem, lambda data=data, name=name: _read_csv(data, name))
+        members.setdefault(Path(name).stem, functools.partial(_read_csv, data, name))
     return members
+
+
+def _read_csv_file(path: Path) -> pd.DataFrame:
+    """A CSV file's cells, read as `_read_csv` reads them."""
+    return _read_csv(path.read_bytes(), path.name)
 
 
 def _read_csv(data: bytes, name: str) -> pd.DataFrame:

@@ -130,7 +130,7 @@ class ModelFacts:
     def _index(store: dict[str, dict[str, dict]], names: list, fact: dict) -> None:
         """File a fact under each name's keys; a field that two facts under one key disagree on becomes ambiguous."""
         for kind, key_of in _KEYS.items():
-            for key in {key_of(n) for n in names} - {None}:
+            for key in {k for n in names if (k := key_of(n)) is not None}:
                 known = store[kind].get(key)
                 if known is None:
                     store[kind][key] = dict(fact)

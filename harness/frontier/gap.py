@@ -10,6 +10,7 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,20 @@ import pandas as pd
 from harness import memory_fit
 from harness.errors import MeekError, UsageError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 STEADY_MONTHS_PER_YEAR = 1.0  # a lag trend flatter than this is "steady"
 FIRST_CHECKPOINT_YEAR = 2023  # the lag history starts on 1 January 2023 and runs to the last 1 January before today
+
+
+class MemoryOptions(TypedDict, total=False):
+    """The optional arguments of `memory_needed_gb`, which the functions below pass on as **memory_options."""
+
+    bits_per_weight: float | None
+    context: int
+    kv_bytes_per_token: float | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ def machine_class_named(name: str, classes: Mapping[str, MachineClass] = MACHINE
         raise UsageError(f"unknown machine class {name!r}; known: {', '.join(classes)}") from None
 
 
-def fits(params_total_b: float, machine_class: str, **memory_options: float) -> bool:
+def fits(params_total_b: float, machine_class: str, **memory_options: Unpack[MemoryOptions]) -> bool:
     """True when the model (at Q4_K_M and an 8k context unless `memory_options` say otherwise) fits the class."""
     return machine_class_named(machine_class).holds(memory_needed_gb(params_total_b, **memory_options) * memory_fit.GIB)
 
@@ -142,7 +154,7 @@ def best_open_that_fits(
     on_date: object,
     setting: str | None = None,
     classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
-    **memory_options: float,
+    **memory_options: Unpack[MemoryOptions],
 ) -> pd.Series | None:
     """The best-scoring open-weight model released by `on_date` whose parameters fit the class (ties: the earlier release)."""
     machine = machine_class_named(machine_class, classes)
@@ -168,7 +180,7 @@ def lag_history(
     checkpoints: Iterable[object],
     setting: str | None = None,
     classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
-    **memory_options: float,
+    **memory_options: Unpack[MemoryOptions],
 ) -> pd.DataFrame:
     """At each checkpoint date: the best open model that fits (released by then), and how many months the frontier was ahead."""
     curve = best_so_far(frame, benchmark, setting)
@@ -211,7 +223,7 @@ def gap_table(
     today: object = None,
     setting: str | None = None,
     checkpoints: Iterable[object] | None = None,
-    **memory_options: float,
+    **memory_options: Unpack[MemoryOptions],
 ) -> pd.DataFrame:
     """Per machine class: the best open model that fits, the frontier model that first reached its score, and the lag.
 
@@ -220,17 +232,17 @@ def gap_table(
     checkpoints after the benchmark's last release (`data_until`) are left out, since a lag there would only measure the
     missing data. trend/trend_months_per_year: the least-squares slope of those lags.
     """
-    today = pd.Timestamp(today) if today is not None else pd.Timestamp.today().normalize()
+    day = pd.Timestamp(today) if today is not None else pd.Timestamp.today().normalize()
     rows = frame[frame["benchmark"] == benchmark]
     curve = best_so_far(frame, benchmark, setting)
     data_until = pd.to_datetime(rows["release_date"]).max()
     if checkpoints is None:
-        checkpoints = [pd.Timestamp(year=year, month=1, day=1) for year in range(FIRST_CHECKPOINT_YEAR, today.year + 1)]
-    checkpoints = [c for c in map(pd.Timestamp, checkpoints) if c <= min(today, data_until)]
+        checkpoints = [pd.Timestamp(year=year, month=1, day=1) for year in range(FIRST_CHECKPOINT_YEAR, day.year + 1)]
+    checkpoints = [c for c in map(pd.Timestamp, checkpoints) if c <= min(day, data_until)]
     table = []
     for name, machine in classes.items():
-        best = best_open_that_fits(frame, benchmark, name, today, setting, classes, **memory_options)
-        leader = first_to_reach(curve, best["score"], today) if best is not None else None
+        best = best_open_that_fits(frame, benchmark, name, day, setting, classes, **memory_options)
+        leader = first_to_reach(curve, best["score"], day) if best is not None else None
         history = lag_history(frame, benchmark, name, checkpoints, setting, classes, **memory_options)
         trend, slope = lag_trend(history) if not history.empty else (None, None)
         row = {
@@ -259,7 +271,7 @@ def gap_table(
                 open_date=best["release_date"],
                 open_source_link=best.get("source_link"),
                 lag_at_release_months=months_behind(curve, best["score"], best["release_date"]),
-                months_behind_today=months_behind(curve, best["score"], today),
+                months_behind_today=months_behind(curve, best["score"], day),
             )
         if leader is not None:
             row.update(

@@ -7,13 +7,16 @@ import datetime as dt
 import functools
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
+
+if TYPE_CHECKING:
+    from harness.results.schema import Vendor
 
 HARDWARE_FILE = PACKAGE_DATA / "hardware.yaml"
 Kind = Literal["gpu", "unified", "cpu"]
@@ -109,7 +112,7 @@ def max_bandwidth_gbs(kind: Kind | None = None) -> float:
 
 
 # Words naming a vendor in a GPU or CPU name, checked in this order ("NVIDIA ... on Intel Core" is an NVIDIA machine).
-VENDOR_WORDS = {
+VENDOR_WORDS: dict[Vendor, tuple[str, ...]] = {
     "nvidia": ("nvidia", "geforce", "rtx", "gb10", "tesla"),
     "apple": ("apple",),
     "amd": ("amd", "radeon", "ryzen", "epyc"),
@@ -117,7 +120,7 @@ VENDOR_WORDS = {
 }
 
 
-def vendor_of(name: str) -> str:
+def vendor_of(name: str) -> Vendor:
     """nvidia, apple, amd or intel from words in a chip name; other when none is named."""
     lowered = name.lower()
     return next((vendor for vendor, words in VENDOR_WORDS.items() if any(w in lowered for w in words)), "other")

@@ -112,6 +112,7 @@ class _Rapl(_Sensor):
     """A CPU package's energy counter (µJ); deltas summed per sample, so each interval may wrap once."""
 
     kind = "cpu-package"
+    last_uj: int | None  # the previous reading; None before the first
 
     def __init__(self, zone: Path, label: str, max_range_uj: int | None) -> None:
         super().__init__(f"cpu-{label}", f"rapl-{label}", counter=True)
@@ -123,9 +124,12 @@ class _Rapl(_Sensor):
             return False
         if self.last_uj is not None and self.energy_j is not None:
             delta = uj - self.last_uj
-            if delta < 0:  # wrapped at max_energy_range_uj; without that range the reading cannot be trusted
-                delta = delta + self.max_range_uj if self.max_range_uj else None
-            self.energy_j = None if delta is None else self.energy_j + delta / 1e6
+            if delta >= 0:
+                self.energy_j = self.energy_j + delta / 1e6
+            elif self.max_range_uj:  # wrapped at max_energy_range_uj
+                self.energy_j = self.energy_j + (delta + self.max_range_uj) / 1e6
+            else:  # wrapped, and without that range the reading cannot be trusted
+                self.energy_j = None
         self.last_uj = uj
         return True
 
@@ -272,7 +276,7 @@ class PowerSampler:
         self.notes: list[str] = []
         self.results: dict[str, dict] | None = None
         self._sensors: list[_Sensor] = []
-        self._nvml = None
+        self._nvml: object | None = None  # the NVML module while it is initialised
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -11,7 +11,7 @@ import threading
 try:
     import resource
 except ImportError:  # Windows: no getrusage, the sampled peak stands alone
-    resource = None
+    resource = None  # type: ignore[assignment]  # mypy types the name as the module; None marks it missing
 
 import psutil
 
@@ -34,7 +34,7 @@ class PeakMemorySampler:
     def reset(self) -> None:
         with self._lock:
             self._peak_rss = 0
-            self._peak_gpu = None
+            self._peak_gpu: int | None = None
         self.sample()
 
     def sample(self) -> None:

@@ -215,6 +215,7 @@ class RepackPolicy:
             self.retried = self.retried or wanted == 1
         default = self.verdict.repack_default if self.verdict else 1
         if wanted == 1 and default == 0:
+            assert self.verdict is not None  # the default is 0 only by a verdict
             raise MeekError(
                 f"--repack 1 crashes on this machine ({self.verdict.crashed}, tried again just now): nothing was measured "
                 "with it; --repack 0 runs (and is this machine's default)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError, UsageError
@@ -19,7 +19,7 @@ from harness.results.schema import BenchResult, Machine, ModelInfo, Protocol, Ru
 if TYPE_CHECKING:
     from harness.measure.session import BenchRequest
 
-SERVERS = {"openai": OpenAIServer, "ollama": OllamaServer}
+SERVERS: dict[str, type[OpenAIServer | OllamaServer]] = {"openai": OpenAIServer, "ollama": OllamaServer}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -41,8 +41,9 @@ def server_result(backend: str, url: str, model: str, shapes: list[TestShape], r
         quant=entry.quant if entry else None,
         source=f"served as '{server.model}'",
     )
+    served = cast(Literal["openai", "ollama"], backend)  # a key of SERVERS: SERVERS[backend] raised KeyError otherwise
     protocol = Protocol(
-        backend=backend, repetitions=repetitions, warmup=warmup, seed=seed, timing="see each run's timing_source",
+        backend=served, repetitions=repetitions, warmup=warmup, seed=seed, timing="see each run's timing_source",
         server=public_url(url),
     )  # fmt: skip
     result = new_result(machine, model_info, protocol, status="complete")

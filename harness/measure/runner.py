@@ -28,6 +28,7 @@ from harness.results.schema import (
     RunError,
     Score,
     Settings,
+    Status,
     new_result,
     write_result,
 )
@@ -88,10 +89,10 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
                 group = _drop_tests_that_cannot_fit(resolved, group, result, settings_of(group.load))
                 if not group.tests:
                     continue
-                group = _with_repack(group, resolved, checks, result)  # the preflight probe runs here, once
+                repacked = _with_repack(group, resolved, checks, result)  # the preflight probe runs here, once
                 result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
-                if group is not None:
-                    _run_group(resolved, group, options, result, progress)
+                if repacked is not None:
+                    _run_group(resolved, repacked, options, result, progress)
             if options.evaluate:
                 progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in options.evaluate.tasks)}")
                 try:
@@ -139,9 +140,11 @@ def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOpti
     entry, and the requests scored before it stay in the request cache for the next run."""
     from harness.quality.evaluate import run_eval
 
+    sha256 = result.model.sha256
+    assert sha256 is not None  # model_info() hashed the file
     try:
         scores = run_eval(
-            resolved.path, result.model.sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
+            resolved.path, sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
             evaluate.chat, evaluate.repack, evaluate.timeout_s, progress,
         )  # fmt: skip
         result.scores += [Score(**score) for score in scores]
@@ -149,7 +152,7 @@ def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOpti
         result.errors.append(RunError(stage="eval", message=str(error)))
 
 
-def _status(result: BenchResult, interrupted: bool) -> str:
+def _status(result: BenchResult, interrupted: bool) -> Status:
     if interrupted:
         return "interrupted"
     if not result.runs and not result.scores:
@@ -236,7 +239,7 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
             elif isinstance(event, Peaks):
                 peaks = event
     except WorkerFailed as error:
-        stage = "load" if load is None else "worker"
+        stage: typing.Literal["load", "worker"] = "load" if load is None else "worker"
         message = f"{error}{preflight.crash_hint(error.signal_name, settings.repack)}"
         result.errors.append(RunError(stage=stage, settings=settings, message=message))
         progress.line(f"  failed: {message}")

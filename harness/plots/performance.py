@@ -261,7 +261,7 @@ def quality_speed_points(
         raise NoData(f"no scores for task '{task}' (tasks with scores: {', '.join(sorted(set(primary['task'])))})")
     rates, test = generation_rates(prepared_runs(runs, model), ["machine_id", "model"])
     points = rates.merge(model_scores(primary, task), on="model") if test else pd.DataFrame()
-    if points.empty:
+    if not test or points.empty:  # no tg test: no points
         raise NoData(f"no model has both a {task} score and a generation (tg) result at depth 0: run meek bench --eval quick")
     return points, task, test
 
@@ -314,7 +314,7 @@ def roofline_points(runs: pd.DataFrame, model: str | None = None) -> tuple[pd.Da
     """One row per (machine, device, model) with a tg rate at depth 0 and a known model size; the tg test used."""
     rates, test = generation_rates(prepared_runs(runs, model), ["machine_id", "device", "model"])
     points = rates[rates["bytes_per_token"] > 0].copy() if test else pd.DataFrame()
-    if points.empty:
+    if not test or points.empty:  # no tg test: no points
         raise NoData("no generation (tg) results at depth 0 with a known model size: run meek bench -n 128")
     points["gb_per_token"] = points["bytes_per_token"] / 1e9
     points["bound"] = points["bandwidth_gbs"] / points["gb_per_token"]

@@ -188,9 +188,7 @@ def import_file(path: Path) -> Imported:
 
 def results_from_records(raw_records: list, produced_by: str, source_name: str) -> Imported:
     """llama-bench records grouped into results, one per (machine, build, model file); bad records skipped with a reason."""
-    catalog_files = {
-        (m.source.file or m.source.hf_file): m.id for m in load_catalog().models if m.source.file or m.source.hf_file
-    }
+    catalog_files = {name: m.id for m in load_catalog().models if (name := m.source.file or m.source.hf_file)}
     imported = Imported()
     groups: dict[tuple, BenchResult] = {}
     for number, raw in enumerate(raw_records, 1):

@@ -15,14 +15,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Final = 2
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 
@@ -36,6 +36,8 @@ MIGRATIONS = {1: migrate_1_to_2}
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
 Bytes = Annotated[int, Field(ge=0, le=2**50)]
+Vendor = Literal["nvidia", "amd", "apple", "intel", "other"]
+Status = Literal["complete", "partial", "failed", "interrupted"]
 
 
 class Strict(BaseModel):
@@ -51,7 +53,7 @@ class Cpu(Strict):
 
 
 class Gpu(Strict):
-    vendor: Literal["nvidia", "amd", "apple", "intel", "other"]
+    vendor: Vendor
     name: str = Field(max_length=200)
     memory_bytes: Bytes | None = None
     driver: str | None = Field(default=None, max_length=80)
@@ -224,7 +226,7 @@ class BenchResult(Strict):
     schema_version: Literal[2] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime
-    status: Literal["complete", "partial", "failed", "interrupted"]
+    status: Status
     machine: Machine
     model: ModelInfo
     protocol: Protocol | None = None
@@ -241,7 +243,7 @@ def new_result(
     machine: Machine | dict,
     model: ModelInfo,
     protocol: Protocol | None = None,
-    status: str = "partial",
+    status: Status = "partial",
     created_utc: dt.datetime | None = None,
 ) -> BenchResult:
     """A result begun: the one constructor every path uses (in process, through a server, the user's llama-bench, an

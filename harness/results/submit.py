@@ -58,6 +58,7 @@ def check_for_submission(path: Path) -> FileReport:
 
 def place(report: FileReport, results_dir: Path) -> tuple[Path, bool]:
     """Write the cleaned file under results_dir/<machine-id>/ with its canonical name; (path, whether it was new)."""
+    assert report.result is not None  # a report that validated (check_for_submission)
     shared = cleaned(report.result)
     existing = already_there(results_dir, shared)
     if existing:
@@ -69,6 +70,7 @@ def post(report: FileReport, url: str, timeout: float = 30) -> str:
     """POST the cleaned document as JSON to a collector; the collector's reply, in one line."""
     if not url.startswith(("https://", "http://")):
         raise MeekError(f"--url must start with https:// or http:// (got '{url}')")
+    assert report.result is not None  # a report that validated (check_for_submission)
     document = signed_document(cleaned(report.result))
     request = urllib.request.Request(
         url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}, method="POST"

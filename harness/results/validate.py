@@ -213,7 +213,7 @@ class Validator:
         elif stored_hash != hashlib.sha256(text.encode()).hexdigest():
             report.failures.append("content_sha256 does not match the content: the file was edited after it was written")
         report.content_sha256 = stored_hash
-        model = self.by_sha.get(result.model.sha256) or self.by_id.get(result.model.id or "")
+        model = self.by_sha.get(result.model.sha256 or "") or self.by_id.get(result.model.id or "")
         for run in result.runs:
             report.failures.extend(sample_problems(run))
         report.failures.extend(bandwidth_problems(result, model))
@@ -240,6 +240,7 @@ class Validator:
             return
         if report.content_sha256:
             self.seen_hashes[report.content_sha256] = report.path
+        assert report.result is not None  # checked only once the file has validated
         samples = tuple(tuple(run.samples_ns) for run in report.result.runs)
         if samples and samples in self.seen_samples:
             report.failures.append(f"same raw samples as {self.seen_samples[samples]}: a copy with its details changed")

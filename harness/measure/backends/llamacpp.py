@@ -54,6 +54,10 @@ class LlamaCppBackend:
     """One model loaded in this process, with at most one context at a time."""
 
     name = "llama-cpp-python"
+    # the loaded model's vocabulary, set by load()
+    n_vocab: int
+    add_bos: bool
+    bos: int
 
     def __init__(self) -> None:
         install_log_capture()
@@ -62,7 +66,7 @@ class LlamaCppBackend:
         self.model = None
         self.ctx = None
         self.settings: LoadSettings | None = None
-        self._batch_buffer = None
+        self._batch_buffer: ctypes.Array[ctypes.c_int32] | None = None  # llama_token[n_batch], set by new_context()
 
     def load(self, path: str, settings: LoadSettings) -> None:
         lib = self._lib
@@ -81,6 +85,7 @@ class LlamaCppBackend:
 
     def new_context(self, n_ctx: int, n_threads: int) -> None:
         lib, settings = self._lib, self.settings
+        assert settings is not None, "load() a model first"
         self._free_context()
         params = lib.llama_context_default_params()
         params.n_ctx = n_ctx
@@ -121,6 +126,7 @@ class LlamaCppBackend:
             raise MeekError(f"llama_decode failed with code {result}: {recent_llama_log() or 'no reason given'}")
 
     def process_prompt(self, n_tokens: int, rng: np.random.Generator) -> None:
+        assert self.settings is not None and self._batch_buffer is not None, "new_context() first"
         n_batch = self.settings.n_batch
         buffer = self._batch_buffer
         done = 0
@@ -140,6 +146,7 @@ class LlamaCppBackend:
 
     def generate(self, n_tokens: int, rng: np.random.Generator) -> None:
         lib, ctx, buffer = self._lib, self.ctx, self._batch_buffer
+        assert buffer is not None, "new_context() first"
         tokens = rng.integers(0, self.n_vocab, size=n_tokens, dtype=np.int32)
         if self.add_bos:
             tokens[0] = self.bos
