@@ -267,6 +267,7 @@ def _hugging_face_file(entry: CatalogModel, source: ModelSource) -> Path:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     paths = []
+    assert source.hf_repo is not None  # a Hugging Face source (the source validator requires both)
     for filename in _shard_names(source):
         try:
             paths.append(hf_hub_download(source.hf_repo, filename, revision=source.revision, local_files_only=True))

@@ -83,7 +83,7 @@ def frontier_figure(
                   bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})  # fmt: skip
     data_until = pd.to_datetime(frame.loc[frame["benchmark"] == benchmark, "release_date"]).max()
     if data_until < today:
-        axes.axvspan(data_until, today, color="0.92", zorder=0)
+        axes.axvspan(data_until, today, color="0.92", zorder=0)  # type: ignore[arg-type]  # dates on a date axis
         axes.text(data_until + (today - data_until) / 2, 0.5, f"no scores in the table\nafter {data_until:%Y-%m}",
                   transform=axes.get_xaxis_transform(), fontsize=8, color="0.4", ha="center", va="center")  # fmt: skip
     if own_scores is not None and not own_scores.empty:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -158,7 +159,7 @@ def marker_of(index: int) -> str:
     return MARKERS[(index // 10 + index) % len(MARKERS)]
 
 
-def add_legend(axes: Axes, handles: list | None = None, loc: str = "best", below: bool = False) -> None:
+def add_legend(axes: Axes, handles: list | None = None, loc: Any = "best", below: bool = False) -> None:
     """A small legend, inside the plot when short, below it in columns when long (or when labels on the points could hide
     under it: `below`)."""
     handles = handles if handles is not None else axes.get_legend_handles_labels()[0]

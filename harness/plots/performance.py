@@ -190,8 +190,9 @@ def _draw_depth(axes: Axes, lines: pd.DataFrame, kind: str, colours: dict[str, i
 
 def _legend_row(figure: Figure, handles: list, rows: int) -> None:
     """One legend for all panels in a row of its own under them: a setup has the same colour and marker everywhere."""
-    axes = figure.axes[0].get_gridspec()
-    holder = figure.add_subplot(axes[rows, :])
+    grid = figure.axes[0].get_gridspec()
+    assert grid is not None  # the panels were laid out on a grid
+    holder = figure.add_subplot(grid[rows, :])
     holder.set_axis_off()
     holder.legend(handles=handles, loc="center", ncols=min(3, len(handles)), fontsize=8, frameon=False)
 

@@ -27,7 +27,9 @@ def source_line(figure: Figure, *sources: str) -> None:
     """The data sources and the date the figure was made, small, under the plot."""
     text = " · ".join([*sources, f"made {dt.date.today():%Y-%m-%d} with meek-harness"])
     figure.text(0.01, 0.005, text, fontsize=7, color="0.35", ha="left", va="bottom")
-    figure.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
+    engine = figure.get_layout_engine()
+    if engine is not None:  # every figure here is made with layout="constrained"
+        engine.set(rect=(0, 0.03, 1, 0.97))  # type: ignore[call-arg]  # ConstrainedLayoutEngine.set takes rect
 
 
 def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:

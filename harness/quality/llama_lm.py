@@ -362,7 +362,7 @@ class MeekLlamaCpp(TemplateLM):
             bos_token=self.tok_decode([self.llm.token_bos()]),
             add_generation_prompt=add_generation_prompt,
         )
-        return formatter(messages=chat_history).prompt
+        return formatter(messages=chat_history).prompt  # type: ignore[arg-type]  # lm-eval's messages are these dicts
 
     def close(self) -> None:
         if getattr(self, "_batch", None) is not None:
