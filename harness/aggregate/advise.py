@@ -102,8 +102,8 @@ def advise(
     notes.append(
         f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {needed / memory_fit.GIB:.1f} GiB of memory "
         f"needed at {memory_fit.DEFAULT_CONTEXT} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
-        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); a device may use "
-        + ", ".join(f"{share:.0%} of a {kind}'s memory" for kind, share in memory_fit.USABLE_SHARE.items() if kind != "cpu")
-        + "; CPU rows assume enough system RAM is bought; prices are launch prices."
+        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); a model may use "
+        f"{memory_fit.USABLE_SHARE['gpu']:.0%} of a GPU's memory and {memory_fit.USABLE_SHARE['unified']:.0%} of unified "
+        "memory; CPU rows assume enough system RAM is bought; prices are launch prices."
     )
     return table, notes
