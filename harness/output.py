@@ -1,7 +1,9 @@
 """The one way every command writes: data and answers on stdout, progress, warnings and errors on stderr.
 
 Strings are written as given, never read as rich markup (`[red]` in a model name from a stranger's file prints as
-`[red]`), and control characters in them print as '?' so a file name cannot move the cursor or recolour the terminal.
+`[red]`), and control characters in them print as '?' so a file name cannot move the cursor, recolour the terminal or
+fake a line: C0 and C1 controls, DEL, and the bidirectional overrides that make text display out of order. A data
+string placed inside a line (`printable_field`) has its newlines and tabs replaced too.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.status import Status
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # keeps \t and \n
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # keeps \t, \n
+_FIELD_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: object) -> str:
-    """Text a terminal shows rather than obeys: control characters (escape sequences included) become '?'."""
+    """Text a terminal shows rather than obeys: control characters (escape sequences, CR, C1, direction overrides) become
+    '?'; newlines and tabs stay (the text is ours, laid out in lines)."""
     return _CONTROL.sub("?", str(text))
+
+
+def printable_field(text: object) -> str:
+    """A data string (a file name, a model name, a reason quoting a file) for one line: every control character,
+    newlines and tabs included, becomes '?', so it cannot start a line of its own."""
+    return _FIELD_CONTROL.sub("?", str(text))
 
 
 class Output:
@@ -72,7 +82,7 @@ class Output:
         for number, header in enumerate(headers):
             table.add_column(header, no_wrap=no_wrap_first and number == 0)
         for row in rows:
-            table.add_row(*(Text(printable(cell)) for cell in row))
+            table.add_row(*(Text(printable_field(cell)) for cell in row))
         console = Console(file=self.stdout, highlight=False, soft_wrap=True, width=None if self.is_terminal else 250)
         console.print(table)
 

@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from harness.errors import MeekError, UsageError
+from harness.output import printable_field
 
 DEFAULT_TESTS = ("pp512", "tg128")
 GROUP = ["model", "test", "machine_id", "device", "backend", "settings"]
@@ -106,7 +107,18 @@ def scores_table(scores: pd.DataFrame, model: str | None = None) -> pd.DataFrame
     return grouped.agg(value=("value", "median"), stderr=("stderr", "median"), files=("file", "nunique")).reset_index()
 
 
+def _safe_text(value):
+    """A string cell as data: control characters as '?', and a leading =, +, -, @ (a spreadsheet formula) quoted with '."""
+    if not isinstance(value, str):
+        return value
+    value = printable_field(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
 def render(table: pd.DataFrame, fmt: str) -> str:
+    """The table as md, csv or json; strings from strangers' files cannot carry control bytes or spreadsheet formulas."""
+    if fmt in ("csv", "md"):
+        table = table.apply(lambda column: column.map(_safe_text) if column.dtype == object else column)
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":

@@ -147,17 +147,17 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
     validator = Validator()
     catalogue_sha = {model_id: model.sha256 for model_id, model in validator.by_id.items() if model.sha256}
     runs, scores, rejected = [], [], []
-    for file in result_files(Path(p) for p in paths):
-        report = validator.check(file)
+    reports = validator.finish([validator.check(file) for file in result_files(Path(p) for p in paths)])
+    for report in reports:
         if not report.ok:
             rejected.append(report)
             continue
         result = report.result
         assert result is not None  # a report without failures has its result
         key = model_key(result, catalogue_sha)
-        per_token = bytes_per_token(result, validator.by_sha.get(result.model.sha256 or "") or validator.by_id.get(key))
-        runs += run_rows(result, key, file, per_token)
-        scores += score_rows(result, key, file)
+        per_token = bytes_per_token(result, validator.model_of(result))
+        runs += run_rows(result, key, report.path, per_token)
+        scores += score_rows(result, key, report.path)
     return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected)
 
 

@@ -30,7 +30,7 @@ from harness.results.schema import (
     Settings,
     Status,
     new_result,
-    write_result,
+    save_result,
 )
 
 
@@ -111,14 +111,14 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
         prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
         outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]
         if result.runs or result.scores:
-            outcome.paths.append(write_result(result, options.results_dir))
+            outcome.paths.append(save_result(result, options.results_dir, progress.line))
             outcome.results.append(result)
         else:
             failed_only.append(result)
         if outcome.interrupted:
             break
     if outcome.results:  # in a sweep that measured something, failed models are recorded too
-        outcome.paths += [write_result(r, options.results_dir) for r in failed_only]
+        outcome.paths += [save_result(r, options.results_dir, progress.line) for r in failed_only]
     return outcome
 
 

@@ -22,7 +22,7 @@ from harness.measure.protocol import SweepSpec, TestShape
 from harness.measure.runner import BenchOptions, EvalOptions, run_bench
 from harness.output import Output
 from harness.results.printers import render
-from harness.results.schema import BenchResult, write_result
+from harness.results.schema import BenchResult, check_results_dir, save_result
 
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")
@@ -87,6 +87,7 @@ def bench(request: BenchRequest, out: Output) -> int:
         raise UsageError(f"--backend: unknown '{request.backend}' (choose {', '.join(BACKENDS)})")
     refused = {"llama-cpp-python": IN_PROCESS_REFUSES, "llama-bench": LLAMA_BENCH_REFUSES}.get(request.backend, SERVER_REFUSES)
     refuse(request, refused)
+    check_results_dir(request.results_dir)  # before anything is measured
     if request.backend == "llama-cpp-python":
         return _bench_in_process(request, out)
     return _bench_elsewhere(request, out)
@@ -206,7 +207,7 @@ def _bench_elsewhere(request: BenchRequest, out: Output) -> int:
             results += remote.llama_bench_results(run, model)
     out.data(render(results, request.output))
     for result in results:
-        out.line(f"saved {write_result(result, request.results_dir)}")
+        out.line(f"saved {save_result(result, request.results_dir, out.line)}")
         for error in result.errors:
             out.error(f"{error.test}: {error.message}")
     return EXIT_OK if all(r.status == "complete" for r in results) else EXIT_FAILED

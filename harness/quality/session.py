@@ -11,7 +11,7 @@ from harness.machine.facts import fingerprint
 from harness.measure.preflight import RepackPolicy
 from harness.measure.runner import EvalOptions, model_info, score_into
 from harness.output import Output
-from harness.results.schema import BenchResult, Machine, new_result, write_result
+from harness.results.schema import BenchResult, Machine, check_results_dir, new_result, save_result
 
 STRATEGIES = ("prefix-reuse", "plain")
 
@@ -41,6 +41,7 @@ def evaluate(request: EvalRequest, out: Output) -> int:
 
     if request.strategy not in STRATEGIES:
         raise UsageError(f"--strategy: unknown '{request.strategy}' (choose {' or '.join(STRATEGIES)})")
+    check_results_dir(request.results_dir)  # before anything is scored
     planned = plan(list(request.tasks), request.suite, request.data_dir, request.limit)
     resolved = resolve(request.model, load_catalog())
     machine = fingerprint()
@@ -66,7 +67,7 @@ def evaluate(request: EvalRequest, out: Output) -> int:
         return EXIT_FAILED
     result.status = "complete"
     out.data(scores_table(result))
-    out.line(f"saved {write_result(result, request.results_dir)}")
+    out.line(f"saved {save_result(result, request.results_dir, out.line)}")
     return EXIT_OK
 
 

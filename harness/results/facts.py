@@ -9,8 +9,9 @@ from harness.results.schema import BenchResult, Machine, Run
 
 
 def bytes_per_token(result: BenchResult, model: CatalogModel | None) -> float | None:
-    """Weight bytes read per generated token: the whole file for a dense model, the active share for a mixture of experts."""
-    size = result.model.file_size_bytes or (model.file_size_bytes if model else None)
+    """Weight bytes read per generated token: the whole file for a dense model, the active share for a mixture of experts.
+    The catalogue's size wins over the file's for a model it knows (a file can claim any size)."""
+    size = (model.file_size_bytes if model else None) or result.model.file_size_bytes
     if not size:
         return None
     if model and model.moe and model.params_total_b:

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +24,7 @@ from harness.errors import MeekError
 from harness.machine.hardware import find_device, vendor_of
 from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
+from harness.results.reading import MAX_FILE_BYTES, Rejected, read_regular
 from harness.results.schema import (
     BenchResult,
     Cpu,
@@ -36,7 +38,6 @@ from harness.results.schema import (
     new_result,
     safe_name,
 )
-from harness.results.validate import MAX_FILE_BYTES
 
 RATE_TOLERANCE = 1e-3  # llama-bench prints rates to about six significant digits
 
@@ -67,7 +68,7 @@ class Record(BaseModel):
     n_depth: int = Field(default=0, ge=0, le=10**7)
     test_time: dt.datetime
     avg_ts: float = Field(ge=0, le=1e9)
-    samples_ns: list[int] = Field(min_length=1, max_length=10000)
+    samples_ns: list[Annotated[int, Field(ge=1, le=10**15)]] = Field(min_length=1, max_length=10000)
 
 
 @dataclass
@@ -79,11 +80,11 @@ class Imported:
 def read_records(path: Path) -> tuple[list[dict], str]:
     """The records of a llama-bench json (an array) or jsonl (one object per line) file, and which of the two it was."""
     try:
-        if path.stat().st_size > 50 * MAX_FILE_BYTES:
-            raise MeekError(f"{path}: too large for llama-bench output")
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise MeekError(f"{path}: cannot read ({error})") from None
+        text = read_regular(path, 50 * MAX_FILE_BYTES).decode("utf-8")
+    except Rejected as error:
+        raise MeekError(f"{path}: {error}") from None
+    except UnicodeDecodeError:
+        raise MeekError(f"{path}: not UTF-8 text") from None
     try:
         if text.lstrip().startswith("["):
             records, kind = json.loads(text), "json"
@@ -187,7 +188,13 @@ def import_file(path: Path) -> Imported:
 
 
 def results_from_records(raw_records: list, produced_by: str, source_name: str) -> Imported:
-    """llama-bench records grouped into results, one per (machine, build, model file); bad records skipped with a reason."""
+    """llama-bench records grouped into results, one per (machine, build, model file). A record that does not parse, or
+    a result that `meek validate` would reject (markup, a future date, an impossible rate), is skipped with its reason:
+    import never writes a file its own validator fails."""
+    from harness.results.reading import has_markup_or_control
+    from harness.results.schema import canonical_text, signed_document
+    from harness.results.validate import FileReport, Validator
+
     catalog_files = {name: m.id for m in load_catalog().models if (name := m.source.file or m.source.hf_file)}
     imported = Imported()
     groups: dict[tuple, BenchResult] = {}
@@ -195,31 +202,48 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
         try:
             record = Record.model_validate(raw)
             run = run_of(record)
+            test_time = record.test_time if record.test_time.tzinfo else record.test_time.replace(tzinfo=dt.timezone.utc)
+            key = (record.cpu_info, record.gpu_info, record.backends, record.build_commit, record.model_filename)
+            if key not in groups:
+                groups[key] = new_result(
+                    machine_of(record),
+                    model_of(record, catalog_files),
+                    status="complete",
+                    created_utc=test_time,
+                    protocol=Protocol(
+                        backend="llama-bench",
+                        repetitions=len(record.samples_ns),
+                        warmup=True,
+                        seed=0,
+                        timing="llama-bench's own samples_ns (its warm-up is not in its output)",
+                        imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[:300],
+                    ),
+                )
         except ValidationError as error:
             first = error.errors()[0]
             imported.skipped.append(f"record {number}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
             continue
-        except ValueError as error:
+        except (ValueError, TypeError, ArithmeticError) as error:
             imported.skipped.append(f"record {number}: {error}")
             continue
-        key = (record.cpu_info, record.gpu_info, record.backends, record.build_commit, record.model_filename)
-        if key not in groups:
-            groups[key] = new_result(
-                machine_of(record),
-                model_of(record, catalog_files),
-                status="complete",
-                created_utc=record.test_time,
-                protocol=Protocol(
-                    backend="llama-bench",
-                    repetitions=len(record.samples_ns),
-                    warmup=True,
-                    seed=0,
-                    timing="llama-bench's own samples_ns (its warm-up is not in its output)",
-                    imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[:300],
-                ),
-            )
         result = groups[key]
         result.runs.append(run)
-        result.created_utc = min(result.created_utc, record.test_time)
-    imported.results = list(groups.values())
+        result.created_utc = min(result.created_utc, test_time)
+    validator = Validator()
+    for result in groups.values():
+        label = f"{result.model.label} on {result.machine.machine_id}"
+        try:
+            document = signed_document(result)
+        except MeekError as error:
+            imported.skipped.append(f"result for {label}: {error}")
+            continue
+        text = canonical_text(document)
+        if has_markup_or_control(text):
+            imported.skipped.append(f"result for {label}: markup, script, control or text-direction characters in a string")
+            continue
+        report = validator.check_document(document, text, FileReport(Path(source_name)))
+        if report.failures:
+            imported.skipped.append(f"result for {label}: {'; '.join(report.failures)}")
+            continue
+        imported.results.append(result)
     return imported

@@ -19,7 +19,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import PACKAGE_DATA
 
 SCHEMA_VERSION: Final = 2
@@ -35,13 +35,16 @@ def migrate_1_to_2(document: dict) -> dict:
 MIGRATIONS = {1: migrate_1_to_2}
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
+Nanoseconds = Annotated[int, Field(ge=1, le=10**15)]  # a timed sample: 1 ns to 11.6 days
 Bytes = Annotated[int, Field(ge=0, le=2**50)]
 Vendor = Literal["nvidia", "amd", "apple", "intel", "other"]
 Status = Literal["complete", "partial", "failed", "interrupted"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown fields, and no coercion: a boolean or a numeric string where a number goes is an error, not a number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Cpu(Strict):
@@ -80,7 +83,10 @@ class DisabledPath(Strict):
 
 
 class Machine(Strict):
-    machine_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,80}$")
+    machine_id: str = Field(
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$",
+        description="lower-case letters, digits and inner dashes, at most 80: used as is for folder and page names",
+    )
     cpu: Cpu
     memory_bytes: Bytes | None = Field(description="system RAM; null when unknown (imported results)")
     gpus: list[Gpu] = Field(max_length=64)
@@ -163,10 +169,10 @@ class Run(Strict):
         default=None, max_length=200, description="where the samples come from when not timed in process (server timings, stream)"
     )
     power: list[PowerReading] = Field(default=[], max_length=64, description="sensors read during the test; absent ones left out")
-    samples_ns: list[int] = Field(min_length=1, max_length=10000)
+    samples_ns: list[Nanoseconds] = Field(min_length=1, max_length=10000)
     samples_ts: list[float] = Field(min_length=1, max_length=10000)
-    warmup_ns: list[int] = Field(default=[], max_length=100)
-    ttft_ns: list[int] = Field(
+    warmup_ns: list[Nanoseconds] = Field(default=[], max_length=100)
+    ttft_ns: list[Nanoseconds] = Field(
         default=[], max_length=10000, description="time to first token per repetition (tests with a prompt)"
     )
     avg_ts: float = Field(ge=0, le=1e9)
@@ -225,7 +231,7 @@ class Score(Strict):
 class BenchResult(Strict):
     schema_version: Literal[2] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
-    created_utc: dt.datetime
+    created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status
     machine: Machine
     model: ModelInfo
@@ -306,21 +312,27 @@ def validate_document(document: dict, label: str = "result") -> BenchResult:
 
 
 def read_result(path: Path) -> BenchResult:
+    from harness.results.reading import Rejected, loads_strict, read_regular
+
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
+        document = loads_strict(read_regular(Path(path)))
+    except (Rejected, ValueError, RecursionError) as error:
         raise MeekError(f"{path}: cannot read JSON ({error})") from None
-    return validate_document(document, str(path))
+    return validate_document(document, str(path))  # type: ignore[arg-type]  # validate_document checks it is an object
 
 
 def upgrade_file(path: Path) -> bool:
     """Rewrite a result file of an older schema_version in place as the current version, with its content hash; False
     when it is current already. The file is replaced atomically; MeekError when it is not a readable result."""
+    from harness.results.reading import Rejected, loads_strict, read_regular
+
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
+        document = loads_strict(read_regular(Path(path)))
+    except (Rejected, ValueError, RecursionError) as error:
         raise MeekError(f"cannot read JSON ({error})") from None
-    if isinstance(document, dict) and document.get("schema_version") == SCHEMA_VERSION:
+    if not isinstance(document, dict):
+        raise MeekError("not a JSON object")
+    if document.get("schema_version") == SCHEMA_VERSION:
         return False
     result = validate_document({k: v for k, v in document.items() if k != "content_sha256"}, str(path))
     temporary = Path(path).with_name(Path(path).name + ".upgrading")
@@ -360,3 +372,27 @@ def write_result(result: BenchResult, results_dir: Path) -> Path:
         finally:
             os.unlink(temporary)
     raise MeekError(f"could not find a free file name for {target}")
+
+
+def check_results_dir(results_dir: Path) -> None:
+    """Stop before anything is measured or written when the results tree cannot take a file: one line, exit code 2."""
+    if results_dir.exists() and not results_dir.is_dir():
+        raise UsageError(f"--results-dir {results_dir} is a file, not a folder")
+    probe_in = results_dir
+    while not probe_in.exists():
+        probe_in = probe_in.parent
+    if not os.access(probe_in, os.W_OK | os.X_OK):
+        raise UsageError(f"--results-dir {results_dir}: {probe_in} is not writable")
+
+
+def save_result(result: BenchResult, results_dir: Path, say) -> Path:
+    """Write the result into the results tree; when that fails (a full disk, a folder made read-only meanwhile), write it
+    under $MEEK_HOME/unsaved-results instead and say where, so a measurement is never lost to a folder."""
+    try:
+        return write_result(result, results_dir)
+    except OSError as error:
+        from harness.home import meek_home
+
+        fallback = write_result(result, meek_home() / "unsaved-results")
+        say(f"warning: could not write into {results_dir} ({error.strerror or error}); saved to {fallback} instead")
+        return fallback

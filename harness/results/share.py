@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import EXIT_FAILED, EXIT_OK, UsageError, require_existing
+from harness.errors import EXIT_FAILED, EXIT_OK, MeekError, UsageError, require_existing
 from harness.output import Output
 from harness.results.validate import FileReport, result_files, validate_paths
 
@@ -14,6 +14,8 @@ def validate(paths: list[Path], as_json: bool, out: Output) -> int:
     """Print a verdict per file and a summary; exit code 1 when any file fails."""
     require_existing(paths)
     reports = validate_paths(paths)
+    if not reports:
+        raise MeekError(f"no result files (*.json) under {', '.join(map(str, paths))}: nothing was validated")
     if as_json:
         out.data(json.dumps([_report_json(r) for r in reports], indent=1) + "\n")
     else:  # plain writes, not rich rendering: 10,000 files print in milliseconds
@@ -29,12 +31,12 @@ def _report_json(report: FileReport) -> dict:
 
 
 def _report_lines(report: FileReport, out: Output) -> list[str]:
-    from harness.output import printable
+    from harness.output import printable_field
 
     verdict = out.paint("ok  ", "ok") if report.ok else out.paint("FAIL", "FAIL")
-    lines = [f"{verdict} {printable(report.path)}"]
-    lines += [f"     {out.paint('-', 'FAIL')} {printable(failure)}" for failure in report.failures]
-    lines += [f"     {out.paint('warning:', 'warning')} {printable(warning)}" for warning in report.warnings]
+    lines = [f"{verdict} {printable_field(report.path)}"]
+    lines += [f"     {out.paint('-', 'FAIL')} {printable_field(failure)}" for failure in report.failures]
+    lines += [f"     {out.paint('warning:', 'warning')} {printable_field(warning)}" for warning in report.warnings]
     return lines
 
 
@@ -43,6 +45,10 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
 
     if not path.is_file():
         raise UsageError(f"no such result file: {path}")
+    from harness.results.schema import check_results_dir
+
+    if not url:
+        check_results_dir(results_dir)
     report = check_for_submission(path)
     for warning in report.warnings:
         out.warn(warning)
@@ -62,10 +68,11 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
 
 def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
     from harness.results.import_llama_bench import import_file
-    from harness.results.schema import write_result
+    from harness.results.schema import check_results_dir, write_result
     from harness.results.submit import already_there
 
     require_existing(paths)
+    check_results_dir(results_dir)
     written = 0
     for path in paths:
         imported = import_file(path)

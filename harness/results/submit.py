@@ -1,6 +1,8 @@
 """`meek submit`: check a result file, strip what must not be shared, and place it for a pull request (or post it).
 
-Local paths can carry a user name, so every absolute path in a string is cut to its last part before the file is shared.
+Local paths can carry a user name, so every absolute path in every string of the file (error messages, file names,
+imported_from, model names, OS details, warnings ...) is cut to its last part before the file is shared: one rule, applied
+to the whole document.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import urllib.request
 from pathlib import Path
 
 from harness.errors import MeekError
-from harness.results.schema import BenchResult, result_path, signed_document, write_result
+from harness.output import printable_field
+from harness.results.reading import Rejected, loads_strict, read_regular
+from harness.results.schema import BenchResult, result_path, signed_document, validate_document, write_result
 from harness.results.validate import FileReport, Validator, result_files
 
-# An absolute path (POSIX, home-relative or Windows) up to its last component.
-LOCAL_PATH = re.compile(r"(?:~|[A-Za-z]:)?(?:[/\\][^\s/\\:\"']+)+[/\\](?=[^\s/\\]+)")
+# An absolute path (POSIX, home-relative or Windows) up to its last separator; folder names may hold spaces ("/home/Ann
+# Smith/"). Not a URL ("http://host/path": a ':' or '/' before the first separator) and not inside a word ("and/or").
+LOCAL_PATH = re.compile(r"(?:~|\b[A-Za-z]:|(?<![\w.:/\\~-]))[/\\](?:[^/\\\n\"'<>|]*[/\\])+")
 
 
 def without_local_paths(text: str) -> str:
@@ -24,27 +29,32 @@ def without_local_paths(text: str) -> str:
     return LOCAL_PATH.sub("", text)
 
 
+def _clean(value):
+    if isinstance(value, str):
+        return without_local_paths(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
+
+
 def cleaned(result: BenchResult) -> BenchResult:
-    """A copy fit to share: no local paths in the model source or in error messages."""
-    shared = result.model_copy(deep=True)
-    if shared.model.source:
-        shared.model.source = without_local_paths(shared.model.source)
-    for error in shared.errors:
-        error.message = without_local_paths(error.message)
-    shared.machine.warnings = [without_local_paths(w) for w in shared.machine.warnings]
-    shared.content_sha256 = None
-    return shared
+    """A copy fit to share: every string of the document without local paths (and without its old content hash)."""
+    document = _clean(result.model_dump(mode="json", exclude={"content_sha256"}))
+    return validate_document(document, "cleaned result")
 
 
 def already_there(results_dir: Path, result: BenchResult) -> Path | None:
     """A file with the same content already in the results tree (same machine folder), if any."""
     digest = signed_document(result)["content_sha256"]
     folder = result_path(results_dir, result).parent
-    for path in result_files([folder]) if folder.is_dir() else []:
+    for path in result_files([folder]) if folder.is_dir() and not folder.is_symlink() else []:
         try:
-            if json.loads(path.read_text()).get("content_sha256") == digest:
+            document = loads_strict(read_regular(path))
+            if isinstance(document, dict) and document.get("content_sha256") == digest:
                 return path
-        except (OSError, ValueError):
+        except (Rejected, ValueError, AttributeError):  # not a readable result: not a copy of this one
             continue
     return None
 
@@ -75,15 +85,27 @@ def post(report: FileReport, url: str, timeout: float = 30) -> str:
     request = urllib.request.Request(
         url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
+    opener = urllib.request.build_opener(_NoRedirect())
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             body = response.read(2000).decode(errors="replace").strip()
-            return f"{response.status} {body[:200]}"
+            return f"{response.status} {printable_field(body[:200])}"
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            where = printable_field(error.headers.get("Location", "elsewhere"))
+            raise MeekError(f"the collector at {url} answered HTTP {error.code} (moved to {where}): the file was not "
+                            "posted; use the address it names") from None  # fmt: skip
         raise MeekError(f"the collector at {url} refused the file: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise MeekError(f"cannot reach the collector at {url}: {reason}") from None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A POST is never followed to another address: urllib would turn a 302 into a GET there and report its reply."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # the 3xx surfaces as an HTTPError
 
 
 def pull_request_steps(path: Path) -> list[str]:

@@ -1,43 +1,35 @@
 """`meek validate`: every result file is data from a stranger. Each file gets a verdict and a reason for every problem.
 
-Checks, in order: size and JSON (no NaN, no infinities, nesting Python's parser can take), no markup or control
-characters in any string, the schema, the content hash, then plausibility: summary statistics that follow from the raw samples, a generation rate the device's memory
-bandwidth allows, sane dates and versions, a model the catalogue knows; last, duplicates across files.
+Checks, in order: a regular file of bounded size and strict JSON (harness/results/reading.py: numbers in range, no
+duplicate keys, no markup, control or direction characters), the schema (no coercion), the content hash, then
+plausibility: summary statistics that follow from the raw samples, the bounds of harness/results/plausible.py, sane dates
+and versions, a model the catalogue knows; last, across files, copies (decided by evidence, never by path order).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import os
 import re
 import statistics
+import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import MeekError
-from harness.machine.hardware import max_bandwidth_gbs
-from harness.results.facts import bytes_per_token, device_of, offloaded
-from harness.results.schema import SCHEMA_VERSION, BenchResult, Run, canonical_text, validate_document
+from harness.results.plausible import plausibility
+from harness.results.reading import MAX_FILE_BYTES, Rejected, parse_untrusted
+from harness.results.schema import SCHEMA_VERSION, BenchResult, Run, validate_document
 
-MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
 EARLIEST = dt.datetime(2023, 3, 10, tzinfo=dt.timezone.utc)  # llama.cpp's first release
 CLOCK_SKEW = dt.timedelta(days=1)
-BANDWIDTH_MARGIN = 1.25  # spec sheets round; tolerate 25% before calling a rate impossible
-CACHE_RESIDENT_BYTES = 2**30  # below this a model may sit in a big CPU or GPU cache, so only the fastest device bounds it
 RELATIVE_TOLERANCE = 1e-6
-# Searched in the canonical JSON text, where a string's control characters appear as escapes and '<' as itself.
-TAG = re.compile(r"<[A-Za-z!/?]")
-CONTROL_ESCAPE = re.compile(r"\\\\|(\\[bf]|\\u00[01][0-9a-f])")  # an escaped backslash, or (a control character)
 VERSION = re.compile(r"^\d+(\.\d+){0,3}([.-]?(a|b|rc|dev|post)\d*)*(\+[A-Za-z0-9.]+)?$")
-
-
-class Rejected(Exception):
-    """A file that cannot be read as a result document; the message is the reason."""
+__all__ = ["MAX_FILE_BYTES", "FileReport", "Rejected", "Validator", "parse_untrusted", "result_files", "validate_paths"]
 
 
 @dataclass
@@ -66,56 +58,6 @@ def result_files(paths: Iterable[Path]) -> Iterator[Path]:
                         yield Path(folder) / name
         else:
             yield path
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not allowed in a result file")
-
-
-def parse_untrusted(path: Path) -> tuple[dict, str]:
-    """Read one file defensively: bounded size, strict JSON, no markup or control characters in any string or key.
-
-    Returns the document and its canonical text (the text the content hash covers).
-    """
-    if path.is_symlink():
-        raise Rejected("symbolic link: not followed")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise Rejected(f"file is {size / 2**20:.1f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit for a result file")
-        raw = path.read_bytes()
-    except OSError as error:
-        raise Rejected(f"cannot read: {error.strerror or error}") from None
-    try:
-        document = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constants)
-        if not isinstance(document, dict):
-            raise Rejected("not a JSON object")
-        text = canonical_text(document)
-    except UnicodeDecodeError:
-        raise Rejected("not UTF-8 text") from None
-    except RecursionError:
-        raise Rejected("JSON nested too deeply") from None
-    except ValueError as error:
-        raise Rejected(f"malformed JSON: {error}") from None
-    if has_markup_or_control(text):
-        raise Rejected("markup, script or control characters in a string")
-    return document, text
-
-
-def has_markup_or_control(text: str) -> bool:
-    """An HTML tag, a javascript: URL or a control character anywhere in the canonical JSON (cheap tests first)."""
-    if "<" in text and TAG.search(text):
-        return True
-    if "javascript:" in text.lower() or "\x7f" in text:
-        return True
-    return "\\" in text and any(escape.group(1) for escape in CONTROL_ESCAPE.finditer(text))
 
 
 def _close(stored: float, expected: float) -> bool:
@@ -149,26 +91,6 @@ def sample_problems(run: Run) -> list[str]:
     return problems
 
 
-def bandwidth_problems(result: BenchResult, model: CatalogModel | None) -> list[str]:
-    """A generation rate that would need more memory bandwidth than the device has is not a measurement."""
-    per_token = bytes_per_token(result, model)
-    if not per_token:
-        return []
-    problems = []
-    for run in result.runs:
-        if run.n_gen == 0 or run.n_prompt:
-            continue
-        device = device_of(result.machine, offloaded(run, result.machine)) if per_token >= CACHE_RESIDENT_BYTES else None
-        limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
-        needed = run.max_ts * per_token / 1e9
-        if needed > limit * BANDWIDTH_MARGIN:
-            problems.append(
-                f"{run.test}: {run.max_ts:.1f} t/s x {per_token / 1e9:.2f} GB per token needs {needed:.0f} GB/s, "
-                f"beyond {what}'s {limit:.0f} GB/s memory bandwidth"
-            )
-    return problems
-
-
 def date_and_version_problems(result: BenchResult, now: dt.datetime) -> list[str]:
     problems = []
     created = result.created_utc if result.created_utc.tzinfo else result.created_utc.replace(tzinfo=dt.timezone.utc)
@@ -191,16 +113,31 @@ class Validator:
         catalog = load_catalog()
         self.by_sha = {m.sha256: m for m in catalog.models if m.sha256}
         self.by_id = {m.id: m for m in catalog.models}
-        self.seen_hashes: dict[str, Path] = {}
-        self.seen_samples: dict[tuple, Path] = {}
 
     def check(self, path: Path) -> FileReport:
+        """The verdict on one file, with every reason; never raises for anything the file holds."""
         report = FileReport(path)
         try:
             document, text = parse_untrusted(path)
-            stored_hash = document.get("content_sha256")
+        except Rejected as error:
+            report.failures.append(str(error))
+            return report
+        return self.check_document(document, text, report)
+
+    def check_document(self, document: dict, text: str, report: FileReport) -> FileReport:
+        """The checks after parsing (schema, hash, plausibility), for a file or a document about to be written."""
+        try:
+            return self._check_document(document, text, report)
+        except Exception as error:  # a check that cannot cope with a value is a verdict on the file, not a crash
+            report.failures.append(f"could not be checked ({type(error).__name__}: {str(error)[:200]})")
+            report.result = None
+            return report
+
+    def _check_document(self, document: dict, text: str, report: FileReport) -> FileReport:
+        stored_hash = document.get("content_sha256")
+        try:
             report.result = validate_document(document, "schema")
-        except (Rejected, MeekError) as error:
+        except MeekError as error:
             report.failures.append(str(error))
             return report
         result = report.result
@@ -213,16 +150,26 @@ class Validator:
         elif stored_hash != hashlib.sha256(text.encode()).hexdigest():
             report.failures.append("content_sha256 does not match the content: the file was edited after it was written")
         report.content_sha256 = stored_hash
-        model = self.by_sha.get(result.model.sha256 or "") or self.by_id.get(result.model.id or "")
+        model = self.model_of(result)
         for run in result.runs:
             report.failures.extend(sample_problems(run))
-        report.failures.extend(bandwidth_problems(result, model))
+        failures, warnings = plausibility(result, model)
+        report.failures.extend(failures)
         report.failures.extend(date_and_version_problems(result, self.now))
         report.warnings.extend(self._model_warnings(result))
+        report.warnings.extend(warnings)
+        path = report.path
         if path.parent.name != result.machine.machine_id and path.parent.parent.name == "results":
             report.warnings.append(f"file is under {path.parent.name}/ but its machine_id is {result.machine.machine_id}")
-        self._check_duplicates(report)
         return report
+
+    def model_of(self, result: BenchResult) -> CatalogModel | None:
+        """The catalogue entry for the result's model file: by sha256, else by id when the file records no sha256."""
+        if result.model.sha256:
+            return self.by_sha.get(result.model.sha256) or (
+                None if (result.model.id in self.by_id and self.by_id[result.model.id].sha256) else self.by_id.get(result.model.id or "")
+            )
+        return self.by_id.get(result.model.id or "")
 
     def _model_warnings(self, result: BenchResult) -> list[str]:
         sha, model_id = result.model.sha256, result.model.id
@@ -234,20 +181,66 @@ class Validator:
             return [f"model sha256 differs from the catalogue's {model_id}: a different file under a known name"]
         return ["model sha256 not in the catalogue: an unlisted model file"]
 
-    def _check_duplicates(self, report: FileReport) -> None:
-        if report.content_sha256 in self.seen_hashes:
-            report.failures.append(f"duplicate of {self.seen_hashes[report.content_sha256]}")
-            return
-        if report.content_sha256:
-            self.seen_hashes[report.content_sha256] = report.path
-        assert report.result is not None  # checked only once the file has validated
-        samples = tuple(tuple(run.samples_ns) for run in report.result.runs)
-        if samples and samples in self.seen_samples:
-            report.failures.append(f"same raw samples as {self.seen_samples[samples]}: a copy with its details changed")
-        elif samples:
-            self.seen_samples[samples] = report.path
+    def finish(self, reports: list[FileReport]) -> list[FileReport]:
+        """Copies across files, decided by evidence: files with the same content are one measurement, counted once (the
+        one in its own machine's folder, or the first added to the record's git history, stays); files sharing raw
+        samples under different details are a copy and its original: the one added to git history first stays, and
+        when no history says which came first, both are left out with the reason."""
+        valid = [r for r in reports if r.ok and r.result is not None]
+        by_hash: dict[str | None, list[FileReport]] = {}
+        for report in valid:
+            by_hash.setdefault(report.content_sha256, []).append(report)
+        for group in (g for g in by_hash.values() if len(g) > 1):
+            keep = _original(group) or min(group, key=lambda r: (not _in_own_folder(r), str(r.path)))
+            for report in group:
+                if report is not keep:
+                    report.failures.append(f"duplicate of {keep.path}: the same measurement, counted once")
+        by_samples: dict[tuple, list[FileReport]] = {}
+        for report in (r for r in valid if r.ok):
+            assert report.result is not None
+            samples = tuple(tuple(run.samples_ns) for run in report.result.runs)
+            if samples:
+                by_samples.setdefault(samples, []).append(report)
+        for group in (g for g in by_samples.values() if len(g) > 1):
+            first = _original(group)
+            for report in group:
+                if report is first:
+                    continue
+                others = ", ".join(str(r.path) for r in group if r is not report)
+                if first is not None:
+                    report.failures.append(f"same raw samples as {first.path}, which the record's git history has first: a copy")
+                else:
+                    report.failures.append(f"same raw samples as {others} with other details: one is a copy, and nothing "
+                                           "says which came first, so neither counts")  # fmt: skip
+        return reports
+
+
+def _in_own_folder(report: FileReport) -> bool:
+    return report.result is not None and report.path.parent.name == report.result.machine.machine_id
+
+
+def _added_at(path: Path) -> int | None:
+    """When git history first has the file (seconds since the epoch); None outside a repository or for an untracked file."""
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(path.parent), "log", "--diff-filter=A", "--format=%ct", "--", path.name],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    stamps = [int(line) for line in completed.stdout.split() if line.isdigit()] if completed.returncode == 0 else []
+    return min(stamps) if stamps else None
+
+
+def _original(group: list[FileReport]) -> FileReport | None:
+    """The one file of the group that git history has strictly first, if history says."""
+    added = [(_added_at(r.path), r) for r in group]
+    if any(stamp is None for stamp, _ in added):
+        return None
+    added.sort(key=lambda pair: pair[0] or 0)
+    return added[0][1] if added[0][0] != added[1][0] else None
 
 
 def validate_paths(paths: Iterable[Path]) -> list[FileReport]:
     validator = Validator()
-    return [validator.check(path) for path in result_files(paths)]
+    return validator.finish([validator.check(path) for path in result_files(paths)])

@@ -23,7 +23,6 @@ from harness.catalogue.models import load_catalog
 from harness.errors import UsageError, require_existing
 from harness.machine.hardware import vendor_of
 from harness.output import Output
-from harness.results.schema import safe_name
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = [("index.html", "Leaderboard"), ("compare.html", "Compare two machines"), ("buying.html", "Buying guide"),
@@ -145,7 +144,9 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
         _write_page(out_dir / name, title, name.removesuffix(".html"), body, depth=0)
     (out_dir / "machines").mkdir(exist_ok=True)
     for machine_id, page in machine_pages.items():
-        _write_page(out_dir / "machines" / f"{safe_name(machine_id)}.html", f"Machine {machine_id}", "machine",
+        # the page name is the machine id itself: the schema keeps ids to [a-z0-9-], at most 80, no dash at either end,
+        # so two machines never share a page and the leaderboard's links (the id, URL-encoded) always resolve
+        _write_page(out_dir / "machines" / f"{machine_id}.html", f"Machine {machine_id}", "machine",
                     _machine_body(machine_id, page), depth=1)  # fmt: skip
 
 
