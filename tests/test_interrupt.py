@@ -32,3 +32,23 @@ def test_ctrl_c_keeps_finished_tests(tmp_path, meek_home):
     assert result.status == "interrupted"
     assert 1 <= len(result.runs) < 34
     assert result.errors[-1].stage == "interrupted"
+
+
+def test_ctrl_c_before_any_test_finished_says_so(tmp_path, meek_home):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "bench", "-p", "4096", "-n", "0", "-r", "3"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MEEK_HOME": str(meek_home)}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if "loaded in" in line:  # the model is loaded; the 4096-token warm-up and repetitions take seconds
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(seen) + stderr
+    assert "no test had finished; nothing was saved" in stderr and "finished tests were saved" not in stderr
+    assert not list(tmp_path.glob("results/*/*.json"))

@@ -118,7 +118,7 @@ def _safe_text(value):
 def render(table: pd.DataFrame, fmt: str) -> str:
     """The table as md, csv or json; strings from strangers' files cannot carry control bytes or spreadsheet formulas."""
     if fmt in ("csv", "md"):
-        table = table.apply(lambda column: column.map(_safe_text) if column.dtype == object else column)
+        table = table.apply(lambda column: column.map(_safe_text) if not pd.api.types.is_numeric_dtype(column) else column)
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":
