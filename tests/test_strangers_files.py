@@ -285,3 +285,15 @@ def test_faster_generation_of_a_genuine_file_is_refused_even_resigned():
 
     report = Validator().check_document(path_free, canonical_text(path_free), FileReport(Path("x.json")))
     assert any("memory bandwidth" in f for f in report.failures)
+
+
+def test_the_harness_never_writes_a_file_its_validator_refuses(tmp_path):
+    """A crash message caught from llama.cpp may span lines or carry escapes: it is written on one line."""
+    from harness.results.schema import validate_document, write_result
+
+    document = genuine()
+    document["errors"] = [{"stage": "worker", "message": "llama.cpp said:\n  \x1b[31mboom\x1b[0m\r\n"}]
+    path = write_result(validate_document({k: v for k, v in document.items() if k != "content_sha256"}), tmp_path)
+    (report,) = validate_paths([path])
+    assert report.ok, report.failures
+    assert "boom" in read_result(path).errors[0].message

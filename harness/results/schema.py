@@ -275,9 +275,24 @@ def content_hash(document: dict) -> str:
     return hashlib.sha256(canonical_text(document).encode()).hexdigest()
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+
+def _one_line(value):
+    """Strings as `meek validate` accepts them: a multi-line error message from llama.cpp or lm-eval is kept on one line."""
+    if isinstance(value, str):
+        return _UNPRINTABLE.sub(" ", value)
+    if isinstance(value, list):
+        return [_one_line(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _one_line(item) for key, item in value.items()}
+    return value
+
+
 def signed_document(result: BenchResult) -> dict:
-    """The result as the JSON document written to disk, with its content hash."""
-    document = result.model_dump(mode="json", exclude={"content_sha256"})
+    """The result as the JSON document written to disk, with its content hash; control characters in its strings (a
+    multi-line message caught from a crash) become spaces, so the harness never writes a file its validator refuses."""
+    document = _one_line(result.model_dump(mode="json", exclude={"content_sha256"}))
     validate_document(document, "result to write")
     return {**document, "content_sha256": content_hash(document)}
 
