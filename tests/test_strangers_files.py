@@ -219,20 +219,21 @@ def test_import_survives_hostile_records_and_writes_only_valid_files(run_meek, t
         variant(samples_ns=[good["samples_ns"][0]] * 1001, avg_ts=(good["n_prompt"] + good["n_gen"]) * 1e9 / good["samples_ns"][0],
                 build_commit="x0"),
         variant(model_type="llama <script>alert(1)</script> Q4_1", build_commit="x1"),
-        variant(cpu_info="AMD \x1b[31mEPYC", build_commit="x2"),
         variant(test_time="2099-01-01T00:00:00Z", build_commit="x3"),
     ]
     tokens = good["n_prompt"] + good["n_gen"]
     fast = [max(1, int(tokens * 1e9 / 8e7))] * 2
     hostile.append(variant(samples_ns=fast, avg_ts=tokens * 1e9 / fast[0], build_commit="x4"))
     naive = variant(test_time=good["test_time"].rstrip("Z"))
+    escaped = variant(cpu_info="AMD \x1b[31mEPYC", build_commit="x2")  # imported with the escape made a space
     source = tmp_path / "hostile.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in [good, naive, *hostile]))
+    source.write_text("".join(json.dumps(r) + "\n" for r in [good, naive, escaped, *hostile]))
     code, stdout, stderr = run_meek("import", "llama-bench", str(source), "--results-dir", str(tmp_path / "r"))
     assert code == 0 and "Traceback" not in stderr, stderr
     assert stderr.count("warning: skipped") == len(hostile), stderr
-    written = list((tmp_path / "r").glob("*/*.json"))
-    assert len(written) == 1 and len(read_result(written[0]).runs) == 2  # the good record and its naive-time twin
+    written = {len(read_result(path).runs) for path in (tmp_path / "r").glob("*/*.json")}
+    assert written == {1, 2}  # the good record with its naive-time twin; the escaped one, cleaned
+    assert not any("\x1b" in path.read_text() for path in (tmp_path / "r").glob("*/*.json"))
     code, stdout, _ = run_meek("validate", str(tmp_path / "r"))
     assert code == 0, stdout
 
