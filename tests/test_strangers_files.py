@@ -250,7 +250,8 @@ def test_bench_checks_the_results_folder_before_measuring(run_meek, tmp_path):
 
 
 def test_a_failed_write_saves_the_result_elsewhere_and_says_where(tmp_path, meek_home):
-    from harness.results.schema import save_result, validate_document
+    from harness.results.schema import validate_document
+    from harness.results.store import save_result
 
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -30,8 +30,8 @@ from harness.results.schema import (
     Settings,
     Status,
     new_result,
-    save_result,
 )
+from harness.results.store import save_result
 
 
 class Progress(typing.Protocol):

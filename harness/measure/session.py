@@ -22,7 +22,8 @@ from harness.measure.protocol import SweepSpec, TestShape
 from harness.measure.runner import BenchOptions, EvalOptions, run_bench
 from harness.output import Output
 from harness.results.printers import render
-from harness.results.schema import BenchResult, check_results_dir, save_result
+from harness.results.schema import BenchResult
+from harness.results.store import check_results_dir, save_result
 
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")

@@ -11,7 +11,8 @@ from harness.machine.facts import fingerprint
 from harness.measure.preflight import RepackPolicy
 from harness.measure.runner import EvalOptions, model_info, score_into
 from harness.output import Output
-from harness.results.schema import BenchResult, Machine, check_results_dir, new_result, save_result
+from harness.results.schema import BenchResult, Machine, new_result
+from harness.results.store import check_results_dir, save_result
 
 STRATEGIES = ("prefix-reuse", "plain")
 

@@ -19,7 +19,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import MeekError, UsageError
+from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 
 SCHEMA_VERSION: Final = 2
@@ -336,26 +336,6 @@ def read_result(path: Path) -> BenchResult:
     return validate_document(document, str(path))  # type: ignore[arg-type]  # validate_document checks it is an object
 
 
-def upgrade_file(path: Path) -> bool:
-    """Rewrite a result file of an older schema_version in place as the current version, with its content hash; False
-    when it is current already. The file is replaced atomically; MeekError when it is not a readable result."""
-    from harness.results.reading import Rejected, loads_strict, read_regular
-
-    try:
-        document = loads_strict(read_regular(Path(path)))
-    except (Rejected, ValueError, RecursionError) as error:
-        raise MeekError(f"cannot read JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise MeekError("not a JSON object")
-    if document.get("schema_version") == SCHEMA_VERSION:
-        return False
-    result = validate_document({k: v for k, v in document.items() if k != "content_sha256"}, str(path))
-    temporary = Path(path).with_name(Path(path).name + ".upgrading")
-    temporary.write_text(json.dumps(signed_document(result), indent=1) + "\n")
-    temporary.replace(path)
-    return True
-
-
 def safe_name(text: str) -> str:
     """A file-name-safe slug: letters, digits, dot, dash and underscore only."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80] or "model"
@@ -387,27 +367,3 @@ def write_result(result: BenchResult, results_dir: Path) -> Path:
         finally:
             os.unlink(temporary)
     raise MeekError(f"could not find a free file name for {target}")
-
-
-def check_results_dir(results_dir: Path) -> None:
-    """Stop before anything is measured or written when the results tree cannot take a file: one line, exit code 2."""
-    if results_dir.exists() and not results_dir.is_dir():
-        raise UsageError(f"--results-dir {results_dir} is a file, not a folder")
-    probe_in = results_dir
-    while not probe_in.exists():
-        probe_in = probe_in.parent
-    if not os.access(probe_in, os.W_OK | os.X_OK):
-        raise UsageError(f"--results-dir {results_dir}: {probe_in} is not writable")
-
-
-def save_result(result: BenchResult, results_dir: Path, say) -> Path:
-    """Write the result into the results tree; when that fails (a full disk, a folder made read-only meanwhile), write it
-    under $MEEK_HOME/unsaved-results instead and say where, so a measurement is never lost to a folder."""
-    try:
-        return write_result(result, results_dir)
-    except OSError as error:
-        from harness.home import meek_home
-
-        fallback = write_result(result, meek_home() / "unsaved-results")
-        say(f"warning: could not write into {results_dir} ({error.strerror or error}); saved to {fallback} instead")
-        return fallback

@@ -45,7 +45,7 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
 
     if not path.is_file():
         raise UsageError(f"no such result file: {path}")
-    from harness.results.schema import check_results_dir
+    from harness.results.store import check_results_dir
 
     if not url:
         check_results_dir(results_dir)
@@ -68,7 +68,8 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
 
 def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
     from harness.results.import_llama_bench import import_file
-    from harness.results.schema import check_results_dir, write_result
+    from harness.results.schema import write_result
+    from harness.results.store import check_results_dir
     from harness.results.submit import already_there
 
     require_existing(paths)
@@ -93,7 +94,7 @@ def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int
 def upgrade(paths: list[Path], out: Output) -> int:
     """Rewrite result files of an older schema_version in place as the current one, signed with a new content hash (as
     `asv update` migrates its results). A file already current is left alone; one that is not a result file fails."""
-    from harness.results.schema import upgrade_file
+    from harness.results.store import upgrade_file
 
     require_existing(paths)
     upgraded = current = failed = 0
