@@ -14,7 +14,7 @@ from harness.errors import MeekError, UsageError
 from harness.output import printable_field
 
 DEFAULT_TESTS = ("pp512", "tg128")
-GROUP = ["model", "test", "machine_id", "device", "backend", "settings"]
+GROUP = ["model", "test", "machine_id", "device", "backend", "settings", "source"]
 
 
 def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
@@ -67,9 +67,31 @@ def _group_figures(rows: pd.DataFrame) -> pd.Series:
     )
 
 
-def compare_table(runs: pd.DataFrame, model: str | None = None, tests: list[str] | None = None) -> pd.DataFrame:
-    """One row per (model, test, machine, backend, settings), fastest first within each model and test."""
-    frame = select_tests(select_model(runs, model), tests)
+def select_devices(frame: pd.DataFrame, devices: list[str] | None) -> pd.DataFrame:
+    """Rows measured on these hardware-table devices (ids as `meek advise` lists them); all rows when devices is None."""
+    if not devices or frame.empty:
+        return frame
+    from harness.machine.hardware import load_hardware
+
+    known = {d.id for d in load_hardware()}
+    unknown = [d for d in devices if d not in known]
+    if unknown:
+        import difflib
+
+        near = [m for d in unknown for m in difflib.get_close_matches(d, sorted(known), n=2, cutoff=0.5)]
+        hint = f" Did you mean {' or '.join(near)}?" if near else " Device ids are listed by meek advise."
+        raise UsageError(f"--devices: unknown device {', '.join(unknown)}.{hint}")
+    selected = frame[frame["device_id"].isin(devices)]
+    if selected.empty:
+        raise UsageError(f"--devices: no results measured on {', '.join(devices)}")
+    return selected
+
+
+def compare_table(
+    runs: pd.DataFrame, model: str | None = None, tests: list[str] | None = None, devices: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per (model, test, machine, backend, settings, source), fastest first within each model and test."""
+    frame = select_tests(select_devices(select_model(runs, model), devices), tests)
     if frame.empty:
         raise MeekError("no valid results to compare (run meek bench, or meek validate to see why files were left out)")
     table = frame.groupby(GROUP, sort=False, dropna=False).apply(_group_figures, include_groups=False).reset_index()

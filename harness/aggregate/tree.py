@@ -23,7 +23,7 @@ RUN_COLUMNS = [
     "backend", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
     "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
-    "tokens_per_joule",
+    "tokens_per_joule", "source",
 ]  # fmt: skip
 SCORE_COLUMNS = [
     "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
@@ -60,7 +60,15 @@ def _machine_columns(result: BenchResult, offload: bool) -> dict:
         "power_w": device.power_w if device else None,
         "backend": result.protocol.backend if result.protocol else "llama-cpp-python",
         "build": machine.llama_cpp.commit,
+        "source": provenance(result),
     }
+
+
+def provenance(result: BenchResult) -> str:
+    """Where a result comes from: 'imported: <tool output, build, source>' for an import, else 'measured' (compare tells
+    this machine's own measurements from submitted ones)."""
+    imported = result.protocol.imported_from if result.protocol else None
+    return f"imported: {imported}" if imported else "measured"
 
 
 def _model_columns(result: BenchResult, key: str) -> dict:

@@ -30,11 +30,16 @@ def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd
     return scores if machine_id is None else scores[scores["machine_id"] == machine_id]
 
 
-def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output) -> int:
+def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
+            devices: list[str] | None = None) -> int:  # fmt: skip
     from harness.aggregate.compare import compare_table, render, scores_table
+    from harness.machine.facts import fingerprint
 
     tree = load_valid(paths, out)
-    table = compare_table(tree.runs, model, tests)
+    table = compare_table(tree.runs, model, tests, devices)
+    here = fingerprint(include_build=False)["machine_id"]
+    measured = table["source"] == "measured"
+    table.loc[measured, "source"] = table.loc[measured, "machine_id"].map(lambda m: "measured here" if m == here else "submitted")
     scores = scores_table(tree.scores, model)
     if fmt == "json":
         out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]")}) + "\n")

@@ -72,13 +72,18 @@ def compare(
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id, model label or sha256 prefix. Default: all."),
     test: str | None = typer.Option(None, "--test", help="Comma list of tests, e.g. pp512,tg128 (the default when present)."),
+    devices: str | None = typer.Option(
+        None, "--devices", help="Comma list of hardware-table device ids (e.g. rtx-4090,apple-m4-max): only these devices."
+    ),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
-    """Machines side by side for a model, from everyone's result files (only files that pass validation)."""
+    """Machines side by side for a model, from everyone's result files (only files that pass validation). Every row says
+    where it comes from: measured here, submitted, or imported (with its source)."""
     from harness.aggregate.views import compare
 
     tests = [t.strip() for t in test.split(",") if t.strip()] if test else None
-    run(lambda: compare(results_dirs(paths), model, tests, fmt, out))
+    wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+    run(lambda: compare(results_dirs(paths), model, tests, fmt, out, wanted))
 
 
 @app.command(
