@@ -21,7 +21,7 @@ from harness.catalogue.models import CatalogModel, ModelSource
 from harness.frontier.gap import MachineClass, best_open_that_fits, gap_table
 from harness.machine.hardware import Device
 from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance, TestShape
-from harness.results.schema import read_result
+from harness.results.schema import SCHEMA_VERSION, read_result
 from tests.test_backends import FakeOllama
 
 GOLDEN_V1 = Path(__file__).parent / "golden" / "result-v1-smollm2.json"
@@ -142,7 +142,7 @@ def test_v1_files_are_upgraded_and_then_used(run_meek, tmp_path):
     assert code == 1 and "meek results upgrade" in stdout
     code, stdout, stderr = run_meek("results", "upgrade", str(tmp_path / "results"))
     assert code == 0 and "1 file(s) upgraded" in stdout, stderr
-    assert json.loads(old.read_text())["schema_version"] == 2
+    assert json.loads(old.read_text())["schema_version"] == SCHEMA_VERSION
     code, stdout, stderr = run_meek("validate", str(old))
     assert code == 0, stdout + stderr
     code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")

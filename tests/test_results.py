@@ -53,7 +53,7 @@ def test_newer_schema_is_refused_with_upgrade_hint():
     [
         (lambda d: d.pop("schema_version"), "schema_version"),
         (lambda d: d["runs"][0].update(avg_ts=-1.0), "runs.0.avg_ts"),
-        (lambda d: d["runs"][0].update(samples_ns=[]), "runs.0.samples_ns"),
+        (lambda d: d["runs"][0].update(samples_ns=[]), "runs.0: Value error, a run needs its raw samples"),
         (lambda d: d.update(status="great"), "status"),
         (lambda d: d["machine"].update(machine_id="../../etc"), "machine.machine_id"),
         (lambda d: d["model"].update(sha256="xyz"), "model.sha256"),

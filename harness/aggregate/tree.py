@@ -23,7 +23,7 @@ RUN_COLUMNS = [
     "backend", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
     "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
-    "tokens_per_joule", "source",
+    "tokens_per_joule", "source", "summary_only",
 ]  # fmt: skip
 SCORE_COLUMNS = [
     "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
@@ -120,7 +120,8 @@ def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None)
                 "type_k": settings.type_k if settings else None,
                 "type_v": settings.type_v if settings else None,
                 "settings": settings_label(run),
-                "median_ts": run.median_ts,
+                "summary_only": run.summary_only,
+                "median_ts": run.median_ts if run.median_ts is not None else run.avg_ts,  # a summary-only run: its mean
                 "avg_ts": run.avg_ts,
                 "stddev_ts": run.stddev_ts,
                 "n_samples": len(run.samples_ts),

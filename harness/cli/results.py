@@ -59,6 +59,27 @@ def import_llama_bench(
     run(lambda: import_llama_bench(paths, results_dir, out))
 
 
+@import_app.command(
+    "llama-bench-table",
+    epilog="Examples:\n\n"
+    "  meek import llama-bench-table dgx-spark.md --device dgx-spark --date 2026-02-05 \\\n"
+    "      --source 'ggml-org/llama.cpp benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941)'\n\n"
+    "Takes llama-bench's markdown table as it prints it (pasted from an issue or a README) or a CSV of one. Each run is "
+    "summary-only (mean ± sd, no raw samples); columns the table leaves out held llama-bench's defaults.",
+)
+def import_table(
+    path: Path = typer.Argument(..., help="A llama-bench markdown table or a CSV with its columns."),
+    device: str = typer.Option(..., "--device", help="The hardware-table device it ran on (e.g. dgx-spark)."),
+    date: str = typer.Option(..., "--date", help="When it was measured or published (YYYY-MM-DD): a table does not say."),
+    source: str = typer.Option(..., "--source", help="Where it was published: repository @ commit and path, or a URL."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn a published llama-bench table into summary-only result files, marked imported, with their source."""
+    from harness.results.share import import_table
+
+    run(lambda: import_table(path, device, date, source, results_dir, out))
+
+
 @app.command(
     epilog="Examples:\n\n"
     "  meek compare --model llama-3.1-8b-q4_k_m            # pp512 and tg128 per machine, fastest first\n\n"

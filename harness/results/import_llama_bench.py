@@ -99,7 +99,7 @@ def read_records(path: Path) -> tuple[list[dict], str]:
 
 def quant_of(model_type: str) -> str | None:
     """'llama 8B Q4_K - Medium' -> 'Q4_K_M'; 'llama 256M Q4_1' -> 'Q4_1' (llama.cpp's file-type names)."""
-    match = re.search(r"\b((?:I?Q\d\w*|F16|BF16|F32))(?: - (Small|Medium|Large|Extra Small|XS|XXS))?\s*$", model_type)
+    match = re.search(r"\b((?:I?Q\d\w*|F16|BF16|F32|MXFP4))(?: MoE)?(?: - (Small|Medium|Large|Extra Small|XS|XXS))?\s*$", model_type)
     if not match:
         return None
     size = {"Small": "S", "Medium": "M", "Large": "L", "Extra Small": "XS"}.get(match.group(2) or "", match.group(2) or "")
@@ -191,10 +191,6 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
     """llama-bench records grouped into results, one per (machine, build, model file). A record that does not parse, or
     a result that `meek validate` would reject (markup, a future date, an impossible rate), is skipped with its reason:
     import never writes a file its own validator fails."""
-    from harness.results.reading import has_markup_or_control
-    from harness.results.schema import canonical_text, signed_document
-    from harness.results.validate import FileReport, Validator
-
     catalog_files = {name: m.id for m in load_catalog().models if (name := m.source.file or m.source.hf_file)}
     imported = Imported()
     groups: dict[tuple, BenchResult] = {}
@@ -229,21 +225,29 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
         result = groups[key]
         result.runs.append(run)
         result.created_utc = min(result.created_utc, test_time)
-    validator = Validator()
     for result in groups.values():
-        label = f"{result.model.label} on {result.machine.machine_id}"
-        try:
-            document = signed_document(result)
-        except MeekError as error:
-            imported.skipped.append(f"result for {label}: {error}")
-            continue
-        text = canonical_text(document)
-        if has_markup_or_control(text):
-            imported.skipped.append(f"result for {label}: markup, script, control or text-direction characters in a string")
-            continue
-        report = validator.check_document(document, text, FileReport(Path(source_name)))
-        if report.failures:
-            imported.skipped.append(f"result for {label}: {'; '.join(report.failures)}")
-            continue
-        imported.results.append(result)
+        reason = validated(result, source_name)
+        if reason:
+            imported.skipped.append(f"result for {result.model.label} on {result.machine.machine_id}: {reason}")
+        else:
+            imported.results.append(result)
     return imported
+
+
+def validated(result: BenchResult, source_name: str) -> str | None:
+    """Why `meek validate` would refuse the result once written (None when it would pass): an importer writes only files
+    its own validator accepts."""
+    from harness.results.reading import has_markup_or_control
+    from harness.results.schema import canonical_text, signed_document
+    from harness.results.validate import FileReport, Validator
+
+    try:
+        document = signed_document(result)
+    except MeekError as error:
+        return str(error)
+    text = canonical_text(document)
+    if has_markup_or_control(text):
+        return "markup, script, control or text-direction characters in a string"
+    report = Validator().check_document(document, text, FileReport(Path(source_name)))
+    return "; ".join(report.failures) or None
+

@@ -74,17 +74,17 @@ def rate_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
             large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES
             device = device_of(result.machine, offloaded(run, result.machine)) if large else None
             limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
-            needed = run.max_ts * facts.bytes_per_token / 1e9
+            needed = run.peak_ts * facts.bytes_per_token / 1e9
             if needed > limit * MARGIN:
                 problems.append(
-                    f"{run.test}: {run.max_ts:.1f} t/s x {facts.bytes_per_token / 1e9:.2f} GB per token needs {needed:.0f} GB/s, "
+                    f"{run.test}: {run.peak_ts:.1f} t/s x {facts.bytes_per_token / 1e9:.2f} GB per token needs {needed:.0f} GB/s, "
                     f"beyond {what}'s {limit:.0f} GB/s memory bandwidth"
                 )
         elif run.n_prompt and not run.n_gen:  # prompt processing: compute
-            needed = run.max_ts * 2 * facts.active_params
+            needed = run.peak_ts * 2 * facts.active_params
             if needed > PEAK_FLOPS * MARGIN:
                 problems.append(
-                    f"{run.test}: {run.max_ts:,.0f} t/s x {2 * facts.active_params / 1e9:.2f} GFLOP per token needs "
+                    f"{run.test}: {run.peak_ts:,.0f} t/s x {2 * facts.active_params / 1e9:.2f} GFLOP per token needs "
                     f"{needed / 1e12:,.0f} TFLOPS, beyond the fastest device known ({PEAK_FLOPS / 1e12:,.0f} TFLOPS)"
                 )
     return problems

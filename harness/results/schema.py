@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 
@@ -31,8 +31,14 @@ def migrate_1_to_2(document: dict) -> dict:
     return {**document, "schema_version": 2}
 
 
+def migrate_2_to_3(document: dict) -> dict:
+    """Schema 3 added summary-only runs (imported tables that publish mean ± sd, no raw samples) and a result's source;
+    every version 2 file is a valid version 3 file."""
+    return {**document, "schema_version": 3}
+
+
 # Older schema version -> function turning such a document into the next version.
-MIGRATIONS = {1: migrate_1_to_2}
+MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3}
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
 Nanoseconds = Annotated[int, Field(ge=1, le=10**15)]  # a timed sample: 1 ns to 11.6 days
@@ -156,7 +162,8 @@ class PowerReading(Strict):
 
 
 class Run(Strict):
-    """One test in llama-bench's terms, with every raw sample."""
+    """One test in llama-bench's terms, with every raw sample; or, for a table imported from a source that publishes only
+    mean ± sd (`summary_only`), with no samples and only those two figures."""
 
     test: str = Field(max_length=60, description="pp512, tg128, pp512+tg128, 'pp512 @ d4096'")
     n_prompt: Count
@@ -169,22 +176,38 @@ class Run(Strict):
         default=None, max_length=200, description="where the samples come from when not timed in process (server timings, stream)"
     )
     power: list[PowerReading] = Field(default=[], max_length=64, description="sensors read during the test; absent ones left out")
-    samples_ns: list[Nanoseconds] = Field(min_length=1, max_length=10000)
-    samples_ts: list[float] = Field(min_length=1, max_length=10000)
+    summary_only: bool = Field(default=False, description="no raw samples: the source published only avg_ts and stddev_ts")
+    samples_ns: list[Nanoseconds] = Field(default=[], max_length=10000)
+    samples_ts: list[float] = Field(default=[], max_length=10000)
     warmup_ns: list[Nanoseconds] = Field(default=[], max_length=100)
     ttft_ns: list[Nanoseconds] = Field(
         default=[], max_length=10000, description="time to first token per repetition (tests with a prompt)"
     )
     avg_ts: float = Field(ge=0, le=1e9)
     stddev_ts: float = Field(ge=0, le=1e9)
-    median_ts: float = Field(ge=0, le=1e9)
-    min_ts: float = Field(ge=0, le=1e9)
-    max_ts: float = Field(ge=0, le=1e9)
-    avg_ns: float = Field(ge=0)
-    stddev_ns: float = Field(ge=0)
+    median_ts: float | None = Field(default=None, ge=0, le=1e9)
+    min_ts: float | None = Field(default=None, ge=0, le=1e9)
+    max_ts: float | None = Field(default=None, ge=0, le=1e9)
+    avg_ns: float | None = Field(default=None, ge=0)
+    stddev_ns: float | None = Field(default=None, ge=0)
     unstable: list[str] = Field(default=[], max_length=10, description="why the samples look unstable; empty when stable")
     peak_rss_bytes: Bytes | None = None
     peak_gpu_used_bytes: Bytes | None = None
+
+    @model_validator(mode="after")
+    def _samples_or_summary(self) -> Run:
+        derived = (self.median_ts, self.min_ts, self.max_ts, self.avg_ns, self.stddev_ns)
+        if self.summary_only:
+            if self.samples_ns or self.samples_ts:
+                raise ValueError("a summary-only run carries no samples")
+        elif not self.samples_ns or not self.samples_ts or any(v is None for v in derived):
+            raise ValueError("a run needs its raw samples and their summaries (or summary_only: true)")
+        return self
+
+    @property
+    def peak_ts(self) -> float:
+        """The fastest repetition, or the mean where only the summary is known."""
+        return self.max_ts if self.max_ts is not None else self.avg_ts
 
 
 class RunError(Strict):
@@ -197,13 +220,16 @@ class RunError(Strict):
 
 class Protocol(Strict):
     backend: Literal["llama-cpp-python", "llama-bench", "openai", "ollama"] = "llama-cpp-python"
-    repetitions: int = Field(ge=1, le=1000)
+    repetitions: int | None = Field(ge=1, le=1000, description="null when an imported source does not say")
     warmup: bool
     seed: int
     timing: str = Field(
         default="wall clock (perf_counter_ns) around llama_decode + llama_synchronize, as llama-bench", max_length=300
     )
     imported_from: str | None = Field(default=None, max_length=300, description="the tool output a result was imported from")
+    source: str | None = Field(
+        default=None, max_length=500, description="where an imported result was published: repository @ commit, path, URL"
+    )
     server: str | None = Field(
         default=None, max_length=300, description="server URL (no credentials) for the openai/ollama backends"
     )
@@ -229,7 +255,7 @@ class Score(Strict):
 
 
 class BenchResult(Strict):
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status

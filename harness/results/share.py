@@ -91,6 +91,37 @@ def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int
     return EXIT_OK
 
 
+def import_table(path: Path, device: str, date: str, source: str, results_dir: Path, out: Output) -> int:
+    """`meek import llama-bench-table`: a published llama-bench table as summary-only result files of one device."""
+    import datetime as dt
+
+    from harness.results.import_tables import import_table as read_table
+    from harness.results.schema import write_result
+    from harness.results.store import check_results_dir
+    from harness.results.submit import already_there
+
+    require_existing([path])
+    check_results_dir(results_dir)
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise UsageError(f"--date: '{date}' is not a date like 2026-02-05") from None
+    imported = read_table(path, device, day, source)
+    for skipped in imported.skipped:
+        out.warn(f"skipped {path} {skipped}")
+    written = 0
+    for result in imported.results:
+        existing = already_there(results_dir, result)
+        if existing:
+            out.say(f"already imported: {existing}")
+            continue
+        target = write_result(result, results_dir)
+        written += 1
+        out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s), summary only")
+    out.say(f"{written} result file(s) written, {len(imported.skipped)} row(s) or result(s) skipped")
+    return EXIT_OK
+
+
 def upgrade(paths: list[Path], out: Output) -> int:
     """Rewrite result files of an older schema_version in place as the current one, signed with a new content hash (as
     `asv update` migrates its results). A file already current is left alone; one that is not a result file fails."""

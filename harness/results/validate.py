@@ -67,6 +67,8 @@ def _close(stored: float, expected: float) -> bool:
 def sample_problems(run: Run) -> list[str]:
     """Where the stored statistics do not follow from the raw samples (the samples are the record; summaries are derived)."""
     name = run.test
+    if run.summary_only:  # nothing to recompute: the source's mean and spread are all there is
+        return []
     if len(run.samples_ns) != len(run.samples_ts):
         return [f"{name}: {len(run.samples_ns)} time samples but {len(run.samples_ts)} rate samples"]
     tokens = run.n_prompt + run.n_gen
@@ -85,7 +87,7 @@ def sample_problems(run: Run) -> list[str]:
         "max_ts": max(rates),
         "avg_ns": statistics.fmean(run.samples_ns),
     }
-    wrong = [key for key, value in expected.items() if not _close(getattr(run, key), value)]
+    wrong = [key for key, value in expected.items() if getattr(run, key) is None or not _close(getattr(run, key), value)]
     if wrong:
         problems.append(f"{name}: {', '.join(wrong)} do not follow from the raw samples")
     return problems
@@ -153,6 +155,9 @@ class Validator:
         model = self.model_of(result)
         for run in result.runs:
             report.failures.extend(sample_problems(run))
+        imported = bool(result.protocol and result.protocol.imported_from)
+        if not imported and any(run.summary_only for run in result.runs):
+            report.failures.append("summary-only runs belong to imported tables: a measurement keeps its raw samples")
         failures, warnings = plausibility(result, model)
         report.failures.extend(failures)
         report.failures.extend(date_and_version_problems(result, self.now))
@@ -198,7 +203,7 @@ class Validator:
         by_samples: dict[tuple, list[FileReport]] = {}
         for report in (r for r in valid if r.ok):
             assert report.result is not None
-            samples = tuple(tuple(run.samples_ns) for run in report.result.runs)
+            samples = tuple(tuple(run.samples_ns) for run in report.result.runs if run.samples_ns)  # summary-only runs have none
             if samples:
                 by_samples.setdefault(samples, []).append(report)
         for group in (g for g in by_samples.values() if len(g) > 1):

@@ -1,0 +1,146 @@
+"""`meek import llama-bench-table`: llama-bench's published tables (markdown as it prints them, or a CSV of one) as
+result files, for numbers posted without raw output: llama.cpp's own `benches/` files, a table pasted in an issue.
+
+Such a table gives mean ± sd per test, so each run is `summary_only`. llama-bench prints only the columns that differ
+from its defaults, so a column that is absent held llama-bench's default. The machine is the hardware-table device the
+user names; the date and the source are the user's to give (a table carries neither), and are recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness import __version__
+from harness.catalogue.models import CatalogModel, load_catalog
+from harness.errors import MeekError, UsageError
+from harness.machine.hardware import Device, load_hardware
+from harness.results.import_llama_bench import Imported, quant_of
+from harness.results.reading import Rejected, read_regular
+from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
+
+TEST = re.compile(r"^(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?$")
+MEAN_SD = re.compile(r"^\s*([\d.]+)\s*(?:±\s*([\d.]+))?\s*$")
+
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    """The rows of a markdown table (llama-bench's `-o md`) or of a CSV, as dicts keyed by column name."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("|"):
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")]
+        header, body = cells[0], [c for c in cells[1:] if not all(set(x) <= set("-: ") for x in c)]
+        return [dict(zip(header, row)) for row in body]
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _number(text: str | None) -> float | None:
+    match = re.match(r"^\s*([\d.]+)", text or "")
+    return float(match.group(1)) if match else None
+
+
+def _catalogue_model(label: str, params_b: float | None, quant: str | None, models: list[CatalogModel]) -> CatalogModel | None:
+    """The catalogue entry with the same quant and (within 3%) the same parameter count, when exactly one fits."""
+    if not params_b or not quant:
+        return None
+    fits = [m for m in models if m.quant.upper() == quant.upper() and abs(m.params_total_b - params_b) <= 0.03 * params_b]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _run(row: dict[str, str]) -> Run | None:
+    test = (row.get("test") or "").strip()
+    shape = TEST.match(test)
+    rate = row.get("tps_mean") or (MEAN_SD.match(row.get("t/s") or "") or [None, None])[1]
+    if not test or not shape or not shape.group(0) or rate in (None, ""):
+        return None
+    spread = row.get("tps_std") or (MEAN_SD.match(row.get("t/s") or "") or [None, None, None])[2] or "0"
+    n_prompt, n_gen, n_depth = (int(g) if g else 0 for g in shape.groups())
+    if n_prompt + n_gen == 0:
+        return None
+    flash = str(row.get("fa", "")).strip().lower()
+    settings = Settings(
+        n_gpu_layers=int(row.get("ngl") or 99 if "ngl" in row else -1), n_batch=int(row.get("n_batch") or 2048),
+        n_ubatch=int(row.get("n_ubatch") or 512), flash_attn=1 if flash in ("1", "true") else 0 if flash in ("0", "false") else -1,
+        type_k=row.get("type_k") or "f16", type_v=row.get("type_v") or "f16",
+    )  # fmt: skip
+    return Run(test=test, n_prompt=n_prompt, n_gen=n_gen, n_depth=n_depth, n_threads=int(row["threads"]) if row.get("threads") else None,
+               n_ctx=n_prompt + n_gen + n_depth, settings=settings, summary_only=True, avg_ts=float(rate),
+               stddev_ts=float(spread), timing_source="published llama-bench table: mean ± sd of its repetitions")  # fmt: skip
+
+
+def _machine(device: Device, backend: str, build: str, source: str) -> Machine:
+    digest = hashlib.sha256(f"{device.id}|{backend}|{source}".encode()).hexdigest()[:6]
+    reported = device.match[0]  # the name software reports for it, so the record maps back onto this device
+    gpus = [] if device.kind == "cpu" else [Gpu(vendor=device.vendor, name=reported, unified_memory=device.kind == "unified",
+                                                 memory_bytes=int((device.memory_gb or 0) * 2**30) or None)]  # fmt: skip
+    return Machine(
+        machine_id=f"{device.id}-imported-{digest}"[:80], cpu=Cpu(model=reported, arch="unknown", simd=[]), memory_bytes=None,
+        gpus=gpus, unified_memory=device.kind == "unified", os={}, python="unknown", harness_version=__version__,
+        llama_cpp=LlamaBuild(commit=build or None, backends=[b for b in re.split(r"[,\s]+", backend) if b][:16] or ["unknown"]),
+    )  # fmt: skip
+
+
+def results_from_table(text: str, device_id: str, date: dt.date, source: str, name: str) -> Imported:
+    """One result per (model, backend, build) of the table; rows that hold no measurement or do not parse are skipped
+    with their reason; results are validated before they are returned."""
+    from harness.results.import_llama_bench import validated
+
+    devices = {d.id: d for d in load_hardware()}
+    if device_id not in devices:
+        raise UsageError(f"--device: unknown device '{device_id}' (see the ids meek advise lists)")
+    device, models = devices[device_id], load_catalog().models
+    imported, groups = Imported(), {}
+    created = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
+    for number, row in enumerate(table_rows(text), 1):
+        if str(row.get("error", "")).lower() == "true":
+            imported.skipped.append(f"row {number}: the source marks it as an error ({row.get('error_type') or 'no type'})")
+            continue
+        try:
+            run = _run(row)
+        except (ValidationError, ValueError) as error:
+            imported.skipped.append(f"row {number}: {str(error).splitlines()[0]}")
+            continue
+        if run is None:
+            imported.skipped.append(f"row {number}: no test and rate in it")
+            continue
+        label = (row.get("model_clean") or row.get("model") or "model").strip()
+        build = row.get("build_hash") or (row.get("build") or "").split(" ")[0]
+        backend = row.get("env") or row.get("backend") or "unknown"
+        key = (label, backend, build)
+        if key not in groups:
+            params = _number(row.get("params_b") or row.get("params"))
+            quant = (row.get("quant") or quant_of(label) or quant_of(row.get("model", "")) or "").upper() or None
+            size_gib = _number(row.get("file_size_gib") or row.get("size"))
+            entry = _catalogue_model(label, params, quant, models)
+            model = ModelInfo(id=entry.id if entry else None, label=entry.id if entry else label[:200], file_name=label[:300],
+                              file_size_bytes=int(size_gib * 2**30) if size_gib else None, quant=quant,
+                              n_params=int(params * 1e9) if params else None, description=row.get("model", "")[:200] or None)  # fmt: skip
+            protocol = Protocol(backend="llama-bench", repetitions=None, warmup=True, seed=0,
+                                timing="published llama-bench table (mean ± sd; no raw samples)",
+                                imported_from=f"llama-bench table, {backend}, build {build or 'unknown'}, {name}"[:300],
+                                source=source[:500])  # fmt: skip
+            groups[key] = new_result(_machine(device, row.get("backend") or backend, build, source), model, protocol,
+                                     status="complete", created_utc=created)  # fmt: skip
+        groups[key].runs.append(run)
+    for result in groups.values():
+        reason = validated(result, name)
+        if reason:
+            imported.skipped.append(f"result for {result.model.label}: {reason}")
+        else:
+            imported.results.append(result)
+    return imported
+
+
+def import_table(path: Path, device_id: str, date: dt.date, source: str) -> Imported:
+    try:
+        text = read_regular(path, 50 * 2**20).decode("utf-8")
+    except Rejected as error:
+        raise MeekError(f"{path}: {error}") from None
+    except UnicodeDecodeError:
+        raise MeekError(f"{path}: not UTF-8 text") from None
+    return results_from_table(text, device_id, date, source, path.name)

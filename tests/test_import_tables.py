@@ -1,0 +1,90 @@
+"""`meek import llama-bench-table`: a published llama-bench table (markdown as printed, or CSV) becomes summary-only
+result files that validate, name their source, and line up in compare (issue 15, first part)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA
+
+PASTED = """| model                          |       size |     params | backend    | ngl | n_ubatch | fa |            test |                  t/s |
+| ------------------------------ | ---------: | ---------: | ---------- | --: | -------: | -: | --------------: | -------------------: |
+| gpt-oss 20B MXFP4 MoE          |  11.27 GiB |    20.91 B | CUDA       |  99 |     2048 |  1 |          pp2048 |      4505.82 ± 12.90 |
+| gpt-oss 20B MXFP4 MoE          |  11.27 GiB |    20.91 B | CUDA       |  99 |     2048 |  1 |            tg32 |         83.43 ± 0.59 |
+| gpt-oss 20B MXFP4 MoE          |  11.27 GiB |    20.91 B | CUDA       |  99 |     2048 |  1 |  pp2048 @ d4096 |      4158.34 ± 18.84 |
+
+build: 11fb327bf (7941)
+"""
+
+
+def _import(run_meek, path: Path, tree: Path, device: str = "dgx-spark"):
+    return run_meek("import", "llama-bench-table", str(path), "--device", device, "--date", "2026-02-05", "--source",
+                    "ggml-org/llama.cpp benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941)", "--results-dir", str(tree))  # fmt: skip
+
+
+def test_a_pasted_table_becomes_summary_only_results_that_validate(run_meek, tmp_path):
+    table = tmp_path / "pasted.md"
+    table.write_text(PASTED)
+    code, stdout, stderr = _import(run_meek, table, tmp_path / "results")
+    assert code == 0 and "1 result file(s) written" in stdout, stderr
+    (path,) = (tmp_path / "results").glob("*/*.json")
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == 3 and document["model"]["id"] == "gpt-oss-20b-mxfp4"  # mapped onto the catalogue
+    assert document["protocol"]["source"].startswith("ggml-org/llama.cpp") and document["protocol"]["repetitions"] is None
+    runs = {run["test"]: run for run in document["runs"]}
+    assert runs["tg32"]["summary_only"] and not runs["tg32"]["samples_ns"] and runs["tg32"]["avg_ts"] == 83.43
+    assert runs["pp2048 @ d4096"]["n_depth"] == 4096 and runs["pp2048"]["settings"]["n_ubatch"] == 2048
+    code, stdout, _ = run_meek("validate", str(tmp_path / "results"))
+    assert code == 0, stdout
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--test", "tg32", "--format", "json")
+    assert code == 0, stderr
+    (row,) = json.loads(stdout)["speed"]
+    assert row["t/s"] == 83.43 and row["source"].startswith("imported: llama-bench table")
+    assert row["device"].startswith("NVIDIA DGX Spark")  # the machine maps back onto the hardware-table device
+
+
+def test_an_impossible_table_is_refused_and_a_bad_device_is_a_usage_error(run_meek, tmp_path):
+    table = tmp_path / "forged.md"
+    table.write_text(PASTED.replace("83.43 ± 0.59", "83000.43 ± 0.59"))
+    code, stdout, stderr = _import(run_meek, table, tmp_path / "results")
+    assert code == 0 and "0 result file(s) written" in stdout and "memory bandwidth" in stderr
+    code, _, stderr = _import(run_meek, table, tmp_path / "results", device="dgx-spork")
+    assert code == 2 and "unknown device 'dgx-spork'" in stderr
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "community").is_dir(), reason="../shared/data/community is not here")
+def test_dgx_spark_and_strix_halo_side_by_side_from_their_sources(run_meek, tmp_path):
+    community = SHARED_DATA / "community"
+    tree = tmp_path / "results"
+    code, _, stderr = _import(run_meek, community / "llama-cpp-benches" / "dgx-spark_b7941.csv", tree)
+    assert code == 0, stderr
+    code, _, stderr = run_meek("import", "llama-bench-table", str(community / "strix-halo-kyuz0" / "results_flat.csv"),
+                               "--device", "ryzen-ai-max-395", "--date", "2026-05-18", "--source",
+                               "kyuz0/amd-strix-halo-toolboxes docs/results.json @ 08aa7bc026cb", "--results-dir", str(tree))  # fmt: skip
+    assert code == 0 and "the source marks it as an error" in stderr, stderr  # its failed runs are skipped with the reason
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(tree), "-m", "gpt-oss-120b-mxfp4", "--devices",
+                                    "dgx-spark,ryzen-ai-max-395", "--test", "pp512,tg128,pp2048,tg32", "--format", "json")  # fmt: skip
+    assert code == 0, stderr
+    rows = json.loads(stdout)["speed"]
+    assert {r["device"].split(" (")[0].split(",")[0] for r in rows} == {"NVIDIA DGX Spark", "AMD Ryzen AI Max+ 395"}
+    assert {r["test"] for r in rows} == {"pp512", "tg128", "pp2048", "tg32"}  # each source's own shapes, never merged
+    assert all(r["source"].startswith("imported: llama-bench table") for r in rows)
+    assert len({r["source"] for r in rows if r["test"] == "tg128"}) >= 2  # ROCm and Vulkan toolboxes apart
+
+
+def test_a_measured_file_may_not_drop_its_samples(run_meek, tmp_path):
+    """summary_only is for imported tables: a file claiming to be a meek measurement keeps its raw samples."""
+    from tests.forgeries import forged, run_named
+
+    def strip_samples(d):
+        run = run_named(d, "tg8")
+        run.update(summary_only=True, samples_ns=[], samples_ts=[], median_ts=None, min_ts=None, max_ts=None, avg_ns=None,
+                   stddev_ns=None, ttft_ns=[])  # fmt: skip
+
+    path = tmp_path / "stripped.json"
+    path.write_text(json.dumps(forged(strip_samples)))
+    code, stdout, _ = run_meek("validate", str(path))
+    assert code == 1 and "summary-only runs belong to imported tables" in stdout
