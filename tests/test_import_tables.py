@@ -88,3 +88,30 @@ def test_a_measured_file_may_not_drop_its_samples(run_meek, tmp_path):
     path.write_text(json.dumps(forged(strip_samples)))
     code, stdout, _ = run_meek("validate", str(path))
     assert code == 1 and "summary-only runs belong to imported tables" in stdout
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "community").is_dir(), reason="../shared/data/community is not here")
+def test_localscore_rows_keep_their_own_shapes(run_meek, tmp_path):
+    tsv = SHARED_DATA / "community" / "localscore" / "localscore_results.tsv"
+    code, stdout, stderr = run_meek("import", "localscore", str(tsv), "--source", "d893a/localscore-insights @ a4f81747b3e6",
+                                    "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+    assert code == 0 and "result file(s) written" in stdout, stderr
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "-m", "llama-3.1-8b-q4_k_m",
+                                    "--devices", "rtx-3090", "--format", "json")  # fmt: skip
+    assert code == 0, stderr
+    rows = json.loads(stdout)["speed"]
+    assert {r["test"] for r in rows} == {"localscore pp (9-shape avg)", "localscore tg (9-shape avg)"}  # never tg128
+    assert all(r["source"].startswith("imported: LocalScore leaderboard") for r in rows)
+
+
+def test_the_shipped_record_covers_a_hundred_devices_offline():
+    """results/ ships the imported community record (python -m harness.results.community regenerates it)."""
+    from harness.aggregate.tree import load_tree
+
+    tree = load_tree([Path(__file__).resolve().parent.parent / "results"])
+    imported = tree.runs[tree.runs["source"].str.startswith("imported")]
+    assert imported["device_id"].nunique() >= 100
+    assert not tree.rejected, [(r.path, r.failures[:1]) for r in tree.rejected[:3]]
+    spark = imported[imported["device_id"] == "dgx-spark"]
+    halo = imported[imported["device_id"] == "ryzen-ai-max-395"]
+    assert not spark.empty and not halo.empty

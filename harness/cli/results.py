@@ -80,6 +80,24 @@ def import_table(
     run(lambda: import_table(path, device, date, source, results_dir, out))
 
 
+@import_app.command(
+    "localscore",
+    epilog="Example:\n\n  meek import localscore localscore_results.tsv --source 'd893a/localscore-insights @ a4f81747b3e6, "
+    "assets/localscore_results.tsv (from localscore.ai)'\n\n"
+    "LocalScore's rates are averages over its nine test shapes: they are imported as 'localscore pp/tg (9-shape avg)', "
+    "never as pp512 or tg128.",
+)
+def import_localscore(
+    path: Path = typer.Argument(..., help="LocalScore results as a TSV with localscore.ai's columns."),
+    source: str = typer.Option(..., "--source", help="Where the TSV comes from: repository @ commit and path, or a URL."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn LocalScore leaderboard results into summary-only result files, marked imported, with their source."""
+    from harness.results.share import import_localscore
+
+    run(lambda: import_localscore(path, source, results_dir, out))
+
+
 @app.command(
     epilog="Examples:\n\n"
     "  meek compare --model llama-3.1-8b-q4_k_m            # pp512 and tg128 per machine, fastest first\n\n"

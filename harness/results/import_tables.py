@@ -44,7 +44,7 @@ def _number(text: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _catalogue_model(label: str, params_b: float | None, quant: str | None, models: list[CatalogModel]) -> CatalogModel | None:
+def catalogue_model(label: str, params_b: float | None, quant: str | None, models: list[CatalogModel]) -> CatalogModel | None:
     """The catalogue entry with the same quant and (within 3%) the same parameter count, when exactly one fits."""
     if not params_b or not quant:
         return None
@@ -116,7 +116,7 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
             params = _number(row.get("params_b") or row.get("params"))
             quant = (row.get("quant") or quant_of(label) or quant_of(row.get("model", "")) or "").upper() or None
             size_gib = _number(row.get("file_size_gib") or row.get("size"))
-            entry = _catalogue_model(label, params, quant, models)
+            entry = catalogue_model(label, params, quant, models)
             model = ModelInfo(id=entry.id if entry else None, label=entry.id if entry else label[:200], file_name=label[:300],
                               file_size_bytes=int(size_gib * 2**30) if size_gib else None, quant=quant,
                               n_params=int(params * 1e9) if params else None, description=row.get("model", "")[:200] or None)  # fmt: skip

@@ -50,7 +50,12 @@ def _active_share(result: BenchResult) -> float:
     if match := ACTIVE_IN_NAME.search(text):
         total, active = float(match.group(1)), float(match.group(2))
         return min(1.0, active / total) if total > 0 else 1.0
-    return UNKNOWN_MOE_SHARE if any(word in text.lower() for word in MOE_WORDS) else 1.0
+    if any(word in text.lower() for word in MOE_WORDS):
+        return UNKNOWN_MOE_SHARE
+    # A published table names a model, not its shape: an unknown one may be a mixture of experts (GLM-4.7-Flash is one
+    # though nothing in its name says so), so it is bounded as one. A file measured by meek is bounded as dense.
+    imported = bool(result.protocol and result.protocol.imported_from)
+    return UNKNOWN_MOE_SHARE if imported else 1.0
 
 
 def model_facts(result: BenchResult, model: CatalogModel | None) -> ModelFacts:
@@ -148,5 +153,6 @@ def plausibility(result: BenchResult, model: CatalogModel | None) -> tuple[list[
     machine_failures, warnings = machine_problems(result)
     failures += machine_failures
     if facts.basis == "file" and result.runs:
-        warnings.append("model not in the catalogue: its speed is bounded by the file's own size and parameter count")
+        warnings.append("model not in the catalogue: its speed is bounded by the file's own size and parameter count"
+                        + (" (as a possible mixture of experts)" if facts.bytes_per_token < 0.5 * (result.model.file_size_bytes or 0) else ""))
     return failures, warnings

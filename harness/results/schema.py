@@ -219,7 +219,7 @@ class RunError(Strict):
 
 
 class Protocol(Strict):
-    backend: Literal["llama-cpp-python", "llama-bench", "openai", "ollama"] = "llama-cpp-python"
+    backend: Literal["llama-cpp-python", "llama-bench", "openai", "ollama", "localscore"] = "llama-cpp-python"
     repetitions: int | None = Field(ge=1, le=1000, description="null when an imported source does not say")
     warmup: bool
     seed: int

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.errors import EXIT_FAILED, EXIT_OK, MeekError, UsageError, require_existing
 from harness.output import Output
+from harness.results.store import check_results_dir
 from harness.results.validate import FileReport, result_files, validate_paths
 
 
@@ -96,9 +97,6 @@ def import_table(path: Path, device: str, date: str, source: str, results_dir: P
     import datetime as dt
 
     from harness.results.import_tables import import_table as read_table
-    from harness.results.schema import write_result
-    from harness.results.store import check_results_dir
-    from harness.results.submit import already_there
 
     require_existing([path])
     check_results_dir(results_dir)
@@ -106,7 +104,23 @@ def import_table(path: Path, device: str, date: str, source: str, results_dir: P
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise UsageError(f"--date: '{date}' is not a date like 2026-02-05") from None
-    imported = read_table(path, device, day, source)
+    return write_imported(read_table(path, device, day, source), path, results_dir, out)
+
+
+def import_localscore(path: Path, source: str, results_dir: Path, out: Output) -> int:
+    """`meek import localscore`: LocalScore's leaderboard TSV as summary-only result files, one per accelerator and model."""
+    from harness.results.import_localscore import import_tsv
+
+    require_existing([path])
+    check_results_dir(results_dir)
+    return write_imported(import_tsv(path, source), path, results_dir, out)
+
+
+def write_imported(imported, path: Path, results_dir: Path, out: Output) -> int:
+    """Write what an importer accepted (each already validated), skipping files already in the tree; say what was skipped."""
+    from harness.results.schema import write_result
+    from harness.results.submit import already_there
+
     for skipped in imported.skipped:
         out.warn(f"skipped {path} {skipped}")
     written = 0
@@ -117,8 +131,8 @@ def import_table(path: Path, device: str, date: str, source: str, results_dir: P
             continue
         target = write_result(result, results_dir)
         written += 1
-        out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s), summary only")
-    out.say(f"{written} result file(s) written, {len(imported.skipped)} row(s) or result(s) skipped")
+        out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s)")
+    out.say(f"{written} result file(s) written, {len(imported.skipped)} skipped")
     return EXIT_OK
 
 

@@ -1,0 +1,77 @@
+"""The imported community record: `python -m harness.results.community [DATA] [--results-dir results]` regenerates, from
+../shared/data/community, the result files that ship in results/ (each marked imported, with its source).
+
+Every source below is a fact of ../shared/data/community/README.md: repository and commit, path, device, build and date.
+A table whose date the README does not give is left out rather than dated by guess (llama.cpp's dgx-spark b6989 and
+mac-m2-ultra b7948 tables). Jeff Geerling's findings are left out: they state no prompt or context size for a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.output import Output
+
+
+@dataclass(frozen=True)
+class Table:
+    path: str  # under the community folder
+    device: str  # hardware-table id
+    date: dt.date
+    source: str
+
+
+LLAMA_CPP = "ggml-org/llama.cpp"
+KYUZ0 = "kyuz0/amd-strix-halo-toolboxes"
+TABLES = [
+    Table("llama-cpp-benches/dgx-spark_b6918.csv", "dgx-spark", dt.date(2025, 11, 2),
+          f"{LLAMA_CPP} @ 4c7e9893c4ca, benches/dgx-spark.md, build 2f68ce7cf (6918)"),
+    Table("llama-cpp-benches/dgx-spark_b7941.csv", "dgx-spark", dt.date(2026, 2, 5),
+          f"{LLAMA_CPP} benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941), read from lzptouch/llama.cpp @ 0b3d966f1855"),
+    Table("llama-cpp-benches/nemotron-dgx-spark_b8268.csv", "dgx-spark", dt.date(2026, 3, 6),
+          f"{LLAMA_CPP} benches/nemotron/nemotron-dgx-spark.md, build 04a65daab (8268), read from zommiommy/llama.cpp @ 04e8f3e11a66"),
+    Table("strix-halo-kyuz0/results_flat.csv", "ryzen-ai-max-395", dt.date(2026, 5, 18),
+          f"{KYUZ0} docs/results.json @ 08aa7bc026cb (generated 2026-05-18)"),
+    Table("strix-halo-kyuz0/results_2025-12-05_flat.csv", "ryzen-ai-max-395", dt.date(2025, 12, 5),
+          f"{KYUZ0} docs/results.json @ 7584a31548ee (2025-12-05)"),
+]  # fmt: skip
+LOCALSCORE = ("localscore/localscore_results.tsv",
+              "d893a/localscore-insights @ a4f81747b3e6, assets/localscore_results.tsv (scraped from https://www.localscore.ai)")  # fmt: skip
+
+
+def regenerate(data: Path, results_dir: Path, out: Output) -> int:
+    """Import every source into results_dir (files already there are kept, not written twice); the exit code."""
+    from harness.results.import_localscore import import_tsv
+    from harness.results.import_tables import import_table
+    from harness.results.share import write_imported
+    from harness.results.store import check_results_dir
+
+    if not data.is_dir():
+        out.error(f"{data}: no community data folder (../shared/data/community)")
+        return 2
+    check_results_dir(results_dir)
+    for table in TABLES:
+        path = data / table.path
+        out.line(f"importing {path}")
+        write_imported(import_table(path, table.device, table.date, table.source), path, results_dir, out)
+    path = data / LOCALSCORE[0]
+    out.line(f"importing {path}")
+    write_imported(import_tsv(path, LOCALSCORE[1]), path, results_dir, out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default = Path(__file__).resolve().parents[3] / "shared" / "data" / "community"
+    parser.add_argument("data", nargs="?", type=Path, default=default, help=f"the community folder (default {default})")
+    parser.add_argument("--results-dir", type=Path, default=Path("results"))
+    args = parser.parse_args(argv)
+    return regenerate(args.data, args.results_dir, Output())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
