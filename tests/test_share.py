@@ -25,7 +25,7 @@ def test_import_llama_bench_json_and_jsonl(tmp_path, run_meek):
     )  # fmt: skip
     assert code == 0, stderr
     files = sorted(results.glob("*/*.json"))
-    assert len(files) == 2 and "2 result file(s) written" in stdout
+    assert len(files) == 2 and stdout.count("1 result file(s) written, 0 skipped") == 2  # one line per input file
     records = json.loads((LLAMA_BENCH / "smollm2-cpu.json").read_text())
     imported = read_result(next(f for f in files if len(read_result(f).runs) == len(records)))
     assert imported.protocol.backend == "llama-bench" and "llama-bench -o json" in imported.protocol.imported_from

@@ -24,7 +24,7 @@ from harness.errors import MeekError
 from harness.machine.hardware import find_device, vendor_of
 from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
-from harness.results.reading import MAX_FILE_BYTES, Rejected, read_regular
+from harness.results.reading import MAX_FILE_BYTES, read_text
 from harness.results.schema import (
     BenchResult,
     Cpu,
@@ -76,15 +76,20 @@ class Imported:
     results: list[BenchResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "record N: reason"
 
+    def keep_valid(self, candidates, source_name: str) -> Imported:
+        """Keep the results `meek validate` would accept; the others are skipped with the validator's reasons."""
+        for result in candidates:
+            reason = validated(result, source_name)
+            if reason:
+                self.skipped.append(f"result for {result.model.label} on {result.machine.machine_id}: {reason}")
+            else:
+                self.results.append(result)
+        return self
+
 
 def read_records(path: Path) -> tuple[list[dict], str]:
     """The records of a llama-bench json (an array) or jsonl (one object per line) file, and which of the two it was."""
-    try:
-        text = read_regular(path, 50 * MAX_FILE_BYTES).decode("utf-8")
-    except Rejected as error:
-        raise MeekError(f"{path}: {error}") from None
-    except UnicodeDecodeError:
-        raise MeekError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, 50 * MAX_FILE_BYTES)
     try:
         if text.lstrip().startswith("["):
             records, kind = json.loads(text), "json"
@@ -225,13 +230,7 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
         result = groups[key]
         result.runs.append(run)
         result.created_utc = min(result.created_utc, test_time)
-    for result in groups.values():
-        reason = validated(result, source_name)
-        if reason:
-            imported.skipped.append(f"result for {result.model.label} on {result.machine.machine_id}: {reason}")
-        else:
-            imported.results.append(result)
-    return imported
+    return imported.keep_valid(groups.values(), source_name)
 
 
 def validated(result: BenchResult, source_name: str) -> str | None:

@@ -19,11 +19,10 @@ from pydantic import ValidationError
 
 from harness import __version__
 from harness.catalogue.models import CatalogModel, load_catalog
-from harness.errors import MeekError
 from harness.machine.hardware import find_device, vendor_of
-from harness.results.import_llama_bench import Imported, quant_of, validated
+from harness.results.import_llama_bench import Imported, quant_of
 from harness.results.import_tables import catalogue_model
-from harness.results.reading import Rejected, read_regular
+from harness.results.reading import read_text
 from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Vendor, new_result
 
 SHAPES = [(1024, 16), (4096, 256), (2048, 256), (2048, 768), (1024, 1024), (1280, 3072), (384, 1152), (64, 1024), (16, 1536)]
@@ -99,20 +98,9 @@ def results_from_tsv(text: str, source: str, name: str) -> Imported:
         result: BenchResult = groups[key]
         result.runs += runs
         result.created_utc = min(result.created_utc, created)
-    for result in groups.values():
-        reason = validated(result, name)
-        if reason:
-            imported.skipped.append(f"{result.model.label} on {result.machine.machine_id}: {reason}")
-        else:
-            imported.results.append(result)
-    return imported
+    return imported.keep_valid(groups.values(), name)
 
 
 def import_tsv(path: Path, source: str) -> Imported:
-    try:
-        text = read_regular(path, 50 * 2**20).decode("utf-8")
-    except Rejected as error:
-        raise MeekError(f"{path}: {error}") from None
-    except UnicodeDecodeError:
-        raise MeekError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, 50 * 2**20)
     return results_from_tsv(text, source, path.name)

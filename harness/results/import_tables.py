@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from harness import __version__
 from harness.catalogue.models import CatalogModel, load_catalog
-from harness.errors import MeekError, UsageError
+from harness.errors import UsageError
 from harness.machine.hardware import Device, load_hardware
 from harness.results.import_llama_bench import Imported, quant_of
-from harness.results.reading import Rejected, read_regular
+from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
 
 TEST = re.compile(r"^(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?$")
@@ -88,7 +88,6 @@ def _machine(device: Device, backend: str, build: str, source: str) -> Machine:
 def results_from_table(text: str, device_id: str, date: dt.date, source: str, name: str) -> Imported:
     """One result per (model, backend, build) of the table; rows that hold no measurement or do not parse are skipped
     with their reason; results are validated before they are returned."""
-    from harness.results.import_llama_bench import validated
 
     devices = {d.id: d for d in load_hardware()}
     if device_id not in devices:
@@ -127,20 +126,9 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
             groups[key] = new_result(_machine(device, row.get("backend") or backend, build, source), model, protocol,
                                      status="complete", created_utc=created)  # fmt: skip
         groups[key].runs.append(run)
-    for result in groups.values():
-        reason = validated(result, name)
-        if reason:
-            imported.skipped.append(f"result for {result.model.label}: {reason}")
-        else:
-            imported.results.append(result)
-    return imported
+    return imported.keep_valid(groups.values(), name)
 
 
 def import_table(path: Path, device_id: str, date: dt.date, source: str) -> Imported:
-    try:
-        text = read_regular(path, 50 * 2**20).decode("utf-8")
-    except Rejected as error:
-        raise MeekError(f"{path}: {error}") from None
-    except UnicodeDecodeError:
-        raise MeekError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, 50 * 2**20)
     return results_from_table(text, device_id, date, source, path.name)

@@ -57,6 +57,18 @@ def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+def read_text(path: Path, limit: int) -> str:
+    """A regular UTF-8 text file of at most `limit` bytes (an importer's input), or MeekError naming the path and why."""
+    from harness.errors import MeekError
+
+    try:
+        return read_regular(path, limit).decode("utf-8")
+    except Rejected as error:
+        raise MeekError(f"{path}: {error}") from None
+    except UnicodeDecodeError:
+        raise MeekError(f"{path}: not UTF-8 text") from None
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):

@@ -69,26 +69,11 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
 
 def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
     from harness.results.import_llama_bench import import_file
-    from harness.results.schema import write_result
-    from harness.results.store import check_results_dir
-    from harness.results.submit import already_there
 
     require_existing(paths)
     check_results_dir(results_dir)
-    written = 0
     for path in paths:
-        imported = import_file(path)
-        for skipped in imported.skipped:
-            out.warn(f"skipped {path} {skipped}")
-        for result in imported.results:
-            existing = already_there(results_dir, result)
-            if existing:
-                out.say(f"already imported: {existing}")
-                continue
-            target = write_result(result, results_dir)
-            written += 1
-            out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s), backend llama-bench")
-    out.say(f"{written} result file(s) written")
+        write_imported(import_file(path), path, results_dir, out)
     return EXIT_OK
 
 
