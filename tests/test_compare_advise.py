@@ -81,7 +81,7 @@ def test_advise_prefers_measurements_and_labels_predictions():
     runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 150.0), run("b", "rtx-4090", "tg128", 140.0)])
     table, notes = advise(runs, model, budget=2000, min_tg=None)
     measured = table[table["device"] == "NVIDIA GeForce RTX 4090"].iloc[0]
-    assert measured["tg t/s"] == 145.0 and measured["basis"] == "measured (2 machine(s))"
+    assert measured["tg t/s"] == 145.0 and measured["basis"] == "measured (2 machine(s), tg128)"
     predicted = table[table["device"] == "NVIDIA GeForce RTX 3090"].iloc[0]
     per_token = model.file_size_bytes  # dense model: every weight read per token
     efficiency = 145.0 * 4.92 * GB / (1008 * GB)  # learned from the two 4090 machines (their rows say 4.92 GB per token)

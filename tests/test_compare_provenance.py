@@ -40,3 +40,21 @@ def test_devices_narrows_to_hardware_table_ids(run_meek, example_tree):
     assert {by_name[row["device"]] for row in json.loads(stdout)["speed"]} == set(wanted)
     code, _, stderr = run_meek("compare", "--results-dir", str(example_tree), "--devices", "rtx-409")
     assert code == 2 and "unknown device rtx-409" in stderr and "rtx-4090" in stderr
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "results"
+
+
+def test_advise_device_answers_the_reverse_question_and_says_measured_or_predicted(run_meek):
+    code, stdout, stderr = run_meek("advise", "--device", "dgx-spark", "--results-dir", str(SHIPPED), "--format", "json")
+    assert code == 0, stderr
+    rows = {row["model"]: row for row in json.loads(stdout)}
+    assert rows["gpt-oss-120b-mxfp4"]["basis"].startswith("measured") and "tg32" in rows["gpt-oss-120b-mxfp4"]["basis"]
+    speeds = [row["tg t/s"] for row in json.loads(stdout)]
+    assert speeds == sorted(speeds, reverse=True)  # fastest first
+    code, stdout, stderr = run_meek("advise", "--device", "rtx-4090", "--results-dir", str(SHIPPED), "--min-tg", "20")
+    assert code == 0 and "0 model(s) measured on this device" in stdout and "prediction: bandwidth" in stdout, stderr
+    code, _, stderr = run_meek("advise", "--device", "rtx-409")
+    assert code == 2 and "Did you mean rtx-4090" in stderr
+    code, _, stderr = run_meek("advise")
+    assert code == 2 and "give -m MODEL" in stderr

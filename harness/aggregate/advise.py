@@ -19,13 +19,15 @@ ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typical
 
 
 def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
-    tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0)]
+    """llama-bench generation tests (tg128, tg32, ...) at depth 0: not other tools' averaged shapes (LocalScore's)."""
+    tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0) & runs["test"].str.fullmatch(r"tg\d+")]
     return tg[tg["model"] == model]
 
 
 def efficiency_by_kind(runs: pd.DataFrame) -> dict[str, tuple[float, int]]:
     """Median share of peak bandwidth reached in generation tests, per device kind, with how many machines it rests on."""
     tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & runs["bandwidth_gbs"].notna() & runs["bytes_per_token"].notna()]
+    tg = tg[tg["test"].str.fullmatch(r"tg\d+")]  # llama-bench's generation tests, not LocalScore's averaged shapes
     tg = tg[tg["bytes_per_token"] >= 2**30]  # tiny models sit in caches and would overstate it
     if tg.empty:
         return {}
@@ -72,7 +74,8 @@ def advise(
         own = measured[measured["device_id"] == device.id]
         if not own.empty:
             per_machine = own.groupby("machine_id")["median_ts"].median()
-            tg, basis = per_machine.median(), f"measured ({len(per_machine)} machine(s))"
+            tests = ",".join(sorted(set(own["test"])))
+            tg, basis = per_machine.median(), f"measured ({len(per_machine)} machine(s), {tests})"
         else:
             share, machines = efficiency.get(device.kind, (ASSUMED_EFFICIENCY, 0))
             tg = device.bandwidth_gbs * 1e9 * share / per_token
@@ -107,3 +110,27 @@ def advise(
         "memory; CPU rows assume enough system RAM is bought; prices are launch prices."
     )
     return table, notes
+
+
+def models_for_device(
+    runs: pd.DataFrame, device: Device, min_tg: float | None = None, models: list[CatalogModel] | None = None
+) -> pd.DataFrame:
+    """The reverse question: the catalogue models this device holds (the one memory model), fastest first, each at its
+    measured generation speed where anyone measured it on this device, else predicted, with the basis named."""
+    from harness.catalogue.models import load_catalog
+
+    rows = []
+    for model in models or load_catalog().models:
+        need = model_need(model)
+        if not fits(device, need.total):
+            continue
+        table, _ = advise(runs, model, None, None, hardware=[device])
+        if table.empty:
+            continue
+        best = table.iloc[0]
+        if min_tg is not None and best["tg t/s"] < min_tg:
+            continue
+        rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,
+                     "memory GiB": round(need.total / memory_fit.GIB, 1), "tg t/s": best["tg t/s"], "basis": best["basis"]})  # fmt: skip
+    table = pd.DataFrame(rows, columns=["model", "tier", "params (B)", "quant", "memory GiB", "tg t/s", "basis"])
+    return table.sort_values("tg t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table

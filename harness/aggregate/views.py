@@ -70,3 +70,37 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
         for note in notes:
             out.say(f"- {note}")
     return EXIT_OK
+
+
+def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None, fmt: str, out: Output) -> int:
+    """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
+    from harness.aggregate.advise import models_for_device
+    from harness.aggregate.compare import render
+    from harness.machine.hardware import device_for_machine, load_hardware
+
+    devices = {d.id: d for d in load_hardware()}
+    if device_id is None:
+        from harness.machine.facts import fingerprint
+
+        facts = fingerprint(include_build=False)
+        device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
+        if device is None:
+            raise UsageError("--machine this: this machine's CPU or GPU is not in the hardware table; name one with --device")
+    elif device_id in devices:
+        device = devices[device_id]
+    else:
+        import difflib
+
+        near = difflib.get_close_matches(device_id, sorted(devices), n=2, cutoff=0.5)
+        raise UsageError(f"--device: unknown device '{device_id}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
+    tree = load_valid(paths, out)
+    table = models_for_device(tree.runs, device, min_tg)
+    if table.empty:
+        out.say(f"no catalogue model fits {device.name}" + (f" at {min_tg:g} t/s or more" if min_tg else ""))
+        return EXIT_OK
+    out.data(render(table, fmt))
+    if fmt == "md":
+        measured = int(table["basis"].str.startswith("measured").sum())
+        out.say(f"- {device.name}: {measured} model(s) measured on this device, {len(table) - measured} predicted "
+                "(bandwidth x efficiency, labelled in basis); memory is the need at an 8k context")  # fmt: skip
+    return EXIT_OK

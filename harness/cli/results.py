@@ -129,20 +129,35 @@ def compare(
     epilog="Examples:\n\n"
     "  meek advise --budget 2500 --model llama-3.1-8b-q4_k_m --min-tg 20\n\n"
     "  meek advise --model qwen3-30b-a3b-q4_k_m --format csv\n\n"
+    "  meek advise --device rtx-4090 --min-tg 20       # the reverse: what this device runs, fastest first\n\n"
+    "  meek advise --machine this\n\n"
     "Measured speeds (median over machines with that device in the results) rank first-hand; devices nobody measured get "
     "a bandwidth-based prediction, labelled as one.",
 )
 def advise(
-    model: str = typer.Option(..., "-m", "--model", help="Catalogue id of the model you want to run."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id of the model you want to run."),
+    device: str | None = typer.Option(None, "--device", help="The reverse question: the models this hardware-table device runs."),
+    machine: str | None = typer.Option(None, "--machine", help="'this': the reverse question for this machine's device."),
     budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
     min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s."),
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
-    """Which hardware to buy for a model and a budget: ranked by generation speed, measured where anyone measured it."""
-    from harness.aggregate.views import advise
+    """Which hardware to buy for a model and a budget, ranked by generation speed, measured where anyone measured it; or,
+    with --device / --machine this, which models a device runs."""
+    from harness.aggregate.views import advise, advise_device
+    from harness.errors import UsageError
 
-    run(lambda: advise(results_dirs(paths), model, budget, min_tg, fmt, out))
+    def action() -> int:
+        if machine not in (None, "this"):
+            raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
+        if (model is None) == (device is None and machine is None):
+            raise UsageError("give -m MODEL (which device to buy) or --device ID / --machine this (which models it runs)")
+        if model is not None:
+            return advise(results_dirs(paths), model, budget, min_tg, fmt, out)
+        return advise_device(results_dirs(paths), device, min_tg, fmt, out)
+
+    run(action)
 
 
 @results_app.command(
