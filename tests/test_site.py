@@ -93,8 +93,17 @@ def test_every_page_loads_offline_without_console_errors(browser, site):
     assert "http" not in (site / "index.html").read_text().split("<footer>")[0]  # no CDN: nothing fetched from the network
 
 
+def loaded(browser, page: Path) -> None:
+    """Open a page and wait (up to 20 s) until its script has drawn the leaderboard: on a loaded 2-core machine the
+    first read can come before the rows exist."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "#leaderboard tbody tr"))
+
+
 def test_leaderboard_sorts_and_filters(browser, site):
-    browser.get((site / "index.html").as_uri())
+    loaded(browser, site / "index.html")
     assert len(rows(browser)) == 3  # smollm2 in-process and through llama-bench, gemma in-process
     tg = column(browser, "tg t/s")
     values = [float(r[tg]) for r in rows(browser)]
@@ -119,7 +128,7 @@ def test_leaderboard_sorts_and_filters(browser, site):
 
 
 def test_machine_link_and_compare_page(browser, site):
-    browser.get((site / "index.html").as_uri())
+    loaded(browser, site / "index.html")
     browser.find_element("css selector", "#leaderboard tbody a").click()
     assert browser.find_element("css selector", "h1").text.startswith("Machine ")
     assert browser.find_elements("css selector", ".bar-row")
