@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.results.reading import NON_C0_CONTROLS, UNPRINTABLE
+
 if TYPE_CHECKING:
     from rich.status import Status
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # keeps \t, \n
-_FIELD_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{NON_C0_CONTROLS}]")  # keeps \t and \n
 
 
 def printable(text: object) -> str:
@@ -33,7 +34,7 @@ def printable(text: object) -> str:
 def printable_field(text: object) -> str:
     """A data string (a file name, a model name, a reason quoting a file) for one line: every control character,
     newlines and tabs included, becomes '?', so it cannot start a line of its own."""
-    return _FIELD_CONTROL.sub("?", str(text))
+    return UNPRINTABLE.sub("?", str(text))
 
 
 class Output:

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,6 +38,9 @@ from harness.results.schema import (
     new_result,
     safe_name,
 )
+
+if TYPE_CHECKING:
+    from harness.results.validate import Validator
 
 RATE_TOLERANCE = 1e-3  # llama-bench prints rates to about six significant digits
 
@@ -78,8 +81,11 @@ class Imported:
 
     def keep_valid(self, candidates, source_name: str) -> Imported:
         """Keep the results `meek validate` would accept; the others are skipped with the validator's reasons."""
+        from harness.results.validate import Validator
+
+        validator = Validator()  # the catalogue is read once for the whole import, not once per result
         for result in candidates:
-            reason = validated(result, source_name)
+            reason = validated(result, source_name, validator)
             if reason:
                 self.skipped.append(f"result for {result.model.label} on {result.machine.machine_id}: {reason}")
             else:
@@ -233,7 +239,7 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
     return imported.keep_valid(groups.values(), source_name)
 
 
-def validated(result: BenchResult, source_name: str) -> str | None:
+def validated(result: BenchResult, source_name: str, validator: Validator | None = None) -> str | None:
     """Why `meek validate` would refuse the result once written (None when it would pass): an importer writes only files
     its own validator accepts."""
     from harness.results.reading import has_markup_or_control
@@ -247,6 +253,6 @@ def validated(result: BenchResult, source_name: str) -> str | None:
     text = canonical_text(document)
     if has_markup_or_control(text):
         return "markup, script, control or text-direction characters in a string"
-    report = Validator().check_document(document, text, FileReport(Path(source_name)))
+    report = (validator or Validator()).check_document(document, text, FileReport(Path(source_name)))
     return "; ".join(report.failures) or None
 

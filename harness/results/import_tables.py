@@ -55,10 +55,11 @@ def catalogue_model(label: str, params_b: float | None, quant: str | None, model
 def _run(row: dict[str, str]) -> Run | None:
     test = (row.get("test") or "").strip()
     shape = TEST.match(test)
-    rate = row.get("tps_mean") or (MEAN_SD.match(row.get("t/s") or "") or [None, None])[1]
+    cell = MEAN_SD.match(row.get("t/s") or "")
+    rate = row.get("tps_mean") or (cell.group(1) if cell else None)
     if not test or not shape or not shape.group(0) or rate in (None, ""):
         return None
-    spread = row.get("tps_std") or (MEAN_SD.match(row.get("t/s") or "") or [None, None, None])[2] or "0"
+    spread = row.get("tps_std") or (cell.group(2) if cell else None) or "0"
     n_prompt, n_gen, n_depth = (int(g) if g else 0 for g in shape.groups())
     if n_prompt + n_gen == 0:
         return None

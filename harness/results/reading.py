@@ -22,8 +22,10 @@ TAG = re.compile(r"<[A-Za-z!/?]")
 CONTROL_ESCAPE = re.compile(r"\\\\|(\\[bfnrt]|\\u00[01][0-9a-f])")  # an escaped backslash, or (a C0 control character)
 # DEL, the C1 controls (U+0080-U+009F, some terminals obey them), and the bidirectional overrides and isolates that
 # make text display in another order than it is stored (U+202A-U+202E, U+2066-U+2069), plus line and paragraph
-# separators.
-RAW_CONTROL = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# separators: the one definition of what, beyond the C0 controls, no string may carry (output.py and schema.py use it).
+NON_C0_CONTROLS = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+RAW_CONTROL = re.compile(f"[{NON_C0_CONTROLS}]")
+UNPRINTABLE = re.compile(f"[\x00-\x1f{NON_C0_CONTROLS}]")  # every control character, C0 included
 
 
 class Rejected(Exception):
@@ -106,6 +108,19 @@ def loads_strict(data: bytes | str) -> object:
     )
 
 
+def read_json(path: Path, limit: int = MAX_FILE_BYTES) -> object:
+    """The strict JSON of a regular file (read_regular, loads_strict), or Rejected with the reason."""
+    raw = read_regular(path, limit)
+    try:
+        return loads_strict(raw)
+    except UnicodeDecodeError:
+        raise Rejected("not UTF-8 text") from None
+    except RecursionError:
+        raise Rejected("JSON nested too deeply") from None
+    except ValueError as error:
+        raise Rejected(f"malformed JSON: {error}") from None
+
+
 def has_markup_or_control(text: str) -> bool:
     """An HTML tag, a javascript: URL, a control character (C0, C1, DEL, a line separator) or a bidirectional override
     anywhere in the canonical JSON (cheap tests first)."""
@@ -120,18 +135,13 @@ def parse_untrusted(path: Path) -> tuple[dict, str]:
     """Read one result file defensively; returns the document and its canonical text (what the content hash covers)."""
     from harness.results.schema import canonical_text
 
-    raw = read_regular(path)
+    document = read_json(path)
+    if not isinstance(document, dict):
+        raise Rejected("not a JSON object")
     try:
-        document = loads_strict(raw)
-        if not isinstance(document, dict):
-            raise Rejected("not a JSON object")
         text = canonical_text(document)
-    except UnicodeDecodeError:
-        raise Rejected("not UTF-8 text") from None
     except RecursionError:
         raise Rejected("JSON nested too deeply") from None
-    except ValueError as error:
-        raise Rejected(f"malformed JSON: {error}") from None
     if has_markup_or_control(text):
         raise Rejected("markup, script, control or text-direction characters in a string")
     return document, text

@@ -301,24 +301,28 @@ def content_hash(document: dict) -> str:
     return hashlib.sha256(canonical_text(document).encode()).hexdigest()
 
 
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
-
-
-def _one_line(value):
-    """Strings as `meek validate` accepts them: a multi-line error message from llama.cpp or lm-eval is kept on one line."""
+def map_strings(value, change):
+    """The JSON value with `change` applied to every string in it (keys left alone)."""
     if isinstance(value, str):
-        return _UNPRINTABLE.sub(" ", value)
+        return change(value)
     if isinstance(value, list):
-        return [_one_line(item) for item in value]
+        return [map_strings(item, change) for item in value]
     if isinstance(value, dict):
-        return {key: _one_line(item) for key, item in value.items()}
+        return {key: map_strings(item, change) for key, item in value.items()}
     return value
+
+
+def _one_line(text: str) -> str:
+    """A string as `meek validate` accepts it: a multi-line error message from llama.cpp or lm-eval kept on one line."""
+    from harness.results.reading import UNPRINTABLE
+
+    return re.sub(UNPRINTABLE.pattern + "+", " ", text)  # a run of them becomes one space
 
 
 def signed_document(result: BenchResult) -> dict:
     """The result as the JSON document written to disk, with its content hash; control characters in its strings (a
     multi-line message caught from a crash) become spaces, so the harness never writes a file its validator refuses."""
-    document = _one_line(result.model_dump(mode="json", exclude={"content_sha256"}))
+    document = map_strings(result.model_dump(mode="json", exclude={"content_sha256"}), _one_line)
     validate_document(document, "result to write")
     return {**document, "content_sha256": content_hash(document)}
 
@@ -353,11 +357,11 @@ def validate_document(document: dict, label: str = "result") -> BenchResult:
 
 
 def read_result(path: Path) -> BenchResult:
-    from harness.results.reading import Rejected, loads_strict, read_regular
+    from harness.results.reading import Rejected, read_json
 
     try:
-        document = loads_strict(read_regular(Path(path)))
-    except (Rejected, ValueError, RecursionError) as error:
+        document = read_json(Path(path))
+    except Rejected as error:
         raise MeekError(f"{path}: cannot read JSON ({error})") from None
     return validate_document(document, str(path))  # type: ignore[arg-type]  # validate_document checks it is an object
 

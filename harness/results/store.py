@@ -38,11 +38,11 @@ def save_result(result: BenchResult, results_dir: Path, say) -> Path:
 def upgrade_file(path: Path) -> bool:
     """Rewrite a result file of an older schema_version in place as the current version, with its content hash; False
     when it is current already. The file is replaced atomically; MeekError when it is not a readable result."""
-    from harness.results.reading import Rejected, loads_strict, read_regular
+    from harness.results.reading import Rejected, read_json
 
     try:
-        document = loads_strict(read_regular(Path(path)))
-    except (Rejected, ValueError, RecursionError) as error:
+        document = read_json(Path(path))
+    except Rejected as error:
         raise MeekError(f"cannot read JSON ({error})") from None
     if not isinstance(document, dict):
         raise MeekError("not a JSON object")

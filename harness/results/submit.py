@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness.errors import MeekError
 from harness.output import printable_field
-from harness.results.reading import Rejected, loads_strict, read_regular
-from harness.results.schema import BenchResult, result_path, signed_document, validate_document, write_result
+from harness.results.reading import Rejected, read_json
+from harness.results.schema import BenchResult, map_strings, result_path, signed_document, validate_document, write_result
 from harness.results.validate import FileReport, Validator, result_files
 
 # An absolute path (POSIX, home-relative or Windows) up to its last separator; folder names may hold spaces ("/home/Ann
@@ -29,19 +29,9 @@ def without_local_paths(text: str) -> str:
     return LOCAL_PATH.sub("", text)
 
 
-def _clean(value):
-    if isinstance(value, str):
-        return without_local_paths(value)
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
-    return value
-
-
 def cleaned(result: BenchResult) -> BenchResult:
     """A copy fit to share: every string of the document without local paths (and without its old content hash)."""
-    document = _clean(result.model_dump(mode="json", exclude={"content_sha256"}))
+    document = map_strings(result.model_dump(mode="json", exclude={"content_sha256"}), without_local_paths)
     return validate_document(document, "cleaned result")
 
 
@@ -51,11 +41,11 @@ def already_there(results_dir: Path, result: BenchResult) -> Path | None:
     folder = result_path(results_dir, result).parent
     for path in result_files([folder]) if folder.is_dir() and not folder.is_symlink() else []:
         try:
-            document = loads_strict(read_regular(path))
-            if isinstance(document, dict) and document.get("content_sha256") == digest:
-                return path
-        except (Rejected, ValueError, AttributeError):  # not a readable result: not a copy of this one
+            document = read_json(path)
+        except Rejected:  # not a readable result: not a copy of this one
             continue
+        if isinstance(document, dict) and document.get("content_sha256") == digest:
+            return path
     return None
 
 

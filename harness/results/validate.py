@@ -170,11 +170,13 @@ class Validator:
 
     def model_of(self, result: BenchResult) -> CatalogModel | None:
         """The catalogue entry for the result's model file: by sha256, else by id when the file records no sha256."""
-        if result.model.sha256:
-            return self.by_sha.get(result.model.sha256) or (
-                None if (result.model.id in self.by_id and self.by_id[result.model.id].sha256) else self.by_id.get(result.model.id or "")
-            )
-        return self.by_id.get(result.model.id or "")
+        sha = result.model.sha256
+        if sha in self.by_sha:
+            return self.by_sha[sha]
+        entry = self.by_id.get(result.model.id or "")
+        if sha and entry and entry.sha256:
+            return None  # a different file under a known name: the catalogue's facts are not its facts
+        return entry
 
     def _model_warnings(self, result: BenchResult) -> list[str]:
         sha, model_id = result.model.sha256, result.model.id
