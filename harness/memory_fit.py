@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import psutil
 
 from harness.errors import MeekError
 from harness.machine import gpu
+
+if TYPE_CHECKING:
+    from harness.catalogue.models import CatalogModel
+    from harness.machine import hardware
 
 GIB = 2**30
 Kind = Literal["gpu", "unified", "cpu"]
@@ -163,6 +167,18 @@ def fits(need_bytes: float, kind: str, memory_bytes: float | None) -> bool:
     if memory_bytes is None:
         return True
     return need_bytes <= usable_bytes(kind, memory_bytes)
+
+
+def model_need(model: CatalogModel) -> Need:
+    """What a catalogue model needs at the default context: its file (or parameters at its quant) and the KV estimate."""
+    size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
+    return need(model.params_total_b, model.quant, size)
+
+
+def device_fits(device: hardware.Device, needed_bytes: float) -> bool:
+    """The verdict for a device of the hardware table (its memory_gb, as marketed, is GiB of VRAM or unified memory; a
+    CPU's RAM is bought to suit and holds anything)."""
+    return fits(needed_bytes, device.kind, device.memory_gb * GIB if device.memory_gb is not None else None)
 
 
 @dataclass(frozen=True)

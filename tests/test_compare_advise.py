@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.aggregate.advise import ASSUMED_EFFICIENCY, advise
+from harness.aggregate.advise import advise
+from harness.aggregate.predict import ASSUMED_EFFICIENCY
 from harness.aggregate.compare import compare_table, markdown
 from harness.aggregate.tree import RUN_COLUMNS
 from harness.catalogue.models import load_catalog
@@ -83,10 +84,10 @@ def test_advise_prefers_measurements_and_labels_predictions():
     measured = table[table["device"] == "NVIDIA GeForce RTX 4090"].iloc[0]
     assert measured["tg t/s"] == 145.0 and measured["basis"] == "measured (2 machine(s), tg128)"
     predicted = table[table["device"] == "NVIDIA GeForce RTX 3090"].iloc[0]
-    per_token = model.file_size_bytes  # dense model: every weight read per token
-    efficiency = 145.0 * 4.92 * GB / (1008 * GB)  # learned from the two 4090 machines (their rows say 4.92 GB per token)
-    assert predicted["basis"] == f"prediction: bandwidth x {efficiency:.0%} efficiency from 2 machine(s)"
-    assert predicted["tg t/s"] == pytest.approx(936 * GB * efficiency / per_token)
+    # learned from the 4090's two machines: 145 t/s x the catalogue's file size over its 1008 GB/s
+    efficiency = 145.0 * model.file_size_bytes / (1008 * GB)
+    assert predicted["basis"] == f"prediction: bandwidth x {efficiency:.0%} efficiency of 1 nvidia gpu device(s) at this size (llama-bench tg)"
+    assert predicted["tg t/s"] == pytest.approx(936 * GB * efficiency / model.file_size_bytes)
     assert list(table["rank"]) == list(range(1, len(table) + 1))
     assert table["tg t/s"].is_monotonic_decreasing
     assert any(note.startswith("over budget:") and "rtx-5090" not in note for note in notes)

@@ -1,21 +1,21 @@
 """`meek advise`: which device to buy for a model and a budget, ranked by generation speed.
 
-Measured results come first (the median over machines with that device). A device nobody has measured gets a prediction:
-its memory bandwidth over the bytes read per token, times the bandwidth efficiency measured on devices of the same kind
-in the results tree (or an assumed one when there are none), and is labelled as a prediction.
+Measured results come first (the median over machines with that device, llama-bench's generation tests). A device
+nobody measured on that model gets a prediction from the record (harness/aggregate/predict.py: its own efficiency on
+other models, else its vendor and kind's, else its kind's, else an assumed one), with a range and its basis named.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
 from harness import memory_fit
+from harness.aggregate.predict import Predictor, predictor
 from harness.catalogue.models import CatalogModel
 from harness.machine.hardware import Device, load_hardware
-
-ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without measurements
 
 
 def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -24,29 +24,39 @@ def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
     return tg[tg["model"] == model]
 
 
-def efficiency_by_kind(runs: pd.DataFrame) -> dict[str, tuple[float, int]]:
-    """Median share of peak bandwidth reached in generation tests, per device kind, with how many machines it rests on."""
-    tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & runs["bandwidth_gbs"].notna() & runs["bytes_per_token"].notna()]
-    tg = tg[tg["test"].str.fullmatch(r"tg\d+")]  # llama-bench's generation tests, not LocalScore's averaged shapes
-    tg = tg[tg["bytes_per_token"] >= 2**30]  # tiny models sit in caches and would overstate it
-    if tg.empty:
-        return {}
-    share = tg["median_ts"] * tg["bytes_per_token"] / (tg["bandwidth_gbs"] * 1e9)
-    frame = tg.assign(share=share).groupby(["device_kind", "machine_id"])["share"].median().reset_index()
-    return {kind: (rows["share"].median(), len(rows)) for kind, rows in frame.groupby("device_kind")}
+def prompt_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
+    """llama-bench prompt tests (pp512, pp2048, ...) at depth 0."""
+    pp = runs[(runs["n_prompt"] > 0) & (runs["n_gen"] == 0) & (runs["n_depth"] == 0) & runs["test"].str.fullmatch(r"pp\d+")]
+    return pp[pp["model"] == model]
 
 
-def fits(device: Device, needed_bytes: float) -> bool:
-    """The memory model's verdict for a device of the hardware table (its memory_gb, as marketed, is GiB of VRAM or
-    unified memory; a CPU's RAM is bought to suit and holds anything)."""
-    memory = device.memory_gb * memory_fit.GIB if device.memory_gb is not None else None
-    return memory_fit.fits(needed_bytes, device.kind, memory)
+@dataclass(frozen=True)
+class Estimate:
+    tg: float
+    low: float
+    high: float
+    basis: str
+    pp: float  # measured prompt t/s (llama-bench pp tests), NaN where nobody measured it
 
 
-def model_need(model: CatalogModel) -> memory_fit.Need:
-    """What a catalogue model needs at the default context: its file (or parameters at its quant) and the KV estimate."""
-    size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
-    return memory_fit.need(model.params_total_b, model.quant, size)
+def estimate(runs: pd.DataFrame, record: Predictor, device: Device, model: CatalogModel) -> Estimate:
+    """The model's generation speed on the device: measured there (llama-bench's tg tests, else LocalScore's averaged
+    shape, named), else predicted from the record."""
+    pp_runs = prompt_runs(runs, model.id) if not runs.empty else runs
+    pp_own = pp_runs[pp_runs["device_id"] == device.id] if not runs.empty else runs
+    pp = float(pp_own.groupby("machine_id")["median_ts"].median().median()) if not pp_own.empty else math.nan
+    measured = generation_runs(runs, model.id) if not runs.empty else runs
+    own = measured[measured["device_id"] == device.id] if not runs.empty else runs
+    if own.empty and not runs.empty:
+        own = runs[(runs["model"] == model.id) & (runs["device_id"] == device.id) & (runs["backend"] == "localscore")]
+        own = own[own["n_gen"] > 0]
+    if not own.empty:
+        per_machine = own.groupby("machine_id")["median_ts"].median()
+        tests = ",".join(sorted(set(own["test"])))
+        low, high = float(per_machine.min()), float(per_machine.max())
+        return Estimate(float(per_machine.median()), low, high, f"measured ({len(per_machine)} machine(s), {tests})", pp)
+    prediction = record.predict(device, model)
+    return Estimate(prediction.tg, prediction.low, prediction.high, prediction.basis, pp)
 
 
 def advise(
@@ -55,33 +65,24 @@ def advise(
     budget: float | None,
     min_tg: float | None,
     hardware: list[Device] | None = None,
+    record: Predictor | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Devices within budget that hold the model, fastest first; and why the others were left out."""
-    need = model_need(model)
+    need = memory_fit.model_need(model)
     per_token = need.weights * model.params_active_b / model.params_total_b
     needed = need.total
-    measured = generation_runs(runs, model.id) if not runs.empty else runs
-    efficiency = efficiency_by_kind(runs) if not runs.empty else {}
+    record = record or predictor(runs)
     rows = []
     left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": []}
     for device in hardware or load_hardware():
         if budget is not None and device.launch_price_usd > budget:
             left_out["over budget"].append(device.id)
             continue
-        if not fits(device, needed):
+        if not memory_fit.device_fits(device, needed):
             left_out["too little memory"].append(device.id)
             continue
-        own = measured[measured["device_id"] == device.id]
-        if not own.empty:
-            per_machine = own.groupby("machine_id")["median_ts"].median()
-            tests = ",".join(sorted(set(own["test"])))
-            tg, basis = per_machine.median(), f"measured ({len(per_machine)} machine(s), {tests})"
-        else:
-            share, machines = efficiency.get(device.kind, (ASSUMED_EFFICIENCY, 0))
-            tg = device.bandwidth_gbs * 1e9 * share / per_token
-            source = f"{share:.0%} efficiency from {machines} machine(s)" if machines else f"assumed {share:.0%} efficiency"
-            basis = f"prediction: bandwidth x {source}"
-        if min_tg is not None and tg < min_tg:
+        found = estimate(runs, record, device, model)
+        if min_tg is not None and found.tg < min_tg:
             left_out["below --min-tg"].append(device.id)
             continue
         rows.append(
@@ -90,10 +91,11 @@ def advise(
                 "kind": device.kind,
                 "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
                 "price_usd": device.launch_price_usd,
-                "tg t/s": tg,
-                "basis": basis,
-                "t/s per $1000": tg / device.launch_price_usd * 1000,
-                "t/s per W": tg / device.power_w,
+                "tg t/s": found.tg,
+                "tg range": _range(found),
+                "basis": found.basis,
+                "t/s per $1000": found.tg / device.launch_price_usd * 1000,
+                "t/s per W": found.tg / device.power_w,
                 "note": device.note or "",
             }
         )
@@ -107,9 +109,14 @@ def advise(
         f"needed at {memory_fit.DEFAULT_CONTEXT} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
         f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); a model may use "
         f"{memory_fit.USABLE_SHARE['gpu']:.0%} of a GPU's memory and {memory_fit.USABLE_SHARE['unified']:.0%} of unified "
-        "memory; CPU rows assume enough system RAM is bought; prices are launch prices."
+        "memory; CPU rows assume enough system RAM is bought; prices are launch prices; a range is the spread between "
+        "machines (measured) or the 10th-90th percentile of the spread a prediction rests on."
     )
     return table, notes
+
+
+def _range(found: Estimate) -> str:
+    return "" if math.isnan(found.low) else f"{found.low:.3g}-{found.high:.3g}"
 
 
 def models_for_device(
@@ -119,18 +126,18 @@ def models_for_device(
     measured generation speed where anyone measured it on this device, else predicted, with the basis named."""
     from harness.catalogue.models import load_catalog
 
+    record = predictor(runs)
     rows = []
     for model in models or load_catalog().models:
-        need = model_need(model)
-        if not fits(device, need.total):
+        need = memory_fit.model_need(model)
+        if not memory_fit.device_fits(device, need.total):
             continue
-        table, _ = advise(runs, model, None, None, hardware=[device])
-        if table.empty:
-            continue
-        best = table.iloc[0]
-        if min_tg is not None and best["tg t/s"] < min_tg:
+        found = estimate(runs, record, device, model)
+        if min_tg is not None and found.tg < min_tg:
             continue
         rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,
-                     "memory GiB": round(need.total / memory_fit.GIB, 1), "tg t/s": best["tg t/s"], "basis": best["basis"]})  # fmt: skip
-    table = pd.DataFrame(rows, columns=["model", "tier", "params (B)", "quant", "memory GiB", "tg t/s", "basis"])
+                     "memory GiB": round(need.total / memory_fit.GIB, 1), "tg t/s": found.tg, "tg range": _range(found),
+                     "pp t/s (measured)": found.pp, "basis": found.basis})  # fmt: skip
+    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "tg t/s", "tg range", "pp t/s (measured)", "basis"]
+    table = pd.DataFrame(rows, columns=columns)
     return table.sort_values("tg t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table

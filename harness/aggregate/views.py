@@ -102,5 +102,6 @@ def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None
     if fmt == "md":
         measured = int(table["basis"].str.startswith("measured").sum())
         out.say(f"- {device.name}: {measured} model(s) measured on this device, {len(table) - measured} predicted "
-                "(bandwidth x efficiency, labelled in basis); memory is the need at an 8k context")  # fmt: skip
+                "(from the record: each row names its basis, and its range where the spread allows one); memory is the need "
+                "at an 8k context")  # fmt: skip
     return EXIT_OK

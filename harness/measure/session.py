@@ -117,8 +117,6 @@ def model_list(request: BenchRequest, catalog: Catalog) -> list[str]:
 def models_for_tier(tier: str, catalog: Catalog, machine: dict | None = None) -> list[str]:
     """Standard model ids of the named tiers; `auto` picks those that fit this machine at the default context (the one
     memory model: harness/memory_fit.py)."""
-    from harness.aggregate.advise import model_need
-
     names = [t.strip().lower() for t in tier.split(",")]
     if names == ["auto"]:
         device = memory_fit.this_machine(machine or fingerprint(include_build=False))
@@ -126,7 +124,7 @@ def models_for_tier(tier: str, catalog: Catalog, machine: dict | None = None) ->
             m.id
             for t in TIERS
             for m in catalog.standard_models(t)
-            if memory_fit.fits(model_need(m).total, device.kind, device.memory_bytes)
+            if memory_fit.fits(memory_fit.model_need(m).total, device.kind, device.memory_bytes)
         ]
     for name in names:
         if name not in TIERS:
