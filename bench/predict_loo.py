@@ -75,6 +75,19 @@ def main() -> None:
     cells = record_cells(load_tree([args.results]).runs, models, devices)
     frame = errors(cells, models, devices)
     table = summary(frame)
+    own = frame[frame["own level"] == "own device"]
+    by_model = own.groupby(["kind", "model"])["own"].agg(["count", "median"])
+    by_model = by_model[by_model["count"] >= 10]
+    single = cells.groupby("kind")["machines"].apply(lambda m: (m == 1).mean())
+    why = (
+        f"Why the targets are missed, from the same run: {len(frame) - len(own)} of {len(frame)} cells sit under a third "
+        "of their peers' efficiency (or the device has no other model) and fall to level 2, where LocalScore rows such "
+        "as datacentre cards below consumer ones make the device-out error large; "
+        + ", ".join(f"{share:.0%} of {kind} cells rest on one machine" for kind, share in single.items())
+        + " (one LocalScore upload, no repeat); own-device median error per model (10+ cells): "
+        + ", ".join(f"{kind} {model} {row['median']:.0%}" for (kind, model), row in by_model.iterrows())
+        + ". The GPU and CPU rows are LocalScore uploads of unknown settings (the TSV records no llama.cpp version)."
+    )
     body = "\n".join(
         [
             f"Measured {dt.date.today()} with `python bench/predict_loo.py --write` over the shipped record "
@@ -88,6 +101,8 @@ def main() -> None:
             "- own: only the cell hidden; the device's own efficiency on its other models (cells where the device has "
             "no other model, or its own record is set aside as far below its peers, are not in own's columns).",
             "- own in range: how often the measured value falls in the 10th-90th percentile range the prediction gives.",
+            "",
+            why,
         ]
     )
     print(body)
