@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from harness.aggregate.advise import advise
+from harness.aggregate.compare import compare_table, markdown, shape_notes
 from harness.aggregate.predict import ASSUMED_EFFICIENCY
-from harness.aggregate.compare import compare_table, markdown
 from harness.aggregate.tree import RUN_COLUMNS
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
@@ -109,3 +109,18 @@ def test_advise_moe_reads_only_active_weights():
     spark = table[table["device"].str.contains("DGX Spark")].iloc[0]
     per_token = model.file_size_bytes * model.params_active_b / model.params_total_b
     assert spark["tg t/s"] == pytest.approx(273 * GB * ASSUMED_EFFICIENCY / per_token)
+
+
+def test_a_machine_without_the_default_tests_keeps_its_own_shapes_side_by_side():
+    runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 120.0), run("a", "rtx-4090", "pp512", 9000.0),
+                         run("b", "dgx-spark", "tg32", 50.0), run("b", "dgx-spark", "pp2048", 2000.0),
+                         run("a", "rtx-4090", "tg32", 118.0)])  # fmt: skip
+    table = compare_table(runs)
+    assert sorted(zip(table["machine_id"], table["test"])) == [("a", "pp512"), ("a", "tg128"), ("b", "pp2048"), ("b", "tg32")]
+    notes = shape_notes(table)
+    assert "NVIDIA GeForce RTX 4090: pp512, tg128" in notes and "NVIDIA DGX Spark (GB10, 128 GB): pp2048, tg32" in notes
+    assert "never merged" in notes[-1]
+    every = compare_table(runs, devices=["rtx-4090", "dgx-spark"])  # asked about these boxes: every test they have
+    assert set(every["test"]) == {"pp512", "tg128", "tg32", "pp2048"}
+    assert any("the same shape on every device (compare these rows directly): tg32" in note for note in shape_notes(every))
+    assert shape_notes(compare_table(runs, tests=["tg32"])) == []

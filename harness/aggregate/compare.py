@@ -14,7 +14,7 @@ from harness.errors import MeekError, UsageError
 from harness.output import printable_field
 
 DEFAULT_TESTS = ("pp512", "tg128")
-GROUP = ["model", "test", "machine_id", "device", "backend", "settings", "source"]
+GROUP = ["model", "test", "machine_id", "device", "backend", "runtime", "settings", "source"]
 
 
 def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
@@ -33,12 +33,38 @@ def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
     return frame[match]
 
 
-def select_tests(frame: pd.DataFrame, tests: list[str] | None) -> pd.DataFrame:
-    wanted = tests or [t for t in DEFAULT_TESTS if t in set(frame["test"])] or sorted(set(frame["test"]))
-    missing = [t for t in wanted if t not in set(frame["test"])]
+def select_tests(frame: pd.DataFrame, tests: list[str] | None, every_test: bool = False) -> pd.DataFrame:
+    """The tests asked for; by default pp512 and tg128, except that a machine with neither keeps the tests it has (its
+    own shapes, side by side, never merged), and `every_test` (compare --devices) keeps every test, depths included."""
+    present = set(frame["test"])
+    missing = [t for t in tests or [] if t not in present]
     if tests and missing:
-        raise UsageError(f"no results for test(s) {', '.join(missing)} (tests present: {', '.join(sorted(set(frame['test'])))})")
-    return frame[frame["test"].isin(wanted)]
+        raise UsageError(f"no results for test(s) {', '.join(missing)} (tests present: {', '.join(sorted(present))})")
+    if tests:
+        return frame[frame["test"].isin(tests)]
+    if every_test:
+        return frame
+    default = frame["test"].isin(DEFAULT_TESTS)
+    has_default = frame.groupby("machine_id")["test"].transform(lambda t: t.isin(DEFAULT_TESTS).any())
+    return frame[default | ~has_default]
+
+
+def shape_notes(table: pd.DataFrame) -> list[str]:
+    """When the devices in a table were measured at different test shapes: which shapes each has, and that they differ."""
+    shapes = table.groupby("device")["test"].apply(lambda t: sorted(set(t)))
+    if len({tuple(s) for s in shapes}) <= 1:
+        return []
+    by_shapes: dict[tuple, list[str]] = {}
+    for device, tests in shapes.items():
+        by_shapes.setdefault(tuple(tests), []).append(str(device))
+    notes = [f"{', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}: {', '.join(tests)}"
+             for tests, names in by_shapes.items()]  # fmt: skip
+    if common := sorted(set.intersection(*(set(tests) for tests in shapes))):
+        notes.append(f"the same shape on every device (compare these rows directly): {', '.join(common)}")
+    notes.append("different test shapes are different measurements, shown side by side and never merged: pp512 is not "
+                 "pp2048, tg128 is not tg32, '@ dN' runs after N tokens of context, and LocalScore's tests average 9 "
+                 "prompt and generation lengths")  # fmt: skip
+    return notes
 
 
 def _group_figures(rows: pd.DataFrame) -> pd.Series:
@@ -91,7 +117,7 @@ def compare_table(
     runs: pd.DataFrame, model: str | None = None, tests: list[str] | None = None, devices: list[str] | None = None
 ) -> pd.DataFrame:
     """One row per (model, test, machine, backend, settings, source), fastest first within each model and test."""
-    frame = select_tests(select_devices(select_model(runs, model), devices), tests)
+    frame = select_tests(select_devices(select_model(runs, model), devices), tests, every_test=bool(devices))
     if frame.empty:
         raise MeekError("no valid results to compare (run meek bench, or meek validate to see why files were left out)")
     table = frame.groupby(GROUP, sort=False, dropna=False).apply(_group_figures, include_groups=False).reset_index()

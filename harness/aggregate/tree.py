@@ -20,7 +20,7 @@ from harness.results.validate import FileReport, Validator, result_files
 
 RUN_COLUMNS = [
     "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
-    "backend", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
+    "backend", "runtime", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
     "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
     "tokens_per_joule", "source", "summary_only",
@@ -59,6 +59,7 @@ def _machine_columns(result: BenchResult, offload: bool) -> dict:
         "price_usd": device.launch_price_usd if device else None,
         "power_w": device.power_w if device else None,
         "backend": result.protocol.backend if result.protocol else "llama-cpp-python",
+        "runtime": ",".join(machine.llama_cpp.backends) or None,  # ggml's backends: CPU, CUDA, ROCm, Vulkan, Metal
         "build": machine.llama_cpp.commit,
         "source": provenance(result),
     }
@@ -86,7 +87,8 @@ def settings_label(run) -> str:
     settings = run.settings
     if settings is None:
         return f"server ({run.timing_source or 'settings not visible'})"
-    return (f"t{run.n_threads} ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
+    threads = f"t{run.n_threads} " if run.n_threads is not None else ""  # a published table may not give threads
+    return (f"{threads}ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
             f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}"
             + (" rpk0" if settings.repack == 0 else ""))  # fmt: skip  (unrecorded repack was llama.cpp's default, 1)
 

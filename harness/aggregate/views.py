@@ -32,7 +32,7 @@ def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd
 
 def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
             devices: list[str] | None = None) -> int:  # fmt: skip
-    from harness.aggregate.compare import compare_table, render, scores_table
+    from harness.aggregate.compare import compare_table, render, scores_table, shape_notes
     from harness.machine.facts import fingerprint
 
     tree = load_valid(paths, out)
@@ -48,6 +48,9 @@ def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: 
     if not scores.empty:
         out.data("\n" if fmt == "md" else "")
         out.data(render(scores, fmt))
+    if fmt == "md":
+        for note in shape_notes(table):
+            out.say(f"- {note}")
     return EXIT_OK
 
 

@@ -84,6 +84,8 @@ def results_from_tsv(text: str, source: str, name: str) -> Imported:
     for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
         number = row.get("test_num", "?")
         try:
+            if not (row.get("accel_name") or "").strip() and not (row.get("system_cpu") or "").strip():
+                raise ValueError("names no accelerator and no CPU: nothing to compare it with")
             runs = _runs(row)
             created = dt.datetime.strptime(row["test_date"], "%Y.%m.%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
             key = (row["accel_name"], row["system_cpu"], row["model_name"], row["model_quant"])
