@@ -115,3 +115,46 @@ def test_the_shipped_record_covers_a_hundred_devices_offline():
     spark = imported[imported["device_id"] == "dgx-spark"]
     halo = imported[imported["device_id"] == "ryzen-ai-max-395"]
     assert not spark.empty and not halo.empty
+
+
+def test_a_depth_campaign_keeps_its_repetitions_as_raw_samples(run_meek, tmp_path):
+    csv_path = SHARED_DATA / "community" / "strix-halo-kyuz0" / "ryzen-ai-halo_depth.csv"
+    if not csv_path.is_file():
+        pytest.skip("../shared/data/community is absent")
+    code, stdout, stderr = run_meek("import", "depth-campaign", str(csv_path), "--device", "ryzen-ai-max-395", "--date",
+                                    "2026-07-12", "--source", "kyuz0/amd-strix-halo-toolboxes @ a7c71e919172",
+                                    "--results-dir", str(tmp_path / "results"))  # fmt: skip
+    assert code == 0 and "result file(s) written" in stdout, stderr
+    document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
+    runs = {run["test"]: run for run in document["runs"]}
+    deep = runs["tg128 @ d65536"]
+    assert not deep["summary_only"] and len(deep["samples_ns"]) == 3 and deep["n_depth"] == 65536
+    assert deep["samples_ts"] == pytest.approx([128 / ns * 1e9 for ns in deep["samples_ns"]], rel=1e-6)
+    assert "pp2048" in runs and runs["pp2048 @ d8192"]["n_prompt"] == 2048
+    code, _, stderr = run_meek("validate", str(tmp_path / "results"))
+    assert code == 0, stderr
+    code, _, stderr = run_meek("import", "depth-campaign", str(csv_path), "--device", "rtx-409", "--date", "2026-07-12",
+                               "--source", "x", "--results-dir", str(tmp_path / "other"))  # fmt: skip
+    assert code == 2 and "unknown device 'rtx-409'" in stderr
+
+
+def test_geerling_findings_are_their_own_shape_with_peak_wall_power(run_meek, tmp_path):
+    csv_path = SHARED_DATA / "community" / "geerlingguy-ai-benchmarks" / "readme_findings.csv"
+    if not csv_path.is_file():
+        pytest.skip("../shared/data/community is absent")
+    code, stdout, stderr = run_meek("import", "geerling", str(csv_path), "--date", "2025-12-18", "--source",
+                                    "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md", "--results-dir",
+                                    str(tmp_path / "results"))  # fmt: skip
+    assert code == 0 and "result file(s) written" in stdout, stderr
+    assert "no hardware-table device for 'Pi 5 - 16GB'" in stderr  # a Raspberry Pi: skipped with its reason
+    assert "split between devices" in stderr  # a model spilled from the GPU into system RAM: no one device
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "-m", "gpt-oss-20b-mxfp4",
+                                    "--devices", "rtx-4090", "--format", "json")  # fmt: skip
+    assert code == 0, stderr
+    rows = json.loads(stdout)["speed"]
+    assert {r["test"] for r in rows} == {"geerling eval rate (lengths not stated)"}
+    assert {r["runtime"] for r in rows} == {"Vulkan", "unknown"}  # the README's footnote 1 rows, and the Ollama ones
+    assert all(r["measured W"] and r["source"].startswith("imported: Geerling findings") for r in rows)
+    document = json.loads(next((tmp_path / "results").glob("rtx-4090-geerling-*/*gpt-oss*")).read_text())
+    assert document["runs"][0]["power"][0]["kind"] == "wall, peak (not an average)"
+    assert document["runs"][0]["timing_source"].startswith("Geerling README row: https://github.com/geerlingguy/")

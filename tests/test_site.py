@@ -151,3 +151,51 @@ def test_hostile_model_name_shows_as_text(browser, tmp_path, real_results):
         assert not browser.find_elements("css selector", "main img, main script"), page
         assert HOSTILE in browser.find_element("css selector", "main").text, page
     browser.save_screenshot(str(tmp_path / "xss.png"))
+
+
+@pytest.fixture(scope="module")
+def record_site(tmp_path_factory, real_results, meek_home) -> Path:
+    """A site built from part of the shipped record (DGX Spark, Strix Halo, a few LocalScore machines) plus real results."""
+    import os
+    import subprocess
+    import sys
+
+    shipped = Path(__file__).resolve().parent.parent / "results"
+    root = tmp_path_factory.mktemp("record-report")
+    folders = [p for p in sorted(shipped.iterdir()) if p.name.startswith(("dgx-spark-", "ryzen-ai-max-395-"))]
+    folders += [p for p in sorted(shipped.iterdir()) if "-localscore-" in p.name][:40]
+    for folder in folders:
+        shutil.copytree(folder, root / "results" / folder.name)
+    for file in real_results:
+        (root / "results" / file.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(file, root / "results" / file.parent.name / file.name)
+    completed = subprocess.run([sys.executable, "-m", "harness.cli", "report", "--results-dir", str(root / "results"),
+                                "--out", str(root / "site")], env={**os.environ, "MEEK_HOME": str(meek_home)},
+                               capture_output=True, text=True)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return root / "site"
+
+
+def test_record_site_badges_filters_buying_view_and_device_pages(browser, record_site):
+    from selenium.webdriver.support.ui import Select
+
+    loaded(browser, record_site / "index.html")
+    kinds = {badge.text for badge in browser.find_elements("css selector", "#leaderboard .badge")}
+    assert kinds == {"measured", "imported"}
+    Select(browser.find_element("id", "f-provenance")).select_by_visible_text("measured")
+    assert {badge.text for badge in browser.find_elements("css selector", "#leaderboard .badge")} == {"measured"}
+    browser.get((record_site / "buying.html").as_uri())
+    Select(browser.find_element("id", "b-model")).select_by_visible_text("gpt-oss-120b-mxfp4")
+    badges = [b.text for b in browser.find_elements("css selector", "#buying .badge")]
+    assert "measured" in badges and "predicted" in badges  # the two boxes measured, the rest of the table predicted
+    assert "2 measured" in browser.find_element("id", "b-count").text
+    Select(browser.find_element("id", "b-provenance")).select_by_visible_text("measured")
+    devices = {tr.find_elements("css selector", "td")[0].text for tr in browser.find_elements("css selector", "#buying tbody tr")}
+    assert any("DGX Spark" in d for d in devices) and any("Ryzen AI Max" in d for d in devices) and len(devices) == 2
+    links = [a.get_attribute("href") for a in browser.find_elements("css selector", "#device-pages a")]
+    assert any(link.endswith("devices/dgx-spark.html") for link in links)
+    for device in ("dgx-spark", "ryzen-ai-max-395"):
+        browser.get((record_site / "devices" / f"{device}.html").as_uri())
+        assert browser.find_element("css selector", "main img.figure").get_attribute("naturalWidth") != "0"
+        assert "@ d" in browser.find_element("css selector", "main table").text  # every point at depth, with its source
+    assert not severe(browser)

@@ -24,12 +24,6 @@ def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
     return tg[tg["model"] == model]
 
 
-def prompt_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
-    """llama-bench prompt tests (pp512, pp2048, ...) at depth 0."""
-    pp = runs[(runs["n_prompt"] > 0) & (runs["n_gen"] == 0) & (runs["n_depth"] == 0) & runs["test"].str.fullmatch(r"pp\d+")]
-    return pp[pp["model"] == model]
-
-
 @dataclass(frozen=True)
 class Estimate:
     tg: float
@@ -39,18 +33,33 @@ class Estimate:
     pp: float  # measured prompt t/s (llama-bench pp tests), NaN where nobody measured it
 
 
-def estimate(runs: pd.DataFrame, record: Predictor, device: Device, model: CatalogModel) -> Estimate:
+class Measured:
+    """What the record measured of one model, per device: generation (llama-bench's tg tests, else LocalScore's averaged
+    shape) and prompt processing (llama-bench's pp tests), each the median over machines. Built once per model."""
+
+    def __init__(self, runs: pd.DataFrame, model: str):
+        runs = runs[runs["model"] == model] if not runs.empty else runs
+        columns = ["device_id", "machine_id", "test", "median_ts"]
+        depth0 = runs[runs["n_depth"] == 0][columns + ["n_prompt", "n_gen", "backend"]] if not runs.empty else runs
+        generation = depth0[(depth0["n_prompt"] == 0) & (depth0["n_gen"] > 0)] if not runs.empty else depth0
+        bench = generation[generation["test"].str.fullmatch(r"tg\d+")] if not runs.empty else generation
+        localscore = generation[generation["backend"] == "localscore"] if not runs.empty else generation
+        prompt = depth0[(depth0["n_gen"] == 0) & depth0["test"].str.fullmatch(r"pp\d+")] if not runs.empty else depth0
+        self.tg = {d: g for d, g in bench.groupby("device_id")} if not runs.empty else {}
+        self.localscore = {d: g for d, g in localscore.groupby("device_id")} if not runs.empty else {}
+        per_machine = prompt.groupby(["device_id", "machine_id"])["median_ts"].median() if not runs.empty else None
+        self.pp = per_machine.groupby(level=0).median().to_dict() if per_machine is not None else {}
+
+    def on(self, device: Device) -> pd.DataFrame | None:
+        return self.tg.get(device.id, self.localscore.get(device.id))
+
+
+def estimate(measured: Measured, record: Predictor, device: Device, model: CatalogModel) -> Estimate:
     """The model's generation speed on the device: measured there (llama-bench's tg tests, else LocalScore's averaged
     shape, named), else predicted from the record."""
-    pp_runs = prompt_runs(runs, model.id) if not runs.empty else runs
-    pp_own = pp_runs[pp_runs["device_id"] == device.id] if not runs.empty else runs
-    pp = float(pp_own.groupby("machine_id")["median_ts"].median().median()) if not pp_own.empty else math.nan
-    measured = generation_runs(runs, model.id) if not runs.empty else runs
-    own = measured[measured["device_id"] == device.id] if not runs.empty else runs
-    if own.empty and not runs.empty:
-        own = runs[(runs["model"] == model.id) & (runs["device_id"] == device.id) & (runs["backend"] == "localscore")]
-        own = own[own["n_gen"] > 0]
-    if not own.empty:
+    pp = float(measured.pp.get(device.id, math.nan))
+    own = measured.on(device)
+    if own is not None:
         per_machine = own.groupby("machine_id")["median_ts"].median()
         tests = ",".join(sorted(set(own["test"])))
         low, high = float(per_machine.min()), float(per_machine.max())
@@ -72,6 +81,7 @@ def advise(
     per_token = need.weights * model.params_active_b / model.params_total_b
     needed = need.total
     record = record or predictor(runs)
+    measured = Measured(runs, model.id)
     rows = []
     left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": []}
     for device in hardware or load_hardware():
@@ -81,7 +91,7 @@ def advise(
         if not memory_fit.device_fits(device, needed):
             left_out["too little memory"].append(device.id)
             continue
-        found = estimate(runs, record, device, model)
+        found = estimate(measured, record, device, model)
         if min_tg is not None and found.tg < min_tg:
             left_out["below --min-tg"].append(device.id)
             continue
@@ -132,7 +142,7 @@ def models_for_device(
         need = memory_fit.model_need(model)
         if not memory_fit.device_fits(device, need.total):
             continue
-        found = estimate(runs, record, device, model)
+        found = estimate(Measured(runs, model.id), record, device, model)
         if min_tg is not None and found.tg < min_tg:
             continue
         rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,

@@ -105,6 +105,7 @@ class Predictor:
 
     def __init__(self, cells: pd.DataFrame):
         self.cells = cells
+        self._own = {key: group for key, group in cells.groupby(["family", "device_id"])} if not cells.empty else {}
 
     @functools.cache  # noqa: B019  (one predictor per command; the cache lives as long as it)
     def _scope(self, family: str, level: str, key: str, moe: bool, exclude: str) -> pd.DataFrame:
@@ -125,6 +126,7 @@ class Predictor:
             ratios += [row.eff / _at(dense, row.bpt) for row in own[own["moe"]].itertuples()]
         return (float(np.median(ratios)), len(ratios)) if ratios else None
 
+    @functools.cache  # noqa: B019
     def _transfer_spread(self, family: str, group: str) -> tuple[float, float] | None:
         """How well level 1 transfers on the group's devices with several models: the 10th and 90th percentile of
         measured over transferred efficiency."""
@@ -147,9 +149,9 @@ class Predictor:
         group = f"{device.vendor} {device.kind}"
         set_aside = ""
         for family in FAMILIES:
-            own = self.cells[(self.cells["family"] == family) & (self.cells["device_id"] == device.id)]
-            own = own[own["model"] != model.id]
-            if not own.empty:
+            own = self._own.get((family, device.id))
+            own = own[own["model"] != model.id] if own is not None else None
+            if own is not None and not own.empty:
                 found = self._from_own(own, device, model, family, group, bpt, rate)
                 if isinstance(found, Prediction):
                     return found

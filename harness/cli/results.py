@@ -81,6 +81,45 @@ def import_table(
 
 
 @import_app.command(
+    "depth-campaign",
+    epilog="Example:\n\n  meek import depth-campaign toolbox-performance_depth.csv --device ryzen-ai-max-395 --date 2026-08-07 \\\n"
+    "      --source 'kyuz0/amd-strix-halo-toolboxes docs/toolbox-performance-results.json @ 6e10045d382f'\n\n"
+    "Takes kyuz0's depth-curve CSV (series prefill/generation, starting_depth, samples, ...): pp and tg from depth 0 up, "
+    "one result per toolbox or profile, model and build, each repetition kept as a raw sample.",
+)
+def import_depth(
+    path: Path = typer.Argument(..., help="A depth campaign CSV (kyuz0's *_depth.csv columns)."),
+    device: str = typer.Option(..., "--device", help="The hardware-table device it ran on (e.g. ryzen-ai-max-395)."),
+    date: str = typer.Option(..., "--date", help="When it was measured or published (YYYY-MM-DD)."),
+    source: str = typer.Option(..., "--source", help="Where it was published: repository @ commit and path, or a URL."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn a published depth campaign into result files with raw samples, marked imported, with their source."""
+    from harness.results.share import import_table
+
+    run(lambda: import_table(path, device, date, source, results_dir, out, depth=True))
+
+
+@import_app.command(
+    "geerling",
+    epilog="Example:\n\n  meek import geerling readme_findings.csv --date 2025-12-18 \\\n"
+    "      --source 'geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md'\n\n"
+    "The tables give a generation rate with no prompt or generation length: it is imported as its own test, "
+    "'geerling eval rate (lengths not stated)', never as tg128; peak wall power is kept as such.",
+)
+def import_geerling(
+    path: Path = typer.Argument(..., help="The findings tables as CSV (model_section, system, cpu_gpu, eval_rate_tps, ...)."),
+    date: str = typer.Option(..., "--date", help="The date of the README snapshot (YYYY-MM-DD): the rows carry none."),
+    source: str = typer.Option(..., "--source", help="Where it was published: repository @ commit and path, or a URL."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn Jeff Geerling's findings into summary-only result files, marked imported, with their source."""
+    from harness.results.share import import_geerling
+
+    run(lambda: import_geerling(path, date, source, results_dir, out))
+
+
+@import_app.command(
     "localscore",
     epilog="Example:\n\n  meek import localscore localscore_results.tsv --source 'd893a/localscore-insights @ a4f81747b3e6, "
     "assets/localscore_results.tsv (from localscore.ai)'\n\n"

@@ -3,7 +3,8 @@
 
 Every source below is a fact of ../shared/data/community/README.md: repository and commit, path, device, build and date.
 A table whose date the README does not give is left out rather than dated by guess (llama.cpp's dgx-spark b6989 and
-mac-m2-ultra b7948 tables). Jeff Geerling's findings are left out: they state no prompt or context size for a test.
+mac-m2-ultra b7948 tables). Jeff Geerling's findings come in as their own test shape (no lengths stated), dated by the
+README's snapshot commit; kyuz0's depth campaigns with their repetitions as raw samples.
 """
 
 from __future__ import annotations
@@ -39,14 +40,23 @@ TABLES = [
     Table("strix-halo-kyuz0/results_2025-12-05_flat.csv", "ryzen-ai-max-395", dt.date(2025, 12, 5),
           f"{KYUZ0} docs/results.json @ 7584a31548ee (2025-12-05)"),
 ]  # fmt: skip
+DEPTH_CAMPAIGNS = [
+    Table("strix-halo-kyuz0/ryzen-ai-halo_depth.csv", "ryzen-ai-max-395", dt.date(2026, 7, 12),
+          f"{KYUZ0} docs/ryzen-ai-halo-results.json @ a7c71e919172"),
+    Table("strix-halo-kyuz0/toolbox-performance_depth.csv", "ryzen-ai-max-395", dt.date(2026, 8, 7),
+          f"{KYUZ0} docs/toolbox-performance-results.json @ 6e10045d382f"),
+]  # fmt: skip
+GEERLING = Table("geerlingguy-ai-benchmarks/readme_findings.csv", "", dt.date(2025, 12, 18),
+                 "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md findings tables (each run names its issue or PR)")
 LOCALSCORE = ("localscore/localscore_results.tsv",
               "d893a/localscore-insights @ a4f81747b3e6, assets/localscore_results.tsv (scraped from https://www.localscore.ai)")  # fmt: skip
 
 
 def regenerate(data: Path, results_dir: Path, out: Output) -> int:
     """Import every source into results_dir (files already there are kept, not written twice); the exit code."""
+    from harness.results.import_geerling import import_findings
     from harness.results.import_localscore import import_tsv
-    from harness.results.import_tables import import_table
+    from harness.results.import_tables import import_depth_csv, import_table
     from harness.results.share import write_imported
     from harness.results.store import check_results_dir
 
@@ -58,6 +68,13 @@ def regenerate(data: Path, results_dir: Path, out: Output) -> int:
         path = data / table.path
         out.line(f"importing {path}")
         write_imported(import_table(path, table.device, table.date, table.source), path, results_dir, out)
+    for table in DEPTH_CAMPAIGNS:
+        path = data / table.path
+        out.line(f"importing {path}")
+        write_imported(import_depth_csv(path, table.device, table.date, table.source), path, results_dir, out)
+    path = data / GEERLING.path
+    out.line(f"importing {path}")
+    write_imported(import_findings(path, GEERLING.date, GEERLING.source), path, results_dir, out)
     path = data / LOCALSCORE[0]
     out.line(f"importing {path}")
     write_imported(import_tsv(path, LOCALSCORE[1]), path, results_dir, out)

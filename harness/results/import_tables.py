@@ -130,6 +130,62 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
     return imported.keep_valid(groups.values(), name)
 
 
+def _depth_run(row: dict[str, str]) -> Run:
+    """One point of a depth campaign (kyuz0's `*_depth.csv`): `prefill` is pp at depth, `generation` tg at depth, with
+    the published repetitions as raw samples (each repetition's t/s, as timed by llama-bench)."""
+    from harness.measure.stats import summarize
+
+    depth, n_prompt, n_gen = int(row["starting_depth"]), int(row["prompt_tokens"]), int(row["generation_tokens"])
+    if (row["series"], bool(n_prompt), bool(n_gen)) not in (("prefill", True, False), ("generation", False, True)):
+        raise ValueError(f"series {row['series']!r} with {n_prompt} prompt and {n_gen} generated tokens")
+    rates = [float(value) for value in row["samples"].split(";") if value.strip()]
+    if not rates or min(rates) <= 0:
+        raise ValueError("no positive repetitions in samples")
+    tokens = n_prompt + n_gen
+    samples_ns = [max(1, round(tokens / rate * 1e9)) for rate in rates]
+    test = f"pp{n_prompt}" if n_prompt else f"tg{n_gen}"
+    settings = Settings(n_gpu_layers=-1, n_batch=int(row["batch"]), n_ubatch=int(row["ubatch"]), flash_attn=-1,
+                        type_k="f16", type_v="f16")  # the campaign states neither: llama-bench's defaults
+    return Run(test=f"{test} @ d{depth}" if depth else test, n_prompt=n_prompt, n_gen=n_gen, n_depth=depth, n_threads=None,
+               n_ctx=depth + tokens, settings=settings, samples_ns=samples_ns,
+               timing_source="published llama-bench repetitions (t/s each)",
+               **{k: v for k, v in summarize(tokens, samples_ns).items()})  # fmt: skip
+
+
+def results_from_depth_csv(text: str, device_id: str, date: dt.date, source: str, name: str) -> Imported:
+    """kyuz0's depth campaigns: one result per (profile or toolbox, model, build), its runs pp and tg from depth 0 up."""
+    device, models = {d.id: d for d in load_hardware()}[device_id], load_catalog().models
+    imported, groups = Imported(), {}
+    created = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
+    for number, row in enumerate(csv.DictReader(io.StringIO(text)), 1):
+        try:
+            run = _depth_run(row)
+        except (ValidationError, ValueError, KeyError, TypeError) as error:
+            imported.skipped.append(f"row {number}: {str(error).splitlines()[0]}")
+            continue
+        setup = row.get("toolbox_name") or row.get("toolbox") or "unknown toolbox"
+        profile = row.get("profile") or row.get("toolbox") or ""
+        key = (setup, profile, row["model"], row["build_commit"])
+        if key not in groups:
+            quant = (row.get("quant") or quant_of(row["model"]) or "").upper() or None
+            entry = next((m for m in models if m.source.hf_file and Path(m.source.hf_file).stem == row["model"]), None)
+            model = ModelInfo(id=entry.id if entry else None, label=entry.id if entry else row["model"][:200],
+                              file_name=(row.get("model_source") or row["model"])[:300], quant=quant)  # fmt: skip
+            runtime = "Vulkan" if "vulkan" in setup.lower() else "ROCm" if "rocm" in setup.lower() else setup
+            protocol = Protocol(backend="llama-bench", repetitions=len(run.samples_ns), warmup=True, seed=0,
+                                timing="published llama-bench repetitions of a depth campaign",
+                                imported_from=f"depth campaign, {setup}, profile {profile}, build {row['build_commit']}, {name}"[:300],
+                                source=source[:500])  # fmt: skip
+            groups[key] = new_result(_machine(device, runtime, row["build_commit"], f"{source}|{setup}|{profile}"), model,
+                                     protocol, status="complete", created_utc=created)  # fmt: skip
+        groups[key].runs.append(run)
+    return imported.keep_valid(groups.values(), name)
+
+
+def import_depth_csv(path: Path, device_id: str, date: dt.date, source: str) -> Imported:
+    return results_from_depth_csv(read_text(path, 50 * 2**20), device_id, date, source, path.name)
+
+
 def import_table(path: Path, device_id: str, date: dt.date, source: str) -> Imported:
     text = read_text(path, 50 * 2**20)
     return results_from_table(text, device_id, date, source, path.name)

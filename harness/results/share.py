@@ -77,19 +77,39 @@ def import_llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int
     return EXIT_OK
 
 
-def import_table(path: Path, device: str, date: str, source: str, results_dir: Path, out: Output) -> int:
-    """`meek import llama-bench-table`: a published llama-bench table as summary-only result files of one device."""
+def _day(date: str):
     import datetime as dt
 
+    try:
+        return dt.date.fromisoformat(date)
+    except ValueError:
+        raise UsageError(f"--date: '{date}' is not a date like 2026-02-05") from None
+
+
+def import_table(path: Path, device: str, date: str, source: str, results_dir: Path, out: Output, depth: bool = False) -> int:
+    """`meek import llama-bench-table` (or `depth-campaign`, with its repetitions): a published table as result files
+    of one device."""
+    from harness.results.import_tables import import_depth_csv
     from harness.results.import_tables import import_table as read_table
 
     require_existing([path])
     check_results_dir(results_dir)
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise UsageError(f"--date: '{date}' is not a date like 2026-02-05") from None
-    return write_imported(read_table(path, device, day, source), path, results_dir, out)
+    day = _day(date)
+    if depth:
+        from harness.machine.hardware import load_hardware
+
+        if device not in {d.id for d in load_hardware()}:
+            raise UsageError(f"--device: unknown device '{device}' (see the ids meek advise lists)")
+    return write_imported((import_depth_csv if depth else read_table)(path, device, day, source), path, results_dir, out)
+
+
+def import_geerling(path: Path, date: str, source: str, results_dir: Path, out: Output) -> int:
+    """`meek import geerling`: Jeff Geerling's findings tables as summary-only result files, with peak wall power."""
+    from harness.results.import_geerling import import_findings
+
+    require_existing([path])
+    check_results_dir(results_dir)
+    return write_imported(import_findings(path, _day(date), source), path, results_dir, out)
 
 
 def import_localscore(path: Path, source: str, results_dir: Path, out: Output) -> int:

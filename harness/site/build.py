@@ -60,7 +60,7 @@ def leaderboard(tree: Tree) -> list[dict]:
         label=("model_label", "first"), quant=("quant", "first"), device=("device", "first"), gpu=("gpu", "first"),
         cpu=("cpu", "first"), memory_gb=("device_memory_gb", "first"), price_usd=("price_usd", "first"),
         power_w=("power_w", "first"), files=("file", "nunique"), ttft_ms=("ttft_ms", "median"),
-        rss=("peak_rss_bytes", "max"), gpu_bytes=("peak_gpu_bytes", "max"),
+        rss=("peak_rss_bytes", "max"), gpu_bytes=("peak_gpu_bytes", "max"), source=("source", "first"),
     )  # fmt: skip
     pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
     base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
@@ -84,9 +84,38 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
                 "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
                 "price_usd": _number(row["price_usd"]), "files": int(row["files"]), "scores": by_pair.get((model, machine), {}),
+                "provenance": "imported" if str(row["source"]).startswith("imported") else "measured",
+                "source": str(row["source"]).removeprefix("imported: "),
             }
         )  # fmt: skip
     return rows
+
+
+def buying_rows(runs: pd.DataFrame) -> list[dict]:
+    """`meek advise` over the whole record, for the buying view: every device that holds each catalogue model the record
+    measured, at its measured speed or its prediction (kind, range and basis named)."""
+    from harness.aggregate.advise import advise
+    from harness.aggregate.predict import predictor
+
+    catalog = load_catalog()
+    record = predictor(runs)
+    rows = []
+    for model_id in sorted(set(runs["model"]) & {m.id for m in catalog.models}):
+        model = catalog.get(model_id)
+        assert model is not None
+        table, _ = advise(runs, model, None, None, record=record)
+        for row in table.to_dict("records"):
+            rows.append({"model": model_id, "device": row["device"], "kind": row["kind"], "memory_gb": _number(row["memory_gb"]),
+                         "price_usd": _number(row["price_usd"]), "tg": _number(row["tg t/s"]), "range": row["tg range"],
+                         "basis": row["basis"], "provenance": "measured" if row["basis"].startswith("measured") else "predicted",
+                         "tg_per_1000usd": _number(row["t/s per $1000"]), "tg_per_watt": _number(row["t/s per W"])})  # fmt: skip
+    return rows
+
+
+def depth_devices(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Devices whose record holds tests at several context depths (DGX Spark, Strix Halo): their runs, for a page each."""
+    deep = runs[runs["n_depth"] > 0].dropna(subset=["device_id"])
+    return {device: runs[runs["device_id"] == device] for device in sorted(set(deep["device_id"]))}
 
 
 def machines(tree: Tree) -> dict[str, dict]:
@@ -136,18 +165,36 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
     assets = out_dir / "assets"
     shutil.copytree(ASSETS, assets, dirs_exist_ok=True)
     rows = leaderboard(tree) if not tree.runs.empty else []
-    data = {"rows": rows, "rejected": len(tree.rejected)}
-    (assets / "data.js").write_text("window.MEEK_DATA = " + json.dumps(data, allow_nan=False) + ";\n")
+    deep = depth_devices(tree.runs) if not tree.runs.empty else {}
+    buying = buying_rows(tree.runs) if not tree.runs.empty else []
+    data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep)}
+    (assets / "data.js").write_text("window.MEEK_DATA = " + json.dumps(_finite(data), allow_nan=False) + ";\n")
     machine_pages = machines(tree) if not tree.runs.empty else {}
     for name, title in PAGES:
         body = _frontier_body(out_dir, frontier_benchmarks) if name == "frontier.html" else STATIC_BODIES[name]
         _write_page(out_dir / name, title, name.removesuffix(".html"), body, depth=0)
+    (out_dir / "devices").mkdir(exist_ok=True)
+    for device_id, device_runs in deep.items():
+        name = str(device_runs["device"].iloc[0])
+        _write_page(out_dir / "devices" / f"{device_id}.html", f"Device {name}", "device",
+                    _device_body(device_id, device_runs, out_dir), depth=1)  # fmt: skip
     (out_dir / "machines").mkdir(exist_ok=True)
     for machine_id, page in machine_pages.items():
         # the page name is the machine id itself: the schema keeps ids to [a-z0-9-], at most 80, no dash at either end,
         # so two machines never share a page and the leaderboard's links (the id, URL-encoded) always resolve
         _write_page(out_dir / "machines" / f"{machine_id}.html", f"Machine {machine_id}", "machine",
                     _machine_body(machine_id, page), depth=1)  # fmt: skip
+
+
+def _finite(value):
+    """The data with every NaN or infinity (a missing figure in some file) as null: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _device_memory() -> dict[str, float | None]:
@@ -182,6 +229,7 @@ files). Click a column to sort; filter below.</p>
 <label>Tier <select id="f-tier"><option value="">all</option></select></label>
 <label>Vendor <select id="f-vendor"><option value="">all</option></select></label>
 <label>Device memory <select id="f-memory"><option value="">any</option></select></label>
+<label>Source <select id="f-provenance"><option value="">all</option></select></label>
 <label>Search <input id="f-search" type="search" placeholder="device, machine, model"></label>
 </form>
 <p id="count" class="count"></p>
@@ -189,10 +237,15 @@ files). Click a column to sort; filter below.</p>
     "compare.html": """<p>Two machines side by side on the tests both ran (medians of each machine's runs).</p>
 <form class="filters"><label>Machine A <select id="c-a"></select></label><label>Machine B <select id="c-b"></select></label></form>
 <div class="scroll"><table id="comparison"></table></div>""",
-    "buying.html": """<p>Generation speed per dollar and per watt by device, for one model (measured results only;
-<code>meek advise</code> adds predictions for devices nobody measured).</p>
-<form class="filters"><label>Model <select id="b-model"></select></label></form>
-<div class="scroll"><table id="buying"></table></div>""",
+    "buying.html": """<p>Every device that holds the model, by generation speed, per dollar and per watt, over the whole
+record: measured where anyone measured it (the record's own runs, submitted or imported), else predicted by
+<code>meek advise</code> from the record (each prediction names its basis and its range).</p>
+<form class="filters" id="b-filters"><label>Model <select id="b-model"></select></label>
+<label>Show <select id="b-provenance"><option value="">measured and predicted</option><option>measured</option>
+<option>predicted</option></select></label></form>
+<p id="b-count" class="count"></p>
+<div class="scroll"><table id="buying"></table></div>
+<h2>Device pages</h2><p>Devices whose record holds speed at context depth: <span id="device-pages"></span></p>""",
 }
 
 
@@ -217,6 +270,38 @@ def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
         parts.append(f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
                      f'alt="{html.escape(benchmark)} frontier chart" class="figure">')  # fmt: skip
         parts.append(_html_table(table))
+    return "\n".join(parts)
+
+
+DEPTH_MODELS = 4  # models drawn on a device page: those measured at the most depths
+
+
+def _device_body(device_id: str, runs: pd.DataFrame, out_dir: Path) -> str:
+    """A device's depth curves: pp and tg against context depth for the models measured at the most depths, one line
+    per runtime (the setup of that runtime measured at the most depths, named); then every depth point with its source."""
+    from harness.plots.performance import depth_figure
+    from harness.plots.style import save
+
+    depths = runs.groupby("model")["n_depth"].nunique().sort_values(ascending=False, kind="stable")
+    chosen = list(depths[depths >= 3].index[:DEPTH_MODELS])
+    lines = []
+    for (_, _), group in runs[runs["model"].isin(chosen)].groupby(["model", "runtime"], dropna=False):
+        setup = group.groupby("machine_id")["n_depth"].nunique().idxmax()
+        lines.append(group[group["machine_id"] == setup])
+    parts = [f"<p>{html.escape(str(runs['device'].iloc[0]))}: {runs['file'].nunique()} result files from "
+             f"{runs['machine_id'].nunique()} setups (builds, toolboxes, runtimes). Every number here is imported or "
+             "measured, never predicted; each row names its source.</p>"]  # fmt: skip
+    if lines:
+        shown = pd.concat(lines)
+        setup_names = shown["source"].str.removeprefix("imported: ").str.split(", ").str[:2].str.join(", ")
+        shown = shown.assign(device=setup_names, backend=shown["runtime"].fillna("unknown"), settings="")
+        figure = depth_figure(shown, "record: " + "; ".join(sorted(set(shown["source"].str.removeprefix("imported: "))))[:220])
+        save(figure, out_dir / "assets", f"depth-{device_id}")
+        parts.append(f'<img src="../assets/depth-{html.escape(device_id)}.svg" alt="depth curves" class="figure">')
+    points = runs[runs["n_depth"] > 0]
+    table = (points.groupby(["model_label", "test", "runtime", "source"], dropna=False)["median_ts"].median()
+             .reset_index().rename(columns={"model_label": "model", "median_ts": "t/s"}))  # fmt: skip
+    parts.append(f'<h2>Every point at depth</h2><div class="scroll">{_html_table(table)}</div>')
     return "\n".join(parts)
 
 

@@ -18,7 +18,7 @@ function formatNumber(value) {
 
 const ROW_LIMIT = 500; // rows drawn at once: thousands of results stay quick; filters narrow the rest
 
-// columns: [{key, label, numeric, value(row) -> display, link(row) -> href}]
+// columns: [{key, label, numeric, badge, value(row) -> display, link(row) -> href}]
 function sortableTable(table, columns, initialKey, initialDescending) {
   let sortKey = initialKey;
   let descending = initialDescending;
@@ -56,6 +56,8 @@ function sortableTable(table, columns, initialKey, initialDescending) {
           const a = text("a", shown);
           a.href = column.link(row);
           td.appendChild(a);
+        } else if (column.badge && shown) {
+          td.appendChild(text("span", shown, "badge badge-" + String(shown).replace(/[^a-z]/g, "")));
         } else {
           td.textContent = shown === null || shown === undefined ? "" : String(shown);
         }
@@ -88,13 +90,14 @@ function leaderboardPage() {
     { key: "label", label: "model" }, { key: "quant", label: "quant" }, { key: "tier", label: "tier" },
     { key: "device", label: "device" }, { key: "machine", label: "machine", link: machineLink("") },
     { key: "vendor", label: "vendor" }, { key: "memory", label: "memory" },
+    { key: "provenance", label: "kind", badge: true }, { key: "source", label: "source" },
     { key: "backend", label: "backend" }, { key: "pp", label: "pp t/s", numeric: true }, { key: "tg", label: "tg t/s", numeric: true },
     { key: "ttft_ms", label: "TTFT ms", numeric: true }, { key: "peak_memory_gb", label: "peak GB", numeric: true },
     { key: "tg_per_1000usd", label: "tg t/s per $1000", numeric: true }, { key: "tg_per_watt", label: "tg t/s per W", numeric: true },
     { key: "scoreText", label: "scores (%)" }, { key: "files", label: "files", numeric: true },
   ];
   const table = sortableTable(document.getElementById("leaderboard"), columns, "tg", true);
-  const filters = { model: "label", tier: "tier", vendor: "vendor", memory: "memory" };
+  const filters = { model: "label", tier: "tier", vendor: "vendor", memory: "memory", provenance: "provenance" };
   for (const [id, key] of Object.entries(filters)) fillSelect(document.getElementById("f-" + id), unique(rows.map((r) => r[key])), true);
   const search = document.getElementById("f-search");
   function apply() {
@@ -146,26 +149,29 @@ function comparePage() {
 }
 
 function buyingPage() {
-  const select = document.getElementById("b-model");
-  fillSelect(select, unique(DATA.rows.map((r) => r.label)), false);
+  const select = document.getElementById("b-model"), show = document.getElementById("b-provenance");
+  const rows = DATA.buying || [];
+  fillSelect(select, unique(rows.map((r) => r.model)), false);
   const table = sortableTable(document.getElementById("buying"), [
-    { key: "device", label: "device" }, { key: "machines", label: "machines", numeric: true, value: (r) => String(r.machines) },
-    { key: "price_usd", label: "launch price $", numeric: true }, { key: "tg", label: "tg t/s (median)", numeric: true },
+    { key: "device", label: "device" }, { key: "provenance", label: "kind", badge: true },
+    { key: "memory_gb", label: "memory GB", numeric: true }, { key: "price_usd", label: "launch price $", numeric: true },
+    { key: "tg", label: "tg t/s", numeric: true }, { key: "range", label: "range" },
     { key: "tg_per_1000usd", label: "tg t/s per $1000", numeric: true }, { key: "tg_per_watt", label: "tg t/s per W", numeric: true },
-  ], "tg_per_1000usd", true);
-  const median = (values) => { const s = [...values].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+    { key: "basis", label: "basis" },
+  ], "tg", true);
   function apply() {
-    const byDevice = {};
-    for (const row of DATA.rows.filter((r) => r.label === select.value && r.tg)) (byDevice[row.device] = byDevice[row.device] || []).push(row);
-    table.setRows(Object.entries(byDevice).map(([device, rows]) => {
-      const tg = median(rows.map((r) => r.tg));
-      const first = rows[0];
-      return { device, machines: new Set(rows.map((r) => r.machine)).size, price_usd: first.price_usd, tg,
-               tg_per_1000usd: first.price_usd ? (tg / first.price_usd) * 1000 : null,
-               tg_per_watt: first.tg_per_watt ? (tg / first.tg) * first.tg_per_watt : null };
-    }));
+    const shown = rows.filter((r) => r.model === select.value && (!show.value || r.provenance === show.value));
+    table.setRows(shown);
+    const measured = shown.filter((r) => r.provenance === "measured").length;
+    document.getElementById("b-count").textContent = shown.length + " devices: " + measured + " measured, " + (shown.length - measured) + " predicted";
   }
-  select.addEventListener("change", apply);
+  document.getElementById("b-filters").addEventListener("change", apply);
+  const pages = document.getElementById("device-pages");
+  for (const id of DATA.devicePages || []) {
+    const link = text("a", id);
+    link.href = "devices/" + encodeURIComponent(id) + ".html";
+    pages.append(link, document.createTextNode(" "));
+  }
   apply();
 }
 
