@@ -14,13 +14,14 @@ from harness.plots.frontier import frontier_figure
 def test_gap_prints_months_behind_for_24gb_gpu_and_128gb_unified_with_rows_used(run_meek):
     code, stdout, stderr = run_meek("gap")
     assert code == 0, stderr
-    table = [line for line in stdout.splitlines() if line.startswith(("| mmlu", "| gpqa_diamond"))]
+    assert "scores of kind epoch-run, developer-reported (Epoch's mix" in stdout and "Rows used" in stdout and "http" in stdout
+    code, stdout, stderr = run_meek("gap", "--format", "json")
+    rows = {(r["benchmark"], r["machine_class"]): r for r in json.loads(stdout)}
     for benchmark in ("mmlu", "gpqa_diamond"):
         for machine_class in ("24gb-gpu", "128gb-unified"):
-            (row,) = [r for r in table if r.startswith(f"| {benchmark} | {machine_class} |")]
-            months = float(row.split("|")[8])
-            assert 0 < months < 120
-    assert "Rows used" in stdout and "http" in stdout
+            row = rows[(benchmark, machine_class)]
+            assert 0 < row["months behind today"] < 120 and 0 <= row["lag at release, mean (Epoch)"] < 60
+            assert row["kind"] in ("epoch-run", "developer-reported")
 
 
 def test_gap_json_months_follow_from_the_dates_it_names(run_meek):
@@ -37,7 +38,9 @@ def test_gap_bad_input_is_one_line(run_meek):
     code, _, stderr = run_meek("gap", "--classes", "7gb-toaster")
     assert code == 2 and stderr.startswith("error: unknown machine class 7gb-toaster")
     code, _, stderr = run_meek("gap", "--benchmark", "vibes")
-    assert code == 2 and "no scores for benchmark 'vibes'" in stderr
+    assert code == 2 and "scores for benchmark 'vibes'" in stderr
+    code, _, stderr = run_meek("gap", "--kinds", "rumour")
+    assert code == 2 and "unknown kind rumour" in stderr
 
 
 def test_gap_for_this_machine_names_its_memory(run_meek):

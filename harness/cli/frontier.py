@@ -11,27 +11,35 @@ from harness.cli.common import app, frontier_app, out, plot_app, run
 
 @app.command(
     epilog="Examples:\n\n"
-    "  meek gap                                   # MMLU and GPQA Diamond, every machine class\n\n"
-    "  meek gap --benchmark mmlu --classes 24gb-gpu,128gb-unified\n\n"
+    "  meek gap -b gpqa_diamond                   # GPQA Diamond, every machine class\n\n"
+    "  meek gap --classes rtx-4090-epoch,24gb-gpu  # Epoch's 28B rule beside the memory model\n\n"
+    "  meek gap -b gpqa_diamond --kinds epoch-run  # Epoch's own runs only\n\n"
     "  meek gap --machine this                    # this machine's memory, and the scores it measured\n\n"
     "Months behind = today minus the date the frontier (any model, open or closed) first reached the score of the best "
-    "open-weight model that fits the class (Q4_K_M weights + 8k context KV cache). 'At release' is the same gap on the "
-    "day that open model came out; 'lag by year' shows how it moved (closing or widening).",
+    "open-weight model that fits the class (Q4_K_M weights + 8k context KV cache; the -epoch classes use Epoch's "
+    "parameter thresholds, 28B and 40B). 'At release' is the same gap on the day that open model came out; the mean "
+    "lag at release over the open models that set a new best for the class is the quantity Epoch AI reports; 'lag by "
+    "year' shows how it moved. Every row names its kind: epoch-run or developer-reported.",
 )
 def gap(
-    benchmark: str = typer.Option("mmlu,gpqa_diamond", "-b", "--benchmark", help="Comma list of benchmarks."),
+    benchmark: str = typer.Option("gpqa_diamond,mmlu_pro,mmlu", "-b", "--benchmark", help="Comma list of benchmarks."),
     classes: str | None = typer.Option(
-        None, "--classes", help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, 128gb-unified)."
+        None, "--classes", help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, "
+        "128gb-unified, rtx-4090-epoch, rtx-5090-epoch)."
     ),
     machine: str | None = typer.Option(None, "--machine", help="'this': use this machine's memory and its own measured scores."),
     results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree holding this machine's scores."),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
+    kinds: str | None = typer.Option(
+        None, "--kinds", help="Which scores go in: epoch-run, developer-reported, measured-here, user (default: "
+        "epoch-run,developer-reported, Epoch's mix)."
+    ),
 ) -> None:
     """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
     from harness.frontier.views import gap
 
     benchmarks = [b.strip() for b in benchmark.split(",") if b.strip()]
-    run(lambda: gap(benchmarks, classes, machine, results, fmt, out))
+    run(lambda: gap(benchmarks, classes, machine, results, fmt, out, kinds))
 
 
 @frontier_app.command(
@@ -47,6 +55,40 @@ def frontier_import(
     from harness.frontier.views import frontier_import
 
     run(lambda: frontier_import(paths, out))
+
+
+@frontier_app.command(
+    "list",
+    epilog="Examples:\n\n  meek frontier list -b gpqa_diamond --access open --limit 20\n\n"
+    "  meek frontier list --model qwen3 --kinds developer-reported\n\n"
+    "Each row says its kind (epoch-run, developer-reported, user), its setting (shots, thinking or not, reasoning "
+    "effort) and the page it was read from.",
+)
+def frontier_list(
+    benchmark: str | None = typer.Option(None, "-b", "--benchmark", help="One benchmark (gpqa_diamond, mmlu_pro, mmlu, ...)."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Comma list of kinds: epoch-run, developer-reported, user."),
+    model: str | None = typer.Option(None, "--model", help="Rows whose model name contains this."),
+    access: str | None = typer.Option(None, "--access", help="'open' (open weights) or 'closed'."),
+    limit: int = typer.Option(40, "--limit", min=1, help="Rows to show, best scores first."),
+    fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
+) -> None:
+    """List the frontier table's rows (what meek gap uses), with kind, setting and source."""
+    from harness.frontier.views import frontier_list
+
+    run(lambda: frontier_list(benchmark, kinds, model, access, limit, fmt, out))
+
+
+@frontier_app.command(
+    "add",
+    epilog="Example:\n\n  meek frontier add my_scores.csv\n\n"
+    "Columns: model, release_date (YYYY-MM-DD), benchmark, score (percent); optional open_weights, params_total_b, "
+    "setting, source_link. The rows are kept as kind 'user' in ~/.meek/frontier-user.csv.",
+)
+def frontier_add(path: Path = typer.Argument(..., help="A CSV of scores.")) -> None:
+    """Add your own scores to the frontier table, as rows of kind 'user'."""
+    from harness.frontier.views import frontier_add
+
+    run(lambda: frontier_add(path, out))
 
 
 @plot_app.command(

@@ -3,7 +3,12 @@
     python -m harness.frontier.build_table <Benchmarking Hub zip/folder> [<"Data on AI Models" folder>] [<curated.csv>...]
 
 The table shipped in harness/data/frontier.csv was built from the 2026-03 Benchmarking Hub snapshot, the 2025-12
-"Data on AI Models" snapshot and frontier_scores_supplement.csv (simple-evals README scores, each row with its link).
+"Data on AI Models" snapshot, frontier_scores_supplement.csv (simple-evals README scores, each row with its link) and
+developer_reported_scores.csv (model-card scores of home-runnable open models, each row with its page):
+
+    python -m harness.frontier.build_table ../shared/data/frontier/epoch_benchmarking_hub_2026-03 \
+        ../shared/data/frontier/epoch_ai_models_2025-12 ../shared/data/frontier/frontier_scores_supplement.csv \
+        ../shared/data/frontier/developer_reported_scores.csv
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ NOTES = (
         "else read from the model name (7B, A3B) or its model card (harness/frontier/build_table.py)."
     ),
     "Scores in percent. Each row cites its own source and source_link; rows whose source is not Epoch AI come from that link.",
+    "kind: epoch-run (Epoch's own run), developer-reported (a developer's published figure, from its page or collected by "
+    "Epoch); developer-reported rows from developer_reported_scores.csv keep where each figure was printed in source.",
     "Regenerate with: python -m harness.frontier.build_table <Epoch Benchmarking Hub download> [<Data on AI Models folder>] [<curated.csv>]",
 )
 

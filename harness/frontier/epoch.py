@@ -44,7 +44,12 @@ COLUMNS = [
     "score",
     "source",
     "source_link",
+    "kind",
 ]
+# What a score is: Epoch's own run of the benchmark; a figure the developer published (its card or report, or collected
+# by Epoch from one: the Hub's *_external files, simple-evals); measured here by `meek eval`; a row a user added.
+KINDS = ("epoch-run", "developer-reported", "measured-here", "user")
+DEFAULT_KINDS = ("epoch-run", "developer-reported")  # Epoch's mix in its consumer-GPU analysis: the Hub + developers' figures
 DASHBOARD_URL = "https://epoch.ai/data/ai-benchmarking-dashboard"
 MODELS_URL = "https://epoch.ai/data/ai-models"
 SHIPPED_TABLE = PACKAGE_DATA / "frontier.csv"
@@ -69,7 +74,9 @@ BENCHMARK_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "simpleqa_verified": ("simpleqa_verified", ("mean_score",)),
     "hle_external": ("hle", ("Accuracy",)),
 }
-CORE_BENCHMARKS = ("mmlu", "gpqa_diamond", "hellaswag", "arc_challenge", "gsm8k", "math_level_5", "winogrande", "piqa")
+CORE_BENCHMARKS = ("mmlu", "gpqa_diamond", "hellaswag", "arc_challenge", "gsm8k", "math_level_5", "winogrande", "piqa",
+                   # developer-reported only (developer_reported_scores.csv): kept apart from their neighbours
+                   "mmlu_pro", "gpqa", "livecodebench", "aime_2024", "aime_2025", "ifeval", "math", "math_500")
 _BENCHMARK_ALIASES = {"hella_swag": "hellaswag", "wino_grande": "winogrande", "trivia_qa": "triviaqa", "arc_c": "arc_challenge"}
 _CAPABILITIES_STEM = "epoch_capabilities_index"
 _CURATED_REQUIRED = ("model", "release_date", "benchmark", "score")
@@ -100,7 +107,13 @@ def import_epoch(paths: Iterable[Path], benchmarks: Iterable[str] | None = None)
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
         if path.is_file() and path.suffix.lower() == ".csv":
-            score_frames.append(_curated_rows(_read_csv(path.read_bytes(), path.name), path.name))
+            table = _read_csv(path.read_bytes(), path.name)
+            if "figure_origin" in table.columns:  # developer_reported_scores.csv: each figure with where it was printed
+                from harness.frontier.reported import reported_rows
+
+                score_frames.append(reported_rows(table, path.name))
+            else:
+                score_frames.append(_curated_rows(table, path.name))
             continue
         found = _read_download(path, facts)
         score_frames.extend(found)
@@ -195,8 +208,14 @@ def _benchmark_rows(table: pd.DataFrame, stem: str, label: str) -> pd.DataFrame:
             "score": as_percent(table[score_column], name),
             "source": original.map(lambda s: f"{label}; {s}" if isinstance(s, str) else label),
             "source_link": link.fillna(DASHBOARD_URL),
+            "kind": setting.map(kind_of_setting),
         }
     )
+
+
+def kind_of_setting(setting: object) -> str:
+    """The kind of an Epoch row: its own run (setting 'Epoch AI run'), else a developer's figure that Epoch collected."""
+    return "epoch-run" if setting == EPOCH_RUN_SETTING else "developer-reported"
 
 
 def _curated_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -218,6 +237,7 @@ def _curated_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
             "score": as_percent(table["score"], name),
             "source": source.fillna(name),
             "source_link": link,
+            "kind": first_column(table, "kind").where(lambda k: k.isin(KINDS)).fillna("developer-reported"),
         }
     )
 
@@ -240,7 +260,9 @@ def attribution_line(retrieved: str) -> str:
     return f'# Source: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0), {DASHBOARD_URL}; retrieved {retrieved}'
 
 
-def write_table(frame: pd.DataFrame, path: Path, retrieved: str | None = None, notes: Iterable[str] = ()) -> Path:
+def write_table(
+    frame: pd.DataFrame, path: Path, retrieved: str | None = None, notes: Iterable[str] = (), attribution: bool = True
+) -> Path:
     """Write tidy rows as CSV under a '# Source: Epoch AI ...' attribution line (plus `notes`, each as a '# ' line)."""
     require_columns(frame, "frame", COLUMNS)
     out = frame[COLUMNS].copy()
@@ -249,7 +271,8 @@ def write_table(frame: pd.DataFrame, path: Path, retrieved: str | None = None, n
     for column in ("params_total_b", "params_active_b"):
         out[column] = out[column].astype(float).round(3)
     out["open_weights"] = out["open_weights"].astype("boolean")
-    header = [attribution_line(retrieved or date.today().isoformat()), *(f"# {note}" for note in notes)]
+    header = [attribution_line(retrieved or date.today().isoformat())] if attribution else []
+    header += [f"# {note}" for note in notes]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -264,9 +287,36 @@ def frontier_table_path() -> Path:
     return refreshed if refreshed.is_file() else SHIPPED_TABLE
 
 
+def user_table_path() -> Path:
+    """Scores a user added with `meek frontier add` (kind `user`), read beside the frontier table."""
+    return meek_home() / "frontier-user.csv"
+
+
 def load_frontier(path: Path | None = None) -> pd.DataFrame:
-    """The frontier table (COLUMNS) with parsed dates, nullable open-weights flags and float parameters/scores."""
-    path = Path(path) if path else frontier_table_path()
+    """The frontier table (COLUMNS) with parsed dates, nullable open-weights flags and float parameters/scores; with no
+    path given, the rows a user added (`meek frontier add`) come with it."""
+    if path is None and user_table_path().is_file():
+        return pd.concat([_load_table(frontier_table_path()), _load_table(user_table_path())], ignore_index=True)
+    return _load_table(Path(path) if path else frontier_table_path())
+
+
+def add_user_rows(csv_path: Path) -> tuple[pd.DataFrame, int]:
+    """Read a user's CSV of scores (model, release_date, benchmark, score; optional open_weights, params_total_b,
+    setting, source_link) as rows of kind `user`, and add them to the user table; (the rows added, rows in the table)."""
+    rows = _curated_rows(_read_csv(csv_path.read_bytes(), csv_path.name), csv_path.name).assign(kind="user")
+    missing = rows["release_date"].isna() | rows["score"].isna() | rows["model"].isna()
+    if missing.any():
+        lines = ", ".join(str(i + 2) for i in rows.index[missing][:10])
+        raise UsageError(f"{csv_path}: line(s) {lines} lack a model, a release date (YYYY-MM-DD) or a score in 0-100")
+    rows = rows.assign(source=rows["source"].where(rows["source"] != csv_path.name, f"added by the user from {csv_path.name}"))
+    existing = _load_table(user_table_path()) if user_table_path().is_file() else rows.iloc[:0][COLUMNS]
+    table = _finish(pd.concat([existing, rows[COLUMNS]], ignore_index=True))
+    write_table(table, user_table_path(), notes=["Rows added with `meek frontier add` (kind user); each keeps its source."],
+                attribution=False)  # fmt: skip
+    return rows, len(table)
+
+
+def _load_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise MeekError(f"{path}: no frontier table; rebuild it with `python -m harness.frontier.build_table <Epoch download>`")
     with path.open(encoding="utf-8") as handle:
@@ -280,7 +330,9 @@ def load_frontier(path: Path | None = None) -> pd.DataFrame:
         table = pd.read_csv(path, skiprows=comment_lines, dtype={"open_weights": "string"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise MeekError(f"{path}: not a readable frontier table ({exc})") from exc
-    require_columns(table, str(path), COLUMNS)
+    require_columns(table, str(path), [c for c in COLUMNS if c != "kind"])
+    if "kind" not in table.columns:  # a table written before kinds: Epoch's runs say so in their setting
+        table["kind"] = table["setting"].map(kind_of_setting)
     table["release_date"] = pd.to_datetime(table["release_date"], errors="coerce", format="ISO8601")
     table["open_weights"] = table["open_weights"].map(bool_or_none).astype("boolean")
     for column in ("params_total_b", "params_active_b", "score"):

@@ -42,6 +42,11 @@ class MachineClass:
     memory_gb: float
     kind: str
     note: str
+    max_params_b: float | None = None  # Epoch's rule instead of the memory model: open models up to this many parameters
+
+    def runs(self, params_total_b: float, need_bytes: float) -> bool:
+        """Whether a model runs on the class: by Epoch's parameter threshold when it has one, else by the memory model."""
+        return params_total_b <= self.max_params_b if self.max_params_b is not None else self.holds(need_bytes)
 
     @property
     def memory_bytes(self) -> float:
@@ -67,6 +72,14 @@ MACHINE_CLASSES: dict[str, MachineClass] = {
     "16gb-laptop": MachineClass(16, "cpu", "CPU inference in system RAM; the OS, browser and apps keep ~40%"),
     "64gb-unified": MachineClass(64, "unified", _UNIFIED),
     "128gb-unified": MachineClass(128, "unified", _UNIFIED),
+    # Epoch AI's thresholds ("Frontier AI performance becomes accessible on consumer hardware within a year", 2025-08):
+    # open models up to 28B parameters run on one RTX 4090, up to 40B on one RTX 5090.
+    "rtx-4090-epoch": MachineClass(24, "gpu", "Epoch's rule: open models up to 28B parameters", max_params_b=28),
+    "rtx-5090-epoch": MachineClass(32, "gpu", "Epoch's rule: open models up to 40B parameters", max_params_b=40),
+}
+EPOCH_PUBLISHED_LAG = {  # months, the same insight (GPQA Diamond and MMLU-Pro, RTX 5090 class): for the bench's comparison
+    "gpqa_diamond": 7.0,
+    "mmlu_pro": 7.0,
 }
 
 
@@ -166,7 +179,8 @@ def best_open_that_fits(
     if rows.empty:
         return None
     needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
-    held = needed.map(lambda gb: machine.holds(gb * memory_fit.GIB)).astype(bool)
+    held = pd.Series([machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)],
+                     index=rows.index, dtype=bool)  # fmt: skip
     rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[held]
     if rows.empty:
         return None
@@ -202,6 +216,38 @@ def lag_history(
     return pd.DataFrame(rows)
 
 
+def release_lags(
+    frame: pd.DataFrame,
+    benchmark: str,
+    machine_class: str,
+    classes: Mapping[str, MachineClass] = MACHINE_CLASSES,
+    **memory_options: Unpack[MemoryOptions],
+) -> pd.DataFrame:
+    """Epoch's quantity: each open model that set a new best score among those the class runs, and how many months
+    after the frontier (any model) first reached that score it came out (0 when it led). One row per such model."""
+    machine = machine_class_named(machine_class, classes)
+    rows = frame[(frame["benchmark"] == benchmark) & frame["open_weights"].fillna(False).astype(bool)]
+    rows = rows.dropna(subset=["params_total_b", "score", "release_date"])
+    needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
+    runnable = [machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)]
+    setters = best_so_far(rows[pd.Series(runnable, index=rows.index, dtype=bool)], benchmark) if any(runnable) else rows.iloc[:0]
+    curve = best_so_far(frame, benchmark)
+    out = []
+    for row in setters.to_dict("records"):
+        leader = first_to_reach(curve, row["score"], row["release_date"])
+        out.append({**row, "frontier_model": leader["model"] if leader is not None else None,
+                    "frontier_date": leader["release_date"] if leader is not None else pd.NaT,
+                    "frontier_kind": leader.get("kind") if leader is not None else None,
+                    "lag_months": months_behind(curve, row["score"], row["release_date"]) or 0.0})  # fmt: skip
+    return pd.DataFrame(out, columns=[*frame.columns, "frontier_model", "frontier_date", "frontier_kind", "lag_months"])
+
+
+def mean_release_lag(lags: pd.DataFrame, since: object) -> tuple[float, int]:
+    """The average of the release lags of the models released since `since` (Epoch's "average lag"), and how many."""
+    recent = lags[pd.to_datetime(lags["release_date"]) >= pd.Timestamp(since)]
+    return (float(recent["lag_months"].mean()) if len(recent) else math.nan), len(recent)
+
+
 def lag_trend(history: pd.DataFrame) -> tuple[str | None, float | None]:
     """('closing' | 'widening' | 'steady', slope in months of lag per year) from a lag_history; (None, None) with < 2 points."""
     known = history.dropna(subset=["lag_months"])
@@ -223,9 +269,13 @@ def gap_table(
     today: object = None,
     setting: str | None = None,
     checkpoints: Iterable[object] | None = None,
+    since: object = f"{FIRST_CHECKPOINT_YEAR}-01-01",
     **memory_options: Unpack[MemoryOptions],
 ) -> pd.DataFrame:
     """Per machine class: the best open model that fits, the frontier model that first reached its score, and the lag.
+
+    release_lag_months: Epoch's quantity, the mean lag at release of the open models that set a new best for the class
+    since `since` (release_lag_models of them; release_lags holds the rows).
 
     lag_at_release_months: how far behind the open model was when it came out; months_behind_today: from the frontier
     reaching that score to `today`. lag_<YYYY-MM> columns hold the lag at each checkpoint (default 1 January of each year from 2023 to today's);
@@ -255,10 +305,12 @@ def gap_table(
             "open_score": math.nan,
             "open_date": pd.NaT,
             "open_source_link": None,
+            "open_kind": None,
             "frontier_model": None,
             "frontier_score": math.nan,
             "frontier_date": pd.NaT,
             "frontier_source_link": None,
+            "frontier_kind": None,
             "lag_at_release_months": math.nan,
             "months_behind_today": math.nan,
         }
@@ -270,6 +322,7 @@ def gap_table(
                 open_score=best["score"],
                 open_date=best["release_date"],
                 open_source_link=best.get("source_link"),
+            open_kind=best.get("kind"),
                 lag_at_release_months=months_behind(curve, best["score"], best["release_date"]),
                 months_behind_today=months_behind(curve, best["score"], day),
             )
@@ -279,10 +332,14 @@ def gap_table(
                 frontier_score=leader["score"],
                 frontier_date=leader["release_date"],
                 frontier_source_link=leader.get("source_link"),
+                frontier_kind=leader.get("kind"),
             )
         for checkpoint_row in history.itertuples(index=False):
             lag = checkpoint_row.lag_months
             row[f"lag_{checkpoint_row.checkpoint:%Y-%m}"] = math.nan if lag is None else lag
-        row.update(trend=trend, trend_months_per_year=slope, data_until=data_until)
+        lags = release_lags(frame, benchmark, name, classes, **memory_options)
+        mean_lag, setters = mean_release_lag(lags, since)
+        row.update(trend=trend, trend_months_per_year=slope, data_until=data_until, release_lag_months=mean_lag,
+                   release_lag_models=setters, release_lags=lags)  # fmt: skip
         table.append(row)
     return pd.DataFrame(table)

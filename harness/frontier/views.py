@@ -9,7 +9,15 @@ import pandas as pd
 
 from harness import memory_fit
 from harness.errors import EXIT_OK, UsageError, require_existing
-from harness.frontier.gap import MACHINE_CLASSES, MachineClass, best_so_far, first_to_reach, gap_table, months_behind
+from harness.frontier.gap import (
+    FIRST_CHECKPOINT_YEAR,
+    MACHINE_CLASSES,
+    MachineClass,
+    best_so_far,
+    first_to_reach,
+    gap_table,
+    months_behind,
+)
 from harness.output import Output
 
 THIS_MACHINE = "this-machine"
@@ -36,11 +44,47 @@ def parse_classes(text: str | None) -> dict[str, MachineClass]:
     return {n: MACHINE_CLASSES[n] for n in names}
 
 
-def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Output) -> int:
-    from harness.aggregate.compare import render
-    from harness.frontier.epoch import frontier_table_path, load_frontier
+def parse_kinds(text: str | None) -> tuple[str, ...]:
+    from harness.frontier.epoch import DEFAULT_KINDS, KINDS
 
-    frame = load_frontier()
+    if not text:
+        return DEFAULT_KINDS
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if unknown := [k for k in kinds if k not in KINDS]:
+        raise UsageError(f"--kinds: unknown kind {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    return kinds
+
+
+STALE_DAYS = 183  # a frontier curve whose newest score is older than this leaves 'months behind today' overstated
+STOPPED_DAYS = 365  # ... and older than this: the benchmark's data has stopped, it is not the headline
+
+
+def data_note(frame: pd.DataFrame, benchmark: str, today: pd.Timestamp) -> str:
+    """What the frontier curve's data allows: closed models' scores are what makes it the frontier."""
+    rows = frame[frame["benchmark"] == benchmark]
+    closed = rows[~rows["open_weights"].fillna(False).astype(bool)]
+    if closed.empty:
+        return (": no closed model has a score here, so the 'frontier' is open models only and the lags below are not "
+                "a frontier gap (not the headline)")  # fmt: skip
+    until = pd.to_datetime(closed["release_date"]).max()
+    days = (today - until).days
+    if days > STOPPED_DAYS:
+        return (f": the frontier's newest score is from {until:%Y-%m}; the data has stopped, so this benchmark is not the "
+                "headline (lags after that are not measured)")  # fmt: skip
+    if days > STALE_DAYS:
+        return (f": the frontier's newest score is from {until:%Y-%m}; 'months behind today' counts the months since as "
+                "gap, so the lag at release is the figure to read")  # fmt: skip
+    return ""
+
+
+def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Output,
+        kinds_text: str | None = None) -> int:  # fmt: skip
+    from harness.aggregate.compare import render
+    from harness.frontier.epoch import DEFAULT_KINDS, frontier_table_path, load_frontier
+
+    kinds = parse_kinds(kinds_text)
+    table_frame = load_frontier()
+    frame = table_frame[table_frame["kind"].isin(kinds)]
     classes = parse_classes(classes_text)
     machine_id = None
     if machine == "this":
@@ -49,22 +93,42 @@ def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, re
     elif machine is not None:
         raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
     today = pd.Timestamp.today().normalize()
-    table = pd.concat([gap_rows(gap_table(frame, b, classes, today)) for b in benchmarks], ignore_index=True)
+    for benchmark in benchmarks:
+        if benchmark not in set(frame["benchmark"]):
+            known = ", ".join(sorted(set(frame["benchmark"])))
+            raise UsageError(f"no {', '.join(kinds)} scores for benchmark '{benchmark}'; known: {known}")
+    tables = {b: gap_table(frame, b, classes, today) for b in benchmarks}
+    table = pd.concat([gap_rows(t) for t in tables.values()], ignore_index=True)
     if fmt != "md":
         out.data(render(table, fmt))
         return EXIT_OK
-    out.say(f"Months behind the frontier on {today:%Y-%m-%d}, from {frontier_table_path()}")
+    mix = " (Epoch's mix: its Benchmarking Hub runs and developers' published figures)" if kinds == DEFAULT_KINDS else ""
+    out.say(f"Months behind the frontier on {today:%Y-%m-%d}; scores of kind {', '.join(kinds)}{mix}; from {frontier_table_path()}")
+    for benchmark, raw in tables.items():
+        out.say(f"\n{benchmark}{data_note(frame, benchmark, today)}")
+        for row in raw.to_dict("records"):
+            lag = row["release_lag_months"]
+            epoch = (f"lag at release {lag:.1f} months (Epoch's quantity: the mean over {row['release_lag_models']} open "
+                     f"model(s) that set a new best for the class since {FIRST_CHECKPOINT_YEAR})" if not math.isnan(lag)
+                     else "no open model for the class")  # fmt: skip
+            now = (f"; best now {row['open_model']} [{row['open_kind']}] {row['open_score']:.1f}, {row['lag_at_release_months']:.1f} "
+                   "months behind at its release" if isinstance(row["open_model"], str) else "")  # fmt: skip
+            out.say(f"- {row['machine_class']}: {epoch}{now}")
+    out.say("")
     out.data(render(table.drop(columns=["rows used"]), "md"))
-    out.say("\nRows used (open model; frontier model that first reached its score):")
+    out.say("\nRows used (open model; frontier model that first reached its score), with their kinds:")
     for row in table.to_dict("records"):
         out.say(f"- {row['benchmark']} {row['machine_class']}: {row['rows used'] or 'no open model fits'}")
-    for benchmark in benchmarks:
-        until = pd.to_datetime(frame.loc[frame["benchmark"] == benchmark, "release_date"]).max()
-        if (today - until).days > 90:
-            out.say(
-                f"note: the table's newest {benchmark} score is from {until:%Y-%m}; months behind today include the "
-                "months since, when newer open models may have closed the gap unseen. 'at release' is not affected."
-            )
+    out.say("\nThe open models behind each lag at release (model [kind] released, score; the frontier there first):")
+    for benchmark, raw in tables.items():
+        for row in raw.to_dict("records"):
+            for lag in row["release_lags"].to_dict("records"):
+                if pd.Timestamp(lag["release_date"]) < pd.Timestamp(f"{FIRST_CHECKPOINT_YEAR}-01-01"):
+                    continue
+                first = (f"{lag['frontier_model']} [{lag['frontier_kind']}] {lag['frontier_date']:%Y-%m-%d}"
+                         if isinstance(lag["frontier_model"], str) else "none earlier")  # fmt: skip
+                out.say(f"- {benchmark} {row['machine_class']}: {lag['model']} [{lag['kind']}] {lag['release_date']:%Y-%m-%d}, "
+                        f"{lag['score']:.1f}; {first}: {lag['lag_months']:.1f} months")  # fmt: skip
     if machine_id:
         _own_scores(frame, results, machine_id, today, out)
     return EXIT_OK
@@ -81,18 +145,21 @@ def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
                 "benchmark": row["benchmark"],
                 "machine_class": row["machine_class"],
                 "usable GB": row["usable_gb"],
+                "lag at release, mean (Epoch)": row.get("release_lag_months", math.nan),
                 "best open model that fits": f"{row['open_model']} ({row['open_params_b']:g}B)" if found else "none",
+                "kind": row.get("open_kind") or "",
                 "score": row["open_score"],
                 "released": f"{row['open_date']:%Y-%m}" if found else "",
                 "frontier first there": f"{row['frontier_model']} ({row['frontier_date']:%Y-%m})" if found else "",
-                "months behind today": row["months_behind_today"],
                 "months behind at release": row["lag_at_release_months"],
+                "months behind today": row["months_behind_today"],
                 "lag by year": ", ".join(
                     f"{c[4:8]}: {row[c]:.0f}" for c in lag_columns if not (isinstance(row[c], float) and math.isnan(row[c]))
                 ),
                 "trend": f"{row['trend']} ({row['trend_months_per_year']:+.1f} months/year)" if row["trend"] else "",
-                "rows used": f"{row['open_model']} {row['open_date']:%Y-%m-%d} {row['open_score']:.1f} <{row['open_source_link']}>; "
-                f"{row['frontier_model']} {row['frontier_date']:%Y-%m-%d} {row['frontier_score']:.1f} <{row['frontier_source_link']}>"
+                "rows used": f"{row['open_model']} [{row.get('open_kind')}] {row['open_date']:%Y-%m-%d} {row['open_score']:.1f} "
+                f"<{row['open_source_link']}>; {row['frontier_model']} [{row.get('frontier_kind')}] "
+                f"{row['frontier_date']:%Y-%m-%d} {row['frontier_score']:.1f} <{row['frontier_source_link']}>"
                 if found
                 else "",
             }
@@ -117,6 +184,63 @@ def _own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today: pd.T
         subset += ", at chance level (25%) for 4 choices" if row.task in FOUR_CHOICE and score < 30 else ""
         reached = f"{leader['model']} reached it in {leader['release_date']:%Y-%m}" if leader is not None else "above the table"
         out.say(f"- {row.model} {row.task} {score:.1f} ({row.shots}-shot{subset}): {behind:.0f} months behind ({reached})")
+
+
+LIST_COLUMNS = ["model", "release_date", "open_weights", "params_total_b", "benchmark", "setting", "score", "kind", "source",
+                "source_link"]  # fmt: skip
+KIND_NOTES = {
+    "epoch-run": "Epoch AI ran the benchmark itself (its Benchmarking Hub; one harness for every model)",
+    "developer-reported": "the model's developer published the figure (its card, report or blog; or another developer's "
+    "comparison table, named in source); settings differ (thinking, shots, tools), and these read higher than Epoch's runs",
+    "measured-here": "scored on this machine by meek eval",
+    "user": "added with meek frontier add; source as the user gave it",
+}
+
+
+def frontier_list(benchmark: str | None, kinds_text: str | None, model: str | None, access: str | None, limit: int,
+                  fmt: str, out: Output) -> int:  # fmt: skip
+    """`meek frontier list`: the rows meek gap and the figures use, filtered, each with its kind, setting and source."""
+    from harness.aggregate.compare import render
+    from harness.frontier.epoch import KINDS, frontier_table_path, load_frontier
+
+    frame = load_frontier()
+    if benchmark:
+        if benchmark not in set(frame["benchmark"]):
+            raise UsageError(f"no scores for benchmark '{benchmark}'; known: {', '.join(sorted(set(frame['benchmark'])))}")
+        frame = frame[frame["benchmark"] == benchmark]
+    frame = frame[frame["kind"].isin(parse_kinds(kinds_text) if kinds_text else KINDS)]
+    if model:
+        frame = frame[frame["model"].str.contains(model, case=False, regex=False)]
+    if access is not None:
+        if access not in ("open", "closed"):
+            raise UsageError(f"--access: 'open' or 'closed', not '{access}'")
+        is_open = frame["open_weights"].fillna(False).astype(bool)
+        frame = frame[is_open if access == "open" else ~is_open]
+    frame = frame.sort_values(["benchmark", "score"], ascending=[True, False], kind="stable")
+    shown = frame.head(limit)[LIST_COLUMNS].assign(release_date=lambda f: f["release_date"].dt.strftime("%Y-%m-%d"))
+    if fmt != "md":
+        out.data(render(shown, fmt))
+        return EXIT_OK
+    if shown.empty:
+        out.say("no rows match")
+        return EXIT_OK
+    out.data(render(shown, "md"))
+    more = f" (the first {limit} by score; --limit to see more)" if len(frame) > limit else ""
+    out.say(f"\n{len(frame)} row(s) from {frontier_table_path()}{more}. Kinds:")
+    for kind in sorted(set(shown["kind"])):
+        out.say(f"- {kind}: {KIND_NOTES[kind]}")
+    return EXIT_OK
+
+
+def frontier_add(path: Path, out: Output) -> int:
+    """`meek frontier add`: a user's CSV of scores, as rows of kind `user` beside the frontier table."""
+    from harness.frontier.epoch import add_user_rows, user_table_path
+
+    require_existing([path])
+    rows, total = add_user_rows(path)
+    out.say(f"added {len(rows)} row(s) of kind 'user' to {user_table_path()} ({total} there); meek gap --kinds "
+            "epoch-run,developer-reported,user counts them")  # fmt: skip
+    return EXIT_OK
 
 
 def frontier_import(paths: list[Path], out: Output) -> int:

@@ -1,0 +1,86 @@
+"""Issue 16: developer-reported scores in the frontier table with their kinds, Epoch's lag-at-release quantity and
+parameter thresholds, `meek frontier list/add`. Pure logic on hand-made frames, and the shipped table as a user reads it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from harness.frontier.gap import DAYS_PER_MONTH, mean_release_lag, release_lags
+from harness.frontier.reported import reported_rows
+from tests.test_gap_cli import hand_made_frame
+
+
+def reported_table(rows) -> pd.DataFrame:
+    columns = ["model", "release_date", "params_total_b", "benchmark", "score", "setting", "source_url", "figure_origin"]
+    return pd.DataFrame([dict(zip(columns, row)) for row in rows])
+
+
+def test_a_models_own_figure_wins_over_another_developers_rerun_and_variants_stay_apart():
+    table = reported_table([
+        ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "70.0", "thinking", "https://own/card", "own"),
+        ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "60.0", "reproduced", "https://rival/card", "other-developer table"),
+        ("Only-Rerun-9B", "2025-06-01", "9", "GPQA Diamond", "55.0", "reproduced", "https://rival/card", "other-developer table"),
+        ("Own-8B", "2025-05-01", "8", "GPQA", "64.0", "subset not named", "https://own/card", "own"),
+    ])  # fmt: skip
+    rows = reported_rows(table, "t.csv")
+    assert set(zip(rows["model"], rows["benchmark"], rows["score"])) == {
+        ("Own-8B", "gpqa_diamond", 70.0), ("Only-Rerun-9B", "gpqa_diamond", 55.0), ("Own-8B", "gpqa", 64.0)}  # fmt: skip
+    assert set(rows["kind"]) == {"developer-reported"} and rows["open_weights"].all()
+    assert rows.loc[rows["model"] == "Only-Rerun-9B", "source"].iloc[0].startswith("developer-reported (other-developer table")
+
+
+def test_release_lags_are_epochs_quantity_under_its_parameter_threshold():
+    frame = hand_made_frame().assign(kind="epoch-run")
+    lags = release_lags(frame, "mmlu", "rtx-4090-epoch")  # up to 28B: open-big (400B) is not runnable
+    assert list(lags["model"]) == ["open-small"]
+    # open-small's 61 was first reached by closed-b (80, 2024-01-01): 366 days before its release on 2025-01-01
+    assert lags["frontier_model"].iloc[0] == "closed-b" and lags["lag_months"].iloc[0] == pytest.approx(366 / DAYS_PER_MONTH)
+    assert mean_release_lag(lags, "2023-01-01") == (pytest.approx(366 / DAYS_PER_MONTH), 1)
+    assert mean_release_lag(lags, "2025-06-01")[1] == 0
+    assert list(release_lags(frame, "mmlu", "128gb-unified")["model"]) == ["open-small"]  # 400B does not fit 128 GB either
+
+
+def test_gap_on_gpqa_diamond_names_2025_developer_reported_models_and_the_lag_over_time(run_meek):
+    code, stdout, stderr = run_meek("gap", "-b", "gpqa_diamond", "--classes", "24gb-gpu,rtx-4090-epoch,rtx-5090-epoch")
+    assert code == 0, stderr
+    behind = [line for line in stdout.splitlines() if line.startswith("- gpqa_diamond 24gb-gpu: ") and "months" in line]
+    reported_2025 = [line for line in behind if "[developer-reported] 2025-" in line]
+    assert reported_2025, behind  # e.g. gpt-oss-20b, Qwen3-14B: the models Epoch's Hub does not run
+    assert "lag at release" in stdout and "Epoch's quantity" in stdout
+    code, stdout, stderr = run_meek("gap", "-b", "gpqa_diamond", "--classes", "24gb-gpu", "--kinds", "epoch-run")
+    assert code == 0 and "[developer-reported]" not in stdout and "scores of kind epoch-run;" in stdout, stderr
+
+
+def test_a_benchmark_without_closed_models_or_with_stopped_data_says_so(run_meek):
+    code, stdout, stderr = run_meek("gap", "-b", "mmlu_pro,mmlu", "--classes", "24gb-gpu")
+    assert code == 0, stderr
+    assert "mmlu_pro: no closed model has a score here" in stdout
+    assert "mmlu: the frontier's newest score is from 2025-" in stdout and "the data has stopped" in stdout
+
+
+def test_frontier_list_filters_and_explains_and_add_keeps_user_rows(run_meek, tmp_path):
+    code, stdout, stderr = run_meek("frontier", "list", "-b", "gpqa_diamond", "--kinds", "developer-reported",
+                                    "--access", "open", "--format", "json", "--limit", "500")  # fmt: skip
+    assert code == 0, stderr
+    rows = json.loads(stdout)
+    assert rows and {r["kind"] for r in rows} == {"developer-reported"} and all(r["source_link"] for r in rows)
+    assert any(r["model"] == "gpt-oss-20b" for r in rows)
+    code, stdout, _ = run_meek("frontier", "list", "--model", "gpt-oss-20b", "-b", "gpqa_diamond")
+    assert "- developer-reported: the model's developer published the figure" in stdout
+    scores = tmp_path / "mine.csv"
+    scores.write_text("model,release_date,benchmark,score,open_weights,params_total_b,source_link\n"
+                      "MyModel-7B,2026-10-01,gpqa_diamond,88.5,true,7,https://example.org/card\n")  # fmt: skip
+    home = {"MEEK_HOME": str(tmp_path / "home")}
+    code, stdout, stderr = run_meek("frontier", "add", str(scores), env=home)
+    assert code == 0 and "added 1 row(s) of kind 'user'" in stdout, stderr
+    code, stdout, _ = run_meek("frontier", "list", "--kinds", "user", "--format", "json", env=home)
+    assert [r["model"] for r in json.loads(stdout)] == ["MyModel-7B"]
+    code, stdout, _ = run_meek("gap", "-b", "gpqa_diamond", "--classes", "16gb-gpu", "--kinds",
+                               "epoch-run,developer-reported,user", env=home)  # fmt: skip
+    assert code == 0 and "MyModel-7B [user]" in stdout
+    scores.write_text("model,release_date,benchmark,score\nX,not a date,mmlu,50\n")
+    code, _, stderr = run_meek("frontier", "add", str(scores), env=home)
+    assert code == 2 and "line(s) 2 lack" in stderr
