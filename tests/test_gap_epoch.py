@@ -84,3 +84,38 @@ def test_frontier_list_filters_and_explains_and_add_keeps_user_rows(run_meek, tm
     scores.write_text("model,release_date,benchmark,score\nX,not a date,mmlu,50\n")
     code, _, stderr = run_meek("frontier", "add", str(scores), env=home)
     assert code == 2 and "line(s) 2 lack" in stderr
+
+
+def test_the_card_of_a_24gb_card_names_its_best_model_with_kinds():
+    from pathlib import Path
+
+    from harness.aggregate.tree import load_tree
+    from harness.frontier.card import machine_card
+    from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
+
+    shipped = Path(__file__).resolve().parent.parent / "results"
+    runs = load_tree([p for p in shipped.iterdir() if p.name.startswith("rtx-4090-")]).runs
+    facts = {"machine_id": "a-4090-box", "cpu": {"model": "AMD Ryzen 9 7950X"}, "unified_memory": False,
+             "memory_bytes": 64 * 2**30, "gpus": [{"name": "NVIDIA GeForce RTX 4090", "memory_bytes": 24 * 2**30}]}  # fmt: skip
+    frame = load_frontier()
+    frame = frame[frame["kind"].isin(DEFAULT_KINDS)]
+    card = machine_card(shipped, "gpqa_diamond", 20.0, frame, pd.Timestamp("2026-12-01"), facts=facts, runs=runs)
+    lines = {line.label: line for line in card.lines}
+    assert lines["speed"].kind.endswith("for rtx-4090") and float(lines["speed"].value.split()[0]) >= 20
+    assert lines["published gpqa_diamond"].kind in DEFAULT_KINDS
+    assert float(lines["months behind at its release"].value) >= 0
+    assert "no scores measured on this machine" in lines["meek eval"].value
+    slow = machine_card(shipped, "gpqa_diamond", 10_000.0, frame, pd.Timestamp("2026-12-01"), facts=facts, runs=runs)
+    assert slow.lines[0].value.startswith("no catalogue model with a published gpqa_diamond score runs here at 10000")
+
+
+def test_plot_meek_model_and_card_write_figures_that_say_what_is_model_and_what_is_data(run_meek, tmp_path):
+    code, stdout, stderr = run_meek("plot", "meek-model", "--out", str(tmp_path))
+    assert code == 0, stderr
+    svg = (tmp_path / "meek-model.svg").read_text()
+    assert "MODEL (not data)" in svg and "DATA:" in svg and "t* = 3.3 years" in svg
+    code, _, stderr = run_meek("plot", "meek-model", "--g-alg", "0.9", "--out", str(tmp_path))
+    assert code == 2 and "g_alg must be above 1" in stderr
+    code, stdout, stderr = run_meek("plot", "card", "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "card.png").stat().st_size > 5_000, stderr
+    assert "- best model" in stdout and "meek card" in (tmp_path / "card.svg").read_text()

@@ -34,12 +34,13 @@ def gap(
         None, "--kinds", help="Which scores go in: epoch-run, developer-reported, measured-here, user (default: "
         "epoch-run,developer-reported, Epoch's mix)."
     ),
+    min_tg: float = typer.Option(10.0, "--min-tg", help="With --machine this: the speed a model must reach to count (t/s)."),
 ) -> None:
     """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
     from harness.frontier.views import gap
 
     benchmarks = [b.strip() for b in benchmark.split(",") if b.strip()]
-    run(lambda: gap(benchmarks, classes, machine, results, fmt, out, kinds))
+    run(lambda: gap(benchmarks, classes, machine, results, fmt, out, kinds, min_tg))
 
 
 @frontier_app.command(
@@ -100,8 +101,65 @@ def plot_frontier(
     results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree with your measured scores (drawn as points)."),
     all_machines: bool = typer.Option(False, "--all-machines", help="Draw every machine's measured scores, not only this one's."),
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Kinds of scores drawn (default epoch-run,developer-reported)."),
 ) -> None:
     """Score against release date: the frontier, the best open model, and the best open model each machine class holds."""
     from harness.frontier.views import plot_frontier
 
-    run(lambda: plot_frontier(benchmark, classes, results, all_machines, out_dir, out))
+    run(lambda: plot_frontier(benchmark, classes, results, all_machines, out_dir, out, kinds))
+
+
+@plot_app.command(
+    "meek-model",
+    epilog="Examples:\n\n  meek plot meek-model\n\n  meek plot meek-model --g-invest 5 --class rtx-4090-epoch\n\n"
+    "Top panel: data (the lag at release of each record-setting open model, with its trend). Bottom: the loss-gap "
+    "model of 'Meek Models Shall Inherit the Earth' (arXiv:2507.07931). Its parameters come from secondary summaries "
+    "of the paper (marked [S] in shared/data/meek_models_paper.md): change them here.",
+)
+def plot_meek_model(
+    benchmark: str = typer.Option("gpqa_diamond", "-b", "--benchmark", help="The benchmark of the measured lag."),
+    machine_class: str = typer.Option("rtx-5090-epoch", "--class", help="The machine class of the measured lag."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Kinds of scores for the data (default Epoch's mix)."),
+    start: str = typer.Option("2023-01-01", "--start", help="t = 0 of the model: both actors start equal."),
+    years: float = typer.Option(10.0, "--years", help="How far the model is drawn."),
+    alpha: float = typer.Option(0.155, "--alpha", help="Exponent of L(C) = A C^-alpha + L0 [S]."),
+    a: float = typer.Option(1070.0, "--a", help="Scale A of the loss curve [S]."),
+    c0: float = typer.Option(1e17, "--c0", help="FLOP of the starting budget ($1000) [S, unverified]."),
+    g_invest: float = typer.Option(3.57, "--g-invest", help="Frontier investment growth per year [S]."),
+    g_alg: float = typer.Option(2.8, "--g-alg", help="Algorithmic progress per year, shared [S]."),
+    g_hw: float = typer.Option(1.4, "--g-hw", help="Hardware price-performance growth per year, shared [S]."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """The paper's loss-gap projection, labelled as a model, under the measured lag on the same time axis."""
+    from harness.errors import UsageError
+    from harness.frontier.meek_model import MeekModel
+    from harness.frontier.views import plot_meek_model as draw
+
+    def action() -> int:
+        try:
+            model = MeekModel(alpha=alpha, a=a, c0=c0, g_invest=g_invest, g_alg=g_alg, g_hw=g_hw)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return draw(model, start, years, benchmark, machine_class, kinds, out_dir, out)
+
+    run(action)
+
+
+@plot_app.command(
+    "card",
+    epilog="Example:\n\n  meek plot card -b gpqa_diamond --min-tg 15\n\n"
+    "The best catalogue model this machine runs at --min-tg or faster (measured here, else the record's measurement "
+    "for its device, else predicted), its published score, months behind the frontier, and this machine's own meek "
+    "eval scores; every number with its kind.",
+)
+def plot_card(
+    benchmark: str = typer.Option("gpqa_diamond", "-b", "--benchmark", help="The benchmark of the published score."),
+    results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree with this machine's measurements."),
+    min_tg: float = typer.Option(10.0, "--min-tg", help="The generation speed a model must reach to count (t/s)."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Kinds of published scores (default Epoch's mix)."),
+    out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
+) -> None:
+    """This machine's card: what it runs, how good that is, how far behind the frontier, as a shareable figure."""
+    from harness.frontier.views import plot_card as draw
+
+    run(lambda: draw(benchmark, results, min_tg, kinds, out_dir, out))

@@ -78,7 +78,7 @@ def data_note(frame: pd.DataFrame, benchmark: str, today: pd.Timestamp) -> str:
 
 
 def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Output,
-        kinds_text: str | None = None) -> int:  # fmt: skip
+        kinds_text: str | None = None, min_tg: float = 10.0) -> int:  # fmt: skip
     from harness.aggregate.compare import render
     from harness.frontier.epoch import DEFAULT_KINDS, frontier_table_path, load_frontier
 
@@ -131,6 +131,14 @@ def gap(benchmarks: list[str], classes_text: str | None, machine: str | None, re
                         f"{lag['score']:.1f}; {first}: {lag['lag_months']:.1f} months")  # fmt: skip
     if machine_id:
         _own_scores(frame, results, machine_id, today, out)
+        from harness.frontier.card import machine_card
+
+        for benchmark in benchmarks:
+            card = machine_card(results, benchmark, min_tg, frame, today)
+            out.say(f"\nThis machine's card, {benchmark} (at {min_tg:g} t/s or faster; each figure with its kind):")
+            for line in card.lines:
+                if not line.label.startswith("meek eval"):  # this machine's own scores are listed above
+                    out.say(f"- {line.label}: {line.value}" + (f" [{line.kind}]" if line.kind else ""))
     return EXIT_OK
 
 
@@ -243,6 +251,55 @@ def frontier_add(path: Path, out: Output) -> int:
     return EXIT_OK
 
 
+def plot_meek_model(model, start: str, years: float, benchmark: str, machine_class: str, kinds_text: str | None,
+                    out_dir: Path, out: Output) -> int:  # fmt: skip
+    """`meek plot meek-model`: the paper's loss-gap projection beside the measured lag at release."""
+    from harness.frontier.epoch import load_frontier
+    from harness.frontier.gap import machine_class_named, release_lags
+    from harness.plots.meek_model import meek_model_figure
+    from harness.plots.style import save
+
+    kinds = parse_kinds(kinds_text)
+    machine_class_named(machine_class)
+    try:
+        begin = pd.Timestamp(start)
+    except ValueError:
+        raise UsageError(f"--start: '{start}' is not a date like 2023-01-01") from None
+    if not 0 < years <= 50:
+        raise UsageError(f"--years: {years} is outside 0-50")
+    frame = load_frontier()
+    frame = frame[frame["kind"].isin(kinds)]
+    if benchmark not in set(frame["benchmark"]):
+        raise UsageError(f"no {', '.join(kinds)} scores for benchmark '{benchmark}'")
+    lags = release_lags(frame, benchmark, machine_class)
+    lags = lags[pd.to_datetime(lags["release_date"]) >= begin]
+    paths = save(meek_model_figure(lags, model, begin, years, benchmark, machine_class, kinds), out_dir, "meek-model")
+    out.say("wrote " + ", ".join(str(p) for p in paths))
+    out.say(f"top: data ({len(lags)} record-setting open models); bottom: the paper's model, peak {model.peak_years:.1f} "
+            f"years after {begin:%Y-%m} ({begin + pd.Timedelta(days=model.peak_years * 365.25):%Y-%m})")  # fmt: skip
+    return EXIT_OK
+
+
+def plot_card(benchmark: str, results: Path, min_tg: float, kinds_text: str | None, out_dir: Path, out: Output) -> int:
+    """`meek plot card`: this machine's card as a shareable figure."""
+    from harness.frontier.card import machine_card
+    from harness.frontier.epoch import load_frontier
+    from harness.plots.card import card_figure
+    from harness.plots.style import save
+
+    kinds = parse_kinds(kinds_text)
+    frame = load_frontier()
+    frame = frame[frame["kind"].isin(kinds)]
+    if benchmark not in set(frame["benchmark"]):
+        raise UsageError(f"no {', '.join(kinds)} scores for benchmark '{benchmark}'")
+    card = machine_card(results, benchmark, min_tg, frame, pd.Timestamp.today().normalize())
+    paths = save(card_figure(card, kinds), out_dir, "card")
+    out.say("wrote " + ", ".join(str(p) for p in paths))
+    for line in card.lines:
+        out.say(f"- {line.label}: {line.value}" + (f" [{line.kind}]" if line.kind else ""))
+    return EXIT_OK
+
+
 def frontier_import(paths: list[Path], out: Output) -> int:
     from harness.frontier.build_table import build, summary
     from harness.home import meek_home
@@ -256,13 +313,15 @@ def frontier_import(paths: list[Path], out: Output) -> int:
     return EXIT_OK
 
 
-def plot_frontier(benchmark: str, classes_text: str | None, results: Path, all_machines: bool, out_dir: Path, out: Output) -> int:
+def plot_frontier(benchmark: str, classes_text: str | None, results: Path, all_machines: bool, out_dir: Path, out: Output,
+                  kinds_text: str | None = None) -> int:  # fmt: skip
     from harness.aggregate.views import primary_scores
     from harness.frontier.epoch import load_frontier
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 
     frame = load_frontier()
+    frame = frame[frame["kind"].isin(parse_kinds(kinds_text))]
     if benchmark not in set(frame["benchmark"]):
         raise UsageError(f"no frontier scores for '{benchmark}'; known: {', '.join(sorted(frame['benchmark'].unique()))}")
     classes = list(parse_classes(classes_text or "24gb-gpu,128gb-unified"))

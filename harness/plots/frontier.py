@@ -99,5 +99,9 @@ def frontier_figure(
     axes.set_xlim(right=today + pd.Timedelta(days=60))
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8, frameon=False)  # below: hides no data
     settings = "all settings as published" if setting is None else f"setting: {setting}"
-    source_line(figure, EPOCH_CREDIT, f"{settings}; harness scores and published scores are different measurements")
+    kinds = ", ".join(sorted(set(frame.loc[frame["benchmark"] == benchmark, "kind"].dropna()))) if "kind" in frame else ""
+    axes.text(0.01, 0.99, f"scores of kind: {kinds or 'not stated'}", transform=axes.transAxes, fontsize=8, va="top",
+              color="0.3")  # fmt: skip
+    source_line(figure, EPOCH_CREDIT + " and developers' pages", f"{settings}; harness scores and published scores are "
+                "different measurements")  # fmt: skip
     return figure

@@ -250,13 +250,14 @@ record: measured where anyone measured it (the record's own runs, submitted or i
 
 
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
-    from harness.frontier.epoch import load_frontier
+    from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
     from harness.frontier.gap import MACHINE_CLASSES, gap_table
     from harness.frontier.views import gap_rows
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 
     frame = load_frontier()
+    frame = frame[frame["kind"].isin(DEFAULT_KINDS)]
     parts = [
         (
             "<p>Score against release date: the frontier (any model), the best open-weight model, and the best open model "

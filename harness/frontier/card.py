@@ -1,0 +1,118 @@
+"""This machine's card (`meek gap --machine this`, `meek plot card`): the best catalogue model it runs at a usable speed,
+that model's published score, how far behind the frontier that is, and this machine's own `meek eval` scores. Every
+number carries its kind: measured here, measured in the record, predicted, developer-reported, epoch-run.
+
+"Best" is the highest published score on the benchmark among the catalogue models that fit this machine (the one
+memory model) and run at --min-tg or faster: measured here first, else the record's measurement for this machine's
+device, else advise's prediction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness import memory_fit
+from harness.catalogue.models import CatalogModel, load_catalog
+from harness.frontier.gap import best_so_far, first_to_reach, months_behind
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    value: str
+    kind: str
+
+
+@dataclass
+class Card:
+    machine_id: str
+    device: str
+    benchmark: str
+    lines: list[Line] = field(default_factory=list)
+
+
+def _key(text: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def published_score(frame: pd.DataFrame, model: CatalogModel, benchmark: str) -> pd.Series | None:
+    """The best published row on the benchmark for a catalogue model (matched by its name or its card's repository)."""
+    keys = {_key(model.name)} | ({_key(model.info_url.rstrip("/").rsplit("/", 1)[-1])} if model.info_url else set())
+    rows = frame[(frame["benchmark"] == benchmark) & frame["model"].map(_key).isin(keys)].dropna(subset=["score"])
+    return rows.sort_values("score", ascending=False, kind="stable").iloc[0] if not rows.empty else None
+
+
+def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict[str, tuple[float, str]]:
+    """Generation t/s per catalogue model on this machine: measured here, else the record's for its device, else predicted."""
+    from harness.aggregate.advise import Measured, estimate, generation_runs
+    from harness.aggregate.predict import predictor
+    from harness.machine.hardware import device_for_machine
+
+    machine_id = facts["machine_id"]
+    device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
+    record = predictor(runs) if device is not None else None
+    speeds = {}
+    for model in models:
+        here = generation_runs(runs, model.id) if not runs.empty else runs
+        here = here[here["machine_id"] == machine_id] if not here.empty else here
+        if not here.empty:
+            speeds[model.id] = (float(here["median_ts"].median()), f"measured here ({', '.join(sorted(set(here['test'])))})")
+        elif device is not None and record is not None:
+            found = estimate(Measured(runs, model.id), record, device, model)
+            kind = "measured in the record" if found.basis.startswith("measured") else "predicted"
+            speeds[model.id] = (found.tg, f"{kind} for {device.id}")
+    return speeds
+
+
+def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFrame, today: pd.Timestamp,
+                 facts: dict | None = None, runs: pd.DataFrame | None = None) -> Card:  # fmt: skip
+    """The card of the machine `facts` describe (this one by default), from the runs of `results` (or those given)."""
+    from harness.aggregate.tree import load_tree
+    from harness.aggregate.views import primary_scores
+    from harness.machine.facts import fingerprint
+
+    facts = facts or fingerprint(include_build=False)
+    machine = memory_fit.this_machine(facts)
+    if runs is None:
+        runs = load_tree([results]).runs if results.exists() else pd.DataFrame()
+    fitting = [m for m in load_catalog().models if memory_fit.fits(memory_fit.model_need(m).total, machine.kind, machine.memory_bytes)]
+    speeds = _speeds(runs, facts, fitting)
+    card = Card(facts["machine_id"], machine.note, benchmark)
+    scored = []
+    for model in fitting:
+        row = published_score(frame, model, benchmark)
+        if row is not None and speeds.get(model.id, (0.0, ""))[0] >= min_tg:
+            scored.append((model, row))
+    if not scored:
+        why = "" if speeds else ": nothing measured here, and this machine's device is not in the hardware table to predict from"
+        card.lines.append(Line("best model", f"no catalogue model with a published {benchmark} score runs here at "
+                                             f"{min_tg:g} t/s or more{why}", ""))  # fmt: skip
+    else:
+        model, row = max(scored, key=lambda pair: float(pair[1]["score"]))
+        speed, speed_kind = speeds[model.id]
+        curve = best_so_far(frame, benchmark)
+        leader = first_to_reach(curve, row["score"], today)
+        card.lines += [
+            Line("best model it runs", f"{model.id} ({model.params_total_b:g}B, {model.quant})", "catalogue + memory model"),
+            Line("speed", f"{speed:.1f} t/s generation", speed_kind),
+            Line(f"published {benchmark}", f"{row['score']:.1f} ({row['model']}, {row['setting']})", str(row["kind"])),
+            Line("the frontier first there", f"{leader['model']}, {leader['release_date']:%Y-%m}" if leader is not None
+                 else "above every frontier score", str(leader["kind"]) if leader is not None else ""),  # fmt: skip
+            Line("months behind at its release", f"{months_behind(curve, row['score'], row['release_date']) or 0:.1f}",
+                 "computed from the rows above"),
+            Line("months behind today", f"{months_behind(curve, row['score'], today) or 0:.1f}",
+                 "computed; grows with months the table has no scores for"),
+        ]
+    own = primary_scores(results, {benchmark, "mmlu", "gpqa_diamond", "arc_challenge", "hellaswag", "gsm8k"},
+                         facts["machine_id"]) if results.exists() else pd.DataFrame()  # fmt: skip
+    for score in own.itertuples() if not own.empty else []:
+        subset = f", subset of {score.samples}" if score.subset else ""
+        card.lines.append(Line(f"meek eval {score.task}", f"{score.value * 100:.1f} ({score.model}, {score.shots}-shot{subset})",
+                               "measured here (a harness score, not a published one)"))  # fmt: skip
+    if own.empty:
+        card.lines.append(Line("meek eval", "no scores measured on this machine yet (run meek eval)", ""))
+    return card
