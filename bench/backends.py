@@ -27,7 +27,7 @@ from fidelity import build_llama_bench
 from harness.catalogue.models import load_catalog, resolve
 from harness.machine.facts import fingerprint
 from harness.measure.preflight import default_repack
-from harness.results.schema import read_result
+from harness.results.store import read_result
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "smollm2-135m"

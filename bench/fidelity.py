@@ -18,16 +18,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 import psutil
 from benchmarks_md import write_section
 
 from harness.catalogue.models import load_catalog, resolve
-from harness.home import meek_home
+from harness.errors import MeekError
 from harness.machine.facts import fingerprint
 from harness.measure import preflight
 
@@ -36,35 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_llama_bench() -> Path:
-    """Compile llama-bench from the sdist of the installed llama-cpp-python (cached under $MEEK_HOME)."""
-    version = metadata.version("llama-cpp-python")
-    home = meek_home() / "llama-bench" / version
-    binary = home / "build" / "bin" / "llama-bench"
-    if binary.is_file():
-        return binary
-    home.mkdir(parents=True, exist_ok=True)
-    download = home / "sdist"
-    print(f"fetching the llama-cpp-python {version} source", file=sys.stderr)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(download), f"llama-cpp-python=={version}"],
-        check=True,
-    )  # fmt: skip
-    archive = next(download.glob("llama_cpp_python-*.tar.gz"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(home, filter="data")
-    source = next(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
-    print(f"building llama-bench from {source} (a few minutes)", file=sys.stderr)
-    flags = ["-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-             "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF"]  # fmt: skip
-    jobs = str(os.cpu_count() or 2)
-    for command in (
-        ["cmake", "-S", str(source), "-B", str(home / "build"), *flags],
-        ["cmake", "--build", str(home / "build"), "--target", "llama-bench", "-j", jobs],
-    ):
-        built = subprocess.run(command, capture_output=True, text=True)  # compiler warnings stay out of the way
-        if built.returncode != 0:
-            sys.exit(f"building llama-bench failed: {' '.join(command)}\n{built.stderr[-3000:]}")
-    return binary
+    """llama-bench from the sdist of the installed llama-cpp-python (cached under $MEEK_HOME)."""
+    from harness.measure.vendored import build_tool
+
+    try:
+        return build_tool("llama-bench")
+    except MeekError as error:
+        sys.exit(str(error))
 
 
 def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int, repack: int) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.schema import read_result
+from harness.results.store import read_result
 from harness.results.validate import Validator
 
 

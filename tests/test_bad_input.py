@@ -86,7 +86,7 @@ def test_sweep_with_one_broken_model_saves_the_good_one(run_meek, tmp_path):
     assert code == 1
     assert "Traceback" not in stderr
     assert f"error: {broken}: " in stderr and "damaged or truncated" in stderr
-    from harness.results.schema import read_result
+    from harness.results.store import read_result
 
     results = {p.name.split("-", 1)[1]: read_result(p) for p in (tmp_path / "results").glob("*/*.json")}
     good = results["smollm2-135m.json"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.schema import read_result
+from harness.results.store import read_result
 
 
 @pytest.fixture(scope="module")

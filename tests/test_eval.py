@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.schema import read_result
+from harness.results.store import read_result
 from tests.conftest import SHARED_DATA
 
 pytest.importorskip("lm_eval")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from harness.results.schema import read_result
+from harness.results.store import read_result
 
 
 def interrupted_bench(args: list[str], cwd, meek_home, when: str) -> tuple[subprocess.Popen, str, str]:

@@ -21,7 +21,8 @@ from harness.catalogue.models import CatalogModel, ModelSource
 from harness.frontier.gap import MachineClass, best_open_that_fits, gap_table
 from harness.machine.hardware import Device
 from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance, TestShape
-from harness.results.schema import SCHEMA_VERSION, read_result
+from harness.results.schema import SCHEMA_VERSION
+from harness.results.store import read_result
 from tests.test_backends import FakeOllama
 
 GOLDEN_V1 = Path(__file__).parent / "golden" / "result-v1-smollm2.json"

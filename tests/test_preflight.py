@@ -10,7 +10,7 @@ import pytest
 
 from harness.machine.facts import fingerprint, missing_simd
 from harness.measure import preflight
-from harness.results.schema import read_result
+from harness.results.store import read_result
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench"
 SMALL_BENCH = ("bench", "-p", "16", "-n", "4", "-r", "1", "--no-warmup")

@@ -8,15 +8,8 @@ import jsonschema
 import pytest
 
 from harness.errors import MeekError
-from harness.results.schema import (
-    SCHEMA_FILE,
-    SCHEMA_VERSION,
-    json_schema,
-    read_result,
-    result_path,
-    validate_document,
-    write_result,
-)
+from harness.results.schema import SCHEMA_FILE, SCHEMA_VERSION, json_schema, validate_document
+from harness.results.store import read_result, result_path, write_result
 
 GOLDEN = Path(__file__).parent / "golden"
 

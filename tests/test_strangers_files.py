@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.schema import read_result
+from harness.results.store import read_result
 from harness.results.validate import validate_paths
 from tests.forgeries import GENUINE, forged, genuine, resigned, run_named, with_rate, write_corpus
 
@@ -291,7 +291,8 @@ def test_faster_generation_of_a_genuine_file_is_refused_even_resigned():
 
 def test_the_harness_never_writes_a_file_its_validator_refuses(tmp_path):
     """A crash message caught from llama.cpp may span lines or carry escapes: it is written on one line."""
-    from harness.results.schema import validate_document, write_result
+    from harness.results.schema import validate_document
+    from harness.results.store import write_result
 
     document = genuine()
     document["errors"] = [{"stage": "worker", "message": "llama.cpp said:\n  \x1b[31mboom\x1b[0m\r\n"}]

@@ -41,6 +41,11 @@ def bench(
     n_gen: str = typer.Option("128", "-n", "--n-gen", help="Tokens to generate (tg test)."),
     pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
     n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
+    parallel: str | None = typer.Option(
+        None, "--parallel", "-npl",
+        help="Serving points instead of single-stream tests: N sequences decoded together in one context, each its own "
+        "prompt of -p tokens then -n generated (llama-batched-bench's -npl), e.g. 1,2,4,8.",
+    ),
     threads: str | None = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
     n_gpu_layers: str = typer.Option(
         "-1", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU; -1 (llama-bench's default) = all, 0 = none."
@@ -99,6 +104,7 @@ def bench(
             models=tuple(model), tier=tier, n_prompt=tuple(parse_int_list("-p", n_prompt)),
             n_gen=tuple(parse_int_list("-n", n_gen)), pg=tuple(parse_pg_list("-pg", pg)),
             n_depth=tuple(parse_int_list("-d", n_depth)),
+            parallel=tuple(parse_int_list("--parallel", parallel, minimum=1)) if parallel else (),
             threads=tuple(parse_int_list("-t", threads, minimum=1)) if threads else (),
             n_gpu_layers=tuple(parse_int_list("-ngl", n_gpu_layers, minimum=-1)),
             n_batch=tuple(parse_int_list("-b", batch, minimum=1)), n_ubatch=tuple(parse_int_list("-ub", ubatch, minimum=1)),
@@ -189,3 +195,55 @@ def machine(
     from harness.machine.report import show_machine
 
     run(lambda: show_machine(probe, as_json, out))
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  meek load --serve smollm2-135m --concurrency 1,2,4          # meek starts llama-server, measures, stops it\n\n"
+    "  meek load --url http://127.0.0.1:8080 --rate 0.5,1,2 -p 512 -n 128\n\n"
+    "  meek load --serve smollm2-135m --server llama-cpp-python   # llama-cpp-python's server (one request at a time)\n\n"
+    "Each point streams real requests (prompts of exactly -p tokens by the server's tokenizer, -n generated) and keeps "
+    "TTFT, inter-token and end-to-end latency at p50/p90/p99, requests/s and t/s; the capacity line names the largest "
+    "load that meets the objective. Points go into a result file as they finish.",
+)
+def load(
+    url: str | None = typer.Option(None, "--url", help="A running OpenAI-compatible server, e.g. http://127.0.0.1:8080."),
+    serve: str | None = typer.Option(None, "--serve", help="A model (catalogue id or .gguf): meek starts a server for it."),
+    server: str = typer.Option("llama-server", "--server", help="With --serve: llama-server or llama-cpp-python."),
+    server_bin: Path | None = typer.Option(
+        None, "--server-bin", help="Your llama-server binary (default: $MEEK_LLAMA_SERVER, else built from the vendored source)."
+    ),
+    model: str | None = typer.Option(None, "-m", "--model", help="With --url: the model name to request."),
+    concurrency: str | None = typer.Option(None, "--concurrency", help="Closed-loop streams per point, e.g. 1,2,4,8 (default)."),
+    rate: str | None = typer.Option(None, "--rate", help="Open-loop requests per second per point, e.g. 0.5,1,2."),
+    n_prompt: int = typer.Option(128, "-p", "--n-prompt", help="Prompt tokens per request (the server's tokenizer)."),
+    n_gen: int = typer.Option(64, "-n", "--n-gen", help="Tokens generated per request."),
+    requests: int | None = typer.Option(None, "--requests", min=1, help="Requests per point (default 4 per stream, 8 or more)."),
+    seconds: float = typer.Option(60.0, "--seconds", min=1, help="Longest a point may send requests for."),
+    min_stream_tps: float = typer.Option(10.0, "--min-stream-tps", help="Objective: every stream (p10) at least this t/s."),
+    max_ttft_s: float = typer.Option(2.0, "--max-ttft-s", help="Objective: time to first token under this at p90."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
+) -> None:
+    """How many streams this box serves at once: a load sweep against an OpenAI-compatible server."""
+    from harness.measure.load import Objective
+    from harness.measure.load_session import LoadRequest
+    from harness.measure.load_session import load as run_load
+
+    def action() -> int:
+        rates = tuple(float(v) for v in rate.split(",") if v.strip()) if rate else ()
+        request = LoadRequest(
+            url=url, serve=serve, server=server, server_bin=server_bin, model=model,
+            concurrency=tuple(parse_int_list("--concurrency", concurrency, minimum=1)) if concurrency else (),
+            rate=rates, n_prompt=n_prompt, n_gen=n_gen, requests=requests, seconds=seconds,
+            objective=Objective(min_stream_tps, max_ttft_s), results_dir=results_dir, api_key=api_key,
+        )  # fmt: skip
+        return run_load(request, out)
+
+    def guarded() -> int:
+        try:
+            return action()
+        except ValueError:
+            raise UsageError(f"--rate: '{rate}' is not a comma list of numbers") from None
+
+    run(guarded)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.results.schema import Load, Run
+from harness.results.schema import Load, Run, ServingPoint
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class RepetitionDone:
 class Measured:
     index: int
     run: Run
+
+
+@dataclass(frozen=True)
+class MeasuredServing:
+    index: int
+    point: ServingPoint
 
 
 @dataclass(frozen=True)
@@ -87,4 +93,4 @@ class Fatal:
     message: str
 
 
-Event = Loaded | RepetitionDone | Measured | TestFailed | Peaks | ProbeRan | EvalLoaded | EvalTask | EvalProgress | EvalScores
+Event = Loaded | RepetitionDone | Measured | MeasuredServing | TestFailed | Peaks | ProbeRan | EvalLoaded | EvalTask | EvalProgress | EvalScores

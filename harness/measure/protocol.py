@@ -63,7 +63,17 @@ class TestShape:
 class TestInstance:
     shape: TestShape
     n_threads: int
+    n_parallel: int | None = None  # None: a single-stream llama-bench test; B: B sequences decoded together
     __test__ = False
+
+    @property
+    def n_ctx(self) -> int:
+        """The context it needs: B sequences of prompt + generation share one unified cache."""
+        return self.shape.n_ctx * (self.n_parallel or 1)
+
+    @property
+    def name(self) -> str:
+        return f"pp{self.shape.n_prompt}+tg{self.shape.n_gen} x{self.n_parallel}" if self.n_parallel else self.shape.name
 
 
 @dataclass
@@ -76,7 +86,7 @@ class LoadGroup:
 
     @property
     def n_ctx(self) -> int:
-        return max(t.shape.n_ctx for t in self.tests)
+        return max(t.n_ctx for t in self.tests)
 
 
 @dataclass(frozen=True)
@@ -94,16 +104,24 @@ class SweepSpec:
     type_k: list[str]
     type_v: list[str]
     repack: list[int | None] = field(default_factory=lambda: [None])
+    n_parallel: list[int | None] = field(default_factory=list)  # --parallel: serving points instead of single-stream tests
 
 
-def expand(spec: SweepSpec) -> list[LoadGroup]:
+def expand(spec: SweepSpec) -> list[LoadGroup]:  # noqa: C901
     """The cartesian product of every sweep value, grouped so that each model is loaded as few times as possible.
 
     Order: model, then load settings, then threads, depth and test, so a model loads once per distinct load setting.
     """
-    shapes = [TestShape(p, 0) for p in spec.n_prompt if p > 0]
-    shapes += [TestShape(0, n) for n in spec.n_gen if n > 0]
-    shapes += [TestShape(p, n) for p, n in spec.pg if p > 0 or n > 0]
+    if spec.n_parallel:  # llama-batched-bench's points: every B with every (-p, -n) pair, each sequence its own prompt
+        shapes = [TestShape(p, n) for p in spec.n_prompt for n in spec.n_gen if n > 0]
+        if not shapes:
+            raise UsageError("--parallel needs a non-zero -n (tokens each sequence generates)")
+        if any(b is None or b < 1 for b in spec.n_parallel):
+            raise UsageError("--parallel: every value must be 1 or more")
+    else:
+        shapes = [TestShape(p, 0) for p in spec.n_prompt if p > 0]
+        shapes += [TestShape(0, n) for n in spec.n_gen if n > 0]
+        shapes += [TestShape(p, n) for p, n in spec.pg if p > 0 or n > 0]
     if not shapes:
         raise UsageError("nothing to measure: give a non-zero -p, -n or -pg")
     groups = []
@@ -115,10 +133,11 @@ def expand(spec: SweepSpec) -> list[LoadGroup]:
                 n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv, repack=rpk
             )
             tests = [
-                TestInstance(TestShape(s.n_prompt, s.n_gen, depth), threads)
+                TestInstance(TestShape(s.n_prompt, s.n_gen, depth), threads, parallel)
                 for threads in spec.n_threads
                 for depth in spec.n_depth
                 for s in shapes
+                for parallel in (spec.n_parallel if spec.n_parallel else [None])
             ]
             groups.append(LoadGroup(model=model, load=load, tests=tests))
     return groups

@@ -15,7 +15,7 @@ from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
 from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.measure import preflight
-from harness.measure.events import Loaded, Measured, Peaks, RepetitionDone, TestFailed
+from harness.measure.events import Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.protocol import LoadGroup, SweepSpec, expand, settings_of
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib
@@ -107,10 +107,11 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
         except KeyboardInterrupt:
             outcome.interrupted = True
             result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
+        note_batching(result)
         result.status = _status(result, outcome.interrupted)
         prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
         outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]
-        if result.runs or result.scores:
+        if result.runs or result.scores or result.serving:
             outcome.paths.append(save_result(result, options.results_dir, progress.line))
             outcome.results.append(result)
         else:
@@ -120,6 +121,21 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     if outcome.results:  # in a sweep that measured something, failed models are recorded too
         outcome.paths += [save_result(r, options.results_dir, progress.line) for r in failed_only]
     return outcome
+
+
+def note_batching(result: BenchResult) -> None:
+    """A point with several streams whose aggregate generation is not above the single stream's (same shape and
+    settings) says so, with both figures: batching pays only while one stream leaves the device's compute idle."""
+    def key(p):
+        return (p.n_prompt, p.n_gen, p.n_threads, repr(p.settings))
+
+    single = {key(p): p.s_tg for p in result.serving if p.n_parallel == 1}
+    for index, point in enumerate(result.serving):
+        alone = single.get(key(point))
+        if point.n_parallel > 1 and alone is not None and point.s_tg <= alone:
+            note = (f"aggregate generation {point.s_tg:.1f} t/s is not above one stream's {alone:.1f}: one stream already "
+                    "keeps this device's compute busy, so batching adds no throughput here")  # fmt: skip
+            result.serving[index] = point.model_copy(update={"note": note})
 
 
 def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.RepackPolicy, result: BenchResult) -> LoadGroup | None:
@@ -187,17 +203,17 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
     params_b = (facts.get("n_params") or 0) / 1e9 or memory_fit.params_from_file(facts["file_size_bytes"], facts.get("quant"))
     kept = []
     for test in group.tests:
-        need = memory_fit.need(params_b, facts.get("quant"), facts["file_size_bytes"], test.shape.n_ctx, facts,
+        need = memory_fit.need(params_b, facts.get("quant"), facts["file_size_bytes"], test.n_ctx, facts,
                                group.load.type_k, group.load.type_v)  # fmt: skip
         if need.total > available:
             estimated = " (estimated from the parameter count: the GGUF header does not give its shape)" if need.kv_estimated else ""
             result.errors.append(
                 RunError(
                     stage="test",
-                    test=test.shape.name,
+                    test=test.name,
                     n_threads=test.n_threads,
                     settings=settings,
-                    message=f"context of {test.shape.n_ctx:,} tokens cannot fit: it needs about {gib(need.total)} "
+                    message=f"context of {test.n_ctx:,} tokens cannot fit: it needs about {gib(need.total)} "
                     f"({gib(need.kv_cache)} KV cache{estimated} + {gib(need.weights)} weights + {gib(need.compute)} "
                     f"buffers) but {gib(available)} is available; lower -p/-n/-d or quantise the KV cache (-ctk q8_0 -ctv q8_0)",
                 )
@@ -228,6 +244,12 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 result.runs.append(run)
                 flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
                 progress.line(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
+            elif isinstance(event, MeasuredServing):
+                point = event.point
+                result.serving.append(point)
+                pp = f"S_PP {point.s_pp:9.1f}  " if point.s_pp is not None else ""
+                progress.line(f"  {group.tests[event.index].name:<22} t{point.n_threads:<3} {pp}S_TG {point.s_tg:8.1f} t/s "
+                              f"({point.tg_per_stream:.1f} per stream)")  # fmt: skip
             elif isinstance(event, TestFailed):
                 result.errors.append(
                     RunError(stage="test", test=event.test, n_threads=event.n_threads, settings=settings, message=event.message)
@@ -235,7 +257,7 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 progress.line(f"  {event.test}: failed: {event.message}")
             elif isinstance(event, RepetitionDone):
                 test = group.tests[event.index]
-                progress.status(f"{test.shape.name} t{test.n_threads}: {event.done}/{options.repetitions} repetitions done")
+                progress.status(f"{test.name} t{test.n_threads}: {event.done}/{options.repetitions} repetitions done")
             elif isinstance(event, Peaks):
                 peaks = event
     except WorkerFailed as error:

@@ -21,7 +21,7 @@ from harness.machine.facts import fingerprint
 from harness.measure.protocol import SweepSpec, TestShape
 from harness.measure.runner import BenchOptions, EvalOptions, run_bench
 from harness.output import Output
-from harness.results.printers import render
+from harness.results.printers import render, render_serving
 from harness.results.schema import BenchResult
 from harness.results.store import check_results_dir, save_result
 
@@ -31,10 +31,10 @@ BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")
 SERVER_REFUSES = {
     "n_depth": "-d", "pg": "-pg", "n_batch": "-b", "n_ubatch": "-ub", "type_k": "-ctk", "type_v": "-ctv",
     "n_gpu_layers": "-ngl", "flash_attn": "-fa", "threads": "-t", "repack": "--repack", "tier": "--tier",
-    "eval_suite": "--eval", "data_dir": "--data-dir", "binary": "--bin",
+    "eval_suite": "--eval", "data_dir": "--data-dir", "binary": "--bin", "parallel": "--parallel (use meek load)",
 }  # fmt: skip
 LLAMA_BENCH_REFUSES = {"tier": "--tier", "eval_suite": "--eval", "data_dir": "--data-dir", "seed": "--seed",
-                       "url": "--url", "api_key": "--api-key"}  # fmt: skip
+                       "url": "--url", "api_key": "--api-key", "parallel": "--parallel"}  # fmt: skip
 IN_PROCESS_REFUSES = {"url": "--url", "binary": "--bin", "api_key": "--api-key"}
 
 
@@ -53,6 +53,7 @@ class BenchRequest:
     n_gen: tuple[int, ...] = (128,)
     pg: tuple[tuple[int, int], ...] = ()
     n_depth: tuple[int, ...] = (0,)
+    parallel: tuple[int, ...] = ()  # --parallel: serving points (B sequences together) instead of single-stream tests
     threads: tuple[int, ...] = ()  # empty: the physical cores
     n_gpu_layers: tuple[int, ...] = (-1,)  # -1: every layer (on a build without GPU offload: none, recorded as 0)
     n_batch: tuple[int, ...] = (2048,)
@@ -146,6 +147,7 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
         n_depth=list(request.n_depth), n_threads=request.thread_counts(), n_gpu_layers=n_gpu_layers,
         n_batch=list(request.n_batch), n_ubatch=list(request.n_ubatch), flash_attn=list(request.flash_attn),
         type_k=list(request.type_k), type_v=list(request.type_v), repack=list(request.repack),
+        n_parallel=list(request.parallel),
     )  # fmt: skip
     evaluate = None
     if request.eval_suite:
@@ -162,7 +164,10 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
     with out:
         outcome = run_bench(options, catalog, machine, out)
     if outcome.results:
-        out.data(render(outcome.results, request.output))
+        if any(r.runs for r in outcome.results) or not any(r.serving for r in outcome.results):
+            out.data(render(outcome.results, request.output))
+        if any(r.serving for r in outcome.results):
+            out.data(render_serving(outcome.results, request.output))
     for path in outcome.paths:
         out.line(f"saved {path}")
     for line in outcome.errors:

@@ -15,11 +15,11 @@ from harness.errors import MeekError
 from harness.machine.sensors import PowerSampler, tokens_per_joule
 from harness.measure import faults
 from harness.measure.backends.base import Backend
-from harness.measure.events import Event, Loaded, Measured, Peaks, RepetitionDone, TestFailed
+from harness.measure.events import Event, Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.monitor import PeakMemorySampler
 from harness.measure.protocol import LoadGroup, TestInstance, settings_of
 from harness.measure.stats import summarize
-from harness.results.schema import Load, Run
+from harness.results.schema import Load, Run, ServingPoint
 
 Emit = Callable[[Event], None]
 
@@ -45,12 +45,17 @@ def run_group(
             faults.at("bench-decode")
             for index, test in enumerate(group.tests):
                 sampler.reset()
+                on_repetition = lambda rep, index=index: emit(RepetitionDone(index, rep))  # noqa: E731
                 try:
-                    result = measure_test(
-                        backend, test, repetitions, warmup, rng, lambda rep: emit(RepetitionDone(index, rep))
-                    )
+                    if test.n_parallel:
+                        point = measure_parallel(backend, test, repetitions, warmup, rng, on_repetition)
+                    else:
+                        result = measure_test(backend, test, repetitions, warmup, rng, on_repetition)
                 except MeekError as error:
-                    emit(TestFailed(index, test.shape.name, test.n_threads, str(error)))
+                    emit(TestFailed(index, test.name, test.n_threads, str(error)))
+                    continue
+                if test.n_parallel:
+                    emit(MeasuredServing(index, ServingPoint(settings=settings, **point, **sampler.peaks())))
                     continue
                 fields = {k: v for k, v in {**result, **sampler.peaks()}.items() if k in Run.model_fields}
                 emit(Measured(index, Run(settings=settings, **fields)))
@@ -118,6 +123,40 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
         "power": power_readings(readings, n_tokens * repetitions),
         **summarize(n_tokens, samples_ns),
     }
+
+
+def measure_parallel(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
+    """One serving point as llama-batched-bench measures it: B sequences in one context with a unified KV cache; clear
+    it; each sequence's prompt of PP tokens decoded together (timed: T_PP); then TG steps of one token per sequence
+    (timed: T_TG). Repeated `repetitions` times after a warm-up; every repetition's two times are kept."""
+    shape, streams = test.shape, test.n_parallel or 1
+    backend.new_context(test.n_ctx, test.n_threads, streams)
+    if warmup:  # as llama-batched-bench: one small decode first, so the first timed batch pays no start-up cost
+        backend.clear()
+        backend.parallel_generate(streams, 1, 0, rng)
+    t_pp, t_tg, ttft = [], [], []
+    for repetition in range(repetitions):
+        backend.clear()
+        started = time.perf_counter_ns()
+        if shape.n_prompt:
+            backend.parallel_prompts(streams, shape.n_prompt, rng)
+        prompt_done = time.perf_counter_ns()
+        backend.parallel_generate(streams, shape.n_gen, shape.n_prompt, rng)
+        finished = time.perf_counter_ns()
+        t_pp.append(max(1, prompt_done - started))
+        t_tg.append(max(1, finished - prompt_done))
+        ttft += [max(1, prompt_done - started)] * streams  # every sequence's prompt ends in the last prompt batch
+        if on_repetition:
+            on_repetition(repetition + 1)
+    s_pp = [streams * shape.n_prompt / (ns / 1e9) for ns in t_pp] if shape.n_prompt else []
+    s_tg = [streams * shape.n_gen / (ns / 1e9) for ns in t_tg]
+    total = [streams * (shape.n_prompt + shape.n_gen) / ((a + b) / 1e9) for a, b in zip(t_pp, t_tg)]
+    return {
+        "mode": "in-process", "n_parallel": streams, "n_prompt": shape.n_prompt, "n_gen": shape.n_gen,
+        "n_kv": streams * (shape.n_prompt + shape.n_gen), "n_threads": test.n_threads, "t_pp_ns": t_pp, "t_tg_ns": t_tg,
+        "s_pp": float(np.median(s_pp)) if s_pp else None, "s_tg": float(np.median(s_tg)), "s": float(np.median(total)),
+        "tg_per_stream": float(np.median(s_tg)) / streams, "ttft_ns": ttft if shape.n_prompt else [],
+    }  # fmt: skip
 
 
 def power_readings(readings: dict[str, dict], tokens: int) -> list[dict]:

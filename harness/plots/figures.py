@@ -53,7 +53,7 @@ def draw(kind: str, results: list[Path], model: str | None, out_dir: Path, out: 
     from harness.aggregate.compare import select_model
     from harness.aggregate.tree import load_tree
     from harness.plots.style import save
-    from harness.results.schema import safe_name
+    from harness.results.store import safe_name
 
     if kind not in FIGURES:
         raise UsageError(f"unknown figure '{kind}' (choose {', '.join(FIGURES)}, or frontier)")

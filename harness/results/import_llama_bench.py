@@ -25,19 +25,8 @@ from harness.machine.hardware import find_device, vendor_of
 from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
 from harness.results.reading import MAX_FILE_BYTES, read_text
-from harness.results.schema import (
-    BenchResult,
-    Cpu,
-    Gpu,
-    LlamaBuild,
-    Machine,
-    ModelInfo,
-    Protocol,
-    Run,
-    Settings,
-    new_result,
-    safe_name,
-)
+from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
+from harness.results.store import safe_name
 
 if TYPE_CHECKING:
     from harness.results.validate import Validator

@@ -95,6 +95,27 @@ def rate_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
     return problems
 
 
+def serving_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
+    """A serving point's aggregate generation: each step of B streams reads the weights once, so the steps per second
+    (S_TG / B) are bounded by the device's bandwidth as one stream is; and all B tokens need their FLOPs."""
+    problems = []
+    large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES
+    for point in result.serving:
+        offload = point.settings is None or point.settings.n_gpu_layers != 0
+        device = device_of(result.machine, offload and bool(result.machine.gpus)) if large else None
+        limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
+        label = f"serving B={point.n_parallel} pp{point.n_prompt}+tg{point.n_gen}"
+        steps = point.s_tg / point.n_parallel
+        if steps * facts.bytes_per_token / 1e9 > limit * MARGIN:
+            problems.append(f"{label}: {point.s_tg:.1f} t/s over {point.n_parallel} streams is {steps:.1f} steps/s x "
+                            f"{facts.bytes_per_token / 1e9:.2f} GB, beyond {what}'s {limit:.0f} GB/s")  # fmt: skip
+        if point.s_tg * 2 * facts.active_params > PEAK_FLOPS * MARGIN:
+            problems.append(f"{label}: {point.s_tg:,.0f} t/s needs more than the fastest device's {PEAK_FLOPS / 1e12:,.0f} TFLOPS")
+        if point.tg_per_stream > point.s_tg * 1.001 or any(t > MAX_TTFT_NS for t in point.ttft_ns):
+            problems.append(f"{label}: a stream faster than all streams together, or a first token after an hour")
+    return problems
+
+
 def score_problems(result: BenchResult) -> list[str]:
     problems = []
     for score in result.scores:
@@ -130,6 +151,7 @@ def machine_problems(result: BenchResult) -> tuple[list[str], list[str]]:
     vram = max((g.memory_bytes or 0 for g in machine.gpus), default=0)
     peaks = [(x.peak_rss_bytes, x.peak_gpu_used_bytes) for x in result.runs]
     peaks += [(x.peak_rss_bytes, x.peak_gpu_used_bytes) for x in result.loads]
+    peaks += [(x.peak_rss_bytes, x.peak_gpu_used_bytes) for x in result.serving]
     if ram and any(rss and rss > ram * 1.05 for rss, _ in peaks):
         failures.append(f"a peak resident memory above the machine's {ram / 2**30:.1f} GiB of RAM")
     if vram and any(used and used > vram * 1.05 for _, used in peaks):
@@ -149,10 +171,10 @@ def machine_problems(result: BenchResult) -> tuple[list[str], list[str]]:
 def plausibility(result: BenchResult, model: CatalogModel | None) -> tuple[list[str], list[str]]:
     """(failures, warnings): every bound the result breaks, and what the bounds had to assume."""
     facts = model_facts(result, model)
-    failures = rate_problems(result, facts) + score_problems(result) + timing_problems(result)
+    failures = rate_problems(result, facts) + serving_problems(result, facts) + score_problems(result) + timing_problems(result)
     machine_failures, warnings = machine_problems(result)
     failures += machine_failures
-    if facts.basis == "file" and result.runs:
+    if facts.basis == "file" and (result.runs or result.serving):
         warnings.append("model not in the catalogue: its speed is bounded by the file's own size and parameter count"
                         + (" (as a possible mixture of experts)" if facts.bytes_per_token < 0.5 * (result.model.file_size_bytes or 0) else ""))
     return failures, warnings

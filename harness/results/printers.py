@@ -61,6 +61,51 @@ def rows(results: list[BenchResult]) -> list[dict]:
     return out
 
 
+SERVING_FIELDS = ["model", "mode", "B", "PP", "TG", "N_KV", "T_PP s", "S_PP t/s", "T_TG s", "S_TG t/s", "T s", "S t/s",
+                  "t/s per stream", "TTFT ms", "peak RSS", "note"]  # fmt: skip  (llama-batched-bench's names)
+
+
+def serving_rows(results: list[BenchResult]) -> list[dict]:
+    """Every serving point as a flat record, in llama-batched-bench's columns (medians over the repetitions)."""
+    import statistics
+
+    out = []
+    for result in results:
+        for point in result.serving:
+            t_pp = statistics.median(point.t_pp_ns) / 1e9 if point.t_pp_ns else None
+            t_tg = statistics.median(point.t_tg_ns) / 1e9 if point.t_tg_ns else None
+            out.append({"model": result.model.id or result.model.label, "mode": point.mode, "B": point.n_parallel,
+                        "PP": point.n_prompt, "TG": point.n_gen, "N_KV": point.n_kv, "T_PP s": t_pp, "S_PP t/s": point.s_pp,
+                        "T_TG s": t_tg, "S_TG t/s": point.s_tg, "T s": (t_pp or 0) + (t_tg or 0) if t_tg else None,
+                        "S t/s": point.s, "t/s per stream": point.tg_per_stream,
+                        "TTFT ms": statistics.median(point.ttft_ns) / 1e6 if point.ttft_ns else None,
+                        "peak RSS": point.peak_rss_bytes, "note": point.note or ""})  # fmt: skip
+    return out
+
+
+def render_serving(results: list[BenchResult], fmt: str) -> str:
+    records = serving_rows(results)
+    if fmt in ("json", "jsonl"):
+        return json.dumps(records, indent=2) if fmt == "json" else "".join(json.dumps(r) + "\n" for r in records)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=SERVING_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return buffer.getvalue()
+
+    def cell(value) -> str:
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) and value < 10 else \
+            f"{value:.1f}" if isinstance(value, float) else str(value)  # fmt: skip
+
+    lines = ["| " + " | ".join(SERVING_FIELDS) + " |", "|" + "|".join("---" if c in ("model", "mode", "note") else "---:"
+                                                                     for c in SERVING_FIELDS) + "|"]  # fmt: skip
+    for r in records:
+        r = {**r, "peak RSS": _mib(r["peak RSS"])}
+        lines.append("| " + " | ".join(cell(r[c]) for c in SERVING_FIELDS) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(results: list[BenchResult], fmt: str) -> str:
     records = rows(results)
     if fmt == "json":

@@ -11,34 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
+from harness.results.migrations import MIGRATIONS
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
-
-
-def migrate_1_to_2(document: dict) -> dict:
-    """Schema 2 added content_sha256, the llama-bench backend for imports and an unknown memory size; v1 files lack the hash."""
-    return {**document, "schema_version": 2}
-
-
-def migrate_2_to_3(document: dict) -> dict:
-    """Schema 3 added summary-only runs (imported tables that publish mean ± sd, no raw samples) and a result's source;
-    every version 2 file is a valid version 3 file."""
-    return {**document, "schema_version": 3}
-
-
-# Older schema version -> function turning such a document into the next version.
-MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3}
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
 Nanoseconds = Annotated[int, Field(ge=1, le=10**15)]  # a timed sample: 1 ns to 11.6 days
@@ -210,8 +193,61 @@ class Run(Strict):
         return self.max_ts if self.max_ts is not None else self.avg_ts
 
 
+class Spread(Strict):
+    """A latency distribution's percentiles, in nanoseconds."""
+
+    p50: float = Field(ge=0, le=1e15)
+    p90: float = Field(ge=0, le=1e15)
+    p99: float = Field(ge=0, le=1e15)
+
+
+class ServingPoint(Strict):
+    """One load level. In process (llama-batched-bench's way): `n_parallel` sequences decoded together in one context
+    with a unified KV cache, each its own prompt of `n_prompt` tokens then `n_gen` generated, timed per repetition.
+    Through a server: `n_parallel` concurrent streamed requests (or `request_rate` per second), each point bounded in
+    requests and seconds. Field names follow llama-batched-bench where it has one (S_PP, S_TG, N_KV)."""
+
+    mode: Literal["in-process", "server"]
+    n_parallel: int = Field(ge=1, le=4096, description="B: sequences decoded together, or concurrent requests")
+    request_rate: float | None = Field(default=None, gt=0, le=1e6, description="requests/s offered (rate mode)")
+    n_prompt: Count
+    n_gen: Count
+    n_kv: int | None = Field(default=None, ge=0, le=10**9, description="N_KV: B x (PP + TG), the cache it filled")
+    n_threads: int | None = Field(default=None, ge=1, le=8192)
+    settings: Settings | None = None
+    t_pp_ns: list[Nanoseconds] = Field(default=[], max_length=10000, description="prompt time per repetition (in process)")
+    t_tg_ns: list[Nanoseconds] = Field(default=[], max_length=10000, description="generation time per repetition")
+    s_pp: float | None = Field(default=None, ge=0, le=1e9, description="S_PP: all prompt tokens / prompt time (median)")
+    s_tg: float = Field(ge=0, le=1e9, description="S_TG: all generated tokens / generation time (median)")
+    s: float | None = Field(default=None, ge=0, le=1e9, description="S: all tokens / total time (median)")
+    tg_per_stream: float = Field(ge=0, le=1e9, description="generation t/s each stream saw (median)")
+    tg_per_stream_p10: float | None = Field(default=None, ge=0, le=1e9, description="... its 10th percentile (server)")
+    ttft_ns: list[Nanoseconds] = Field(default=[], max_length=100000, description="time to first token of each sequence or request")
+    itl: Spread | None = Field(default=None, description="inter-token latency (server)")
+    e2e: Spread | None = Field(default=None, description="end-to-end request latency (server)")
+    ttft: Spread | None = Field(default=None, description="time to first token percentiles")
+    requests: int | None = Field(default=None, ge=0, le=10**8)
+    errors: int = Field(default=0, ge=0, le=10**8)
+    requests_per_s: float | None = Field(default=None, ge=0, le=1e7)
+    duration_s: float | None = Field(default=None, ge=0, le=1e7)
+    peak_rss_bytes: Bytes | None = None
+    peak_gpu_used_bytes: Bytes | None = None
+    server: str | None = Field(default=None, max_length=300, description="server URL (no credentials)")
+    server_build: str | None = Field(default=None, max_length=120)
+    slots: int | None = Field(default=None, ge=1, le=4096, description="the server's parallel slots, when meek started it")
+    note: str | None = Field(default=None, max_length=300, description="what the point says, e.g. no gain over one stream")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServingPoint:
+        if self.mode == "in-process" and (not self.t_tg_ns or len(self.t_pp_ns) != len(self.t_tg_ns)):
+            raise ValueError("an in-process serving point needs its prompt and generation times per repetition")
+        if self.mode == "server" and self.requests is None:
+            raise ValueError("a server serving point says how many requests it sent")
+        return self
+
+
 class RunError(Strict):
-    stage: Literal["resolve", "load", "test", "worker", "eval", "interrupted"]
+    stage: Literal["resolve", "load", "test", "worker", "eval", "serve", "interrupted"]
     message: str = Field(max_length=2000)
     test: str | None = Field(default=None, max_length=60)
     n_threads: int | None = None
@@ -255,7 +291,7 @@ class Score(Strict):
 
 
 class BenchResult(Strict):
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status
@@ -264,6 +300,7 @@ class BenchResult(Strict):
     protocol: Protocol | None = None
     loads: list[Load] = Field(default=[], max_length=10000)
     runs: list[Run] = Field(default=[], max_length=100000)
+    serving: list[ServingPoint] = Field(default=[], max_length=10000)
     errors: list[RunError] = Field(default=[], max_length=10000)
     scores: list[Score] = Field(default=[], max_length=100000)
     content_sha256: str | None = Field(
@@ -354,46 +391,3 @@ def validate_document(document: dict, label: str = "result") -> BenchResult:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "document"
         raise MeekError(f"{label}: {where}: {first['msg']}") from None
-
-
-def read_result(path: Path) -> BenchResult:
-    from harness.results.reading import Rejected, read_json
-
-    try:
-        document = read_json(Path(path))
-    except Rejected as error:
-        raise MeekError(f"{path}: cannot read JSON ({error})") from None
-    return validate_document(document, str(path))  # type: ignore[arg-type]  # validate_document checks it is an object
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe slug: letters, digits, dot, dash and underscore only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80] or "model"
-
-
-def result_path(results_dir: Path, result: BenchResult) -> Path:
-    stamp = result.created_utc.strftime("%Y%m%dT%H%M%SZ")
-    return Path(results_dir) / result.machine.machine_id / f"{stamp}-{safe_name(result.model.label)}.json"
-
-
-def write_result(result: BenchResult, results_dir: Path) -> Path:
-    """Validate and write atomically (temp file, then link): an existing file is never overwritten."""
-    document = signed_document(result)
-    target = result_path(results_dir, result)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, indent=1) + "\n"
-    for attempt in range(100):
-        candidate = target if attempt == 0 else target.with_name(f"{target.stem}-{attempt}.json")
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.link(temporary, candidate)  # fails if the name exists: no overwrite
-            return candidate
-        except FileExistsError:
-            continue
-        finally:
-            os.unlink(temporary)
-    raise MeekError(f"could not find a free file name for {target}")

@@ -123,7 +123,7 @@ def import_localscore(path: Path, source: str, results_dir: Path, out: Output) -
 
 def write_imported(imported, path: Path, results_dir: Path, out: Output) -> int:
     """Write what an importer accepted (each already validated), skipping files already in the tree; say what was skipped."""
-    from harness.results.schema import write_result
+    from harness.results.store import write_result
     from harness.results.submit import already_there
 
     for skipped in imported.skipped:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import tempfile
 from pathlib import Path
 
 from harness.errors import MeekError, UsageError
-from harness.results.schema import SCHEMA_VERSION, BenchResult, signed_document, validate_document, write_result
+from harness.results.schema import SCHEMA_VERSION, BenchResult, signed_document, validate_document
 
 
 def check_results_dir(results_dir: Path) -> None:
@@ -53,3 +55,46 @@ def upgrade_file(path: Path) -> bool:
     temporary.write_text(json.dumps(signed_document(result), indent=1) + "\n")
     temporary.replace(path)
     return True
+
+
+def read_result(path: Path) -> BenchResult:
+    from harness.results.reading import Rejected, read_json
+
+    try:
+        document = read_json(Path(path))
+    except Rejected as error:
+        raise MeekError(f"{path}: cannot read JSON ({error})") from None
+    return validate_document(document, str(path))  # type: ignore[arg-type]  # validate_document checks it is an object
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe slug: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80] or "model"
+
+
+def result_path(results_dir: Path, result: BenchResult) -> Path:
+    stamp = result.created_utc.strftime("%Y%m%dT%H%M%SZ")
+    return Path(results_dir) / result.machine.machine_id / f"{stamp}-{safe_name(result.model.label)}.json"
+
+
+def write_result(result: BenchResult, results_dir: Path) -> Path:
+    """Validate and write atomically (temp file, then link): an existing file is never overwritten."""
+    document = signed_document(result)
+    target = result_path(results_dir, result)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=1) + "\n"
+    for attempt in range(100):
+        candidate = target if attempt == 0 else target.with_name(f"{target.stem}-{attempt}.json")
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(temporary, candidate)  # fails if the name exists: no overwrite
+            return candidate
+        except FileExistsError:
+            continue
+        finally:
+            os.unlink(temporary)
+    raise MeekError(f"could not find a free file name for {target}")

@@ -16,7 +16,8 @@ from pathlib import Path
 from harness.errors import MeekError
 from harness.output import printable_field
 from harness.results.reading import Rejected, read_json
-from harness.results.schema import BenchResult, map_strings, result_path, signed_document, validate_document, write_result
+from harness.results.schema import BenchResult, map_strings, signed_document, validate_document
+from harness.results.store import result_path, write_result
 from harness.results.validate import FileReport, Validator, result_files
 
 # An absolute path (POSIX, home-relative or Windows) up to its last separator; folder names may hold spaces ("/home/Ann

@@ -15,8 +15,14 @@ class Backend(Protocol):
     def load(self, path: str, settings: LoadSettings) -> None:
         """Load the model weights (timed by the caller as the load time)."""
 
-    def new_context(self, n_ctx: int, n_threads: int) -> None:
-        """Replace the current context with a fresh one holding `n_ctx` tokens."""
+    def new_context(self, n_ctx: int, n_threads: int, n_seq: int = 1) -> None:
+        """Replace the current context with a fresh one holding `n_ctx` tokens (shared by `n_seq` sequences)."""
+
+    def parallel_prompts(self, n_seq: int, n_prompt: int, rng) -> None:
+        """Decode a prompt of `n_prompt` random tokens for each of `n_seq` sequences, together."""
+
+    def parallel_generate(self, n_seq: int, n_gen: int, start: int, rng) -> None:
+        """Generate `n_gen` tokens for each of `n_seq` sequences, one batch of `n_seq` tokens per step."""
 
     def clear(self) -> None:
         """Empty the KV cache so the next test starts from position 0."""

@@ -67,6 +67,8 @@ class LlamaCppBackend:
         self.ctx = None
         self.settings: LoadSettings | None = None
         self._batch_buffer: ctypes.Array[ctypes.c_int32] | None = None  # llama_token[n_batch], set by new_context()
+        self._multi = None  # a llama_batch for several sequences, set by new_context(n_seq > 1)
+        self._multi_size = 0
 
     def load(self, path: str, settings: LoadSettings) -> None:
         lib = self._lib
@@ -83,7 +85,7 @@ class LlamaCppBackend:
         self.add_bos = bool(lib.llama_vocab_get_add_bos(vocab))
         self.bos = lib.llama_vocab_bos(vocab)
 
-    def new_context(self, n_ctx: int, n_threads: int) -> None:
+    def new_context(self, n_ctx: int, n_threads: int, n_seq: int = 1) -> None:
         lib, settings = self._lib, self.settings
         assert settings is not None, "load() a model first"
         self._free_context()
@@ -91,7 +93,8 @@ class LlamaCppBackend:
         params.n_ctx = n_ctx
         params.n_batch = settings.n_batch
         params.n_ubatch = settings.n_ubatch
-        params.n_seq_max = 1
+        params.n_seq_max = n_seq
+        params.kv_unified = n_seq > 1  # one cache the sequences share, as llama-batched-bench -kvu
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.flash_attn_type = settings.flash_attn
@@ -103,6 +106,40 @@ class LlamaCppBackend:
         if not self.ctx:
             raise MeekError(f"llama.cpp could not create a context of {n_ctx} tokens: {recent_llama_log() or 'no reason given'}")
         self._batch_buffer = (lib.llama_token * settings.n_batch)()
+        self._multi_size = max(settings.n_batch, n_seq)
+        self._multi = lib.llama_batch_init(self._multi_size, 0, 1)  # for the parallel tests: a token per sequence
+
+    def _decode_entries(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, position, sequence, wants logits) entries in batches of n_batch, as llama-batched-bench's
+        decode_helper does; returns once the results are ready."""
+        lib, batch = self._lib, self._multi
+        assert batch is not None, "new_context() first"
+        for start in range(0, len(entries), self._multi_size):
+            chunk = entries[start : start + self._multi_size]
+            for i, (token, pos, seq, logits) in enumerate(chunk):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
+                batch.seq_id[i][0], batch.logits[i] = seq, logits
+            batch.n_tokens = len(chunk)
+            result = lib.llama_decode(self.ctx, batch)
+            if result != 0:
+                raise MeekError(f"llama_decode failed with code {result}: {recent_llama_log() or 'no reason given'}")
+        lib.llama_synchronize(self.ctx)
+
+    def parallel_prompts(self, n_seq: int, n_prompt: int, rng: np.random.Generator) -> None:
+        """Each of `n_seq` sequences its own prompt of `n_prompt` random tokens, interleaved by position, logits for the
+        batch's last token only: llama-batched-bench's prompt step exactly."""
+        tokens = rng.integers(0, self.n_vocab, size=(n_prompt, n_seq), dtype=np.int32)
+        if self.add_bos:
+            tokens[0, :] = self.bos
+        entries = [(int(tokens[pos, seq]), pos, seq, False) for pos in range(n_prompt) for seq in range(n_seq)]
+        entries[-1] = (*entries[-1][:3], True)
+        self._decode_entries(entries)
+
+    def parallel_generate(self, n_seq: int, n_gen: int, start: int, rng: np.random.Generator) -> None:
+        """`n_gen` steps, each one new token for every sequence in one batch, as llama-batched-bench's generation."""
+        tokens = rng.integers(0, self.n_vocab, size=(n_gen, n_seq), dtype=np.int32)
+        for step in range(n_gen):
+            self._decode_entries([(int(tokens[step, seq]), start + step, seq, True) for seq in range(n_seq)])
 
     def clear(self) -> None:
         self._lib.llama_memory_clear(self._lib.llama_get_memory(self.ctx), False)
@@ -168,6 +205,9 @@ class LlamaCppBackend:
         }
 
     def _free_context(self) -> None:
+        if self._multi is not None:
+            self._lib.llama_batch_free(self._multi)
+            self._multi = None
         if self.ctx:
             self._lib.llama_free(self.ctx)
             self.ctx = None

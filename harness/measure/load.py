@@ -1,0 +1,150 @@
+"""`meek load`: how many people or agents a box serves at once, through an OpenAI-compatible server.
+
+Each point of the sweep is a closed-loop concurrency (N streams, each sending its next request when the last ends) or
+an open-loop request rate (Poisson arrivals), bounded in requests and in seconds. Every request streams: time to first
+token, the gaps between tokens (inter-token latency) and the end-to-end latency are taken per request; a point keeps
+their 50th, 90th and 99th percentiles, requests/s, output t/s and the t/s each stream saw. The headline is the largest
+load that meets the objective: every stream (its 10th percentile) at --min-stream-tps or more, and TTFT p90 under
+--max-ttft-s. A server that dies or refuses mid-sweep ends it with one line; the finished points are kept.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.errors import MeekError
+from harness.measure.backends.server import OpenAIServer, prompt_of, public_url
+from harness.results.schema import ServingPoint, Spread
+
+
+@dataclass(frozen=True)
+class Objective:
+    min_stream_tps: float = 10.0
+    max_ttft_s: float = 2.0
+
+    def met(self, point: ServingPoint) -> bool:
+        stream_ok = (point.tg_per_stream_p10 or 0) >= self.min_stream_tps
+        return point.errors == 0 and stream_ok and point.ttft is not None and point.ttft.p90 / 1e9 < self.max_ttft_s
+
+
+@dataclass
+class Timing:
+    sent: int
+    arrivals: list[int] = field(default_factory=list)
+    ended: int = 0
+    error: str | None = None
+
+
+def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
+    """One streamed completion of n_gen tokens (the server asked to ignore end-of-text), its token arrival times."""
+    body = {"model": server.model, "prompt": prompt, "max_tokens": n_gen, "min_tokens": n_gen, "ignore_eos": True,
+            "temperature": 0, "cache_prompt": False}  # fmt: skip
+    timing = Timing(sent=time.perf_counter_ns())
+    try:
+        for arrived, event in server._stream(body):
+            if any(choice.get("text") for choice in event.get("choices", [])):
+                timing.arrivals.append(arrived)
+    except MeekError as error:
+        timing.error = str(error)
+    except (OSError, ValueError) as error:  # a connection cut mid-stream, a garbled event
+        timing.error = f"the stream broke: {error}"
+    timing.ended = time.perf_counter_ns()
+    if timing.error is None and len(timing.arrivals) < n_gen:
+        timing.error = f"the stream ended after {len(timing.arrivals)} of {n_gen} tokens"
+    return timing
+
+
+def _spread(values: list[float]) -> Spread | None:
+    if not values:
+        return None
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return Spread(p50=float(p50), p90=float(p90), p99=float(p99))
+
+
+def summarize_point(timings: list[Timing], started: int, finished: int, concurrency: int, rate: float | None,
+                    n_prompt: int, n_gen: int, url: str) -> ServingPoint:  # fmt: skip
+    good = [t for t in timings if t.error is None]
+    duration = max(1, finished - started) / 1e9
+    tokens = sum(len(t.arrivals) for t in good)
+    streams = [(len(t.arrivals) - 1) / ((t.arrivals[-1] - t.arrivals[0]) / 1e9) for t in good
+               if len(t.arrivals) > 1 and t.arrivals[-1] > t.arrivals[0]]  # fmt: skip
+    gaps = [float(b - a) for t in good for a, b in zip(t.arrivals, t.arrivals[1:])]
+    ttfts = [max(1, t.arrivals[0] - t.sent) for t in good]
+    errors = [t.error for t in timings if t.error]
+    return ServingPoint(
+        mode="server", n_parallel=concurrency, request_rate=rate, n_prompt=n_prompt, n_gen=n_gen,
+        s_tg=tokens / duration, tg_per_stream=statistics.median(streams) if streams else 0.0,
+        tg_per_stream_p10=float(np.percentile(streams, 10)) if streams else 0.0, ttft_ns=ttfts, ttft=_spread([float(x) for x in ttfts]),
+        itl=_spread(gaps), e2e=_spread([float(t.ended - t.sent) for t in good]), requests=len(timings),
+        errors=len(errors), requests_per_s=len(good) / duration, duration_s=duration, server=public_url(url),
+        note=f"{len(errors)} request(s) failed, first: {errors[0]}"[:300] if errors else None,
+    )  # fmt: skip
+
+
+def peak_in_flight(timings: list[Timing]) -> int:
+    """The most requests that were open at one moment (the concurrency a rate produced)."""
+    events = sorted([(t.sent, 1) for t in timings] + [(t.ended, -1) for t in timings])
+    level = peak = 0
+    for _, change in events:
+        level += change
+        peak = max(peak, level)
+    return max(1, peak)
+
+
+def run_point(server: OpenAIServer, prompts: list[str], n_prompt: int, n_gen: int, concurrency: int | None,
+              rate: float | None, max_requests: int, max_seconds: float, seed: int = 0) -> tuple[ServingPoint, list[Timing]]:  # fmt: skip
+    """One load level: `concurrency` closed-loop streams, or Poisson arrivals at `rate` per second; stops sending at
+    max_requests or max_seconds, whichever comes first, and waits for what is in flight."""
+    timings: list[Timing] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + max_seconds
+    counter = iter(range(max_requests))
+
+    def next_prompt() -> str | None:
+        with lock:
+            index = next(counter, None)
+        return prompts[index % len(prompts)] if index is not None and time.perf_counter() < deadline else None
+
+    def keep(timing: Timing) -> None:
+        with lock:
+            timings.append(timing)
+
+    started = time.perf_counter_ns()
+    if concurrency is not None:
+        def stream() -> None:
+            while (prompt := next_prompt()) is not None:
+                timing = one_request(server, prompt, n_gen)
+                keep(timing)
+                if timing.error and "cannot reach" in timing.error:
+                    return  # the server is gone: this stream stops, the point reports it
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            for _ in range(concurrency):
+                pool.submit(stream)
+    else:
+        assert rate is not None
+        rng = random.Random(seed)
+        def send(prompt: str) -> None:
+            keep(one_request(server, prompt, n_gen))
+
+        with ThreadPoolExecutor(256) as pool:
+            while (prompt := next_prompt()) is not None:
+                pool.submit(send, prompt)
+                time.sleep(rng.expovariate(rate))
+    finished = time.perf_counter_ns()
+    streams = concurrency if concurrency is not None else peak_in_flight(timings)
+    point = summarize_point(timings, started, finished, streams, rate, n_prompt, n_gen, server.url)
+    return point, timings
+
+
+def prompts_for(server: OpenAIServer, n_prompt: int, count: int, seed: int = 0) -> list[str]:
+    """Distinct prompts of exactly n_prompt tokens as the server tokenizes them (so no prompt cache answers for them)."""
+    rng = random.Random(seed)
+    return [prompt_of(server, n_prompt, rng) for _ in range(count)]

@@ -1,0 +1,25 @@
+"""Older result documents to the current schema: one function per version step, over plain JSON documents (the
+validator migrates in memory; `meek results upgrade` rewrites files)."""
+
+from __future__ import annotations
+
+
+def migrate_1_to_2(document: dict) -> dict:
+    """Schema 2 added content_sha256, the llama-bench backend for imports and an unknown memory size; v1 files lack the hash."""
+    return {**document, "schema_version": 2}
+
+
+def migrate_2_to_3(document: dict) -> dict:
+    """Schema 3 added summary-only runs (imported tables that publish mean ± sd, no raw samples) and a result's source;
+    every version 2 file is a valid version 3 file."""
+    return {**document, "schema_version": 3}
+
+
+def migrate_3_to_4(document: dict) -> dict:
+    """Schema 4 added serving points (N streams decoded together in process, or a server under load) beside the
+    single-stream runs; a version 3 file has none."""
+    return {**document, "schema_version": 4, "serving": document.get("serving", [])}
+
+
+# Older schema version -> function turning such a document into the next version.
+MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4}
