@@ -40,6 +40,12 @@ def test_bench_parallel_writes_both_points_with_batched_bench_fields(run_meek, t
     assert four["s_tg"] > one["s_tg"] or "not above one stream's" in (four["note"] or "")  # measured, or said why not
     code, stdout, _ = run_meek("validate", str(tmp_path / "results"))
     assert code == 0 and "1 valid" in stdout
+    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")
+    assert code == 0, stderr
+    (row,) = json.loads(stdout)["serving"]
+    assert row["mode"] == "in-process" and row["serves"].endswith("t/s") and row["source"] == "measured here"
+    code, _, stderr = run_meek("report", "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "site"))
+    assert code == 0 and '"serves": "in-process: ' in (tmp_path / "site" / "assets" / "data.js").read_text(), stderr
 
 
 def test_a_serving_point_faster_than_the_bandwidth_allows_fails_validation(run_meek, tmp_path):

@@ -145,6 +145,27 @@ def _noise_notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
+SERVES_AT_TPS = 10.0  # "serves N streams at >= X t/s": the streams counted are those at this speed or more
+
+
+def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: float = SERVES_AT_TPS) -> pd.DataFrame:
+    """Per machine, model, mode and source: the most streams it served with each stream at min_tps or more (a server's
+    10th percentile stream, in process the per-stream rate), and at what speed; the load points behind it."""
+    frame = select_model(serving, model) if not serving.empty else serving
+    rows = []
+    for (machine, model_key, mode, source), points in frame.groupby(["machine_id", "model", "mode", "source"], sort=False):
+        speed = points["tg_per_stream_p10"].fillna(points["tg_per_stream"])
+        fast = points[(speed >= min_tps) & (points["errors"] == 0)]
+        first = points.iloc[0]
+        best = fast.loc[fast["n_parallel"].idxmax()] if not fast.empty else None
+        rows.append({"model": model_key, "machine_id": machine, "device": first["device"], "mode": mode, "source": source,
+                     "serves": f"{int(best['n_parallel'])} streams at >= {min(speed[best.name], best['tg_per_stream']):.1f} t/s"
+                     if best is not None else f"no load with every stream at {min_tps:g} t/s",
+                     "aggregate t/s there": best["s_tg"] if best is not None else math.nan,
+                     "loads measured": ",".join(str(int(b)) for b in sorted(points["n_parallel"]))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def scores_table(scores: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
     """Primary benchmark scores per model and machine; subset scores are kept apart from full ones."""
     frame = select_model(scores, model) if not scores.empty else scores

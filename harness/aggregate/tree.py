@@ -7,6 +7,7 @@ like a llama-bench import, is taken at its catalogue name; validate warns about 
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ RUN_COLUMNS = [
     "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
     "tokens_per_joule", "source", "summary_only",
 ]  # fmt: skip
+SERVING_COLUMNS = [
+    "file", "machine_id", "device_id", "device", "model", "model_label", "source", "mode", "n_parallel", "request_rate",
+    "n_prompt", "n_gen", "s_tg", "tg_per_stream", "tg_per_stream_p10", "ttft_p90_ms", "errors", "server_build", "slots",
+]  # fmt: skip
 SCORE_COLUMNS = [
     "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
     "stderr", "primary", "shots", "samples", "subset", "scoring",
@@ -36,6 +41,7 @@ class Tree:
     runs: pd.DataFrame
     scores: pd.DataFrame
     rejected: list[FileReport]
+    serving: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=SERVING_COLUMNS))
 
 
 def model_key(result: BenchResult, catalogue_sha: dict[str, str]) -> str:
@@ -139,6 +145,22 @@ def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None)
     return rows
 
 
+def serving_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
+    """One row per serving point: the load, aggregate and per-stream generation, TTFT p90."""
+    rows = []
+    for point in result.serving:
+        offload = point.settings is None or point.settings.n_gpu_layers != 0
+        machine = _machine_columns(result, offload and bool(result.machine.gpus))
+        ttft = point.ttft.p90 / 1e6 if point.ttft else (statistics.quantiles(point.ttft_ns, n=10)[-1] / 1e6
+                                                         if len(point.ttft_ns) > 1 else None)  # fmt: skip
+        rows.append({"file": str(file), "machine_id": machine["machine_id"], "device_id": machine["device_id"],
+                     "device": machine["device"], "model": key, "model_label": result.model.label, "source": machine["source"],
+                     **point.model_dump(include={"mode", "n_parallel", "request_rate", "n_prompt", "n_gen", "s_tg",
+                                                 "tg_per_stream", "tg_per_stream_p10", "errors", "server_build", "slots"}),
+                     "ttft_p90_ms": ttft})  # fmt: skip
+    return rows
+
+
 def score_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     machine = _machine_columns(result, offload=False)
     return [
@@ -157,7 +179,7 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
     """Validate and load every result file under the paths."""
     validator = Validator()
     catalogue_sha = {model_id: model.sha256 for model_id, model in validator.by_id.items() if model.sha256}
-    runs, scores, rejected = [], [], []
+    runs, scores, serving, rejected = [], [], [], []
     reports = validator.finish([validator.check(file) for file in result_files(Path(p) for p in paths)])
     for report in reports:
         if not report.ok:
@@ -169,7 +191,9 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
         per_token = bytes_per_token(result, validator.model_of(result))
         runs += run_rows(result, key, report.path, per_token)
         scores += score_rows(result, key, report.path)
-    return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected)
+        serving += serving_rows(result, key, report.path)
+    return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected,
+                pd.DataFrame(serving, columns=SERVING_COLUMNS))  # fmt: skip
 
 
 def load_results(path: Path | str = "results") -> pd.DataFrame:

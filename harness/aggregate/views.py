@@ -32,26 +32,42 @@ def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd
 
 def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
             devices: list[str] | None = None) -> int:  # fmt: skip
-    from harness.aggregate.compare import compare_table, render, scores_table, shape_notes
+    from harness.aggregate.compare import compare_table, render, scores_table, serving_table, shape_notes
     from harness.machine.facts import fingerprint
 
     tree = load_valid(paths, out)
-    table = compare_table(tree.runs, model, tests, devices)
+    serving = serving_table(tree.serving, model) if not tree.serving.empty else pd.DataFrame()
     here = fingerprint(include_build=False)["machine_id"]
-    measured = table["source"] == "measured"
-    table.loc[measured, "source"] = table.loc[measured, "machine_id"].map(lambda m: "measured here" if m == here else "submitted")
+    _name_measured(serving, here)
+    if tree.runs.empty and not serving.empty:  # a tree of serving points only
+        serving_json = json.loads(render(serving, "json"))
+        out.data(json.dumps({"speed": [], "scores": [], "serving": serving_json}) + "\n" if fmt == "json" else render(serving, fmt))
+        return EXIT_OK
+    table = compare_table(tree.runs, model, tests, devices)
+    _name_measured(table, here)
     scores = scores_table(tree.scores, model)
     if fmt == "json":
-        out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]")}) + "\n")
+        out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]"),
+                             "serving": json.loads(render(serving, "json") or "[]") if not serving.empty else []}) + "\n")
         return EXIT_OK
     out.data(render(table, fmt))
     if not scores.empty:
         out.data("\n" if fmt == "md" else "")
         out.data(render(scores, fmt))
+    if not serving.empty:
+        out.data("\n" if fmt == "md" else "")
+        out.data(render(serving, fmt))
     if fmt == "md":
         for note in shape_notes(table):
             out.say(f"- {note}")
     return EXIT_OK
+
+
+def _name_measured(frame: pd.DataFrame, here: str) -> None:
+    """'measured' becomes 'measured here' (this machine) or 'submitted' (another's), in place."""
+    if not frame.empty:
+        measured = frame["source"] == "measured"
+        frame.loc[measured, "source"] = frame.loc[measured, "machine_id"].map(lambda m: "measured here" if m == here else "submitted")
 
 
 def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output) -> int:

@@ -55,7 +55,7 @@ def _rates(runs: pd.DataFrame, prompt: bool, preferred: str) -> pd.DataFrame:
 def leaderboard(tree: Tree) -> list[dict]:
     """One row per (model, machine, backend): medians over files, per-dollar and per-watt, primary scores."""
     tiers = {m.id: m.tier for m in load_catalog().models}
-    runs = tree.runs
+    runs = tree.runs if not tree.runs.empty else tree.runs.assign(device_memory_gb=pd.Series(dtype=float))
     base = runs.groupby(KEYS).agg(
         label=("model_label", "first"), quant=("quant", "first"), device=("device", "first"), gpu=("gpu", "first"),
         cpu=("cpu", "first"), memory_gb=("device_memory_gb", "first"), price_usd=("price_usd", "first"),
@@ -69,6 +69,7 @@ def leaderboard(tree: Tree) -> list[dict]:
     for score in scores.itertuples():
         label = f"{score.task} ({score.metric}, {score.shots}-shot{', subset' if score.subset else ''})"
         by_pair.setdefault((score.model, score.machine_id), {})[label] = _number(score.value * 100)
+    serves = _serves(tree)
     rows = []
     for (model, machine, backend), row in base.iterrows():
         tg_rate = _number(row["tg_median_ts"])
@@ -84,11 +85,29 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
                 "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
                 "price_usd": _number(row["price_usd"]), "files": int(row["files"]), "scores": by_pair.get((model, machine), {}),
+                "serves": serves.pop((model, machine), ""),
                 "provenance": "imported" if str(row["source"]).startswith("imported") else "measured",
                 "source": str(row["source"]).removeprefix("imported: "),
             }
         )  # fmt: skip
+    for (model, machine), text in serves.items():  # serving points without a single-stream run
+        rows.append({"model": model, "label": model, "quant": None, "tier": tiers.get(model, "unlisted"), "machine": machine,
+                     "device": None, "vendor": None, "memory_gb": None, "backend": None, "pp_test": None, "pp": None,
+                     "tg_test": None, "tg": None, "ttft_ms": None, "peak_memory_gb": None, "tg_per_1000usd": None,
+                     "tg_per_watt": None, "price_usd": None, "files": 0, "scores": {}, "serves": text,
+                     "provenance": "measured", "source": "measured"})  # fmt: skip
     return rows
+
+
+def _serves(tree: Tree) -> dict[tuple[str, str], str]:
+    """(model, machine) -> "serves N streams at >= X t/s" per mode, from its serving points."""
+    from harness.aggregate.compare import serving_table
+
+    if tree.serving.empty:
+        return {}
+    table = serving_table(tree.serving)
+    return {key: "; ".join(f"{r['mode']}: {r['serves']}" for _, r in group.iterrows())
+            for key, group in table.groupby(["model", "machine_id"])}  # fmt: skip
 
 
 def buying_rows(runs: pd.DataFrame) -> list[dict]:
@@ -143,9 +162,10 @@ def report(paths: list[Path], out_dir: Path, out: Output) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a folder")
     tree = build_site(paths, out_dir)
-    machines = tree.runs["machine_id"].nunique() if not tree.runs.empty else 0
+    machines = len(set(tree.runs["machine_id"]) | set(tree.serving["machine_id"]))
     left_out = f"; {len(tree.rejected)} file(s) failed validation and were left out" if tree.rejected else ""
-    out.say(f"wrote {out_dir / 'index.html'}: {len(tree.runs)} runs from {machines} machine(s){left_out}")
+    points = f" and {len(tree.serving)} serving point(s)" if not tree.serving.empty else ""
+    out.say(f"wrote {out_dir / 'index.html'}: {len(tree.runs)} runs{points} from {machines} machine(s){left_out}")
     out.say("open it in a browser; it needs no server and no internet")
     return 0
 
@@ -164,7 +184,7 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
     out_dir.mkdir(parents=True, exist_ok=True)
     assets = out_dir / "assets"
     shutil.copytree(ASSETS, assets, dirs_exist_ok=True)
-    rows = leaderboard(tree) if not tree.runs.empty else []
+    rows = leaderboard(tree) if not (tree.runs.empty and tree.serving.empty) else []
     deep = depth_devices(tree.runs) if not tree.runs.empty else {}
     buying = buying_rows(tree.runs) if not tree.runs.empty else []
     data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep)}
