@@ -23,13 +23,14 @@ def build_home() -> Path:
     return meek_home() / "llama-bench" / metadata.version("llama-cpp-python")
 
 
-def tool_path(target: str) -> Path:
-    return build_home() / "build" / "bin" / target
+def tool_path(target: str, rpc: bool = False) -> Path:
+    return build_home() / ("build-rpc" if rpc else "build") / "bin" / target
 
 
-def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> Path:
-    """The binary of one llama.cpp target (llama-bench, llama-batched-bench, llama-server), compiled if not there yet."""
-    binary = tool_path(target)
+def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr), rpc: bool = False) -> Path:
+    """The binary of one llama.cpp target (llama-bench, llama-batched-bench, llama-server; with `rpc`, llama-bench and
+    rpc-server built with ggml's RPC backend, in a build folder of their own), compiled if not there yet."""
+    binary = tool_path(target, rpc)
     if binary.is_file():
         return binary
     home = build_home()
@@ -47,12 +48,14 @@ def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line
         with tarfile.open(next(download.glob("llama_cpp_python-*.tar.gz"))) as tar:
             tar.extractall(home, filter="data")
         sources = list(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
-    server = "ON" if target == "llama-server" or (home / "build" / "bin" / "llama-server").exists() else "OFF"
-    say(f"building {target} from {sources[0]} (a few minutes, once)")
+    build = binary.parent.parent
+    server = "ON" if target == "llama-server" or (build / "bin" / "llama-server").exists() else "OFF"
+    say(f"building {target}{' with RPC' if rpc else ''} from {sources[0]} (a few minutes, once)")
     jobs = str(os.cpu_count() or 2)
     for command in (
-        ["cmake", "-S", str(sources[0]), "-B", str(home / "build"), *FLAGS, f"-DLLAMA_BUILD_SERVER={server}"],
-        ["cmake", "--build", str(home / "build"), "--target", target, "-j", jobs],
+        ["cmake", "-S", str(sources[0]), "-B", str(build), *FLAGS, f"-DLLAMA_BUILD_SERVER={server}",
+         f"-DGGML_RPC={'ON' if rpc else 'OFF'}"],
+        ["cmake", "--build", str(build), "--target", target, "-j", jobs],
     ):
         built = subprocess.run(command, capture_output=True, text=True)  # compiler warnings stay out of the way
         if built.returncode != 0:

@@ -1,0 +1,143 @@
+"""A model split across machines through llama.cpp's RPC backend (ggml-rpc): `rpc-server` on each worker, the main
+host sending tensors to them. Its maintainers call it fragile and insecure: there is no authentication, so an
+rpc-server must only listen on a trusted network. `meek rpc-server` binds to 127.0.0.1 unless told otherwise.
+
+- `endpoints()` parses `--rpc host:port[,host:port]` (no credentials, no scheme).
+- `rpc_server()` runs llama.cpp's rpc-server (the user's, or one built from the vendored source with RPC on) until
+  Ctrl-C, or in the background with a pid file that `--stop` reads.
+- `rpc_devices()` asks an RPC-enabled llama-bench what each endpoint serves (`--list-devices`: its device and memory).
+- `in_process_rpc()` says whether the installed llama-cpp-python has the RPC backend (it usually does not: its wheel
+  is built without -DGGML_RPC=ON, and its own `rpc_servers` argument is broken, llama-cpp-python issue #1914).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from harness.errors import MeekError, UsageError
+from harness.home import meek_home
+
+DEFAULT_PORT = 50052
+WARNING = ("rpc-server has no authentication: anyone who can reach this port can run code through it on this machine. "
+           "Bind it to a trusted network only.")  # fmt: skip
+HOW_TO_REBUILD = ('CMAKE_ARGS="-DGGML_RPC=ON" pip install --force-reinstall --no-cache-dir llama-cpp-python, or measure '
+                  "with --backend llama-bench --bin <an RPC-enabled llama-bench> (python bench/rpc.py --build-only builds one)")  # fmt: skip
+
+
+def endpoints(text: str) -> list[str]:
+    """`host:port[,host:port]` as a list, each checked: an IP or host name and a port, nothing else."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if "@" in part or "/" in part:
+            raise UsageError(f"--rpc: '{part}' must be host:port (no scheme, path or credentials)")
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"--rpc: '{part}' is not host:port (e.g. 192.168.1.20:50052)")
+        if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", host):
+            raise UsageError(f"--rpc: '{host}' is not a host name or address")
+        found.append(f"{host}:{int(port)}")
+    if not found:
+        raise UsageError("--rpc: give at least one host:port")
+    if len(set(found)) != len(found):
+        raise UsageError("--rpc: an endpoint is named twice")
+    return found
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def in_process_rpc() -> bool:
+    """Whether the installed llama-cpp-python's ggml has the RPC backend registered."""
+    import llama_cpp
+
+    library = Path(llama_cpp.__file__).parent / "lib"
+    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
+        if (library / name).exists():
+            ggml = ctypes.CDLL(str(library / name))
+            ggml.ggml_backend_reg_by_name.restype = ctypes.c_void_p
+            ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
+            return bool(ggml.ggml_backend_reg_by_name(b"RPC"))
+    return False
+
+
+def rpc_devices(llama_bench: Path, rpc: list[str]) -> dict[str, str]:
+    """endpoint -> what it serves ("RPC0: 127.0.0.1:50052 (CPU, 23456 MiB, 23000 MiB free)"), from llama-bench."""
+    try:
+        listed = subprocess.run([str(llama_bench), "--list-devices", "-rpc", ",".join(rpc)], capture_output=True, text=True,
+                                timeout=60)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise MeekError(f"could not ask {llama_bench} for the RPC devices: {error}") from None
+    devices = {}
+    for line in (listed.stdout + listed.stderr).splitlines():
+        for endpoint in rpc:
+            if endpoint in line and endpoint not in devices:
+                devices[endpoint] = line.strip()[:200]
+    missing = [e for e in rpc if e not in devices]
+    if missing:
+        raise MeekError(f"the RPC endpoint(s) {', '.join(missing)} did not answer (is `meek rpc-server` running there?)")
+    return devices
+
+
+def pid_file(port: int) -> Path:
+    return meek_home() / "rpc" / f"{port}.pid"
+
+
+def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | None, background: bool, say) -> int:
+    """Run rpc-server until Ctrl-C (or start it in the background); the exit code."""
+    if not is_loopback(host):
+        say(f"warning: binding to {host}, not loopback. {WARNING}")
+    else:
+        say(f"note: {WARNING}")
+    command = [str(binary), "-H", host, "-p", str(port), *(["-c"] if cache else []), *(["-t", str(threads)] if threads else [])]
+    if background:
+        log = (meek_home() / "rpc").mkdir(parents=True, exist_ok=True) or open(meek_home() / "rpc" / f"{port}.log", "w")
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        time.sleep(1.0)
+        if process.poll() is not None:
+            raise MeekError(f"rpc-server exited with code {process.returncode}: see {meek_home() / 'rpc' / f'{port}.log'}")
+        pid_file(port).write_text(str(process.pid))
+        say(f"rpc-server listening on {host}:{port} (pid {process.pid}); stop it with: meek rpc-server --stop --port {port}")
+        return 0
+    process = subprocess.Popen(command)
+    say(f"rpc-server listening on {host}:{port}; Ctrl-C stops it")
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        say("rpc-server stopped")
+        return 130
+
+
+def stop_server(port: int, say) -> int:
+    path = pid_file(port)
+    if not path.is_file():
+        raise UsageError(f"no rpc-server started by meek on port {port} ({path} is not there)")
+    pid = int(path.read_text().strip() or 0)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    path.unlink(missing_ok=True)
+    say(f"stopped the rpc-server on port {port} (pid {pid})")
+    return 0
