@@ -17,7 +17,8 @@ from harness import memory_fit
 from harness.catalogue.models import load_catalog
 from harness.machine.hardware import load_hardware
 from harness.measure.stats import summarize
-from harness.results.schema import signed_document, validate_document
+from harness.results.document import signed_document
+from harness.results.schema import validate_document
 
 TEMPLATE = Path(__file__).parent / "golden" / "result-v2-smollm2.json"
 MACHINES_PER_DEVICE = 8

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.measure.stats import summarize
-from harness.results.schema import content_hash
+from harness.results.document import content_hash
 
 GENUINE = Path(__file__).parent / "golden" / "result-v2-smollm2.json"
 

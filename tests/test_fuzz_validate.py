@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.results.schema import content_hash
+from harness.results.document import content_hash
 from harness.results.validate import validate_paths
 from tests.forgeries import GENUINE, genuine
 

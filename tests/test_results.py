@@ -86,7 +86,7 @@ def test_file_name_cannot_escape_the_results_dir(tmp_path):
 
 
 def test_written_files_carry_a_content_hash_that_any_edit_breaks(tmp_path):
-    from harness.results.schema import content_hash
+    from harness.results.document import content_hash
 
     path = write_result(validate_document(golden_document()), tmp_path)
     document = json.loads(path.read_text())

@@ -53,7 +53,7 @@ def test_a_serving_point_faster_than_the_bandwidth_allows_fails_validation(run_m
     assert code == 0, stderr
     (path,) = (tmp_path / "r").glob("*/*.json")
     document = json.loads(path.read_text())
-    from harness.results.schema import content_hash
+    from harness.results.document import content_hash
 
     document["serving"][0]["s_tg"] = 1e8  # 10^8 t/s over 2 streams of a 94 MiB model: far past any memory bus
     document["content_sha256"] = content_hash(document)

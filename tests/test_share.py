@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.schema import signed_document, validate_document
+from harness.results.document import signed_document
+from harness.results.schema import validate_document
 from harness.results.store import read_result
 from harness.results.validate import Validator
 

@@ -60,8 +60,8 @@ def test_commands_over_a_hostile_tree_go_on_with_the_good_files(run_meek, tmp_pa
 
 def test_catalogue_facts_override_the_files_claimed_size(tmp_path):
     """The forged size alone would let 8.3 million t/s through; the catalogue's size for that sha256 does not."""
+    from harness.results.document import canonical_text
     from harness.results.plausible import model_facts
-    from harness.results.schema import canonical_text
     from harness.results.validate import FileReport, Validator
 
     document = forged(lambda d: d["model"].update(file_size_bytes=1))
@@ -282,7 +282,7 @@ def test_faster_generation_of_a_genuine_file_is_refused_even_resigned():
     document = genuine()
     with_rate(run_named(document, "tg8"), 2e6)
     path_free = resigned(document)
-    from harness.results.schema import canonical_text
+    from harness.results.document import canonical_text
     from harness.results.validate import FileReport, Validator
 
     report = Validator().check_document(path_free, canonical_text(path_free), FileReport(Path("x.json")))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.measure.stats import summarize
-from harness.results.schema import SCHEMA_VERSION, content_hash
+from harness.results.document import content_hash
+from harness.results.schema import SCHEMA_VERSION
 
 GOLDEN_V1 = Path(__file__).parent / "golden" / "result-v1-smollm2.json"
 

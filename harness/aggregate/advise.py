@@ -21,7 +21,7 @@ from harness.machine.hardware import Device, load_hardware
 def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
     """llama-bench generation tests (tg128, tg32, ...) at depth 0: not other tools' averaged shapes (LocalScore's)."""
     tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0) & runs["test"].str.fullmatch(r"tg\d+")]
-    return tg[tg["model"] == model]
+    return tg[(tg["model"] == model) & (tg["split"].fillna("") == "")]  # a split across machines is not the device's speed
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Measured:
     shape) and prompt processing (llama-bench's pp tests), each the median over machines. Built once per model."""
 
     def __init__(self, runs: pd.DataFrame, model: str):
-        runs = runs[runs["model"] == model] if not runs.empty else runs
+        runs = runs[(runs["model"] == model) & (runs["split"].fillna("") == "")] if not runs.empty else runs
         columns = ["device_id", "machine_id", "test", "median_ts"]
         depth0 = runs[runs["n_depth"] == 0][columns + ["n_prompt", "n_gen", "backend"]] if not runs.empty else runs
         generation = depth0[(depth0["n_prompt"] == 0) & (depth0["n_gen"] > 0)] if not runs.empty else depth0

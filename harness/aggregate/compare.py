@@ -14,7 +14,7 @@ from harness.errors import MeekError, UsageError
 from harness.output import printable_field
 
 DEFAULT_TESTS = ("pp512", "tg128")
-GROUP = ["model", "test", "machine_id", "device", "backend", "runtime", "settings", "source"]
+GROUP = ["model", "test", "machine_id", "device", "backend", "runtime", "settings", "source", "split"]
 
 
 def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:

@@ -62,6 +62,7 @@ def record_cells(runs: pd.DataFrame, models: dict[str, CatalogModel], devices: d
     if runs.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
     tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0) & runs["device_id"].isin(devices)]
+    tg = tg[tg["split"].fillna("") == ""]  # a model split across machines measures the split, not the device
     tg = tg[tg["model"].isin(models) & (tg["test"].str.fullmatch(r"tg\d+") | (tg["backend"] == "localscore"))]
     if tg.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)

@@ -24,7 +24,7 @@ RUN_COLUMNS = [
     "backend", "runtime", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
     "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
-    "tokens_per_joule", "source", "summary_only",
+    "tokens_per_joule", "source", "summary_only", "split",
 ]  # fmt: skip
 SERVING_COLUMNS = [
     "file", "machine_id", "device_id", "device", "model", "model_label", "source", "mode", "n_parallel", "request_rate",
@@ -64,11 +64,22 @@ def _machine_columns(result: BenchResult, offload: bool) -> dict:
         "bandwidth_gbs": device.bandwidth_gbs if device else None,
         "price_usd": device.launch_price_usd if device else None,
         "power_w": device.power_w if device else None,
-        "backend": result.protocol.backend if result.protocol else "llama-cpp-python",
+        # a model split across RPC servers is its own kind of run: its backend says so, so nothing keyed on the backend
+        # (compare's rows, the leaderboard's) ever merges it with a single machine's
+        "backend": (result.protocol.backend if result.protocol else "llama-cpp-python") + (" + RPC" if result.split else ""),
         "runtime": ",".join(machine.llama_cpp.backends) or None,  # ggml's backends: CPU, CUDA, ROCm, Vulkan, Metal
         "build": machine.llama_cpp.commit,
         "source": provenance(result),
+        "split": split_label(result),
     }
+
+
+def split_label(result: BenchResult) -> str:
+    """'RPC over 2.5GbE: 10.0.0.2:50052, 10.0.0.3:50052', or '' for a run on one machine."""
+    if result.split is None:
+        return ""
+    link = f" over {result.split.link}" if result.split.link else ""
+    return f"RPC{link}: {', '.join(e.address for e in result.split.endpoints)}"
 
 
 def provenance(result: BenchResult) -> str:

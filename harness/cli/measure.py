@@ -90,12 +90,18 @@ def bench(
     url: str | None = typer.Option(None, "--url", help="Server URL for --backend openai or ollama, e.g. http://127.0.0.1:8080."),
     binary: Path | None = typer.Option(None, "--bin", help="Your llama-bench binary for --backend llama-bench."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
+    rpc: str | None = typer.Option(
+        None, "--rpc", help="Split the model across llama.cpp RPC servers, host:port,... (with --backend llama-bench and an "
+        "RPC-enabled --bin; start them with meek rpc-server). The local run is measured too, for the ratio."
+    ),
+    link: str | None = typer.Option(None, "--link", help="With --rpc: the link between the machines, e.g. 2.5GbE, USB4."),
 ) -> None:
     """Measure prompt processing and generation speed, time to first token, load time and peak memory.
 
     Follows llama-bench's protocol and defaults (random tokens, KV cache cleared each repetition, warm-up kept apart,
     -fa auto, -ngl all) so its numbers can be checked against llama-bench on the same build. Every run is saved as a
     result file. A backend that cannot honour an option (a server and -d, -b, -ctk, ...) refuses it."""
+    from harness.measure.rpc import endpoints
     from harness.measure.session import BenchRequest, bench
 
     def request() -> BenchRequest:
@@ -113,7 +119,8 @@ def bench(
             type_v=tuple(parse_str_list("-ctv", cache_type_v, kv_types)), repack=tuple(parse_repack(repack)),
             repetitions=repetitions, warmup=not no_warmup, seed=seed, output=output, results_dir=results_dir,
             timeout_s=timeout, eval_suite=eval_suite, data_dir=data_dir, backend=backend, url=url, binary=binary,
-            api_key=api_key, given=given(ctx) & set(BenchRequest.__dataclass_fields__) | _renamed(given(ctx)),
+            api_key=api_key, rpc=tuple(endpoints(rpc)) if rpc else (), link=link,
+            given=given(ctx) & set(BenchRequest.__dataclass_fields__) | _renamed(given(ctx)),
         )  # fmt: skip
 
     run(lambda: bench(request(), out))
@@ -247,3 +254,46 @@ def load(
             raise UsageError(f"--rate: '{rate}' is not a comma list of numbers") from None
 
     run(guarded)
+
+
+@app.command(
+    "rpc-server",
+    epilog="Examples:\n\n  meek rpc-server                       # 127.0.0.1:50052, until Ctrl-C\n\n"
+    "  meek rpc-server --host 192.168.1.20 --port 50052 --cache   # on a trusted LAN, with a local tensor cache\n\n"
+    "  meek rpc-server --background --port 50053 && meek rpc-server --stop --port 50053\n\n"
+    "rpc-server has no authentication: anyone who reaches the port can run code through it. It binds to loopback "
+    "unless --host says otherwise.",
+)
+def rpc_server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you trust the network)."),
+    port: int = typer.Option(50052, "--port", min=1, max=65535, help="Port to listen on."),
+    cache: bool = typer.Option(False, "--cache", help="rpc-server's -c: keep a local cache of the tensors it receives."),
+    threads: int | None = typer.Option(
+        None, "-t", "--threads", min=1, help="CPU threads of its backend (default: this machine's physical cores; rpc-server's own default is 1)."
+    ),
+    binary: Path | None = typer.Option(
+        None, "--bin", help="Your rpc-server (default: $MEEK_RPC_SERVER, else built from the vendored source with RPC on)."
+    ),
+    background: bool = typer.Option(False, "--background", help="Start it and return (a pid file under $MEEK_HOME/rpc)."),
+    stop: bool = typer.Option(False, "--stop", help="Stop the one meek started in the background on --port."),
+) -> None:
+    """Start llama.cpp's rpc-server, a worker a model can be split onto (meek bench --rpc), and stop it cleanly."""
+    import os
+
+    from harness.measure import rpc
+
+    def action() -> int:
+        if stop:
+            return rpc.stop_server(port, out.say)
+        path = binary or (Path(os.environ["MEEK_RPC_SERVER"]) if os.environ.get("MEEK_RPC_SERVER") else None)
+        if path is None:
+            from harness.measure.vendored import build_tool
+
+            path = build_tool("rpc-server", out.line, rpc=True)
+        if not path.is_file():
+            raise UsageError(f"--bin {path}: no such rpc-server binary")
+        from harness.measure.session import physical_cores
+
+        return rpc.rpc_server(path, host, port, cache, threads or physical_cores(), background, lambda text: out.say(text) if text.startswith("rpc-server") else out.line(text))
+
+    run(action)

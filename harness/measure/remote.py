@@ -3,6 +3,7 @@ into the same result files. The result names the backend, the server (without cr
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import urllib.parse
 from pathlib import Path
@@ -14,7 +15,18 @@ from harness.machine.facts import fingerprint
 from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
 from harness.measure.protocol import TestShape
 from harness.measure.stats import summarize
-from harness.results.schema import BenchResult, Machine, ModelInfo, Protocol, Run, RunError, new_result
+from harness.results.schema import (
+    BenchResult,
+    LocalBaseline,
+    Machine,
+    ModelInfo,
+    Protocol,
+    RpcEndpoint,
+    Run,
+    RunError,
+    Split,
+    new_result,
+)
 
 if TYPE_CHECKING:
     from harness.measure.session import BenchRequest
@@ -87,12 +99,72 @@ def llama_bench_command(binary: Path, model_path: Path, request: BenchRequest) -
                "-d", joined(request.n_depth), "-t", joined(request.thread_counts()), "-r", str(request.repetitions),
                "-ngl", joined(request.n_gpu_layers), "-b", joined(request.n_batch), "-ub", joined(request.n_ubatch),
                "-fa", joined(FLASH_ATTN_WORDS[f] for f in request.flash_attn), "-ctk", joined(request.type_k),
-               "-ctv", joined(request.type_v), "--repack", joined(request.repack), "-o", "json"]  # fmt: skip
+               "-ctv", joined(request.type_v), "--repack", joined(request.repack), "-o", "jsonl"]  # fmt: skip  (a line per finished test)
     for prompt, gen in request.pg:
         command += ["-pg", f"{prompt},{gen}"]
     if not request.warmup:
         command.append("--no-warmup")
+    if request.rpc:
+        command += ["-rpc", ",".join(request.rpc)]
     return command
+
+
+def _run_llama_bench(command: list[str], binary: Path, timeout_s: float, rpc: tuple[str, ...] = ()) -> tuple[list, str | None]:
+    """llama-bench's records (`-o jsonl`: one per finished test), and why it stopped early, if it did: the tests it
+    finished before a crash or a dead RPC endpoint are kept."""
+    import json
+
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise MeekError(f"llama-bench did not finish within --timeout {timeout_s:g} s; it was stopped") from None
+    except OSError as error:
+        raise MeekError(f"could not run {binary}: {error}") from None
+    records = []
+    for line in completed.stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    if completed.returncode == 0:
+        if not records:
+            raise MeekError("llama-bench printed no JSON: is --bin a llama-bench binary?")
+        return records, None
+    lines = completed.stderr.strip().splitlines()
+    from harness.measure.rpc import answers
+
+    gone = [endpoint for endpoint in rpc if not answers(endpoint)]
+    why = (f"an RPC endpoint stopped answering mid-run: {', '.join(gone)} (llama-bench exit {completed.returncode})" if gone
+           else f"llama-bench failed (exit {completed.returncode}): {(lines or ['no message'])[-1]}")  # fmt: skip
+    if not records:
+        raise MeekError(why)
+    return records, why
+
+
+def split_of(request: BenchRequest, binary: Path, model_path: Path, split_results: list[BenchResult],
+             devices: dict[str, str]) -> Split:  # fmt: skip
+    """The split's endpoints (what each serves, as llama-bench lists them), the user's link, and the same tests run
+    locally right after (when the model fits here), so each test's cost reads as a ratio."""
+    from harness import memory_fit
+
+    local: list[LocalBaseline] = []
+    size = model_path.stat().st_size
+    if memory_fit.free_bytes(offload=False) > size * 1.2:
+        alone = dataclasses.replace(request, rpc=())
+        records, _ = _run_llama_bench(llama_bench_command(binary, model_path, alone), binary, request.timeout_s)
+        local_rates = {_test_name(record): float(record["avg_ts"]) for record in records}
+        for result in split_results:
+            for run in result.runs:
+                if run.test in local_rates and local_rates[run.test] > 0:
+                    local.append(LocalBaseline(test=run.test, avg_ts=local_rates[run.test], ratio=run.avg_ts / local_rates[run.test]))
+    return Split(endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc], link=request.link, local=local)
+
+
+def _test_name(record: dict) -> str:
+    """llama-bench's JSON record's test as meek names it (pp512, tg128, pp512+tg128, with ' @ dN')."""
+    return TestShape(int(record.get("n_prompt", 0)), int(record.get("n_gen", 0)), int(record.get("n_depth", 0) or 0)).name
 
 
 def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
@@ -106,21 +178,12 @@ def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
         raise UsageError(f"--bin {binary}: no such llama-bench binary")
     resolved = resolve(model, load_catalog())
     command = llama_bench_command(binary, resolved.path, request)
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise MeekError(f"llama-bench did not finish within --timeout {timeout_s:g} s; it was stopped") from None
-    except OSError as error:
-        raise MeekError(f"could not run {binary}: {error}") from None
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MeekError(f"llama-bench failed (exit {completed.returncode}): {last}")
-    import json
+    devices = {}
+    if request.rpc:
+        from harness.measure.rpc import rpc_devices
 
-    try:
-        records = json.loads(completed.stdout)
-    except ValueError:
-        raise MeekError("llama-bench printed no JSON: is --bin a llama-bench binary?") from None
+        devices = rpc_devices(binary, list(request.rpc))  # every endpoint answers, or one line names the one that does not
+    records, stopped = _run_llama_bench(command, binary, timeout_s, request.rpc)
     imported = results_from_records(records, "llama-bench run by meek", binary.name)
     if imported.skipped:
         raise MeekError(f"llama-bench output not understood: {imported.skipped[0]}")
@@ -129,5 +192,12 @@ def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
     for result in imported.results:
         result.machine = machine.model_copy(update={"llama_cpp": result.machine.llama_cpp})  # its own build, this machine
         result.model = info
+        if stopped:
+            result.errors.append(RunError(stage="test", message=stopped))
+            result.status = "partial"
+    if request.rpc and not stopped:
+        split = split_of(request, binary, resolved.path, imported.results, devices)
+        for result in imported.results:
+            result.split = split
     return imported.results
 

@@ -73,17 +73,33 @@ def in_process_rpc() -> bool:
     return False
 
 
-def rpc_devices(llama_bench: Path, rpc: list[str]) -> dict[str, str]:
-    """endpoint -> what it serves ("RPC0: 127.0.0.1:50052 (CPU, 23456 MiB, 23000 MiB free)"), from llama-bench."""
+def answers(endpoint: str) -> bool:
+    """Whether something accepts a TCP connection at host:port (within 5 s)."""
+    import socket
+
+    host, _, port = endpoint.rpartition(":")
     try:
-        listed = subprocess.run([str(llama_bench), "--list-devices", "-rpc", ",".join(rpc)], capture_output=True, text=True,
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def rpc_devices(llama_bench: Path, rpc: list[str]) -> dict[str, str]:
+    """endpoint -> what it serves ("RPC0: 127.0.0.1:50052 (24105 MiB, 24105 MiB free)"), from llama-bench; every
+    endpoint is reached first (a dead one makes llama.cpp abort), and one that is not is named."""
+    for endpoint in rpc:
+        if not answers(endpoint):
+            raise MeekError(f"the RPC endpoint {endpoint} did not answer: is `meek rpc-server` running there?")
+    try:
+        listed = subprocess.run([str(llama_bench), "-rpc", ",".join(rpc), "--list-devices"], capture_output=True, text=True,
                                 timeout=60)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as error:
         raise MeekError(f"could not ask {llama_bench} for the RPC devices: {error}") from None
     devices = {}
     for line in (listed.stdout + listed.stderr).splitlines():
         for endpoint in rpc:
-            if endpoint in line and endpoint not in devices:
+            if re.match(rf"\s*RPC\d+: {re.escape(endpoint)}\b", line) and endpoint not in devices:
                 devices[endpoint] = line.strip()[:200]
     missing = [e for e in rpc if e not in devices]
     if missing:
@@ -103,7 +119,8 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
         say(f"note: {WARNING}")
     command = [str(binary), "-H", host, "-p", str(port), *(["-c"] if cache else []), *(["-t", str(threads)] if threads else [])]
     if background:
-        log = (meek_home() / "rpc").mkdir(parents=True, exist_ok=True) or open(meek_home() / "rpc" / f"{port}.log", "w")
+        (meek_home() / "rpc").mkdir(parents=True, exist_ok=True)
+        log = open(meek_home() / "rpc" / f"{port}.log", "w")  # noqa: SIM115  (the server writes to it after we return)
         process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         time.sleep(1.0)
         if process.poll() is not None:

@@ -32,6 +32,7 @@ SERVER_REFUSES = {
     "n_depth": "-d", "pg": "-pg", "n_batch": "-b", "n_ubatch": "-ub", "type_k": "-ctk", "type_v": "-ctv",
     "n_gpu_layers": "-ngl", "flash_attn": "-fa", "threads": "-t", "repack": "--repack", "tier": "--tier",
     "eval_suite": "--eval", "data_dir": "--data-dir", "binary": "--bin", "parallel": "--parallel (use meek load)",
+    "rpc": "--rpc", "link": "--link",
 }  # fmt: skip
 LLAMA_BENCH_REFUSES = {"tier": "--tier", "eval_suite": "--eval", "data_dir": "--data-dir", "seed": "--seed",
                        "url": "--url", "api_key": "--api-key", "parallel": "--parallel"}  # fmt: skip
@@ -54,6 +55,8 @@ class BenchRequest:
     pg: tuple[tuple[int, int], ...] = ()
     n_depth: tuple[int, ...] = (0,)
     parallel: tuple[int, ...] = ()  # --parallel: serving points (B sequences together) instead of single-stream tests
+    rpc: tuple[str, ...] = ()  # --rpc host:port,...: the model split across llama.cpp RPC servers
+    link: str | None = None  # --link: the link between the machines, as the user states it
     threads: tuple[int, ...] = ()  # empty: the physical cores
     n_gpu_layers: tuple[int, ...] = (-1,)  # -1: every layer (on a build without GPU offload: none, recorded as 0)
     n_batch: tuple[int, ...] = (2048,)
@@ -90,7 +93,16 @@ def bench(request: BenchRequest, out: Output) -> int:
     refused = {"llama-cpp-python": IN_PROCESS_REFUSES, "llama-bench": LLAMA_BENCH_REFUSES}.get(request.backend, SERVER_REFUSES)
     refuse(request, refused)
     check_results_dir(request.results_dir)  # before anything is measured
+    if request.link and not request.rpc:
+        raise UsageError("--link describes an RPC split: give --rpc host:port,... with it")
     if request.backend == "llama-cpp-python":
+        if request.rpc:
+            from harness.measure.rpc import HOW_TO_REBUILD, in_process_rpc
+
+            if not in_process_rpc():
+                raise UsageError(f"--rpc: this llama-cpp-python was built without ggml's RPC backend; rebuild it with {HOW_TO_REBUILD}")
+            raise UsageError("--rpc in process is not built yet: measure the split with --backend llama-bench --bin <an "
+                             "RPC-enabled llama-bench> (python bench/rpc.py --build-only builds one)")  # fmt: skip
         return _bench_in_process(request, out)
     return _bench_elsewhere(request, out)
 
@@ -213,7 +225,7 @@ def _bench_elsewhere(request: BenchRequest, out: Output) -> int:
     for result in results:
         out.line(f"saved {save_result(result, request.results_dir, out.line)}")
         for error in result.errors:
-            out.error(f"{error.test}: {error.message}")
+            out.error(f"{error.test}: {error.message}" if error.test else error.message)
     return EXIT_OK if all(r.status == "complete" for r in results) else EXIT_FAILED
 
 

@@ -23,8 +23,11 @@ def build_home() -> Path:
     return meek_home() / "llama-bench" / metadata.version("llama-cpp-python")
 
 
+TARGETS = {"rpc-server": "ggml-rpc-server"}  # the tool's cmake target and binary, where llama.cpp names it otherwise
+
+
 def tool_path(target: str, rpc: bool = False) -> Path:
-    return build_home() / ("build-rpc" if rpc else "build") / "bin" / target
+    return build_home() / ("build-rpc" if rpc else "build") / "bin" / TARGETS.get(target, target)
 
 
 def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr), rpc: bool = False) -> Path:
@@ -55,7 +58,7 @@ def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line
     for command in (
         ["cmake", "-S", str(sources[0]), "-B", str(build), *FLAGS, f"-DLLAMA_BUILD_SERVER={server}",
          f"-DGGML_RPC={'ON' if rpc else 'OFF'}"],
-        ["cmake", "--build", str(build), "--target", target, "-j", jobs],
+        ["cmake", "--build", str(build), "--target", TARGETS.get(target, target), "-j", jobs],
     ):
         built = subprocess.run(command, capture_output=True, text=True)  # compiler warnings stay out of the way
         if built.returncode != 0:

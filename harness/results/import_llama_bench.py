@@ -231,8 +231,8 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
 def validated(result: BenchResult, source_name: str, validator: Validator | None = None) -> str | None:
     """Why `meek validate` would refuse the result once written (None when it would pass): an importer writes only files
     its own validator accepts."""
+    from harness.results.document import canonical_text, signed_document
     from harness.results.reading import has_markup_or_control
-    from harness.results.schema import canonical_text, signed_document
     from harness.results.validate import FileReport, Validator
 
     try:

@@ -17,7 +17,7 @@ def migrate_2_to_3(document: dict) -> dict:
 
 def migrate_3_to_4(document: dict) -> dict:
     """Schema 4 added serving points (N streams decoded together in process, or a server under load) beside the
-    single-stream runs; a version 3 file has none."""
+    single-stream runs, and a split across RPC servers; a version 3 file has neither."""
     return {**document, "schema_version": 4, "serving": document.get("serving", [])}
 
 

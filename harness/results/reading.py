@@ -133,7 +133,7 @@ def has_markup_or_control(text: str) -> bool:
 
 def parse_untrusted(path: Path) -> tuple[dict, str]:
     """Read one result file defensively; returns the document and its canonical text (what the content hash covers)."""
-    from harness.results.schema import canonical_text
+    from harness.results.document import canonical_text
 
     document = read_json(path)
     if not isinstance(document, dict):

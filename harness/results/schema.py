@@ -9,9 +9,6 @@ it catches edits, not a forger who recomputes it: the plausibility checks in har
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import re
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -246,6 +243,26 @@ class ServingPoint(Strict):
         return self
 
 
+class RpcEndpoint(Strict):
+    address: str = Field(max_length=120, description="host:port, as given to --rpc (never credentials)")
+    serves: str | None = Field(default=None, max_length=200, description="its device and memory, as the RPC server reports them")
+
+
+class LocalBaseline(Strict):
+    test: str = Field(max_length=60)
+    avg_ts: float = Field(ge=0, le=1e9, description="the same test on this machine alone, right after the split run")
+    ratio: float = Field(ge=0, le=1e6, description="split t/s over local t/s")
+
+
+class Split(Strict):
+    """A model split across machines through llama.cpp's RPC backend: never merged with single-machine runs."""
+
+    endpoints: list[RpcEndpoint] = Field(min_length=1, max_length=64)
+    link: str | None = Field(default=None, max_length=80, description="the link between the machines, as the user states it")
+    tensor_split: str | None = Field(default=None, max_length=200)
+    local: list[LocalBaseline] = Field(default=[], max_length=1000, description="empty when the model does not fit here")
+
+
 class RunError(Strict):
     stage: Literal["resolve", "load", "test", "worker", "eval", "serve", "interrupted"]
     message: str = Field(max_length=2000)
@@ -301,6 +318,7 @@ class BenchResult(Strict):
     loads: list[Load] = Field(default=[], max_length=10000)
     runs: list[Run] = Field(default=[], max_length=100000)
     serving: list[ServingPoint] = Field(default=[], max_length=10000)
+    split: Split | None = None
     errors: list[RunError] = Field(default=[], max_length=10000)
     scores: list[Score] = Field(default=[], max_length=100000)
     content_sha256: str | None = Field(
@@ -325,43 +343,6 @@ def new_result(
         model=model,
         protocol=protocol,
     )
-
-
-def canonical_text(document: dict) -> str:
-    """The canonical JSON (sorted keys, no spaces, UTF-8) of the document without its content_sha256."""
-    body = {key: value for key, value in document.items() if key != "content_sha256"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def content_hash(document: dict) -> str:
-    """sha256 over the canonical JSON of the document without its content_sha256."""
-    return hashlib.sha256(canonical_text(document).encode()).hexdigest()
-
-
-def map_strings(value, change):
-    """The JSON value with `change` applied to every string in it (keys left alone)."""
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, list):
-        return [map_strings(item, change) for item in value]
-    if isinstance(value, dict):
-        return {key: map_strings(item, change) for key, item in value.items()}
-    return value
-
-
-def _one_line(text: str) -> str:
-    """A string as `meek validate` accepts it: a multi-line error message from llama.cpp or lm-eval kept on one line."""
-    from harness.results.reading import UNPRINTABLE
-
-    return re.sub(UNPRINTABLE.pattern + "+", " ", text)  # a run of them becomes one space
-
-
-def signed_document(result: BenchResult) -> dict:
-    """The result as the JSON document written to disk, with its content hash; control characters in its strings (a
-    multi-line message caught from a crash) become spaces, so the harness never writes a file its validator refuses."""
-    document = map_strings(result.model_dump(mode="json", exclude={"content_sha256"}), _one_line)
-    validate_document(document, "result to write")
-    return {**document, "content_sha256": content_hash(document)}
 
 
 def json_schema() -> dict:

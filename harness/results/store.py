@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import MeekError, UsageError
-from harness.results.schema import SCHEMA_VERSION, BenchResult, signed_document, validate_document
+from harness.results.document import signed_document
+from harness.results.schema import SCHEMA_VERSION, BenchResult, validate_document
 
 
 def check_results_dir(results_dir: Path) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from harness.errors import MeekError
 from harness.output import printable_field
+from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
-from harness.results.schema import BenchResult, map_strings, signed_document, validate_document
+from harness.results.schema import BenchResult, validate_document
 from harness.results.store import result_path, write_result
 from harness.results.validate import FileReport, Validator, result_files
 

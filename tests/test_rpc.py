@@ -1,0 +1,101 @@
+"""Issue 18: a model split across two rpc-server processes on 127.0.0.1 through llama.cpp's RPC backend, measured with
+an RPC-enabled llama-bench built from the vendored source (.ci/run builds both: MEEK_RPC_LLAMA_BENCH, MEEK_RPC_SERVER),
+against the local run; every server stopped on every path out."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.errors import UsageError
+from harness.measure.rpc import endpoints
+from harness.measure.serve import free_port
+
+LLAMA_BENCH = os.environ.get("MEEK_RPC_LLAMA_BENCH")
+RPC_SERVER = os.environ.get("MEEK_RPC_SERVER")
+needs_rpc = pytest.mark.skipif(not (LLAMA_BENCH and RPC_SERVER and Path(LLAMA_BENCH).is_file() and Path(RPC_SERVER).is_file()),
+                               reason="no RPC-enabled llama-bench and rpc-server (python bench/rpc.py --build-only; .ci/run sets them)")  # fmt: skip
+
+
+def rpc_servers_left() -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name", "cmdline"]) if "rpc-server" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_endpoints_are_host_port_and_nothing_else():
+    assert endpoints("127.0.0.1:50052, 10.0.0.2:50053") == ["127.0.0.1:50052", "10.0.0.2:50053"]
+    for bad in ("http://127.0.0.1:50052", "user:pw@host:1", "host", "host:0", "h:1,h:1", ""):
+        with pytest.raises(UsageError):
+            endpoints(bad)
+
+
+def test_in_process_rpc_says_when_the_build_lacks_it(run_meek):
+    from harness.measure.rpc import in_process_rpc
+
+    code, _, stderr = run_meek("bench", "--rpc", "127.0.0.1:50052", "-p", "8", "-n", "4", "-r", "1")
+    if in_process_rpc():
+        assert code == 2 and "--backend llama-bench" in stderr
+    else:
+        assert code == 2 and "built without ggml's RPC backend" in stderr and "GGML_RPC=ON" in stderr
+
+
+@needs_rpc
+def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_local_run(run_meek, tmp_path):
+    ports = [free_port(), free_port()]
+    try:
+        for port in ports:
+            code, stdout, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
+            assert code == 0 and f"127.0.0.1:{port}" in stdout and "no authentication" in stderr, stderr
+        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--backend", "llama-bench", "--bin", str(LLAMA_BENCH),
+                                        "--rpc", rpc, "--link", "loopback", "-p", "32", "-n", "16", "-r", "2",
+                                        "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+        assert code == 0, stderr
+        (path,) = (tmp_path / "results").glob("*/*.json")
+        split = json.loads(path.read_text())["split"]
+        assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and split["link"] == "loopback"
+        assert all(e["serves"] for e in split["endpoints"])
+        assert {b["test"] for b in split["local"]} == {"pp32", "tg16"} and all(b["ratio"] > 0 for b in split["local"])
+        code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")
+        assert code == 0 and all(row["split"].startswith("RPC over loopback: 127.0.0.1:") for row in json.loads(stdout)["speed"])
+        dead = free_port()
+        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--backend", "llama-bench", "--bin", str(LLAMA_BENCH),
+                                   "--rpc", f"127.0.0.1:{dead}", "-p", "8", "-n", "4", "-r", "1",
+                                   "--results-dir", str(tmp_path / "other"))  # fmt: skip
+        assert code == 1 and f"127.0.0.1:{dead}" in stderr and "did not answer" in stderr
+    finally:
+        for port in ports:
+            run_meek("rpc-server", "--stop", "--port", str(port))
+    assert not rpc_servers_left()
+
+
+@needs_rpc
+def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_kept(run_meek, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    ports = [free_port(), free_port()]
+    try:
+        for port in ports:
+            code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
+            assert code == 0, stderr
+        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+        meek = subprocess.Popen([sys.executable, "-m", "harness.cli", "bench", "-m", "smollm2-135m", "--backend", "llama-bench",
+                                 "--bin", str(LLAMA_BENCH), "--rpc", rpc, "-p", "16", "-n", "512", "-r", "5", "--repack", "0",
+                                 "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ})  # fmt: skip
+        time.sleep(6)  # pp16 is done in well under a second; tg512 x 5 takes tens of seconds
+        run_meek("rpc-server", "--stop", "--port", str(ports[1]))
+        _, stderr = meek.communicate(timeout=300)
+    finally:
+        for port in ports:
+            run_meek("rpc-server", "--stop", "--port", str(port))
+    assert meek.returncode == 1
+    assert "an RPC endpoint stopped answering mid-run" in stderr, stderr
+    document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
+    assert document["status"] == "partial" and [r["test"] for r in document["runs"]] == ["pp16"]
+    assert not rpc_servers_left()
