@@ -32,14 +32,20 @@ def test_endpoints_are_host_port_and_nothing_else():
             endpoints(bad)
 
 
-def test_in_process_rpc_says_when_the_build_lacks_it(run_meek):
-    from harness.measure.rpc import in_process_rpc
-
-    code, _, stderr = run_meek("bench", "--rpc", "127.0.0.1:50052", "-p", "8", "-n", "4", "-r", "1")
-    if in_process_rpc():
-        assert code == 2 and "--backend llama-bench" in stderr
-    else:
-        assert code == 2 and "built without ggml's RPC backend" in stderr and "GGML_RPC=ON" in stderr
+@needs_rpc
+def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why(run_meek, tmp_path):
+    port = free_port()
+    try:
+        code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
+        assert code == 0, stderr
+        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", f"127.0.0.1:{port}", "-p", "16", "-n", "8", "-r", "1",
+                                   "--results-dir", str(tmp_path / "results"), env={"MEEK_RPC_LLAMA_BENCH": str(LLAMA_BENCH)})  # fmt: skip
+        assert code == 0, stderr
+        assert "built without ggml's RPC backend" in stderr or "in-process split is not built yet" in stderr
+        (path,) = (tmp_path / "results").glob("*/*.json")
+        assert [e["address"] for e in json.loads(path.read_text())["split"]["endpoints"]] == [f"127.0.0.1:{port}"]
+    finally:
+        run_meek("rpc-server", "--stop", "--port", str(port))
 
 
 @needs_rpc

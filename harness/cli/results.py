@@ -170,8 +170,9 @@ def compare(
     "  meek advise --model qwen3-30b-a3b-q4_k_m --format csv\n\n"
     "  meek advise --device rtx-4090 --min-tg 20       # the reverse: what this device runs, fastest first\n\n"
     "  meek advise --machine this\n\n"
-    "Measured speeds (median over machines with that device in the results) rank first-hand; devices nobody measured get "
-    "a bandwidth-based prediction, labelled as one.",
+    "Measured speeds (median over machines with that device in the results) rank first-hand; a device nobody measured on "
+    "the model gets a prediction from the record (its own efficiency on other models, else its vendor and kind's, else "
+    "its kind's), each row naming its basis and a 10-90% range.",
 )
 def advise(
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id of the model you want to run."),

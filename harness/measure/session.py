@@ -97,14 +97,25 @@ def bench(request: BenchRequest, out: Output) -> int:
         raise UsageError("--link describes an RPC split: give --rpc host:port,... with it")
     if request.backend == "llama-cpp-python":
         if request.rpc:
-            from harness.measure.rpc import HOW_TO_REBUILD, in_process_rpc
-
-            if not in_process_rpc():
-                raise UsageError(f"--rpc: this llama-cpp-python was built without ggml's RPC backend; rebuild it with {HOW_TO_REBUILD}")
-            raise UsageError("--rpc in process is not built yet: measure the split with --backend llama-bench --bin <an "
-                             "RPC-enabled llama-bench> (python bench/rpc.py --build-only builds one)")  # fmt: skip
+            return _bench_split_through_llama_bench(request, out)
         return _bench_in_process(request, out)
     return _bench_elsewhere(request, out)
+
+
+def _bench_split_through_llama_bench(request: BenchRequest, out: Output) -> int:
+    """`meek bench --rpc` without --backend: the split is measured by an RPC-enabled llama-bench built from the same
+    vendored llama.cpp ($MEEK_RPC_LLAMA_BENCH, else built once under $MEEK_HOME), and the command says why."""
+    import os
+
+    from harness.measure.rpc import HOW_TO_REBUILD, in_process_rpc
+    from harness.measure.vendored import build_tool
+
+    why = ("the in-process split is not built yet" if in_process_rpc()
+           else f"this llama-cpp-python was built without ggml's RPC backend (rebuild: {HOW_TO_REBUILD})")  # fmt: skip
+    given = os.environ.get("MEEK_RPC_LLAMA_BENCH")
+    binary = Path(given) if given else build_tool("llama-bench", out.line, rpc=True)
+    out.line(f"--rpc: {why}; measuring the split with {binary}, built with RPC from the same llama.cpp source")
+    return _bench_elsewhere(dataclasses.replace(request, backend="llama-bench", binary=binary), out)
 
 
 def refuse(request: BenchRequest, refused: dict[str, str]) -> None:
