@@ -134,3 +134,24 @@ def test_the_capacity_line_names_the_largest_load_that_meets_the_objective():
     points = [point(1, 40, 0.2), point(2, 25, 0.5), point(4, 12, 1.5), point(8, 6, 3.0)]
     assert capacity_line(points, Objective()).startswith("capacity: serves 4 concurrent streams at >= 12.0 t/s")
     assert capacity_line(points, Objective(min_stream_tps=50)).startswith("capacity: no load level")
+
+
+def test_ctrl_c_mid_sweep_keeps_the_finished_points_and_stops_the_server(meek_home, tmp_path):
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "load", "--serve", "smollm2-135m", "--server",
+                                "llama-cpp-python", "--concurrency", "1,2", "-p", "8", "-n", "64", "--requests", "6",
+                                "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "MEEK_HOME": str(meek_home)}, start_new_session=True)  # fmt: skip
+    assert process.stderr is not None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if process.stderr.readline().strip().startswith("concurrency 1:"):
+            break
+    time.sleep(0.5)  # inside the second point
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 130 and "| 1 streams | 6 | 0 |" in stdout
+    document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
+    assert document["status"] == "interrupted" and document["serving"][0]["n_parallel"] == 1
+    assert not servers_left()
