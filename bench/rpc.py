@@ -22,6 +22,7 @@ from benchmarks_md import write_section  # noqa: E402
 
 from harness.errors import MeekError  # noqa: E402
 from harness.machine.facts import fingerprint  # noqa: E402
+from harness.measure.rpc import in_process_rpc  # noqa: E402
 from harness.measure.serve import free_port  # noqa: E402
 from harness.measure.vendored import build_tool  # noqa: E402
 
@@ -55,15 +56,19 @@ def main() -> None:
             if started.returncode != 0:
                 sys.exit(started.stderr)
         rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+        ways = [("llama-bench", ["--backend", "llama-bench", "--bin", str(bench)])]
+        if in_process_rpc():  # this Python's llama-cpp-python was built with -DGGML_RPC=ON
+            ways.append(("in process", []))
         for _ in range(args.rounds):
-            with tempfile.TemporaryDirectory() as results:
-                done = meek("bench", "-m", MODEL, "--backend", "llama-bench", "--bin", str(bench), "--rpc", rpc, "--link",
-                            "loopback", "-r", "3", "--results-dir", results)  # fmt: skip
-                if done.returncode != 0:
-                    sys.exit(done.stderr)
-                split = json.loads(next(Path(results).glob("*/*.json")).read_text())["split"]
-            for baseline in split["local"]:
-                ratios.setdefault(baseline["test"], []).append(baseline["ratio"])
+            for way, flags in ways:  # alternated within each round
+                with tempfile.TemporaryDirectory() as results:
+                    done = meek("bench", "-m", MODEL, *flags, "--rpc", rpc, "--link", "loopback", "-r", "3", "--results-dir", results)
+                    if done.returncode != 0:
+                        sys.exit(done.stderr)
+                    documents = [json.loads(p.read_text()) for p in Path(results).glob("*/*.json")]
+                    split = next(d["split"] for d in documents if d.get("split"))
+                for baseline in split["local"]:
+                    ratios.setdefault(f"{baseline['test']} ({way})", []).append(baseline["ratio"])
     finally:
         for port in ports:
             meek("rpc-server", "--stop", "--port", str(port))
@@ -73,9 +78,9 @@ def main() -> None:
     body = "\n".join([
         f"Measured {dt.date.today()} on {cpu} with `python bench/rpc.py --rounds {args.rounds} --write`: {MODEL} split "
         "across two rpc-server processes on 127.0.0.1 (`meek rpc-server --background`), measured by an RPC-enabled "
-        "llama-bench built from the vendored llama.cpp (`meek bench --backend llama-bench --rpc ...`), each round "
-        "against the same llama-bench run locally right after it (meek runs the local baseline itself); pp512 and tg128, "
-        "3 repetitions.",
+        "llama-bench built from the vendored llama.cpp (`meek bench --backend llama-bench --rpc ...`) and, where this "
+        "Python's llama-cpp-python has RPC (built with CMAKE_ARGS=-DGGML_RPC=ON), in process (`meek bench --rpc ...`); "
+        "each against the same tool run locally (meek runs the local baseline itself); pp512 and tg128, 3 repetitions.",
         "",
         *rows,
     ])

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from harness.errors import UsageError
-from harness.measure.rpc import endpoints
+from harness.measure.rpc import endpoints, in_process_rpc
 from harness.measure.serve import free_port
 
 LLAMA_BENCH = os.environ.get("MEEK_RPC_LLAMA_BENCH")
@@ -33,6 +33,7 @@ def test_endpoints_are_host_port_and_nothing_else():
 
 
 @needs_rpc
+@pytest.mark.skipif(in_process_rpc(), reason="this llama-cpp-python has RPC: --rpc splits in process")
 def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why(run_meek, tmp_path):
     port = free_port()
     try:
@@ -41,7 +42,7 @@ def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why
         code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", f"127.0.0.1:{port}", "-p", "16", "-n", "8", "-r", "1",
                                    "--results-dir", str(tmp_path / "results"), env={"MEEK_RPC_LLAMA_BENCH": str(LLAMA_BENCH)})  # fmt: skip
         assert code == 0, stderr
-        assert "built without ggml's RPC backend" in stderr or "in-process split is not built yet" in stderr
+        assert "built without ggml's RPC backend" in stderr and "GGML_RPC=ON" in stderr
         (path,) = (tmp_path / "results").glob("*/*.json")
         assert [e["address"] for e in json.loads(path.read_text())["split"]["endpoints"]] == [f"127.0.0.1:{port}"]
     finally:
@@ -104,4 +105,26 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
     assert "an RPC endpoint stopped answering mid-run" in stderr, stderr
     document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
     assert document["status"] == "partial" and [r["test"] for r in document["runs"]] == ["pp16"]
+    assert not rpc_servers_left()
+
+
+@pytest.mark.skipif(not (RPC_SERVER and in_process_rpc()), reason="needs a llama-cpp-python built with -DGGML_RPC=ON and MEEK_RPC_SERVER")
+def test_in_process_the_model_splits_across_two_loopback_servers_with_the_local_run_beside(run_meek, tmp_path):
+    ports = [free_port(), free_port()]
+    try:
+        for port in ports:
+            code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
+            assert code == 0, stderr
+        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", rpc, "--link", "loopback", "-p", "16", "-n", "8",
+                                        "-r", "2", "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+        assert code == 0, stderr
+        documents = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/*.json")]
+        (split,) = [d["split"] for d in documents if d.get("split")]
+        assert len(documents) == 2  # the local run is a result of its own
+        assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and all("MiB" in e["serves"] for e in split["endpoints"])
+        assert {b["test"] for b in split["local"]} == {"pp16", "tg8"}
+    finally:
+        for port in ports:
+            run_meek("rpc-server", "--stop", "--port", str(port))
     assert not rpc_servers_left()

@@ -19,6 +19,7 @@ class Loaded:
     n_params: int | None = None
     n_layer: int | None = None
     n_vocab: int | None = None
+    rpc_devices: tuple[str, ...] = ()  # what each RPC endpoint serves, when the model is split across them
 
 
 @dataclass(frozen=True)

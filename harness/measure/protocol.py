@@ -24,6 +24,7 @@ class LoadSettings:
     type_k: str = "f16"
     type_v: str = "f16"
     repack: int | None = None  # llama-bench's --repack (use_extra_bufts); None: this machine's preflight default
+    rpc: tuple[str, ...] = ()  # RPC servers the model is split across (registered in the worker before the load)
 
 
 def settings_of(load: LoadSettings) -> Settings:
@@ -104,6 +105,7 @@ class SweepSpec:
     type_k: list[str]
     type_v: list[str]
     repack: list[int | None] = field(default_factory=lambda: [None])
+    rpc: tuple[str, ...] = ()  # --rpc: the model split across these llama.cpp RPC servers
     n_parallel: list[int | None] = field(default_factory=list)  # --parallel: serving points instead of single-stream tests
 
 
@@ -130,7 +132,8 @@ def expand(spec: SweepSpec) -> list[LoadGroup]:  # noqa: C901
             spec.n_gpu_layers, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.type_k, spec.type_v, spec.repack
         ):
             load = LoadSettings(
-                n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv, repack=rpk
+                n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv, repack=rpk,
+                rpc=spec.rpc,
             )
             tests = [
                 TestInstance(TestShape(s.n_prompt, s.n_gen, depth), threads, parallel)

@@ -59,18 +59,75 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def in_process_rpc() -> bool:
-    """Whether the installed llama-cpp-python's ggml has the RPC backend registered."""
+def _ggml():
+    """The ggml library llama-cpp-python's llama.cpp is linked to (so registering a server reaches the registry it
+    loads models from), or None. A wheel may ship libggml.so and libggml.so.0 as two copies, two registries: the one
+    already mapped into this process is the one to use."""
     import llama_cpp
 
     library = Path(llama_cpp.__file__).parent / "lib"
-    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
-        if (library / name).exists():
-            ggml = ctypes.CDLL(str(library / name))
+    candidates = []
+    maps = Path("/proc/self/maps")
+    if maps.exists():
+        candidates = [Path(line.split()[-1]) for line in maps.read_text().splitlines()
+                      if re.search(r"/libggml\.(so[.\d]*|dylib)$", line)]  # fmt: skip
+    candidates += [library / name for name in ("libggml.so.0", "libggml.so", "libggml.dylib", "ggml.dll")]
+    for path in candidates:
+        if path.exists():
+            ggml = ctypes.CDLL(str(path))
             ggml.ggml_backend_reg_by_name.restype = ctypes.c_void_p
             ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
-            return bool(ggml.ggml_backend_reg_by_name(b"RPC"))
-    return False
+            return ggml
+    return None
+
+
+def in_process_rpc() -> bool:
+    """Whether the installed llama-cpp-python's ggml has the RPC backend registered."""
+    ggml = _ggml()
+    return bool(ggml and ggml.ggml_backend_reg_by_name(b"RPC"))
+
+
+def register_servers(rpc: tuple[str, ...] | list[str]) -> list[str]:
+    """Register each endpoint's devices with ggml, as llama.cpp's --rpc does (ggml_backend_rpc_add_server through the
+    RPC backend's proc address, then ggml_backend_register), so the next model load offloads onto them; what each
+    serves (its device description and memory), in order."""
+    ggml = _ggml()
+    reg = ggml.ggml_backend_reg_by_name(b"RPC") if ggml else None
+    if not reg:
+        raise MeekError(f"this llama-cpp-python has no RPC backend: rebuild it with {HOW_TO_REBUILD}")
+    ggml.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+    ggml.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    address = ggml.ggml_backend_reg_get_proc_address(ctypes.c_void_p(reg), b"ggml_backend_rpc_add_server")
+    if not address:
+        raise MeekError("this ggml's RPC backend has no ggml_backend_rpc_add_server")
+    add_server = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p)(address)
+    for name, restype, argtypes in (
+        ("ggml_backend_register", None, [ctypes.c_void_p]),
+        ("ggml_backend_reg_dev_count", ctypes.c_size_t, [ctypes.c_void_p]),
+        ("ggml_backend_reg_dev_get", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]),
+        ("ggml_backend_dev_description", ctypes.c_char_p, [ctypes.c_void_p]),
+        ("ggml_backend_dev_name", ctypes.c_char_p, [ctypes.c_void_p]),
+        ("ggml_backend_dev_memory", None, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)]),
+    ):
+        getattr(ggml, name).restype, getattr(ggml, name).argtypes = restype, argtypes
+    served = []
+    for endpoint in rpc:
+        if not answers(endpoint):
+            raise MeekError(f"the RPC endpoint {endpoint} did not answer: is `meek rpc-server` running there?")
+        server = add_server(endpoint.encode())
+        if not server:
+            raise MeekError(f"ggml could not add the RPC server {endpoint}")
+        ggml.ggml_backend_register(ctypes.c_void_p(server))
+        parts = []
+        for index in range(ggml.ggml_backend_reg_dev_count(ctypes.c_void_p(server))):
+            device = ggml.ggml_backend_reg_dev_get(ctypes.c_void_p(server), index)
+            free, total = ctypes.c_size_t(), ctypes.c_size_t()
+            ggml.ggml_backend_dev_memory(ctypes.c_void_p(device), ctypes.byref(free), ctypes.byref(total))
+            name = (ggml.ggml_backend_dev_name(ctypes.c_void_p(device)) or b"").decode(errors="replace")
+            text = (ggml.ggml_backend_dev_description(ctypes.c_void_p(device)) or b"").decode(errors="replace")
+            parts.append(f"{name}: {text} ({total.value // 2**20} MiB, {free.value // 2**20} MiB free)")
+        served.append(("; ".join(parts) or "no device")[:200])
+    return served
 
 
 def answers(endpoint: str) -> bool:

@@ -22,12 +22,15 @@ from harness.memory_fit import gib
 from harness.results.schema import (
     BenchResult,
     Load,
+    LocalBaseline,
     Machine,
     ModelInfo,
     Protocol,
+    RpcEndpoint,
     RunError,
     Score,
     Settings,
+    Split,
     Status,
     new_result,
 )
@@ -62,6 +65,8 @@ class BenchOptions:
     results_dir: Path = Path("results")
     seed: int = 0
     evaluate: EvalOptions | None = None
+    link: str | None = None  # --link, with a split across RPC servers
+    local: dict[tuple[str, int], float] = field(default_factory=dict)  # (test, threads) -> local t/s, for the ratio
 
 
 @dataclass
@@ -108,6 +113,11 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
             outcome.interrupted = True
             result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
         note_batching(result)
+        if result.split is not None and options.local:
+            local = [LocalBaseline(test=r.test, avg_ts=options.local[(r.test, r.n_threads or 0)],
+                                   ratio=r.avg_ts / options.local[(r.test, r.n_threads or 0)])
+                     for r in result.runs if options.local.get((r.test, r.n_threads or 0))]  # fmt: skip
+            result.split = result.split.model_copy(update={"local": local})
         result.status = _status(result, outcome.interrupted)
         prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
         outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]
@@ -237,6 +247,9 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
         for event in run_in_worker(bench_group, work, options.timeout_s):
             if isinstance(event, Loaded):
                 load = event.load
+                if event.rpc_devices:
+                    endpoints = [RpcEndpoint(address=a, serves=d) for a, d in zip(group.load.rpc, event.rpc_devices)]
+                    result.split = Split(endpoints=endpoints, link=options.link)
                 result.model.description = load.description
                 progress.line(f"  loaded in {load.load_time_ms:.0f} ms")
             elif isinstance(event, Measured):

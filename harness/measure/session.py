@@ -96,7 +96,9 @@ def bench(request: BenchRequest, out: Output) -> int:
     if request.link and not request.rpc:
         raise UsageError("--link describes an RPC split: give --rpc host:port,... with it")
     if request.backend == "llama-cpp-python":
-        if request.rpc:
+        from harness.measure.rpc import in_process_rpc
+
+        if request.rpc and not in_process_rpc():
             return _bench_split_through_llama_bench(request, out)
         return _bench_in_process(request, out)
     return _bench_elsewhere(request, out)
@@ -107,11 +109,10 @@ def _bench_split_through_llama_bench(request: BenchRequest, out: Output) -> int:
     vendored llama.cpp ($MEEK_RPC_LLAMA_BENCH, else built once under $MEEK_HOME), and the command says why."""
     import os
 
-    from harness.measure.rpc import HOW_TO_REBUILD, in_process_rpc
+    from harness.measure.rpc import HOW_TO_REBUILD
     from harness.measure.vendored import build_tool
 
-    why = ("the in-process split is not built yet" if in_process_rpc()
-           else f"this llama-cpp-python was built without ggml's RPC backend (rebuild: {HOW_TO_REBUILD})")  # fmt: skip
+    why = f"this llama-cpp-python was built without ggml's RPC backend (rebuild: {HOW_TO_REBUILD})"
     given = os.environ.get("MEEK_RPC_LLAMA_BENCH")
     binary = Path(given) if given else build_tool("llama-bench", out.line, rpc=True)
     out.line(f"--rpc: {why}; measuring the split with {binary}, built with RPC from the same llama.cpp source")
@@ -185,6 +186,15 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
         results_dir=request.results_dir, seed=request.seed, evaluate=evaluate,
     )  # fmt: skip
     with out:
+        if request.rpc:  # the local run first (a result of its own), then the split, which records its ratio to it
+            out.line(f"measuring locally first, then split across {', '.join(request.rpc)}")
+            alone = run_bench(options, catalog, machine, out)
+            local = {(r.test, r.n_threads or 0): r.avg_ts for result in alone.results for r in result.runs}
+            every_layer = n_gpu_layers if "n_gpu_layers" in request.given else [-1]  # all layers onto the devices
+            options = dataclasses.replace(options, spec=dataclasses.replace(spec, rpc=request.rpc, n_gpu_layers=every_layer),
+                                          link=request.link, local=local)  # fmt: skip
+            for path in alone.paths:
+                out.line(f"saved the local run {path}")
         outcome = run_bench(options, catalog, machine, out)
     if outcome.results:
         if any(r.runs for r in outcome.results) or not any(r.serving for r in outcome.results):

@@ -41,7 +41,8 @@ def run_group(
             load_ns = time.perf_counter_ns() - started
             facts = backend.describe()
             load = Load(settings=settings, load_time_ms=load_ns / 1e6, description=facts.get("description"), **sampler.peaks())
-            emit(Loaded(load, facts.get("size_bytes"), facts.get("n_params"), facts.get("n_layer"), facts.get("n_vocab")))
+            emit(Loaded(load, facts.get("size_bytes"), facts.get("n_params"), facts.get("n_layer"), facts.get("n_vocab"),
+                        tuple(facts.get("rpc_devices") or ())))  # fmt: skip
             faults.at("bench-decode")
             for index, test in enumerate(group.tests):
                 sampler.reset()

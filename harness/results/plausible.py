@@ -76,7 +76,8 @@ def rate_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
     problems = []
     for run in result.runs:
         if run.n_gen and not run.n_prompt:  # generation: memory bandwidth
-            large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES
+            # a split across RPC servers may stream from a faster machine than this one: only the fastest device bounds it
+            large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES and result.split is None
             device = device_of(result.machine, offloaded(run, result.machine)) if large else None
             limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
             needed = run.peak_ts * facts.bytes_per_token / 1e9

@@ -66,6 +66,7 @@ class LlamaCppBackend:
         self.model = None
         self.ctx = None
         self.settings: LoadSettings | None = None
+        self.rpc_served: list[str] = []  # what each RPC endpoint serves, once registered
         self._batch_buffer: ctypes.Array[ctypes.c_int32] | None = None  # llama_token[n_batch], set by new_context()
         self._multi = None  # a llama_batch for several sequences, set by new_context(n_seq > 1)
         self._multi_size = 0
@@ -75,6 +76,10 @@ class LlamaCppBackend:
         params = lib.llama_model_default_params()
         params.n_gpu_layers = settings.n_gpu_layers
         params.use_extra_bufts = settings.repack != 0  # llama-bench's --repack; None (not set) is llama.cpp's default, on
+        if settings.rpc and not self.rpc_served:  # once per worker process: registering twice would double the devices
+            from harness.measure.rpc import register_servers
+
+            self.rpc_served = register_servers(settings.rpc)
         _log_lines.clear()
         self.model = lib.llama_model_load_from_file(path.encode(), params)
         if not self.model:
@@ -202,6 +207,7 @@ class LlamaCppBackend:
             "n_params": int(lib.llama_model_n_params(self.model)),
             "n_layer": int(lib.llama_model_n_layer(self.model)),
             "n_vocab": int(self.n_vocab),
+            "rpc_devices": list(self.rpc_served),
         }
 
     def _free_context(self) -> None:
