@@ -64,7 +64,7 @@ def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_
         (path,) = (tmp_path / "results").glob("*/*.json")
         split = json.loads(path.read_text())["split"]
         assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and split["link"] == "loopback"
-        assert all(e["serves"] for e in split["endpoints"])
+        assert all(e["serves"] for e in split["endpoints"]) and "free memory" in split["tensor_split"]
         assert {b["test"] for b in split["local"]} == {"pp32", "tg16"} and all(b["ratio"] > 0 for b in split["local"])
         code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")
         assert code == 0 and all(row["split"].startswith("RPC over loopback: 127.0.0.1:") for row in json.loads(stdout)["speed"])
@@ -123,7 +123,7 @@ def test_in_process_the_model_splits_across_two_loopback_servers_with_the_local_
         (split,) = [d["split"] for d in documents if d.get("split")]
         assert len(documents) == 2  # the local run is a result of its own
         assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and all("MiB" in e["serves"] for e in split["endpoints"])
-        assert {b["test"] for b in split["local"]} == {"pp16", "tg8"}
+        assert {b["test"] for b in split["local"]} == {"pp16", "tg8"} and "free memory" in split["tensor_split"]
     finally:
         for port in ports:
             run_meek("rpc-server", "--stop", "--port", str(port))

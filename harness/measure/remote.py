@@ -143,6 +143,9 @@ def _run_llama_bench(command: list[str], binary: Path, timeout_s: float, rpc: tu
     return records, why
 
 
+DEFAULT_TENSOR_SPLIT = "llama.cpp's default: layers split in proportion to each device's free memory"
+
+
 def split_of(request: BenchRequest, binary: Path, model_path: Path, split_results: list[BenchResult],
              devices: dict[str, str]) -> Split:  # fmt: skip
     """The split's endpoints (what each serves, as llama-bench lists them), the user's link, and the same tests run
@@ -159,7 +162,8 @@ def split_of(request: BenchRequest, binary: Path, model_path: Path, split_result
             for run in result.runs:
                 if run.test in local_rates and local_rates[run.test] > 0:
                     local.append(LocalBaseline(test=run.test, avg_ts=local_rates[run.test], ratio=run.avg_ts / local_rates[run.test]))
-    return Split(endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc], link=request.link, local=local)
+    return Split(endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc], link=request.link, local=local,
+                 tensor_split=DEFAULT_TENSOR_SPLIT)  # fmt: skip
 
 
 def _test_name(record: dict) -> str:

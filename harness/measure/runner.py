@@ -17,6 +17,7 @@ from harness.errors import MeekError
 from harness.measure import preflight
 from harness.measure.events import Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.protocol import LoadGroup, SweepSpec, expand, settings_of
+from harness.measure.remote import DEFAULT_TENSOR_SPLIT
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib
 from harness.results.schema import (
@@ -249,7 +250,7 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 load = event.load
                 if event.rpc_devices:
                     endpoints = [RpcEndpoint(address=a, serves=d) for a, d in zip(group.load.rpc, event.rpc_devices)]
-                    result.split = Split(endpoints=endpoints, link=options.link)
+                    result.split = Split(endpoints=endpoints, link=options.link, tensor_split=DEFAULT_TENSOR_SPLIT)
                 result.model.description = load.description
                 progress.line(f"  loaded in {load.load_time_ms:.0f} ms")
             elif isinstance(event, Measured):

@@ -61,6 +61,7 @@ def leaderboard(tree: Tree) -> list[dict]:
         cpu=("cpu", "first"), memory_gb=("device_memory_gb", "first"), price_usd=("price_usd", "first"),
         power_w=("power_w", "first"), files=("file", "nunique"), ttft_ms=("ttft_ms", "median"),
         rss=("peak_rss_bytes", "max"), gpu_bytes=("peak_gpu_bytes", "max"), source=("source", "first"),
+        split=("split", "first"),
     )  # fmt: skip
     pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
     base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
@@ -86,6 +87,7 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
                 "price_usd": _number(row["price_usd"]), "files": int(row["files"]), "scores": by_pair.get((model, machine), {}),
                 "serves": serves.pop((model, machine), ""),
+                "split": row["split"] or "",
                 "provenance": "imported" if str(row["source"]).startswith("imported") else "measured",
                 "source": str(row["source"]).removeprefix("imported: "),
             }
@@ -94,7 +96,7 @@ def leaderboard(tree: Tree) -> list[dict]:
         rows.append({"model": model, "label": model, "quant": None, "tier": tiers.get(model, "unlisted"), "machine": machine,
                      "device": None, "vendor": None, "memory_gb": None, "backend": None, "pp_test": None, "pp": None,
                      "tg_test": None, "tg": None, "ttft_ms": None, "peak_memory_gb": None, "tg_per_1000usd": None,
-                     "tg_per_watt": None, "price_usd": None, "files": 0, "scores": {}, "serves": text,
+                     "tg_per_watt": None, "price_usd": None, "files": 0, "scores": {}, "serves": text, "split": "",
                      "provenance": "measured", "source": "measured"})  # fmt: skip
     return rows
 

@@ -91,7 +91,7 @@ function leaderboardPage() {
     { key: "device", label: "device" }, { key: "machine", label: "machine", link: machineLink("") },
     { key: "vendor", label: "vendor" }, { key: "memory", label: "memory" },
     { key: "provenance", label: "kind", badge: true }, { key: "source", label: "source" },
-    { key: "backend", label: "backend" }, { key: "pp", label: "pp t/s", numeric: true }, { key: "tg", label: "tg t/s", numeric: true },
+    { key: "backend", label: "backend" }, { key: "split", label: "split across (RPC)" }, { key: "pp", label: "pp t/s", numeric: true }, { key: "tg", label: "tg t/s", numeric: true },
     { key: "ttft_ms", label: "TTFT ms", numeric: true }, { key: "peak_memory_gb", label: "peak GB", numeric: true },
     { key: "tg_per_1000usd", label: "tg t/s per $1000", numeric: true }, { key: "tg_per_watt", label: "tg t/s per W", numeric: true },
     { key: "serves", label: "serves (streams at >= 10 t/s)" },
