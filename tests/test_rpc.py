@@ -4,6 +4,7 @@ against the local run; every server stopped on every path out."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -21,6 +22,21 @@ needs_rpc = pytest.mark.skipif(not (LLAMA_BENCH and RPC_SERVER and Path(LLAMA_BE
                                reason="no RPC-enabled llama-bench and rpc-server (python bench/rpc.py --build-only; .ci/run sets them)")  # fmt: skip
 
 
+@contextlib.contextmanager
+def rpc_servers(run_meek, count: int):
+    """`count` real rpc-servers on free loopback ports, started with `meek rpc-server --background` and stopped after,
+    however the test ends; yields their host:port list."""
+    ports = [free_port() for _ in range(count)]
+    try:
+        for port in ports:
+            code, stdout, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
+            assert code == 0 and f"127.0.0.1:{port}" in stdout and "no authentication" in stderr, stderr
+        yield [f"127.0.0.1:{p}" for p in ports]
+    finally:
+        for port in ports:
+            run_meek("rpc-server", "--stop", "--port", str(port))
+
+
 def rpc_servers_left() -> list[int]:
     return [p.pid for p in psutil.process_iter(["name", "cmdline"]) if "rpc-server" in " ".join(p.info["cmdline"] or [])]
 
@@ -35,35 +51,26 @@ def test_endpoints_are_host_port_and_nothing_else():
 @needs_rpc
 @pytest.mark.skipif(in_process_rpc(), reason="this llama-cpp-python has RPC: --rpc splits in process")
 def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why(run_meek, tmp_path):
-    port = free_port()
-    try:
-        code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
-        assert code == 0, stderr
-        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", f"127.0.0.1:{port}", "-p", "16", "-n", "8", "-r", "1",
+    with rpc_servers(run_meek, 1) as (endpoint,):
+        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", endpoint, "-p", "16", "-n", "8", "-r", "1",
                                    "--results-dir", str(tmp_path / "results"), env={"MEEK_RPC_LLAMA_BENCH": str(LLAMA_BENCH)})  # fmt: skip
         assert code == 0, stderr
         assert "built without ggml's RPC backend" in stderr and "GGML_RPC=ON" in stderr
         (path,) = (tmp_path / "results").glob("*/*.json")
-        assert [e["address"] for e in json.loads(path.read_text())["split"]["endpoints"]] == [f"127.0.0.1:{port}"]
-    finally:
-        run_meek("rpc-server", "--stop", "--port", str(port))
+        assert [e["address"] for e in json.loads(path.read_text())["split"]["endpoints"]] == [endpoint]
 
 
 @needs_rpc
 def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_local_run(run_meek, tmp_path):
-    ports = [free_port(), free_port()]
-    try:
-        for port in ports:
-            code, stdout, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
-            assert code == 0 and f"127.0.0.1:{port}" in stdout and "no authentication" in stderr, stderr
-        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+    with rpc_servers(run_meek, 2) as addresses:
+        rpc = ",".join(addresses)
         code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--backend", "llama-bench", "--bin", str(LLAMA_BENCH),
                                         "--rpc", rpc, "--link", "loopback", "-p", "32", "-n", "16", "-r", "2",
                                         "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
         assert code == 0, stderr
         (path,) = (tmp_path / "results").glob("*/*.json")
         split = json.loads(path.read_text())["split"]
-        assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and split["link"] == "loopback"
+        assert [e["address"] for e in split["endpoints"]] == addresses and split["link"] == "loopback"
         assert all(e["serves"] for e in split["endpoints"]) and "free memory" in split["tensor_split"]
         assert {b["test"] for b in split["local"]} == {"pp32", "tg16"} and all(b["ratio"] > 0 for b in split["local"])
         code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")
@@ -73,9 +80,6 @@ def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_
                                    "--rpc", f"127.0.0.1:{dead}", "-p", "8", "-n", "4", "-r", "1",
                                    "--results-dir", str(tmp_path / "other"))  # fmt: skip
         assert code == 1 and f"127.0.0.1:{dead}" in stderr and "did not answer" in stderr
-    finally:
-        for port in ports:
-            run_meek("rpc-server", "--stop", "--port", str(port))
     assert not rpc_servers_left()
 
 
@@ -85,22 +89,14 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
     import sys
     import time
 
-    ports = [free_port(), free_port()]
-    try:
-        for port in ports:
-            code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
-            assert code == 0, stderr
-        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
+    with rpc_servers(run_meek, 2) as addresses:
         meek = subprocess.Popen([sys.executable, "-m", "harness.cli", "bench", "-m", "smollm2-135m", "--backend", "llama-bench",
-                                 "--bin", str(LLAMA_BENCH), "--rpc", rpc, "-p", "16", "-n", "512", "-r", "5", "--repack", "0",
-                                 "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env={**os.environ})  # fmt: skip
+                                 "--bin", str(LLAMA_BENCH), "--rpc", ",".join(addresses), "-p", "16", "-n", "512", "-r", "5",
+                                 "--repack", "0", "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ})  # fmt: skip
         time.sleep(6)  # pp16 is done in well under a second; tg512 x 5 takes tens of seconds
-        run_meek("rpc-server", "--stop", "--port", str(ports[1]))
+        run_meek("rpc-server", "--stop", "--port", addresses[1].rsplit(":", 1)[1])
         _, stderr = meek.communicate(timeout=300)
-    finally:
-        for port in ports:
-            run_meek("rpc-server", "--stop", "--port", str(port))
     assert meek.returncode == 1
     assert "an RPC endpoint stopped answering mid-run" in stderr, stderr
     document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
@@ -110,21 +106,13 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
 
 @pytest.mark.skipif(not (RPC_SERVER and in_process_rpc()), reason="needs a llama-cpp-python built with -DGGML_RPC=ON and MEEK_RPC_SERVER")
 def test_in_process_the_model_splits_across_two_loopback_servers_with_the_local_run_beside(run_meek, tmp_path):
-    ports = [free_port(), free_port()]
-    try:
-        for port in ports:
-            code, _, stderr = run_meek("rpc-server", "--background", "--port", str(port), "--bin", str(RPC_SERVER))
-            assert code == 0, stderr
-        rpc = ",".join(f"127.0.0.1:{p}" for p in ports)
-        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", rpc, "--link", "loopback", "-p", "16", "-n", "8",
-                                        "-r", "2", "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+    with rpc_servers(run_meek, 2) as addresses:
+        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", ",".join(addresses), "--link", "loopback",
+                                        "-p", "16", "-n", "8", "-r", "2", "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
         assert code == 0, stderr
         documents = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/*.json")]
         (split,) = [d["split"] for d in documents if d.get("split")]
         assert len(documents) == 2  # the local run is a result of its own
-        assert [e["address"] for e in split["endpoints"]] == rpc.split(",") and all("MiB" in e["serves"] for e in split["endpoints"])
+        assert [e["address"] for e in split["endpoints"]] == addresses and all("MiB" in e["serves"] for e in split["endpoints"])
         assert {b["test"] for b in split["local"]} == {"pp16", "tg8"} and "free memory" in split["tensor_split"]
-    finally:
-        for port in ports:
-            run_meek("rpc-server", "--stop", "--port", str(port))
     assert not rpc_servers_left()
