@@ -38,17 +38,17 @@ class Measured:
     shape) and prompt processing (llama-bench's pp tests), each the median over machines. Built once per model."""
 
     def __init__(self, runs: pd.DataFrame, model: str):
-        runs = runs[(runs["model"] == model) & (runs["split"].fillna("") == "")] if not runs.empty else runs
-        columns = ["device_id", "machine_id", "test", "median_ts"]
-        depth0 = runs[runs["n_depth"] == 0][columns + ["n_prompt", "n_gen", "backend"]] if not runs.empty else runs
-        generation = depth0[(depth0["n_prompt"] == 0) & (depth0["n_gen"] > 0)] if not runs.empty else depth0
-        bench = generation[generation["test"].str.fullmatch(r"tg\d+")] if not runs.empty else generation
-        localscore = generation[generation["backend"] == "localscore"] if not runs.empty else generation
-        prompt = depth0[(depth0["n_gen"] == 0) & depth0["test"].str.fullmatch(r"pp\d+")] if not runs.empty else depth0
-        self.tg = {d: g for d, g in bench.groupby("device_id")} if not runs.empty else {}
-        self.localscore = {d: g for d, g in localscore.groupby("device_id")} if not runs.empty else {}
-        per_machine = prompt.groupby(["device_id", "machine_id"])["median_ts"].median() if not runs.empty else None
-        self.pp = per_machine.groupby(level=0).median().to_dict() if per_machine is not None else {}
+        self.tg: dict = {}
+        self.localscore: dict = {}
+        self.pp: dict = {}
+        if runs.empty:
+            return
+        self.tg = dict(tuple(generation_runs(runs, model).groupby("device_id")))
+        depth0 = runs[(runs["model"] == model) & (runs["split"].fillna("") == "") & (runs["n_depth"] == 0)]
+        localscore = depth0[(depth0["n_prompt"] == 0) & (depth0["n_gen"] > 0) & (depth0["backend"] == "localscore")]
+        self.localscore = dict(tuple(localscore.groupby("device_id")))
+        prompt = depth0[(depth0["n_gen"] == 0) & depth0["test"].str.fullmatch(r"pp\d+")]
+        self.pp = prompt.groupby(["device_id", "machine_id"])["median_ts"].median().groupby(level=0).median().to_dict()
 
     def on(self, device: Device) -> pd.DataFrame | None:
         return self.tg.get(device.id, self.localscore.get(device.id))

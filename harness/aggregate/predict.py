@@ -131,7 +131,7 @@ class Predictor:
     def _transfer_spread(self, family: str, group: str) -> tuple[float, float] | None:
         """How well level 1 transfers on the group's devices with several models: the 10th and 90th percentile of
         measured over transferred efficiency."""
-        cells = self.cells[(self.cells["family"] == family) & (self.cells["group"] == group) & ~self.cells["moe"]]
+        cells = self._scope(family, "vendor and kind", group, False, "")
         curve = _curve(cells)
         ratios = []
         for _, own in cells.groupby("device_id"):
@@ -199,8 +199,8 @@ class Predictor:
         """How efficiency changes with bytes per token (dense models): the first of this family's vendor-and-kind,
         this family's kind, then the other families' that rests on at least 3 models."""
         families = [family] + [f for f in FAMILIES if f != family]
-        for name, column, key in [(f, c, k) for f in families for c, k in (("group", group), ("kind", kind))]:
-            cells = self.cells[(self.cells["family"] == name) & (self.cells[column] == key) & ~self.cells["moe"]]
+        for name, level, key in [(f, lv, k) for f in families for lv, k in (("vendor and kind", group), ("kind", kind))]:
+            cells = self._scope(name, level, key, False, "")
             if cells["model"].nunique() >= 3:
                 return _curve(cells), f"the {key} curve ({name}, {cells['model'].nunique()} models)"
         return None, "no size curve (fewer than 3 models measured): efficiency held"

@@ -160,8 +160,7 @@ def serving_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     """One row per serving point: the load, aggregate and per-stream generation, TTFT p90."""
     rows = []
     for point in result.serving:
-        offload = point.settings is None or point.settings.n_gpu_layers != 0
-        machine = _machine_columns(result, offload and bool(result.machine.gpus))
+        machine = _machine_columns(result, offloaded(point, result.machine))
         ttft = point.ttft.p90 / 1e6 if point.ttft else (statistics.quantiles(point.ttft_ns, n=10)[-1] / 1e6
                                                          if len(point.ttft_ns) > 1 else None)  # fmt: skip
         rows.append({"file": str(file), "machine_id": machine["machine_id"], "device_id": machine["device_id"],

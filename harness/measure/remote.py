@@ -151,24 +151,18 @@ def split_of(request: BenchRequest, binary: Path, model_path: Path, split_result
     """The split's endpoints (what each serves, as llama-bench lists them), the user's link, and the same tests run
     locally right after (when the model fits here), so each test's cost reads as a ratio."""
     from harness import memory_fit
+    from harness.measure.rpc import local_baselines
+    from harness.results.import_llama_bench import results_from_records
 
     local: list[LocalBaseline] = []
-    size = model_path.stat().st_size
-    if memory_fit.free_bytes(offload=False) > size * 1.2:
+    if memory_fit.free_bytes(offload=False) > model_path.stat().st_size * 1.2:
         alone = dataclasses.replace(request, rpc=())
         records, _ = _run_llama_bench(llama_bench_command(binary, model_path, alone), binary, request.timeout_s)
-        local_rates = {_test_name(record): float(record["avg_ts"]) for record in records}
-        for result in split_results:
-            for run in result.runs:
-                if run.test in local_rates and local_rates[run.test] > 0:
-                    local.append(LocalBaseline(test=run.test, avg_ts=local_rates[run.test], ratio=run.avg_ts / local_rates[run.test]))
+        local_runs = [run for result in results_from_records(records, "llama-bench run by meek", binary.name).results
+                      for run in result.runs]  # fmt: skip  (read as the split's runs are, so like is set beside like)
+        local = [b for result in split_results for b in local_baselines(result.runs, local_runs)]
     return Split(endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc], link=request.link, local=local,
                  tensor_split=DEFAULT_TENSOR_SPLIT)  # fmt: skip
-
-
-def _test_name(record: dict) -> str:
-    """llama-bench's JSON record's test as meek names it (pp512, tg128, pp512+tg128, with ' @ dN')."""
-    return TestShape(int(record.get("n_prompt", 0)), int(record.get("n_gen", 0)), int(record.get("n_depth", 0) or 0)).name
 
 
 def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:

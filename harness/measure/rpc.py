@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.errors import MeekError, UsageError
 from harness.home import meek_home
+from harness.results.schema import LocalBaseline, Run
 
 DEFAULT_PORT = 50052
 WARNING = ("rpc-server has no authentication: anyone who can reach this port can run code through it on this machine. "
@@ -50,6 +51,13 @@ def endpoints(text: str) -> list[str]:
     if len(set(found)) != len(found):
         raise UsageError("--rpc: an endpoint is named twice")
     return found
+
+
+def local_baselines(split_runs: list[Run], local_runs: list[Run]) -> list[LocalBaseline]:
+    """Each split run beside the same test, at the same threads, run on this machine alone: its rate and the ratio."""
+    local = {(run.test, run.n_threads): run.avg_ts for run in local_runs}
+    return [LocalBaseline(test=run.test, avg_ts=local[key], ratio=run.avg_ts / local[key])
+            for run in split_runs if local.get(key := (run.test, run.n_threads))]  # fmt: skip
 
 
 def is_loopback(host: str) -> bool:

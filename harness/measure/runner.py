@@ -18,16 +18,17 @@ from harness.measure import preflight
 from harness.measure.events import Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.protocol import LoadGroup, SweepSpec, expand, settings_of
 from harness.measure.remote import DEFAULT_TENSOR_SPLIT
+from harness.measure.rpc import local_baselines
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib
 from harness.results.schema import (
     BenchResult,
     Load,
-    LocalBaseline,
     Machine,
     ModelInfo,
     Protocol,
     RpcEndpoint,
+    Run,
     RunError,
     Score,
     Settings,
@@ -67,7 +68,7 @@ class BenchOptions:
     seed: int = 0
     evaluate: EvalOptions | None = None
     link: str | None = None  # --link, with a split across RPC servers
-    local: dict[tuple[str, int], float] = field(default_factory=dict)  # (test, threads) -> local t/s, for the ratio
+    local: list[Run] = field(default_factory=list)  # the same tests run on this machine alone, for a split's ratio
 
 
 @dataclass
@@ -115,10 +116,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
             result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
         note_batching(result)
         if result.split is not None and options.local:
-            local = [LocalBaseline(test=r.test, avg_ts=options.local[(r.test, r.n_threads or 0)],
-                                   ratio=r.avg_ts / options.local[(r.test, r.n_threads or 0)])
-                     for r in result.runs if options.local.get((r.test, r.n_threads or 0))]  # fmt: skip
-            result.split = result.split.model_copy(update={"local": local})
+            result.split = result.split.model_copy(update={"local": local_baselines(result.runs, options.local)})
         result.status = _status(result, outcome.interrupted)
         prefix = f"{model_spec}: " if len(options.spec.models) > 1 else ""
         outcome.errors += [prefix + e.message for e in result.errors if e.stage != "interrupted"]

@@ -189,7 +189,7 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
         if request.rpc:  # the local run first (a result of its own), then the split, which records its ratio to it
             out.line(f"measuring locally first, then split across {', '.join(request.rpc)}")
             alone = run_bench(options, catalog, machine, out)
-            local = {(r.test, r.n_threads or 0): r.avg_ts for result in alone.results for r in result.runs}
+            local = [run for result in alone.results for run in result.runs]
             every_layer = n_gpu_layers if "n_gpu_layers" in request.given else [-1]  # all layers onto the devices
             options = dataclasses.replace(options, spec=dataclasses.replace(spec, rpc=request.rpc, n_gpu_layers=every_layer),
                                           link=request.link, local=local)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.catalogue.models import CatalogModel
 from harness.machine.hardware import Device, device_for_machine
-from harness.results.schema import BenchResult, Machine, Run
+from harness.results.schema import BenchResult, Machine, Run, ServingPoint
 
 
 def bytes_per_token(result: BenchResult, model: CatalogModel | None) -> float | None:
@@ -19,8 +19,9 @@ def bytes_per_token(result: BenchResult, model: CatalogModel | None) -> float | 
     return float(size)
 
 
-def offloaded(run: Run, machine: Machine) -> bool:
-    """Whether a run streamed weights from a GPU: layers offloaded (or a server, whose settings are not visible) and a GPU."""
+def offloaded(run: Run | ServingPoint, machine: Machine) -> bool:
+    """Whether a run (or a serving point) streamed weights from a GPU: layers offloaded (or a server, whose settings are
+    not visible) and a GPU."""
     return (run.settings is None or run.settings.n_gpu_layers != 0) and bool(machine.gpus)
 
 

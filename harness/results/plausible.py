@@ -102,8 +102,7 @@ def serving_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
     problems = []
     large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES
     for point in result.serving:
-        offload = point.settings is None or point.settings.n_gpu_layers != 0
-        device = device_of(result.machine, offload and bool(result.machine.gpus)) if large else None
+        device = device_of(result.machine, offloaded(point, result.machine)) if large else None
         limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
         label = f"serving B={point.n_parallel} pp{point.n_prompt}+tg{point.n_gen}"
         steps = point.s_tg / point.n_parallel
