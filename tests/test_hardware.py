@@ -64,6 +64,19 @@ def test_figures_people_quote():
         ("AMD Radeon RX 7900 XT", "rx-7900-xt"),
         ("AMD Radeon RX 7900 XTX", "rx-7900-xtx"),
         ("NVIDIA H100 80GB HBM3", "h100-sxm"),
+        # names as llama.cpp's scoreboards publish them
+        ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "rtx-pro-6000-blackwell-max-q"),
+        ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "rtx-pro-6000-blackwell"),
+        ("NVIDIA RTX PRO 4000 Blackwell", "rtx-pro-4000-blackwell"),
+        ("AMD Radeon AI PRO R9700", "radeon-ai-pro-r9700"),
+        ("Radeon AI PRO R9700", "radeon-ai-pro-r9700"),
+        ("AMD Instinct MI100", "instinct-mi100"),
+        ("RTX 4060 Ti 8GB", "rtx-4060-ti-8gb"),
+        ("NVIDIA GeForce RTX 4060 Ti", "rtx-4060-ti-16gb"),
+        ("AMD Radeon RX 9070", "rx-9070"),
+        ("RX 9070 XT", "rx-9070-xt"),
+        ("RTX 5090 (Vulkan)", "rtx-5090"),
+        ("NVIDIA DGX Spark", "dgx-spark"),
     ],
 )
 def test_find_device_on_real_model_strings(name, expected):
@@ -73,7 +86,8 @@ def test_find_device_on_real_model_strings(name, expected):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "NVIDIA GeForce GTX 1080", "AMD Ryzen 9 7950X3D 16-Core Processor", "Apple M3 Pro", "Intel(R) Xeon(R) CPU @ 2.20GHz"],
+    ["", "NVIDIA GeForce GTX 1080", "AMD Ryzen 9 7950X3D 16-Core Processor", "Apple M3 Pro", "Intel(R) Xeon(R) CPU @ 2.20GHz",
+     "H100 80GB", "Intel Core Ultra 200-series iGPU"],
 )
 def test_unknown_names_match_nothing(name):
     assert find_device(name) is None

@@ -4,7 +4,9 @@
 Every source below is a fact of ../shared/data/community/README.md: repository and commit, path, device, build and date.
 A table whose date the README does not give is left out rather than dated by guess (llama.cpp's dgx-spark b6989 and
 mac-m2-ultra b7948 tables). Jeff Geerling's findings come in as their own test shape (no lengths stated), dated by the
-README's snapshot commit; kyuz0's depth campaigns with their repetitions as raw samples.
+README's snapshot commit; kyuz0's depth campaigns with their repetitions as raw samples. llama.cpp's scoreboard rows
+carry no date and the README gives none: they are dated by the day the copies they come from were read at the latest
+(SCOREBOARD), an upper bound on when each row was on its scoreboard, never when it ran (the row's build says which llama.cpp).
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ DEPTH_CAMPAIGNS = [
 ]  # fmt: skip
 GEERLING = Table("geerlingguy-ai-benchmarks/readme_findings.csv", "", dt.date(2025, 12, 18),
                  "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md findings tables (each run names its issue or PR)")
+# The copies named in the CSV's copy_source say when they were read: index-file-id 58562324721 "sourceAccessedAt
+# 2026-08-12", 70200890968 "Research date: 2026-09-26", 71248589943 an "as of 2026-09-30" lineup. Every row was on its
+# scoreboard by the latest of them.
+SCOREBOARD = Table("llama-cpp-scoreboards/llama2-7b-q4_0_scoreboards.csv", "", dt.date(2026, 9, 30),
+                   "rows of ggml-org/llama.cpp discussions 15013, 15021, 10879 as copied in shared/data/community")
 LOCALSCORE = ("localscore/localscore_results.tsv",
               "d893a/localscore-insights @ a4f81747b3e6, assets/localscore_results.tsv (scraped from https://www.localscore.ai)")  # fmt: skip
 
@@ -56,6 +63,7 @@ def regenerate(data: Path, results_dir: Path, out: Output) -> int:
     """Import every source into results_dir (files already there are kept, not written twice); the exit code."""
     from harness.results.import_geerling import import_findings
     from harness.results.import_localscore import import_tsv
+    from harness.results.import_scoreboard import import_scoreboard
     from harness.results.import_tables import import_depth_csv, import_table
     from harness.results.share import write_imported
     from harness.results.store import check_results_dir
@@ -75,6 +83,9 @@ def regenerate(data: Path, results_dir: Path, out: Output) -> int:
     path = data / GEERLING.path
     out.line(f"importing {path}")
     write_imported(import_findings(path, GEERLING.date, GEERLING.source), path, results_dir, out)
+    path = data / SCOREBOARD.path
+    out.line(f"importing {path}")
+    write_imported(import_scoreboard(path, SCOREBOARD.date, SCOREBOARD.source), path, results_dir, out)
     path = data / LOCALSCORE[0]
     out.line(f"importing {path}")
     write_imported(import_tsv(path, LOCALSCORE[1]), path, results_dir, out)

@@ -112,6 +112,15 @@ def import_geerling(path: Path, date: str, source: str, results_dir: Path, out: 
     return write_imported(import_findings(path, _day(date), source), path, results_dir, out)
 
 
+def import_scoreboard(path: Path, date: str, source: str, results_dir: Path, out: Output) -> int:
+    """`meek import scoreboard`: rows of llama.cpp's CUDA/ROCm/Vulkan scoreboards as summary-only result files, one per row."""
+    from harness.results.import_scoreboard import import_scoreboard as read_scoreboard
+
+    require_existing([path])
+    check_results_dir(results_dir)
+    return write_imported(read_scoreboard(path, _day(date), source), path, results_dir, out)
+
+
 def import_localscore(path: Path, source: str, results_dir: Path, out: Output) -> int:
     """`meek import localscore`: LocalScore's leaderboard TSV as summary-only result files, one per accelerator and model."""
     from harness.results.import_localscore import import_tsv

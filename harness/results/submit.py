@@ -17,7 +17,7 @@ from harness.errors import MeekError
 from harness.output import printable_field
 from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
-from harness.results.schema import BenchResult, validate_document
+from harness.results.schema import SCHEMA_VERSION, BenchResult, validate_document
 from harness.results.store import result_path, write_result
 from harness.results.validate import FileReport, Validator, result_files
 
@@ -38,7 +38,8 @@ def cleaned(result: BenchResult) -> BenchResult:
 
 
 def already_there(results_dir: Path, result: BenchResult) -> Path | None:
-    """A file with the same content already in the results tree (same machine folder), if any."""
+    """A file with the same content already in the results tree (same machine folder), if any; a file of an older
+    schema_version counts when it has that content once migrated (as `meek results upgrade` would sign it)."""
     digest = signed_document(result)["content_sha256"]
     folder = result_path(results_dir, result).parent
     for path in result_files([folder]) if folder.is_dir() and not folder.is_symlink() else []:
@@ -46,8 +47,16 @@ def already_there(results_dir: Path, result: BenchResult) -> Path | None:
             document = read_json(path)
         except Rejected:  # not a readable result: not a copy of this one
             continue
-        if isinstance(document, dict) and document.get("content_sha256") == digest:
+        if not isinstance(document, dict):
+            continue
+        if document.get("content_sha256") == digest:
             return path
+        if document.get("schema_version") != SCHEMA_VERSION:
+            try:
+                if signed_document(validate_document(document, str(path)))["content_sha256"] == digest:
+                    return path
+            except MeekError:  # not a valid result of any version: not a copy of this one
+                continue
     return None
 
 
