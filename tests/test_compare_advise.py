@@ -79,36 +79,48 @@ def catalogue_model(model_id: str):
 
 def test_advise_prefers_measurements_and_labels_predictions():
     model = catalogue_model("llama-3.1-8b-q4_k_m")
-    runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 150.0), run("b", "rtx-4090", "tg128", 140.0)])
-    table, notes = advise(runs, model, budget=2000, min_tg=None)
+    runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 150.0, runtime="CUDA", n_gpu_layers=99),
+                         run("b", "rtx-4090", "tg128", 140.0, runtime="CUDA", n_gpu_layers=99)])  # fmt: skip
+    table, notes, apart = advise(runs, model, budget=2000, min_tg=None)
     measured = table[table["device"] == "NVIDIA GeForce RTX 4090"].iloc[0]
-    assert measured["tg t/s"] == 145.0 and measured["basis"] == "measured (2 machine(s), tg128)"
+    assert (measured["tg128 t/s"], measured["tg128 is"], measured["backend"]) == (145.0, "measured", "CUDA")
+    assert measured["basis"].startswith("measured: llama-bench tg128 (CUDA), 2 machines") and measured["tg128 range"] == "140-150"
     predicted = table[table["device"] == "NVIDIA GeForce RTX 3090"].iloc[0]
     # learned from the 4090's two machines: 145 t/s x the catalogue's file size over its 1008 GB/s
     efficiency = 145.0 * model.file_size_bytes / (1008 * GB)
-    assert predicted["basis"] == f"prediction: bandwidth x {efficiency:.0%} efficiency of 1 nvidia gpu device(s) at this size (llama-bench tg)"
-    assert predicted["tg t/s"] == pytest.approx(936 * GB * efficiency / model.file_size_bytes)
+    assert predicted["basis"] == (f"predicted: {efficiency:.0%} of bandwidth + 0 ms per token at its bandwidth, fitted on 1 nvidia "
+                                  "gpu device(s) measured (CUDA, 1 model(s))")  # one point: no fixed cost can be fitted
+    assert predicted["tg128 t/s"] == pytest.approx(936 * GB * efficiency / model.file_size_bytes)
+    assert predicted["tg128 is"] == "predicted" and predicted["backend"] == "CUDA"
     assert list(table["rank"]) == list(range(1, len(table) + 1))
-    assert table["tg t/s"].is_monotonic_decreasing
+    assert table["tg128 t/s"].is_monotonic_decreasing
     assert any(note.startswith("over budget:") and "rtx-5090" not in note for note in notes)
+    assert apart.empty
 
 
 def test_advise_filters_budget_memory_and_min_tg():
     model = catalogue_model("llama-3.3-70b-q4_k_m")  # about 42 GB: no single consumer card holds it
-    table, notes = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=5000, min_tg=3)
+    table, notes, _ = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=5000, min_tg=3)
     kinds = set(table["kind"])
     assert "gpu" not in kinds and kinds <= {"unified", "cpu"}
     assert all(f"assumed {ASSUMED_EFFICIENCY:.0%} efficiency" in basis for basis in table["basis"])
-    assert (table["tg t/s"] >= 3).all() and (table["price_usd"] <= 5000).all()
+    assert (table["tg128 t/s"] >= 3).all() and (table["price_usd"] <= 5000).all()
     assert any(note.startswith("too little memory:") and "rtx-4090" in note for note in notes)
 
 
 def test_advise_moe_reads_only_active_weights():
     model = catalogue_model("qwen3-30b-a3b-q4_k_m")
-    table, _ = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=None, min_tg=None)
+    table, _, _ = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=None, min_tg=None)
     spark = table[table["device"].str.contains("DGX Spark")].iloc[0]
     per_token = model.file_size_bytes * model.params_active_b / model.params_total_b
-    assert spark["tg t/s"] == pytest.approx(273 * GB * ASSUMED_EFFICIENCY / per_token)
+    assert spark["tg128 t/s"] == pytest.approx(273 * GB * ASSUMED_EFFICIENCY / per_token)
+
+
+def test_advise_with_a_backend_leaves_out_devices_that_do_not_run_it():
+    model = catalogue_model("llama-3.1-8b-q4_k_m")
+    table, notes, _ = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=None, min_tg=None, backend="ROCm")
+    assert set(table["backend"]) == {"ROCm"} and not table["device"].str.contains("NVIDIA|Apple").any()
+    assert any(note.startswith("no ROCm backend:") and "rtx-4090" in note for note in notes)
 
 
 def test_a_machine_without_the_default_tests_keeps_its_own_shapes_side_by_side():

@@ -1,8 +1,16 @@
-"""`meek advise`: which device to buy for a model and a budget, ranked by generation speed.
+"""`meek advise`: which device to buy for a model and a budget, in llama-bench's terms (tg128 and pp512 at depth 0, on
+a named llama.cpp backend), each figure of one kind:
 
-Measured results come first (the median over machines with that device, llama-bench's generation tests). A device
-nobody measured on that model gets a prediction from the record (harness/aggregate/predict.py: its own efficiency on
-other models, else its vendor and kind's, else its kind's, else an assumed one), with a range and its basis named.
+- measured: that test was run on that device with a llama.cpp build (the median over machines);
+- converted: another tool's figure or another backend's on that device and model, through a transfer learned from
+  devices measured both ways (harness/aggregate/canonical.py), named with its spread;
+- predicted: from the record's efficiency model (harness/aggregate/predict.py), with a range and its basis.
+The first kind that has a figure answers, in the order: measured on the model; predicted from the device's own
+measured tg128 on another model; converted on the model; predicted from its own converted figures; predicted from
+its peers' measurements; an assumed efficiency. A device's own llama-bench measurement outranks a conversion from
+another tool, whose transfer carries the spread between devices; a converted figure far below what the measured
+devices predict for it is set aside, named. Among one kind's backends the fastest is shown, and
+named; `backend` picks one. Figures of other tools with no learned transfer are listed apart, never ranked.
 """
 
 from __future__ import annotations
@@ -13,59 +21,169 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import memory_fit
-from harness.aggregate.predict import Predictor, predictor
+from harness.aggregate.canonical import CANONICAL, MIN_TRANSFER_DEVICES, Transfer, converted_cells, learn_transfers, normalizer, record_cells
+from harness.aggregate.predict import Prediction, Predictor, native_runtime
 from harness.catalogue.models import CatalogModel
+from harness.errors import UsageError
 from harness.machine.hardware import Device, load_hardware
 
+# The llama.cpp backends a device can run (those people use on it): --backend must name one of them.
+BACKENDS = {("nvidia", "gpu"): ("CUDA", "Vulkan"), ("nvidia", "unified"): ("CUDA", "Vulkan"), ("amd", "gpu"): ("ROCm", "Vulkan"),
+            ("amd", "unified"): ("ROCm", "Vulkan"), ("apple", "unified"): ("Metal",), ("intel", "gpu"): ("SYCL", "Vulkan")}  # fmt: skip
 
-def generation_runs(runs: pd.DataFrame, model: str) -> pd.DataFrame:
-    """llama-bench generation tests (tg128, tg32, ...) at depth 0: not other tools' averaged shapes (LocalScore's)."""
-    tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0) & runs["test"].str.fullmatch(r"tg\d+")]
-    return tg[(tg["model"] == model) & (tg["split"].fillna("") == "")]  # a split across machines is not the device's speed
+
+NOT_LLAMA_CPP = "(not llama.cpp)"
+# A converted figure under this share of what the devices measured with llama.cpp predict is set aside (Record._below_peers)
+CONVERTED_SUSPECT = 0.6
+APART_COLUMNS = ["device", "quantity", "backend", "t/s", "machines", "why apart"]
+
+
+def backends_of(device: Device) -> tuple[str, ...]:
+    return BACKENDS.get((device.vendor, device.kind), ("CPU",))
+
+
+def backend_option(name: str | None) -> str | None:
+    """--backend: a llama.cpp backend by name, any case."""
+    if name is None:
+        return None
+    known = {b.lower(): b for b in ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")}
+    if name.lower() not in known:
+        raise UsageError(f"--backend: unknown backend '{name}' (choose CUDA, ROCm, Vulkan, Metal, SYCL or CPU)")
+    return known[name.lower()]
 
 
 @dataclass(frozen=True)
-class Estimate:
-    tg: float
+class Figure:
+    """One canonical figure: its value, range, kind (measured, converted, predicted), backend and basis."""
+
+    value: float
     low: float
     high: float
+    kind: str
+    runtime: str
     basis: str
-    pp: float  # measured prompt t/s (llama-bench pp tests), NaN where nobody measured it
+
+    @property
+    def range(self) -> str:
+        return "" if math.isnan(self.low) else f"{self.low:.3g}-{self.high:.3g}"
 
 
-class Measured:
-    """What the record measured of one model, per device: generation (llama-bench's tg tests, else LocalScore's averaged
-    shape) and prompt processing (llama-bench's pp tests), each the median over machines. Built once per model."""
-
-    def __init__(self, runs: pd.DataFrame, model: str):
-        self.tg: dict = {}
-        self.localscore: dict = {}
-        self.pp: dict = {}
-        if runs.empty:
-            return
-        self.tg = dict(tuple(generation_runs(runs, model).groupby("device_id")))
-        depth0 = runs[(runs["model"] == model) & (runs["split"].fillna("") == "") & (runs["n_depth"] == 0)]
-        localscore = depth0[(depth0["n_prompt"] == 0) & (depth0["n_gen"] > 0) & (depth0["backend"] == "localscore")]
-        self.localscore = dict(tuple(localscore.groupby("device_id")))
-        prompt = depth0[(depth0["n_gen"] == 0) & depth0["test"].str.fullmatch(r"pp\d+")]
-        self.pp = prompt.groupby(["device_id", "machine_id"])["median_ts"].median().groupby(level=0).median().to_dict()
-
-    def on(self, device: Device) -> pd.DataFrame | None:
-        return self.tg.get(device.id, self.localscore.get(device.id))
+def _from_prediction(found: Prediction) -> Figure:
+    return Figure(found.tg, found.low, found.high, "predicted", found.runtime, found.basis)
 
 
-def estimate(measured: Measured, record: Predictor, device: Device, model: CatalogModel) -> Estimate:
-    """The model's generation speed on the device: measured there (llama-bench's tg tests, else LocalScore's averaged
-    shape, named), else predicted from the record."""
-    pp = float(measured.pp.get(device.id, math.nan))
-    own = measured.on(device)
-    if own is not None:
-        per_machine = own.groupby("machine_id")["median_ts"].median()
-        tests = ",".join(sorted(set(own["test"])))
-        low, high = float(per_machine.min()), float(per_machine.max())
-        return Estimate(float(per_machine.median()), low, high, f"measured ({len(per_machine)} machine(s), {tests})", pp)
-    prediction = record.predict(device, model)
-    return Estimate(prediction.tg, prediction.low, prediction.high, prediction.basis, pp)
+class Record:
+    """The record's canonical figures, built once from the runs: measured cells, learned transfers, converted cells,
+    the efficiency model, and the other tools' figures that stay apart."""
+
+    def __init__(self, runs: pd.DataFrame, models: list[CatalogModel] | None = None, devices: list[Device] | None = None):
+        from harness.catalogue.models import load_catalog
+
+        self.models = {m.id: m for m in (models or load_catalog().models)}
+        self.devices = {d.id: d for d in (devices or load_hardware())}
+        cells = record_cells(runs, self.models, self.devices)
+        self.transfers: list[Transfer] = learn_transfers(cells)
+        converted = converted_cells(cells, self.transfers)
+        measured = cells[cells["canonical"]]
+        self._measured = {key: group for key, group in measured.groupby(["family", "device_id", "model"])}
+        self._converted = {key: group for key, group in converted.groupby(["family", "device_id", "model"])}
+        self._other = {key: group for key, group in cells[~cells["canonical"]].groupby(["family", "device_id", "model"])}
+        self.predictor = Predictor(measured[measured["family"] == "tg"], converted[converted["family"] == "tg"])
+
+    def _pick(self, cells: pd.DataFrame | None, backend: str | None) -> pd.Series | None:
+        if cells is None:
+            return None
+        cells = cells[cells["runtime"] == backend] if backend else cells
+        return cells.loc[cells["ts"].idxmax()] if not cells.empty else None
+
+    def runtimes(self, device: Device, backend: str | None = None) -> list[str]:
+        """The backends to answer on, best-known first: `backend` alone; else the device's backends, the one its vendor
+        and kind measured faster (a usable transfer between backends above 1) first, else its native one."""
+        if backend:
+            return [backend]
+        group = f"{device.vendor} {device.kind}"
+        faster = {t.runtime for t in self.transfers if t.usable and t.family == "tg" and t.group == group
+                  and t.source == CANONICAL["tg"] and t.factor > 1}  # fmt: skip
+        native = native_runtime(device)
+        return sorted(backends_of(device), key=lambda r: (r not in faster, r != native))
+
+    def answer(self, device: Device, model: CatalogModel, family: str = "tg", backend: str | None = None) -> Figure | None:
+        """The canonical figure for the device and model (see the module's docstring for the order); None for pp where
+        nothing was measured or converted (prompt speed is not predicted)."""
+        key, test = (family, device.id, model.id), CANONICAL[family]
+        if (cell := self._pick(self._measured.get(key), backend)) is not None:
+            machines = f"{cell['machines']} machine{'s' if cell['machines'] > 1 else ''}"
+            basis = f"measured: llama-bench {test} ({cell['runtime']}), {machines}: {cell['sources']}"
+            return Figure(cell["ts"], cell["low"], cell["high"], "measured", cell["runtime"], basis)
+        runtimes = self.runtimes(device, backend)
+        if family != "tg":
+            converted = next((c for r in runtimes if (c := self._pick(self._converted.get(key), r)) is not None), None)
+            return self._converted_figure(converted) if converted is not None else None
+        bpt = normalizer(model, "tg")
+        set_aside = ""
+        for r in runtimes:
+            own = self.predictor.own(device, model, r, bpt)
+            if isinstance(own, Prediction):
+                return _from_prediction(own)
+            set_aside = set_aside or own or ""
+        for r in runtimes:
+            if (converted := self._pick(self._converted.get(key), r)) is not None:
+                if not (why := self._below_peers(device, model, r, bpt, converted["ts"], "converted figure")):
+                    return self._converted_figure(converted)
+                set_aside = set_aside or why
+        for r in runtimes:
+            if isinstance(own := self.predictor.own(device, model, r, bpt, converted=True), Prediction):
+                if not (why := self._below_peers(device, model, r, bpt, own.tg, "figure carried from a converted one")):
+                    return _from_prediction(own)
+                set_aside = set_aside or why
+        for r in runtimes:
+            if peer := self.predictor.peers(device, model, r, bpt, set_aside):
+                return _from_prediction(peer)
+        assumed = self.predictor.assumed(device, bpt)
+        return Figure(assumed.tg, math.nan, math.nan, "predicted", runtimes[0], assumed.basis + set_aside)
+
+    def _below_peers(self, device: Device, model: CatalogModel, runtime: str, bpt: float, value: float, what: str) -> str:
+        """Why a figure converted from another tool is set aside: under CONVERTED_SUSPECT of what the devices measured
+        with llama.cpp on that backend predict for it (the other tool ran it poorly: an architecture its kernels do not
+        know yet, a throttled or shared upload), or '' to keep it."""
+        peers = self.predictor.peer_rate(device, model, runtime, bpt)
+        if peers is None or value >= CONVERTED_SUSPECT * peers:
+            return ""
+        return f"; its {what} ({value:.3g} t/s) is under {CONVERTED_SUSPECT:.0%} of its measured peers' fit and set aside"
+
+    @staticmethod
+    def _converted_figure(cell: pd.Series) -> Figure:
+        transfer: Transfer = cell["transfer"]
+        machines = f"best of {cell['machines']} machines" if cell["machines"] > 1 else "1 machine"
+        basis = f"converted: {transfer.describe()} ({machines}: {cell['sources']})"
+        return Figure(cell["ts"], cell["low"], cell["high"], "converted", cell["runtime"], basis)
+
+    def apart(self, device: Device, model: CatalogModel) -> list[dict]:
+        """Other tools' figures on the device and model that no learned transfer converts: named, never ranked."""
+        learned = {(t.family, t.source, t.source_runtime, t.group) for t in self.transfers if t.usable}
+        rows = []
+        for family in ("tg", "pp"):
+            cells = self._other.get((family, device.id, model.id))
+            for cell in cells.itertuples() if cells is not None else []:
+                if (family, cell.quantity, cell.runtime, cell.group) in learned:
+                    continue
+                rows.append({"device": device.name, "quantity": cell.quantity, "backend": cell.runtime or NOT_LLAMA_CPP,
+                             "t/s": cell.ts, "machines": cell.machines,
+                             "why apart": f"no transfer to llama-bench {CANONICAL[family]} learned on {MIN_TRANSFER_DEVICES}+ "
+                                          f"{cell.group} devices measured both ways"})  # fmt: skip
+        return rows
+
+
+def _apart_label(row: dict) -> str:
+    backend = "" if row["backend"] == NOT_LLAMA_CPP else f" ({row['backend']})"
+    return f"{row['quantity']}{backend}: {row['t/s']:.3g} t/s"
+
+
+def margin_note(device: Device, model: CatalogModel, context: int) -> tuple[float, float]:
+    """Memory needed at the context and the margin to the device's usable memory, GiB (margin NaN for a CPU)."""
+    need = memory_fit.model_need(model).total
+    usable = memory_fit.usable_bytes(device.kind, device.memory_gb * memory_fit.GIB) if device.memory_gb is not None else math.nan
+    return need / memory_fit.GIB, (usable - need) / memory_fit.GIB
 
 
 def advise(
@@ -74,80 +192,85 @@ def advise(
     budget: float | None,
     min_tg: float | None,
     hardware: list[Device] | None = None,
-    record: Predictor | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Devices within budget that hold the model, fastest first; and why the others were left out."""
+    record: Record | None = None,
+    backend: str | None = None,
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """Devices within budget that hold the model, fastest first (tg128); and why the others were left out, and the
+    figures of other tools that stay apart."""
     need = memory_fit.model_need(model)
-    per_token = need.weights * model.params_active_b / model.params_total_b
-    needed = need.total
-    record = record or predictor(runs)
-    measured = Measured(runs, model.id)
+    per_token = normalizer(model, "tg")
+    record = record or Record(runs, devices=hardware)
     rows = []
-    left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": []}
+    left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": [],
+                                      f"no {backend} backend": []}  # fmt: skip
+    apart = []
     for device in hardware or load_hardware():
         if budget is not None and device.launch_price_usd > budget:
             left_out["over budget"].append(device.id)
             continue
-        if not memory_fit.device_fits(device, needed):
+        if not memory_fit.device_fits(device, need.total):
             left_out["too little memory"].append(device.id)
             continue
-        found = estimate(measured, record, device, model)
-        if min_tg is not None and found.tg < min_tg:
+        if backend and backend not in backends_of(device):
+            left_out[f"no {backend} backend"].append(device.id)
+            continue
+        tg = record.answer(device, model, "tg", backend)
+        assert tg is not None
+        if min_tg is not None and tg.value < min_tg:
             left_out["below --min-tg"].append(device.id)
             continue
-        rows.append(
-            {
-                "device": device.name,
-                "kind": device.kind,
-                "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
-                "price_usd": device.launch_price_usd,
-                "tg t/s": found.tg,
-                "tg range": _range(found),
-                "basis": found.basis,
-                "t/s per $1000": found.tg / device.launch_price_usd * 1000,
-                "t/s per W": found.tg / device.power_w,
-                "note": device.note or "",
-            }
-        )
+        pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
+        _, margin = margin_note(device, model, memory_fit.DEFAULT_CONTEXT)
+        rows.append({"device": device.name, "kind": device.kind, "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
+                     "margin GiB": margin, "price_usd": device.launch_price_usd, "backend": tg.runtime, "tg128 t/s": tg.value,
+                     "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
+                     "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
+                     "t/s per $1000": tg.value / device.launch_price_usd * 1000, "t/s per W": tg.value / device.power_w,
+                     "note": device.note or ""})  # fmt: skip
+        apart += record.apart(device, model)
     table = pd.DataFrame(rows)
     if not table.empty:
-        table = table.sort_values("tg t/s", ascending=False, kind="stable").reset_index(drop=True)
+        table = table.sort_values("tg128 t/s", ascending=False, kind="stable").reset_index(drop=True)
         table.insert(0, "rank", range(1, len(table) + 1))
     notes = [f"{reason}: {', '.join(ids)}" for reason, ids in left_out.items() if ids]
     notes.append(
-        f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {needed / memory_fit.GIB:.1f} GiB of memory "
+        f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {need.total / memory_fit.GIB:.1f} GiB of memory "
         f"needed at {memory_fit.DEFAULT_CONTEXT} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
-        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); a model may use "
-        f"{memory_fit.USABLE_SHARE['gpu']:.0%} of a GPU's memory and {memory_fit.USABLE_SHARE['unified']:.0%} of unified "
-        "memory; CPU rows assume enough system RAM is bought; prices are launch prices; a range is the spread between "
-        "machines (measured) or the 10th-90th percentile of the spread a prediction rests on."
+        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); margin = the device's usable "
+        "memory minus that need (CPU rows: the buyer picks the RAM); prices are launch prices; tg128 and pp512 are "
+        "llama-bench's tests at depth 0 on the backend named; measured = run on that device with a llama.cpp build, "
+        "converted = another tool's or backend's figure through a learned transfer (named in the basis), predicted = "
+        "the efficiency model (its range: the 10th-90th percentile of the spread it rests on)."
     )
-    return table, notes
-
-
-def _range(found: Estimate) -> str:
-    return "" if math.isnan(found.low) else f"{found.low:.3g}-{found.high:.3g}"
+    return table, notes, pd.DataFrame(apart, columns=APART_COLUMNS)
 
 
 def models_for_device(
-    runs: pd.DataFrame, device: Device, min_tg: float | None = None, models: list[CatalogModel] | None = None
-) -> pd.DataFrame:
+    runs: pd.DataFrame, device: Device, min_tg: float | None = None, models: list[CatalogModel] | None = None,
+    backend: str | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """The reverse question: the catalogue models this device holds (the one memory model), fastest first, each at its
-    measured generation speed where anyone measured it on this device, else predicted, with the basis named."""
+    canonical tg128 (measured, converted or predicted, the basis named) and pp512 where measured or converted."""
     from harness.catalogue.models import load_catalog
 
-    record = predictor(runs)
+    record = Record(runs)
     rows = []
     for model in models or load_catalog().models:
         need = memory_fit.model_need(model)
         if not memory_fit.device_fits(device, need.total):
             continue
-        found = estimate(Measured(runs, model.id), record, device, model)
-        if min_tg is not None and found.tg < min_tg:
+        tg = record.answer(device, model, "tg", backend)
+        assert tg is not None
+        if min_tg is not None and tg.value < min_tg:
             continue
+        pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
+        apart = "; ".join(_apart_label(row) for row in record.apart(device, model))
         rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,
-                     "memory GiB": round(need.total / memory_fit.GIB, 1), "tg t/s": found.tg, "tg range": _range(found),
-                     "pp t/s (measured)": found.pp, "basis": found.basis})  # fmt: skip
-    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "tg t/s", "tg range", "pp t/s (measured)", "basis"]
+                     "memory GiB": round(need.total / memory_fit.GIB, 1), "backend": tg.runtime, "tg128 t/s": tg.value,
+                     "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
+                     "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
+                     "other tests, not converted": apart})  # fmt: skip
+    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "backend", "tg128 t/s", "tg128 range", "tg128 is", "pp512 t/s",
+               "pp512 is", "basis", "other tests, not converted"]  # fmt: skip
     table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values("tg t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table
+    return table.sort_values("tg128 t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table

@@ -1,41 +1,47 @@
-"""Generation speed for a device and a model nobody measured together, learned from the record.
+"""Generation speed (llama-bench tg128 at depth 0) for a device and a model nobody measured together, on one llama.cpp
+backend, learned from the record's canonical figures (harness/aggregate/canonical.py).
 
-The unit is bandwidth efficiency: generated t/s x weight bytes read per token / the device's peak bandwidth. It is
-learned per test family (llama-bench's tg tests at depth 0 apart from LocalScore's averaged shapes: not the same test),
-from catalogue models only (their active share is known, so a mixture of experts reads its active bytes, not its file),
-and only where the model fits the device (a model spilled into system memory measures the spill, not the device).
+The model is a roofline with a fixed cost per token: the time to generate one token is
+    a x (weight bytes read per token / the device's peak bandwidth) + c
+where a >= 1 is how far the kernels fall short of the peak bandwidth and c the fixed time every token costs (kernel
+launches, synchronisation, sampling), fitted (Theil-Sen: the median of pairwise slopes, robust to one odd upload) on the
+measured devices of a vendor and kind on one backend. A fast card on a small model is bound by c, a slow card on a big
+one by its bandwidth: one efficiency for every device cannot say both. Bytes per token are the file, or the active
+share of a mixture of experts, from catalogue models only, and only where the model fits the device (a model spilled
+into system memory measures the spill, not the device).
 
-A prediction comes from the first level that has data:
-  1. the device itself, on other models: its efficiency on the model nearest in bytes per token, moved along the
-     efficiency-by-size curve of its group (small models reach less of the bandwidth);
-  2. devices of the same vendor and kind (NVIDIA GPUs, Apple unified, AMD CPUs, ...), at the model's bytes per token;
-  3. devices of the same kind;
-  4. an assumed efficiency, said so.
-Dense and mixture-of-experts models are apart: a mixture of experts takes its own curve where one was measured, else
-the dense curve times the mixture-of-experts factor measured on the devices that ran both. Each prediction carries a
-range, the 10th to 90th percentile of the spread it rests on (between devices at level 2-3; of the level-1 transfer
-on the group's devices with several models), and names its basis. bench/predict_loo.py measures the method.
+A prediction comes from the first level that has data, on the backend asked for:
+  1. the device itself, on other models: its measured tg128 over the fit's at the model nearest in size (else its
+     converted figure's, named), that ratio carried to this model;
+  2. devices of the same vendor and kind measured on that backend: the fit at this device's bandwidth and this model;
+  3. devices of the same kind on that backend;
+  4. every device measured on that backend (a DGX Spark's GB10 among the CUDA cards), said so.
+Peers are measured figures only: a figure converted from another tool never teaches another device. A mixture of
+experts takes its own fit where at least MIN_MOE_PEERS devices ran one, else the dense fit times the mixture-of-experts
+factor measured on the devices that ran both. Each prediction carries a range (the 10th to 90th percentile of the
+measured over fitted ratios of each peer against the fit of the others at levels 2-4, or of the level-1 transfer on the group's devices with several
+models) and names its basis. bench/predict_loo.py measures the method.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from harness import memory_fit
 from harness.catalogue.models import CatalogModel
 from harness.machine.hardware import Device
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without data
-FAMILIES = ("llama-bench tg", "LocalScore tg")  # preferred first
-LEVELS = ("own device", "vendor and kind", "kind", "assumed")
-MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense curve x the factor
-SUSPECT_SHARE = 1 / 3  # own efficiency under this share of its peers' is set aside (see Predictor._from_own)
-CELL_COLUMNS = ["family", "device_id", "kind", "group", "model", "moe", "bpt", "bandwidth_gbs", "eff", "ts", "machines"]
+MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense fit x the factor
+MIN_RANGE_POINTS = 3  # a range needs this many ratios (min-max under 5, the 10th-90th percentile from 5)
+SUSPECT_SHARE = 1 / 3  # own figure under this share of its peers' fit is set aside (see Predictor._from_own)
+NATIVE_RUNTIME = {("nvidia", "gpu"): "CUDA", ("nvidia", "unified"): "CUDA", ("amd", "gpu"): "ROCm", ("amd", "unified"): "ROCm",
+                  ("apple", "unified"): "Metal", ("intel", "gpu"): "SYCL"}  # fmt: skip  (else CPU)
 
 
 @dataclass(frozen=True)
@@ -45,192 +51,238 @@ class Prediction:
     high: float
     level: str
     basis: str
+    runtime: str
 
 
-def family_of(test: pd.Series, backend: pd.Series) -> pd.Series:
-    return pd.Series(np.where(backend == "localscore", FAMILIES[1], FAMILIES[0]), index=test.index)
+def native_runtime(device: Device) -> str:
+    return NATIVE_RUNTIME.get((device.vendor, device.kind), "CPU")
 
 
-def per_token_bytes(model: CatalogModel) -> float:
-    """Weight bytes read per generated token: the file, or the active share of a mixture of experts."""
-    weights = memory_fit.model_need(model).weights
-    return weights * model.params_active_b / model.params_total_b if model.moe else weights
+def ideal_seconds(bpt: float, bandwidth_gbs: float) -> float:
+    """Seconds per token at the device's peak bandwidth."""
+    return bpt / (bandwidth_gbs * 1e9)
 
 
-def record_cells(runs: pd.DataFrame, models: dict[str, CatalogModel], devices: dict[str, Device]) -> pd.DataFrame:
-    """One row per (test family, device, catalogue model): the median efficiency over the machines that measured it."""
-    if runs.empty:
-        return pd.DataFrame(columns=CELL_COLUMNS)
-    tg = runs[(runs["n_prompt"] == 0) & (runs["n_gen"] > 0) & (runs["n_depth"] == 0) & runs["device_id"].isin(devices)]
-    tg = tg[tg["split"].fillna("") == ""]  # a model split across machines measures the split, not the device
-    tg = tg[tg["model"].isin(models) & (tg["test"].str.fullmatch(r"tg\d+") | (tg["backend"] == "localscore"))]
-    if tg.empty:
-        return pd.DataFrame(columns=CELL_COLUMNS)
-    tg = tg.assign(family=family_of(tg["test"], tg["backend"]))
-    per_machine = tg.groupby(["family", "device_id", "model", "machine_id"])["median_ts"].median().reset_index()
-    rows = []
-    for (family, device_id, model_id), group in per_machine.groupby(["family", "device_id", "model"]):
-        device, model = devices[device_id], models[model_id]
-        if not memory_fit.device_fits(device, memory_fit.model_need(model).total):
-            continue
-        bpt, ts = per_token_bytes(model), float(group["median_ts"].median())
-        rows.append([family, device_id, device.kind, f"{device.vendor} {device.kind}", model_id, model.moe, bpt,
-                     device.bandwidth_gbs, ts * bpt / (device.bandwidth_gbs * 1e9), ts, len(group)])  # fmt: skip
-    return pd.DataFrame(rows, columns=CELL_COLUMNS)
+@dataclass(frozen=True)
+class Fit:
+    """Seconds per token = slope x ideal seconds + overhead, on `devices` devices and `models` models."""
+
+    slope: float
+    overhead: float
+    devices: int
+    models: int
+
+    def rate(self, bpt: float, bandwidth_gbs: float) -> float:
+        return 1 / (self.slope * ideal_seconds(bpt, bandwidth_gbs) + self.overhead)
+
+    def describe(self) -> str:
+        return f"{1 / self.slope:.0%} of bandwidth + {self.overhead * 1e3:.2g} ms per token"
 
 
-def _curve(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """Efficiency against log bytes per token: the median over devices per model, sorted by size."""
+def fit(cells: pd.DataFrame) -> Fit | None:
+    """Theil-Sen fit of seconds per token on ideal seconds per token; a plain efficiency (no overhead) where the cells
+    cannot place a line (one point, or a slope below 1 or overhead below 0, which physics rules out)."""
     if cells.empty:
         return None
-    per_model = cells.groupby("model").agg(bpt=("bpt", "first"), eff=("eff", "median")).sort_values("bpt")
-    return np.log(per_model["bpt"].to_numpy()), per_model["eff"].to_numpy()
+    x = np.array([ideal_seconds(b, w) for b, w in zip(cells["norm"], cells["bandwidth_gbs"])])
+    y = 1 / cells["ts"].to_numpy(dtype=float)
+    slopes = [(y[j] - y[i]) / (x[j] - x[i]) for i, j in itertools.combinations(range(len(x)), 2) if abs(x[j] - x[i]) > 1e-3 * x[i]]
+    devices, models = cells["device_id"].nunique(), cells["model"].nunique()
+    if slopes:
+        slope = float(np.median(slopes))
+        overhead = float(np.median(y - slope * x))
+        if slope >= 1 and overhead >= 0:
+            return Fit(slope, overhead, devices, models)
+    return Fit(max(1.0, float(np.median(y / x))), 0.0, devices, models)
 
 
-def _at(curve: tuple[np.ndarray, np.ndarray], bpt: float) -> float:
-    return float(np.interp(math.log(bpt), curve[0], curve[1]))  # flat beyond the sizes measured
+def spread(ratios: list[float]) -> tuple[float, float]:
+    if len(ratios) < MIN_RANGE_POINTS:
+        return math.nan, math.nan
+    if len(ratios) < 5:
+        return min(ratios), max(ratios)
+    low, high = np.quantile(ratios, [0.1, 0.9])
+    return float(low), float(high)
 
 
-def _edge_note(curve: tuple[np.ndarray, np.ndarray] | None, bpt: float) -> str:
-    """Said when the model is over twice outside the sizes the curve measured: efficiency is held at the edge there."""
-    if curve is None:
-        return ""
-    low, high = math.exp(curve[0][0]), math.exp(curve[0][-1])
-    if low / 2 <= bpt <= high * 2:
-        return ""
-    return f"; {bpt / 1e9:.2g} GB per token is outside the {low / 1e9:.2g}-{high / 1e9:.2g} GB measured, efficiency held at the edge"
+def _fitted(row, model_fit: Fit) -> float:
+    return model_fit.rate(row.norm, row.bandwidth_gbs)
 
 
 class Predictor:
-    """Predictions from a set of record cells (record_cells); build it once, ask it for many device-model pairs."""
+    """Predictions from canonical tg cells: measured ones teach every level, converted ones only the device's own
+    level 1. Build it once, ask it for many device-model pairs."""
 
-    def __init__(self, cells: pd.DataFrame):
-        self.cells = cells
-        self._own = {key: group for key, group in cells.groupby(["family", "device_id"])} if not cells.empty else {}
+    def __init__(self, measured: pd.DataFrame, converted: pd.DataFrame | None = None):
+        self.cells = measured
+        self.converted = converted if converted is not None else measured.iloc[0:0]
+        self._own = {key: group for key, group in measured.groupby(["runtime", "device_id"])} if not measured.empty else {}
+        self._own_converted = (
+            {key: group for key, group in self.converted.groupby(["runtime", "device_id"])} if not self.converted.empty else {}
+        )
 
     @functools.cache  # noqa: B019  (one predictor per command; the cache lives as long as it)
-    def _scope(self, family: str, level: str, key: str, moe: bool, exclude: str) -> pd.DataFrame:
-        column = {"vendor and kind": "group", "kind": "kind"}[level]
-        cells = self.cells
-        return cells[(cells["family"] == family) & (cells[column] == key) & (cells["moe"] == moe) & (cells["device_id"] != exclude)]
+    def _scope(self, runtime: str, level: str, key: str, moe: bool, exclude: str, converted: bool = False) -> pd.DataFrame:
+        cells = self.converted if converted else self.cells
+        if cells.empty:
+            return cells
+        column = {"vendor and kind": "group", "kind": "kind", "backend": "runtime"}[level]
+        return cells[(cells["runtime"] == runtime) & (cells[column] == key) & (cells["moe"] == moe) & (cells["device_id"] != exclude)]
+
+    @functools.cache  # noqa: B019
+    def _fit(self, runtime: str, level: str, key: str, moe: bool, exclude: str, converted: bool = False) -> Fit | None:
+        return fit(self._scope(runtime, level, key, moe, exclude, converted))
+
+    @functools.cache  # noqa: B019
+    def _held_out_ratios(self, runtime: str, level: str, key: str, moe: bool, exclude: str) -> list[float]:
+        """Each peer's measured rate over the fit of the others: the error a prediction for a new device makes."""
+        peers = self._scope(runtime, level, key, moe, exclude)
+        ratios = []
+        for device_id, own in peers.groupby("device_id"):
+            others = fit(peers[peers["device_id"] != device_id])
+            ratios += [row.ts / _fitted(row, others) for row in own.itertuples()] if others is not None else []
+        return ratios
 
     @functools.cache  # noqa: B019
     def moe_factor(self) -> tuple[float, int] | None:
-        """Mixture-of-experts efficiency over the dense efficiency at the same bytes per token, on the devices that ran
-        both in one test family (median, and how many pairs): the routing and the shared weights a mixture of experts
-        reads every token cost it a share of the bandwidth."""
+        """A mixture of experts' rate over the dense rate at the same bytes per token on the same device (its dense fit's
+        shape carried at its own level), on the devices that ran both on one backend: median, and how many pairs. The
+        routing and the shared weights every token reads cost a mixture of experts time the active bytes do not show."""
         ratios = []
-        for _, own in self.cells.groupby(["family", "device_id"]):
-            dense = _curve(own[~own["moe"]])
-            if dense is None:
+        for (runtime, _), own in self.cells.groupby(["runtime", "device_id"]) if not self.cells.empty else []:
+            dense, moe = own[~own["moe"]], own[own["moe"]]
+            if dense.empty or moe.empty:
                 continue
-            ratios += [row.eff / _at(dense, row.bpt) for row in own[own["moe"]].itertuples()]
+            shape = self._fit(runtime, "backend", runtime, False, "") or fit(dense)
+            assert shape is not None
+            level = float(np.median([row.ts / _fitted(row, shape) for row in dense.itertuples()]))
+            ratios += [row.ts / (_fitted(row, shape) * level) for row in moe.itertuples()]
         return (float(np.median(ratios)), len(ratios)) if ratios else None
-
-    @functools.cache  # noqa: B019
-    def _transfer_spread(self, family: str, group: str) -> tuple[float, float] | None:
-        """How well level 1 transfers on the group's devices with several models: the 10th and 90th percentile of
-        measured over transferred efficiency."""
-        cells = self._scope(family, "vendor and kind", group, False, "")
-        curve = _curve(cells)
-        ratios = []
-        for _, own in cells.groupby("device_id"):
-            for row in own.itertuples():
-                others = own[own["model"] != row.model]
-                if curve is None or others.empty:
-                    continue
-                near = others.iloc[int(np.argmin(np.abs(np.log(others["bpt"].to_numpy()) - math.log(row.bpt))))]
-                ratios.append(row.eff / (near["eff"] * _at(curve, row.bpt) / _at(curve, near["bpt"])))
-        return (float(np.quantile(ratios, 0.1)), float(np.quantile(ratios, 0.9))) if len(ratios) >= 5 else None
-
-    def predict(self, device: Device, model: CatalogModel) -> Prediction:
-        """The generation speed of `model` on `device` from the best level with data (see the module's docstring)."""
-        bpt = per_token_bytes(model)
-        rate = device.bandwidth_gbs * 1e9 / bpt
-        group = f"{device.vendor} {device.kind}"
-        set_aside = ""
-        for family in FAMILIES:
-            own = self._own.get((family, device.id))
-            own = own[own["model"] != model.id] if own is not None else None
-            if own is not None and not own.empty:
-                found = self._from_own(own, device, model, family, group, bpt, rate)
-                if isinstance(found, Prediction):
-                    return found
-                set_aside = set_aside or found
-        for level, key in (("vendor and kind", group), ("kind", device.kind)):
-            for family in FAMILIES:
-                if peer := self._from_peers(level, key, device, model, family, bpt, rate):
-                    return replace(peer, basis=peer.basis + set_aside)
-        tg = rate * ASSUMED_EFFICIENCY
-        basis = f"prediction: bandwidth x assumed {ASSUMED_EFFICIENCY:.0%} efficiency{set_aside}"
-        return Prediction(tg, math.nan, math.nan, "assumed", basis)
 
     def _moe_adjusted(self, model: CatalogModel, same_class: pd.DataFrame) -> tuple[float, str]:
         if not model.moe or same_class["moe"].any():
             return 1.0, ""
         factor = self.moe_factor()
         if factor is None:
-            return 1.0, "; no mixture of experts measured: dense efficiency used"
+            return 1.0, "; no mixture of experts measured: the dense fit used"
         return factor[0], f"; x{factor[0]:.2f} for a mixture of experts ({factor[1]} device-model pairs)"
 
-    def _from_own(self, own, device, model, family, group, bpt, rate) -> Prediction | str:
-        """Level 1, or why the device's own record is set aside: far below its peers' (under a third of the curve of at
-        least 3 other devices at that model's size), it likely did not run on that device (a CPU fallback, a spill)."""
+    def _moe_carry(self, model: CatalogModel, from_moe: bool) -> tuple[float, str]:
+        """Carrying a device's own figure between a dense model and a mixture of experts: the measured factor, either way."""
+        if model.moe == from_moe:
+            return 1.0, ""
+        factor = self.moe_factor()
+        if factor is None:
+            return 1.0, "; no mixture of experts measured: carried as if dense"
+        if model.moe:
+            return factor[0], f"; x{factor[0]:.2f} for a mixture of experts ({factor[1]} device-model pairs)"
+        return 1 / factor[0], f"; /{factor[0]:.2f} from a mixture of experts to a dense model ({factor[1]} device-model pairs)"
+
+    @functools.cache  # noqa: B019
+    def _shape(self, runtime: str, group: str, kind: str) -> tuple[Fit | None, str]:
+        """The fit that carries a device's own ratio from one model to another (dense): the first with at least 3
+        devices among this backend's vendor-and-kind, kind, every device on it; measured figures, then converted."""
+        for converted in (False, True):
+            for level, key in (("vendor and kind", group), ("kind", kind), ("backend", runtime)):
+                cells = self._scope(runtime, level, key, False, "", converted)
+                if cells["device_id"].nunique() >= 3:
+                    found = self._fit(runtime, level, key, False, "", converted)
+                    what = "converted" if converted else "measured"
+                    return found, f"the {key} fit ({runtime}, {found.describe()}, {what} on {found.devices} devices)"  # type: ignore[union-attr]
+        return None, "no fit (fewer than 3 devices): its efficiency held"
+
+    @functools.cache  # noqa: B019
+    def _own_spread(self, runtime: str, group: str, kind: str) -> tuple[float, float]:
+        """How well level 1 carries a device's ratio between models: measured over carried, on the devices of the
+        shape's scope with several models."""
+        shape, _ = self._shape(runtime, group, kind)
+        ratios = []
+        for _, own in self.cells[self.cells["runtime"] == runtime].groupby("device_id") if shape and not self.cells.empty else []:
+            for row in own.itertuples():
+                others = own[own["model"] != row.model]
+                if others.empty:
+                    continue
+                near = others.iloc[int(np.argmin(np.abs(np.log(others["norm"].to_numpy() / row.norm))))]
+                carried = _fitted(row, shape) * near["ts"] / shape.rate(near["norm"], near["bandwidth_gbs"])  # type: ignore[union-attr]
+                ratios.append(row.ts / carried)
+        return spread(ratios)
+
+    def own(self, device: Device, model: CatalogModel, runtime: str, bpt: float, converted: bool = False) -> Prediction | str | None:
+        """Level 1 from the device's measured (or converted) cells on other models; a string says why they are set aside."""
+        own = (self._own_converted if converted else self._own).get((runtime, device.id))
+        own = own[own["model"] != model.id] if own is not None else None
+        if own is None or own.empty:
+            return None
+        return self._from_own(own, "converted" if converted else "measured", device, model, runtime, bpt)
+
+    def _from_own(self, own, what, device, model, runtime, bpt) -> Prediction | str:
+        """Level 1, or why the device's own record is set aside: far below its peers (under a third of the fit of at
+        least 3 other devices at that model), it likely did not run on that device (a CPU fallback, a spill)."""
+        group = f"{device.vendor} {device.kind}"
         same = own[own["moe"] == model.moe]
         pool = same if not same.empty else own[~own["moe"]]
         pool = pool if not pool.empty else own
-        near = pool.iloc[int(np.argmin(np.abs(np.log(pool["bpt"].to_numpy()) - math.log(bpt))))]
-        others = self._scope(family, "vendor and kind", group, bool(near["moe"]), device.id)
-        if others["device_id"].nunique() >= 3 and near["eff"] < SUSPECT_SHARE * _at(_curve(others), near["bpt"]):  # type: ignore[arg-type]
-            return (f"; its own {near['eff']:.0%} efficiency on {near['model']} ({family}) is under a third of "
-                    f"{others['device_id'].nunique()} peers' and set aside")  # fmt: skip
-        curve, curve_name = self._size_curve(family, group, device.kind)
-        shift = _at(curve, bpt) / _at(curve, near["bpt"]) if curve is not None else 1.0
-        factor, moe_note = self._moe_adjusted(model, pool)
-        tg = rate * near["eff"] * shift * factor
-        spread = self._transfer_spread(family, group)
-        low, high = (tg * spread[0], tg * spread[1]) if spread else (math.nan, math.nan)
-        basis = (f"prediction: this device's own {near['eff']:.0%} efficiency on {near['model']} ({family}), "
-                 f"moved to this model's size along {curve_name}{_edge_note(curve, bpt)}{moe_note}")  # fmt: skip
-        return Prediction(tg, low, high, "own device", basis)
+        near = pool.iloc[int(np.argmin(np.abs(np.log(pool["norm"].to_numpy() / bpt))))]
+        others = self._scope(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
+        peer_fit = self._fit(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
+        if others["device_id"].nunique() >= 3 and peer_fit and near["ts"] < SUSPECT_SHARE * peer_fit.rate(near["norm"], device.bandwidth_gbs):
+            return (f"; its own {what} tg128 on {near['model']} ({runtime}) is under a third of "
+                    f"{others['device_id'].nunique()} peers' fit and set aside")  # fmt: skip
+        shape, shape_name = self._shape(runtime, group, device.kind)
+        if shape is not None:
+            carried = near["ts"] / shape.rate(near["norm"], device.bandwidth_gbs) * shape.rate(bpt, device.bandwidth_gbs)
+        else:
+            carried = near["ts"] * near["norm"] / bpt
+        factor, moe_note = self._moe_carry(model, bool(near["moe"]))
+        tg = carried * factor
+        low, high = self._own_spread(runtime, group, device.kind)
+        if what == "converted":
+            transfer = near["transfer"]
+            low, high = low * transfer.low / transfer.factor, high * transfer.high / transfer.factor
+            source = f"its {near['quantity']} converted from {transfer.source_label} x {transfer.factor:.2f}"
+        else:
+            source = "its own measured tg128"
+        basis = (f"predicted: {source} on {near['model']} ({runtime}, {near['ts']:.3g} t/s), carried to this model along "
+                 f"{shape_name}{moe_note}")  # fmt: skip
+        return Prediction(tg, tg * low, tg * high, "own device", basis, runtime)
 
-    @functools.cache  # noqa: B019
-    def _size_curve(self, family: str, group: str, kind: str) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
-        """How efficiency changes with bytes per token (dense models): the first of this family's vendor-and-kind,
-        this family's kind, then the other families' that rests on at least 3 models."""
-        families = [family] + [f for f in FAMILIES if f != family]
-        for name, level, key in [(f, lv, k) for f in families for lv, k in (("vendor and kind", group), ("kind", kind))]:
-            cells = self._scope(name, level, key, False, "")
-            if cells["model"].nunique() >= 3:
-                return _curve(cells), f"the {key} curve ({name}, {cells['model'].nunique()} models)"
-        return None, "no size curve (fewer than 3 models measured): efficiency held"
+    def peers(self, device: Device, model: CatalogModel, runtime: str, bpt: float, set_aside: str = "") -> Prediction | None:
+        """Levels 2 and 3: the measured devices of its vendor and kind, else of its kind, on this backend."""
+        for level, key in (("vendor and kind", f"{device.vendor} {device.kind}"), ("kind", device.kind), ("backend", runtime)):
+            if peer := self._from_peers(level, key, device, model, runtime, bpt, set_aside):
+                return peer
+        return None
 
-    def _from_peers(self, level, key, device, model, family, bpt, rate) -> Prediction | None:
-        peers = self._scope(family, level, key, model.moe, device.id)
-        factor, moe_note = 1.0, ""
-        if model.moe and peers["device_id"].nunique() < MIN_MOE_PEERS:  # too few for a curve of their own
-            peers = self._scope(family, level, key, False, device.id)
-            factor, moe_note = self._moe_adjusted(model, peers)
+    def peer_rate(self, device: Device, model: CatalogModel, runtime: str, bpt: float) -> float | None:
+        """What the peers' fit says, for checking a device's own converted figure against."""
+        found = self.peers(device, model, runtime, bpt)
+        return found.tg if found is not None else None
+
+    def _from_peers(self, level, key, device, model, runtime, bpt, set_aside) -> Prediction | None:
+        moe = model.moe and self._scope(runtime, level, key, True, device.id)["device_id"].nunique() >= MIN_MOE_PEERS
+        peers = self._scope(runtime, level, key, bool(moe), device.id)
         if peers.empty:
             return None
-        curve = _curve(peers)
-        assert curve is not None
-        eff = _at(curve, bpt) * factor
-        # between-device spread: each peer's efficiency over the curve at its own model, pooled
-        ratios = [row.eff / _at(curve, row.bpt) for row in peers.itertuples()]
-        low, high = np.quantile(ratios, [0.1, 0.9]) if len(ratios) >= 5 else (math.nan, math.nan)
-        tg = rate * eff
-        basis = (f"prediction: bandwidth x {eff:.0%} efficiency of {peers['device_id'].nunique()} {key} device(s) "
-                 f"at this size ({family}){_edge_note(curve, bpt)}{moe_note}")  # fmt: skip
-        return Prediction(tg, tg * low, tg * high, level, basis)
+        found = self._fit(runtime, level, key, bool(moe), device.id)
+        assert found is not None
+        factor, moe_note = self._moe_adjusted(model, peers)
+        tg = found.rate(bpt, device.bandwidth_gbs) * factor
+        low, high = spread(self._held_out_ratios(runtime, level, key, bool(moe), device.id))
+        basis = (f"predicted: {found.describe()} at its bandwidth, fitted on {found.devices} {key} device(s) measured "
+                 f"({runtime}, {found.models} model(s)){moe_note}{set_aside}")  # fmt: skip
+        return Prediction(tg, tg * low, tg * high, level, basis, runtime)
 
+    def predict(self, device: Device, model: CatalogModel, runtime: str, bpt: float) -> Prediction | None:
+        """Generation speed of `model` on `device` with `runtime`, from the best level with data; None without any."""
+        set_aside = ""
+        for converted in (False, True):
+            found = self.own(device, model, runtime, bpt, converted)
+            if isinstance(found, Prediction):
+                return found
+            set_aside = set_aside or found or ""
+        return self.peers(device, model, runtime, bpt, set_aside)
 
-def predictor(runs: pd.DataFrame, models: list[CatalogModel] | None = None, devices: list[Device] | None = None) -> Predictor:
-    from harness.catalogue.models import load_catalog
-    from harness.machine.hardware import load_hardware
-
-    by_id = {m.id: m for m in (models or load_catalog().models)}
-    hardware = {d.id: d for d in (devices or load_hardware())}
-    return Predictor(record_cells(runs, by_id, hardware))
-
-
+    def assumed(self, device: Device, bpt: float) -> Prediction:
+        tg = device.bandwidth_gbs * 1e9 / bpt * ASSUMED_EFFICIENCY
+        basis = f"predicted: bandwidth x an assumed {ASSUMED_EFFICIENCY:.0%} efficiency (no tg128 measured on any {device.kind})"
+        return Prediction(tg, math.nan, math.nan, "assumed", basis, native_runtime(device))

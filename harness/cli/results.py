@@ -120,6 +120,26 @@ def import_geerling(
 
 
 @import_app.command(
+    "scoreboard",
+    epilog="Example:\n\n  meek import scoreboard llama2-7b-q4_0_scoreboards.csv --date 2026-09-30 \\\n"
+    "      --source 'shared/data/community/llama-cpp-scoreboards (rows copied from the discussions)'\n\n"
+    "Takes llama.cpp's CUDA, ROCm and Vulkan scoreboards as a CSV (scoreboard, backend, device_as_published, pp512_tps, "
+    "pp512_std, tg128_tps, tg128_std, build_commit, copy_source, note): one file per row, pp512 and tg128 of "
+    "llama-2-7b-q4_0 at -ngl 99 -fa 0, on the hardware-table device the row names; a row no single device fits is skipped.",
+)
+def import_scoreboard(
+    path: Path = typer.Argument(..., help="The scoreboard rows as CSV (llama-cpp-scoreboards/ columns)."),
+    date: str = typer.Option(..., "--date", help="The day by which every row was on its board (YYYY-MM-DD): rows carry none."),
+    source: str = typer.Option(..., "--source", help="Where the CSV comes from; each row adds its discussion URL and copy."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
+) -> None:
+    """Turn llama.cpp scoreboard rows into summary-only result files, one per row, marked imported, with their source."""
+    from harness.results.share import import_scoreboard
+
+    run(lambda: import_scoreboard(path, date, source, results_dir, out))
+
+
+@import_app.command(
     "localscore",
     epilog="Example:\n\n  meek import localscore localscore_results.tsv --source 'd893a/localscore-insights @ a4f81747b3e6, "
     "assets/localscore_results.tsv (from localscore.ai)'\n\n"
@@ -170,16 +190,23 @@ def compare(
     "  meek advise --model qwen3-30b-a3b-q4_k_m --format csv\n\n"
     "  meek advise --device rtx-4090 --min-tg 20       # the reverse: what this device runs, fastest first\n\n"
     "  meek advise --machine this\n\n"
-    "Measured speeds (median over machines with that device in the results) rank first-hand; a device nobody measured on "
-    "the model gets a prediction from the record (its own efficiency on other models, else its vendor and kind's, else "
-    "its kind's), each row naming its basis and a 10-90% range.",
+    "  meek advise --model llama-2-7b-q4_0 --backend vulkan    # figures on one llama.cpp backend\n\n"
+    "Every figure is llama-bench's tg128 (and pp512) at depth 0 on a named llama.cpp backend, of one kind: measured (run "
+    "on that device with a llama.cpp build; the median over machines), converted (another tool's figure, LocalScore's "
+    "or Ollama's, or another backend's, through a transfer learned from devices measured both ways, named in the basis "
+    "with its spread), or predicted (the device's own efficiency on other models, else its vendor and kind's, else its "
+    "kind's, with a 10-90% range). Each device shows its fastest backend, named; --backend picks one. Other tools' "
+    "figures with no learned transfer are listed apart, never ranked.",
 )
 def advise(
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id of the model you want to run."),
     device: str | None = typer.Option(None, "--device", help="The reverse question: the models this hardware-table device runs."),
     machine: str | None = typer.Option(None, "--machine", help="'this': the reverse question for this machine's device."),
     budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
-    min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s."),
+    min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s (tg128)."),
+    backend: str | None = typer.Option(
+        None, "--backend", help="Only figures on this llama.cpp backend: CUDA, ROCm, Vulkan, Metal, SYCL or CPU. Default: each device's fastest."
+    ),
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
@@ -194,8 +221,8 @@ def advise(
         if (model is None) == (device is None and machine is None):
             raise UsageError("give -m MODEL (which device to buy) or --device ID / --machine this (which models it runs)")
         if model is not None:
-            return advise(results_dirs(paths), model, budget, min_tg, fmt, out)
-        return advise_device(results_dirs(paths), device, min_tg, fmt, out)
+            return advise(results_dirs(paths), model, budget, min_tg, fmt, out, backend)
+        return advise_device(results_dirs(paths), device, min_tg, fmt, out, backend)
 
     run(action)
 

@@ -47,24 +47,24 @@ def published_score(frame: pd.DataFrame, model: CatalogModel, benchmark: str) ->
 
 
 def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict[str, tuple[float, str]]:
-    """Generation t/s per catalogue model on this machine: measured here, else the record's for its device, else predicted."""
-    from harness.aggregate.advise import Measured, estimate, generation_runs
-    from harness.aggregate.predict import predictor
+    """Generation t/s (llama-bench's tg128 at depth 0) per catalogue model on this machine: measured here, else the
+    record's canonical figure for its device (measured, converted or predicted, said which)."""
+    from harness.aggregate.advise import Record
     from harness.machine.hardware import device_for_machine
 
     machine_id = facts["machine_id"]
     device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
-    record = predictor(runs) if device is not None else None
+    record = Record(runs) if device is not None else None
+    here = runs[(runs["machine_id"] == machine_id) & (runs["test"] == "tg128") & (runs["n_depth"] == 0)] if not runs.empty else runs
     speeds = {}
     for model in models:
-        here = generation_runs(runs, model.id) if not runs.empty else runs
-        here = here[here["machine_id"] == machine_id] if not here.empty else here
-        if not here.empty:
-            speeds[model.id] = (float(here["median_ts"].median()), f"measured here ({', '.join(sorted(set(here['test'])))})")
+        mine = here[here["model"] == model.id] if not here.empty else here
+        if not mine.empty:
+            speeds[model.id] = (float(mine["median_ts"].median()), "measured here (tg128)")
         elif device is not None and record is not None:
-            found = estimate(Measured(runs, model.id), record, device, model)
-            kind = "measured in the record" if found.basis.startswith("measured") else "predicted"
-            speeds[model.id] = (found.tg, f"{kind} for {device.id}")
+            found = record.answer(device, model)
+            assert found is not None
+            speeds[model.id] = (found.value, f"{found.kind} for {device.id} (tg128, {found.runtime})")
     return speeds
 
 
@@ -79,7 +79,8 @@ def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFra
     machine = memory_fit.this_machine(facts)
     if runs is None:
         runs = load_tree([results]).runs if results.exists() else pd.DataFrame()
-    fitting = [m for m in load_catalog().models if memory_fit.fits(memory_fit.model_need(m).total, machine.kind, machine.memory_bytes)]
+    fitting = [m for m in load_catalog().models
+               if memory_fit.fits(memory_fit.model_need(m).total, machine.kind, machine.memory_bytes, machine.vendor)]  # fmt: skip
     speeds = _speeds(runs, facts, fitting)
     card = Card(facts["machine_id"], machine.note, benchmark)
     scored = []
