@@ -1,8 +1,9 @@
 """Will it fit? The one memory model: what a model needs (weights, KV cache at a context and cache type, compute buffers)
-against what a device lets it use (its memory times the usable share for its kind).
+against what a device lets it use (its memory less what the driver, runtime and desktop keep; a share of unified memory).
 
-Every "does this model fit" in the harness asks `fits()`: `meek bench --tier auto` (this machine), the fit check before
+Every "does this model fit" in the harness asks this module: `meek bench --tier auto` (this machine), the fit check before
 each bench test (memory free now), `meek advise` (devices for sale), `meek gap` and the site (machine classes).
+The KV cache and compute buffer follow llama.cpp's own allocations (checked by bench/memory_fit.py; BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -57,20 +58,91 @@ BITS_PER_WEIGHT = {
 }
 DEFAULT_QUANT = "Q4_K_M"  # a model known by its parameter count only (a model card, the frontier table) is judged at Q4_K_M
 DEFAULT_CONTEXT = 8192  # the context a model is judged at when none is given (advise, gap, --tier auto)
-# Compute buffers and runtime context (llama.cpp's CPU/CUDA/Metal compute buffers at an 8k context, the CUDA context):
-# llama.cpp logs 0.3-0.5 GiB of compute buffer for 8B models at 8k with the default -ub 512.
+DEFAULT_UBATCH = 512  # llama.cpp's -ub default: the compute buffer is sized for one micro-batch of this many tokens
+KV_CELL_PADDING = 256  # llama.cpp rounds n_ctx (and a sliding-window cache) up to a multiple of 256 cells
+# Compute buffers when the model's shape is unknown: 0.5 GiB at an 8k context (llama.cpp logs 0.3-0.7 GiB for 8-32B models
+# at 8k with -ub 512), growing with the context without flash attention (the K*Q scores are n_ctx x n_ubatch x n_head).
 COMPUTE_BYTES = 0.5 * GIB
 # KV cache per token when the architecture is unknown: 192 KiB x sqrt(params / 8B), f16 K and V. Real f16 values, from
 # the models' config.json (layers x KV heads x head size x 2 x 2 bytes): Llama 3 8B 128 KiB, Qwen2.5 32B 256 KiB
 # (estimate 384), Llama 3 70B 320 KiB (estimate 568), Gemma 2 27B 368 KiB (estimate 353). Over the estimate: old
 # full-attention models (Llama 2 7B: 512 KiB) and Gemma 2 9B (336).
 KV_BYTES_PER_TOKEN_AT_8B = 192 * 1024
-# The share of a device's memory a model may use, by kind:
-USABLE_SHARE: dict[str, float] = {
-    "gpu": 0.9,  # a discrete card: the driver, the CUDA/ROCm context and the desktop keep ~10% of VRAM
-    "unified": 0.75,  # Apple-silicon style: macOS lets the GPU wire ~75% of memory by default (iogpu.wired_limit_mb)
-    "cpu": 0.6,  # system RAM for CPU inference: the OS, a browser and apps keep ~40%
-}
+# llama.cpp's sliding-window layer pattern per architecture when the GGUF gives none (src/models/<arch>.cpp,
+# load_swa_pattern(ml, n): layer il slides when il % n < n - 1): Gemma 3 five local layers to one global, gpt-oss alternate.
+SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gpt-oss": 2, "llama4": 4,
+              "exaone4": 4, "olmo2": 4}  # fmt: skip
+
+# ---- what a device leaves usable -------------------------------------------------------------------------------------
+# A discrete GPU loses a fixed amount, not a share: the CUDA/ROCm context (120-550 MB, growing with the SM count: "ggml:
+# avoid creating CUDA context during device init", llama.cpp PR #20595; 107 MiB on an RTX 4060 Ti, 555 MiB on an RTX PRO
+# 6000 Blackwell, PR #23604) plus the 1 GiB llama.cpp itself keeps free when it sizes a model to a card (--fit-target,
+# default 1024 MiB per device: PR #16653, issue #18390), which is what a desktop, the CUDA pool and cuBLAS draw on.
+# A 24 GB card (an RTX 4090 D reports 24,563 MiB: ollama issue #8923; four RTX 4090s showed 23,818 MiB free at load:
+# ollama issue #10968) so leaves 22.5 GiB.
+GPU_RESERVED_BYTES = 1.5 * GIB
+# Unified memory, by maker: the share of it the GPU may use by default.
+# - Apple: Metal's recommendedMaxWorkingSetSize, 2/3 of memory up to 36 GB (21,845 MB of a 32 GB M2 Max: ollama issue
+#   #434) and 3/4 above (about 48 of 64 GB: llama.cpp issue #1870); newer macOS allows more (107.5 GiB of 128: antirez/ds4
+#   #893), and `sudo sysctl iogpu.wired_limit_mb=...` raises it.
+# - AMD Ryzen AI Max (Strix Halo): up to 96 of 128 GB can be assigned to the GPU (AMD's Variable Graphics Memory; the
+#   hardware table's note); Linux gives the GPU half of RAM as GTT unless `ttm.pages_limit` raises it (rjmalagon/
+#   ollama-linux-amd-apu #4; noamsto/nix-amd-ai #42 measured 96 GiB with it).
+# - NVIDIA DGX Spark (GB10): CUDA sees system memory; a headless box leaves 101-102 GiB of its 128 GB free to CUDA
+#   (MiaAI-Lab/GLM-5.3-Flash-EXL3-2x-DGX-Sparks #47), a desktop and browser less.
+APPLE_SMALL_SHARE, APPLE_LARGE_SHARE, APPLE_SMALL_MAX = 2 / 3, 3 / 4, 36 * GIB
+UNIFIED_SHARE = {"amd": 0.75, "nvidia": 0.8}
+CPU_SHARE = 0.6  # system RAM for CPU inference: the OS, a browser and apps keep ~40% (unchanged: no public figure found)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What llama.cpp sizes the KV cache and compute buffers by: the attention shape, the width and the vocabulary."""
+
+    layers: int
+    kv_heads: int
+    key_length: int
+    value_length: int
+    heads: int | None = None
+    embedding: int | None = None
+    vocab: int | None = None
+    sliding_window: int = 0  # tokens a sliding-window layer keeps
+    swa_layers: int = 0  # how many layers slide
+
+    @classmethod
+    def from_facts(cls, facts: dict | None) -> Shape | None:
+        """The shape from GGUF facts (harness/catalogue/gguf_file.py) or a catalogue entry's shape; None without the
+        attention fields."""
+        facts = facts or {}
+        fields = ("block_count", "head_count_kv", "key_length", "value_length")
+        sizes = [cast(int, v) for v in (facts.get(f) for f in fields) if _count(v)]
+        if len(sizes) != len(fields):
+            return None
+        layers, kv_heads, key_length, value_length = sizes
+        window = _int_or_none(facts.get("sliding_window")) or 0
+        return cls(layers, kv_heads, key_length, value_length, heads=_int_or_none(facts.get("head_count")),
+                   embedding=_int_or_none(facts.get("embedding_length")), vocab=_int_or_none(facts.get("vocab_size")),
+                   sliding_window=window, swa_layers=_swa_layers(facts, layers) if window else 0)  # fmt: skip
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _int_or_none(value: object) -> int | None:
+    return cast(int, value) if _count(value) else None
+
+
+def _swa_layers(facts: dict, layers: int) -> int:
+    """How many layers slide: a catalogue entry's count, the GGUF's per-layer flags or period, or llama.cpp's default
+    period for the architecture."""
+    if _count(facts.get("swa_layers")):
+        return min(facts["swa_layers"], layers)
+    pattern = facts.get("sliding_window_pattern")
+    if isinstance(pattern, list):
+        return sum(bool(flag) for flag in pattern[:layers])
+    period = pattern if _count(pattern) else SWA_PERIOD.get(facts.get("architecture") or "", 0)
+    return sum(1 for il in range(layers) if il % period < period - 1) if period else 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +170,8 @@ def weights_bytes(
     params_b: float, quant: str | None = None, file_size_bytes: int | None = None, bits_per_weight: float | None = None
 ) -> float:
     """The file size when known, else parameters times the bits per weight (given, or the quant's; Q4_K_M's when the quant
-    is unknown or not in the table)."""
+    is unknown or not in the table). With every layer on a GPU llama.cpp keeps the token embedding in system RAM, so the
+    file size overstates VRAM by that tensor (about 2% for a 32B model)."""
     if file_size_bytes:
         return float(file_size_bytes)
     bits = bits_per_weight or BITS_PER_WEIGHT.get((quant or "").upper(), BITS_PER_WEIGHT[DEFAULT_QUANT])
@@ -121,15 +194,48 @@ def estimated_kv_bytes_per_token(params_total_b: float) -> float:
 
 
 def kv_bytes_per_token(facts: dict | None, type_k: str = "f16", type_v: str = "f16") -> float | None:
-    """KV-cache bytes per token from a model's GGUF facts (every layer holds every token: an upper bound for sliding-window
-    models); None when the facts lack a field (the caller then estimates from the parameter count)."""
-    facts = facts or {}
-    fields = ("block_count", "head_count_kv", "key_length", "value_length")
-    sizes = [v for v in (facts.get(f) for f in fields) if isinstance(v, int) and v > 0]
-    if len(sizes) != len(fields):
-        return None
-    layers, heads_kv, key_length, value_length = sizes
-    return layers * heads_kv * (key_length * KV_BYTES_PER_ELEMENT[type_k] + value_length * KV_BYTES_PER_ELEMENT[type_v])
+    """KV-cache bytes per token of context if every layer held every token (an upper bound for sliding-window models);
+    None when the facts lack a field (the caller then estimates from the parameter count)."""
+    shape = Shape.from_facts(facts)
+    return None if shape is None else shape.layers * _per_layer_token(shape, type_k, type_v)
+
+
+def _per_layer_token(shape: Shape, type_k: str, type_v: str) -> float:
+    return shape.kv_heads * (shape.key_length * KV_BYTES_PER_ELEMENT[type_k] + shape.value_length * KV_BYTES_PER_ELEMENT[type_v])
+
+
+def _cells(context: int) -> int:
+    return -(-int(context) // KV_CELL_PADDING) * KV_CELL_PADDING
+
+
+def _swa_cells(shape: Shape, context: int, swa_full: bool, ubatch: int) -> int:
+    """Cells of a sliding-window layer's cache: llama.cpp keeps window + one micro-batch (llama-kv-cache-iswa.cpp), or the
+    whole context with swa_full (llama-cpp-python's default; llama-server's is off)."""
+    cells = _cells(context)
+    return cells if swa_full else min(cells, _cells(shape.sliding_window + ubatch))
+
+
+def kv_cache_bytes(shape: Shape, context: int, type_k: str = "f16", type_v: str = "f16", swa_full: bool = False,
+                   ubatch: int = DEFAULT_UBATCH) -> float:  # fmt: skip
+    """llama.cpp's KV cache for `shape` at `context` tokens: full-attention layers hold every cell, sliding ones their window."""
+    full = shape.layers - shape.swa_layers
+    swa = _swa_cells(shape, context, swa_full, ubatch) if shape.swa_layers else 0
+    return _per_layer_token(shape, type_k, type_v) * (full * _cells(context) + shape.swa_layers * swa)
+
+
+def compute_bytes(shape: Shape | None, context: int, flash_attn: bool = False, ubatch: int = DEFAULT_UBATCH,
+                  swa_full: bool = False) -> float:  # fmt: skip
+    """llama.cpp's compute buffer: the largest of its per-micro-batch f32 tensors, which is the logits (vocabulary x
+    ubatch) or, without flash attention, the attention scores (heads + mask x cached cells x ubatch). An unknown shape
+    gets COMPUTE_BYTES at 8k, growing with the context when flash attention is off."""
+    if shape is None or shape.vocab is None or shape.embedding is None:
+        return COMPUTE_BYTES * (1.0 if flash_attn else max(1.0, context / DEFAULT_CONTEXT))
+    logits = 4 * ubatch * (shape.vocab + 2 * shape.embedding)
+    if flash_attn:
+        return float(logits)
+    cells = _cells(context) if shape.swa_layers < shape.layers else _swa_cells(shape, context, swa_full, ubatch)
+    scores = 4 * ubatch * (((shape.heads or shape.kv_heads) + 1) * cells + 6 * shape.embedding)
+    return float(max(logits, scores))
 
 
 def need(
@@ -142,43 +248,116 @@ def need(
     type_v: str = "f16",
     kv_per_token: float | None = None,
     bits_per_weight: float | None = None,
+    *,
+    flash_attn: bool = False,
+    swa_full: bool = False,
+    ubatch: int = DEFAULT_UBATCH,
 ) -> Need:
     """What a model needs at `context` tokens. All parameters count, every expert of a mixture-of-experts model included:
-    they must all be in memory. The KV cache comes from `kv_per_token`, else the GGUF `facts`, else the estimate from the
-    parameter count (scaled from f16 to the cache types asked for)."""
+    they must all be in memory. The KV cache comes from `kv_per_token`, else the shape in the GGUF `facts` (or a catalogue
+    entry's), else the estimate from the parameter count (scaled from f16 to the cache types asked for). Flash attention
+    off by default: llama-cpp-python's default and the larger compute buffer."""
     weights = weights_bytes(params_total_b, quant, file_size_bytes, bits_per_weight)
-    per_token, estimated = kv_per_token, False
-    if per_token is None:
-        per_token = kv_bytes_per_token(facts, type_k, type_v)
-    if per_token is None:
-        scale = (KV_BYTES_PER_ELEMENT[type_k] + KV_BYTES_PER_ELEMENT[type_v]) / 4.0
-        per_token, estimated = estimated_kv_bytes_per_token(params_total_b) * scale, True
-    return Need(weights=weights, kv_cache=context * per_token, compute=COMPUTE_BYTES, kv_estimated=estimated)
+    context = int(_positive(context, "the context (tokens)"))
+    shape = Shape.from_facts(facts)
+    compute = compute_bytes(shape, context, flash_attn, ubatch, swa_full)
+    if kv_per_token is not None:
+        return Need(weights, context * kv_per_token, compute, kv_estimated=False)
+    if shape is not None:
+        return Need(weights, kv_cache_bytes(shape, context, type_k, type_v, swa_full, ubatch), compute, kv_estimated=False)
+    scale = (KV_BYTES_PER_ELEMENT[type_k] + KV_BYTES_PER_ELEMENT[type_v]) / 4.0
+    return Need(weights, context * estimated_kv_bytes_per_token(params_total_b) * scale, compute, kv_estimated=True)
 
 
-def usable_bytes(kind: str, memory_bytes: float) -> float:
-    """The memory a model may use on a device of this kind with this much memory."""
-    return memory_bytes * USABLE_SHARE[kind]
+def model_need(model: CatalogModel, context: int = DEFAULT_CONTEXT, type_k: str = "f16", type_v: str = "f16",
+               flash_attn: bool = False) -> Need:  # fmt: skip
+    """What a catalogue model needs at `context`: its file (or parameters at its quant), and its KV cache and compute
+    buffer from the shape models.yaml gives (the estimate where it gives none)."""
+    size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
+    facts = model.shape.as_facts() if model.shape is not None else None
+    return need(model.params_total_b, model.quant, size, context, facts, type_k, type_v, flash_attn=flash_attn)
 
 
-def fits(need_bytes: float, kind: str, memory_bytes: float | None) -> bool:
+def usable_bytes(kind: str, memory_bytes: float, vendor: str | None = None) -> float:
+    """The memory a model may use on a device of this kind (and maker, for unified memory) with this much memory."""
+    if kind == "gpu":
+        return max(0.0, memory_bytes - GPU_RESERVED_BYTES)
+    if kind == "unified":
+        if vendor in UNIFIED_SHARE:
+            return memory_bytes * UNIFIED_SHARE[cast(str, vendor)]
+        return memory_bytes * (APPLE_SMALL_SHARE if memory_bytes <= APPLE_SMALL_MAX else APPLE_LARGE_SHARE)
+    if kind == "cpu":
+        return memory_bytes * CPU_SHARE
+    raise MeekError(f"unknown device kind {kind!r} (gpu, unified or cpu)")
+
+
+def usable_note() -> str:
+    """How the usable memory is reckoned, in a sentence for notes under tables."""
+    return (f"a model may use a GPU's memory less {GPU_RESERVED_BYTES / GIB:g} GiB (driver, CUDA/ROCm context, desktop), "
+            f"{APPLE_SMALL_SHARE:.0%} of Apple unified memory up to 36 GB and {APPLE_LARGE_SHARE:.0%} above, "
+            f"{UNIFIED_SHARE['amd']:.0%} on a Ryzen AI Max, {UNIFIED_SHARE['nvidia']:.0%} on a DGX Spark, and "
+            f"{CPU_SHARE:.0%} of RAM for CPU inference")  # fmt: skip
+
+
+def fits(need_bytes: float, kind: str, memory_bytes: float | None, vendor: str | None = None) -> bool:
     """The verdict: does a model needing `need_bytes` fit a device of `kind` with `memory_bytes`? A device whose memory is
     not fixed (a CPU in the hardware table: its buyer picks the RAM) holds anything."""
     if memory_bytes is None:
         return True
-    return need_bytes <= usable_bytes(kind, memory_bytes)
+    return need_bytes <= usable_bytes(kind, memory_bytes, vendor)
 
 
-def model_need(model: CatalogModel) -> Need:
-    """What a catalogue model needs at the default context: its file (or parameters at its quant) and the KV estimate."""
-    size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
-    return need(model.params_total_b, model.quant, size)
+def device_usable(device: hardware.Device) -> float | None:
+    """Usable bytes of a hardware-table device (its memory_gb, as marketed, is GiB of VRAM or unified memory); None for a
+    CPU, whose RAM is bought to suit."""
+    return None if device.memory_gb is None else usable_bytes(device.kind, device.memory_gb * GIB, device.vendor)
 
 
 def device_fits(device: hardware.Device, needed_bytes: float) -> bool:
-    """The verdict for a device of the hardware table (its memory_gb, as marketed, is GiB of VRAM or unified memory; a
-    CPU's RAM is bought to suit and holds anything)."""
-    return fits(needed_bytes, device.kind, device.memory_gb * GIB if device.memory_gb is not None else None)
+    """The verdict for a device of the hardware table (a CPU's RAM is bought to suit and holds anything)."""
+    usable = device_usable(device)
+    return usable is None or needed_bytes <= usable
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A model on a device at a context: what it needs, what the device leaves usable, and the difference."""
+
+    need: Need
+    usable: float | None  # None: the memory is not fixed (a CPU: RAM bought to suit)
+    context: int
+
+    @property
+    def margin(self) -> float | None:
+        """Usable minus needed bytes: negative when it does not fit."""
+        return None if self.usable is None else self.usable - self.need.total
+
+    @property
+    def fits(self) -> bool:
+        return self.margin is None or self.margin >= 0
+
+    def text(self) -> str:
+        """'margin +1.2 GiB at 8k' (or 'short by 3.4 GiB at 8k'); '' when the memory is not fixed."""
+        if self.margin is None:
+            return ""
+        where = f"at {context_label(self.context)}"
+        return f"margin +{self.margin / GIB:.1f} GiB {where}" if self.fits else f"short by {-self.margin / GIB:.1f} GiB {where}"
+
+
+def device_margin(device: hardware.Device, model: CatalogModel, context: int = DEFAULT_CONTEXT, type_k: str = "f16",
+                  type_v: str = "f16", flash_attn: bool = False) -> Margin:  # fmt: skip
+    """The margin of a catalogue model on a hardware-table device at `context` tokens."""
+    return Margin(model_need(model, context, type_k, type_v, flash_attn), device_usable(device), context)
+
+
+def margin_for(need: Need, kind: str, memory_bytes: float | None, context: int, vendor: str | None = None) -> Margin:
+    """The margin of any need on any device (this machine, a machine class)."""
+    return Margin(need, None if memory_bytes is None else usable_bytes(kind, memory_bytes, vendor), context)
+
+
+def context_label(context: int) -> str:
+    """8192 -> '8k', 32768 -> '32k', 1000 -> '1000'."""
+    return f"{context // 1024}k" if context % 1024 == 0 else f"{context}"
 
 
 @dataclass(frozen=True)
@@ -188,6 +367,7 @@ class Device:
     kind: Kind
     memory_bytes: float
     note: str
+    vendor: str | None = None  # the GPU's maker, for unified memory
 
 
 def this_machine(facts: dict) -> Device:
@@ -195,9 +375,11 @@ def this_machine(facts: dict) -> Device:
     on the GPU), or its RAM (CPU inference)."""
     gpus = facts.get("gpus") or []
     if facts.get("unified_memory"):
-        return Device("unified", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB unified memory")
+        vendor = next((g.get("vendor") for g in gpus if g.get("unified_memory")), None)
+        return Device("unified", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB unified memory", vendor)
     if gpus and gpus[0].get("memory_bytes"):
-        return Device("gpu", gpus[0]["memory_bytes"], f"{gpus[0]['memory_bytes'] / GIB:.0f} GiB GPU memory ({gpus[0]['name']})")
+        return Device("gpu", gpus[0]["memory_bytes"], f"{gpus[0]['memory_bytes'] / GIB:.0f} GiB GPU memory ({gpus[0]['name']})",
+                      gpus[0].get("vendor"))  # fmt: skip
     return Device("cpu", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB RAM, CPU inference")
 
 

@@ -125,11 +125,11 @@ def test_memory_needed_adds_weights_kv_cache_and_overhead():
     )
 
 
-def test_fits_compares_with_the_usable_share_of_the_class():
-    assert MACHINE_CLASSES["24gb-gpu"].usable_gb == pytest.approx(21.6)  # 24 x 0.9
-    assert fits(30, "24gb-gpu") and not fits(32, "24gb-gpu")  # 20.48 <= 21.6 < 21.72 GiB
-    assert not fits(30, "16gb-gpu")  # 20.48 > 14.4
-    # 70B: 42.7875e9 bytes = 39.849 GiB + KV 1.5 x sqrt(70/8) = 4.437 GiB + 0.5 = 44.79 GiB: inside 64 x 0.75 = 48, not 32 x 0.9.
+def test_fits_compares_with_the_usable_memory_of_the_class():
+    assert MACHINE_CLASSES["24gb-gpu"].usable_gb == pytest.approx(22.5)  # 24 - 1.5 GiB (context, driver, desktop)
+    assert fits(32, "24gb-gpu") and not fits(34, "24gb-gpu")  # 21.72 <= 22.5 < 22.95 GiB
+    assert not fits(30, "16gb-gpu")  # 20.48 > 14.5
+    # 70B: 42.7875e9 bytes = 39.849 GiB + KV 1.5 x sqrt(70/8) = 4.437 GiB + 0.5 = 44.79 GiB: inside 64 x 0.75 = 48, not 32 - 1.5.
     assert memory_needed_gb(70) == pytest.approx(44.786, abs=1e-3)
     assert fits(70, "64gb-unified") and not fits(70, "32gb-gpu")
     assert fits(8, "16gb-laptop") and not fits(14, "16gb-laptop")  # 6.55 and 10.45 GiB against 16 x 0.6 = 9.6

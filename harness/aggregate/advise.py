@@ -96,6 +96,16 @@ class Record:
         cells = cells[cells["runtime"] == backend] if backend else cells
         return cells.loc[cells["ts"].idxmax()] if not cells.empty else None
 
+    def transfer_table(self) -> pd.DataFrame:
+        """Every transfer the record supports today, the ones in use (MIN_TRANSFER_DEVICES or more devices) first."""
+        rows = [{"from": t.source_label, "to": f"llama-bench {CANONICAL[t.family]} ({t.runtime})", "vendor and kind": t.group,
+                 "factor": f"x{t.factor:.2f}", "10-90%": f"{t.low:.2f}-{t.high:.2f}", "devices": len(t.devices), "pairs": t.pairs,
+                 "in use": t.usable, "devices measured both ways": ", ".join(t.devices)} for t in self.transfers]  # fmt: skip
+        table = pd.DataFrame(rows)
+        if table.empty:
+            return table
+        return table.sort_values(["in use", "devices", "from"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
+
     def runtimes(self, device: Device, backend: str | None = None) -> list[str]:
         """The backends to answer on, best-known first: `backend` alone; else the device's backends, the one its vendor
         and kind measured faster (a usable transfer between backends above 1) first, else its native one."""
@@ -179,13 +189,6 @@ def _apart_label(row: dict) -> str:
     return f"{row['quantity']}{backend}: {row['t/s']:.3g} t/s"
 
 
-def margin_note(device: Device, model: CatalogModel, context: int) -> tuple[float, float]:
-    """Memory needed at the context and the margin to the device's usable memory, GiB (margin NaN for a CPU)."""
-    need = memory_fit.model_need(model).total
-    usable = memory_fit.usable_bytes(device.kind, device.memory_gb * memory_fit.GIB) if device.memory_gb is not None else math.nan
-    return need / memory_fit.GIB, (usable - need) / memory_fit.GIB
-
-
 def advise(
     runs: pd.DataFrame,
     model: CatalogModel,
@@ -194,10 +197,11 @@ def advise(
     hardware: list[Device] | None = None,
     record: Record | None = None,
     backend: str | None = None,
+    context: int = memory_fit.DEFAULT_CONTEXT,
 ) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """Devices within budget that hold the model, fastest first (tg128); and why the others were left out, and the
     figures of other tools that stay apart."""
-    need = memory_fit.model_need(model)
+    need = memory_fit.model_need(model, context)
     per_token = normalizer(model, "tg")
     record = record or Record(runs, devices=hardware)
     rows = []
@@ -208,7 +212,8 @@ def advise(
         if budget is not None and device.launch_price_usd > budget:
             left_out["over budget"].append(device.id)
             continue
-        if not memory_fit.device_fits(device, need.total):
+        fit = memory_fit.device_margin(device, model, context)
+        if not fit.fits:
             left_out["too little memory"].append(device.id)
             continue
         if backend and backend not in backends_of(device):
@@ -220,9 +225,8 @@ def advise(
             left_out["below --min-tg"].append(device.id)
             continue
         pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
-        _, margin = margin_note(device, model, memory_fit.DEFAULT_CONTEXT)
         rows.append({"device": device.name, "kind": device.kind, "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
-                     "margin GiB": margin, "price_usd": device.launch_price_usd, "backend": tg.runtime, "tg128 t/s": tg.value,
+                     "margin GiB": fit.margin / memory_fit.GIB if fit.margin is not None else math.nan, "price_usd": device.launch_price_usd, "backend": tg.runtime, "tg128 t/s": tg.value,
                      "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
                      "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
                      "t/s per $1000": tg.value / device.launch_price_usd * 1000, "t/s per W": tg.value / device.power_w,
@@ -235,19 +239,20 @@ def advise(
     notes = [f"{reason}: {', '.join(ids)}" for reason, ids in left_out.items() if ids]
     notes.append(
         f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {need.total / memory_fit.GIB:.1f} GiB of memory "
-        f"needed at {memory_fit.DEFAULT_CONTEXT} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
-        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}); margin = the device's usable "
-        "memory minus that need (CPU rows: the buyer picks the RAM); prices are launch prices; tg128 and pp512 are "
-        "llama-bench's tests at depth 0 on the backend named; measured = run on that device with a llama.cpp build, "
-        "converted = another tool's or backend's figure through a learned transfer (named in the basis), predicted = "
-        "the efficiency model (its range: the 10th-90th percentile of the spread it rests on)."
+        f"needed at {context} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
+        f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}; --ctx to change); margin = "
+        f"the usable memory left ({memory_fit.usable_note()}); CPU rows: the buyer picks the RAM; prices are launch "
+        "prices; tg128 and pp512 are llama-bench's tests at depth 0 on the backend named; measured = run on that device "
+        "with a llama.cpp build, converted = another tool's or backend's figure through a learned transfer (named in the "
+        "basis), predicted = the fixed-cost roofline fitted on measured devices (its range: the 10th-90th percentile of "
+        "the error it rests on)."
     )
     return table, notes, pd.DataFrame(apart, columns=APART_COLUMNS)
 
 
 def models_for_device(
     runs: pd.DataFrame, device: Device, min_tg: float | None = None, models: list[CatalogModel] | None = None,
-    backend: str | None = None,
+    backend: str | None = None, context: int = memory_fit.DEFAULT_CONTEXT,
 ) -> pd.DataFrame:  # fmt: skip
     """The reverse question: the catalogue models this device holds (the one memory model), fastest first, each at its
     canonical tg128 (measured, converted or predicted, the basis named) and pp512 where measured or converted."""
@@ -256,8 +261,8 @@ def models_for_device(
     record = Record(runs)
     rows = []
     for model in models or load_catalog().models:
-        need = memory_fit.model_need(model)
-        if not memory_fit.device_fits(device, need.total):
+        fit = memory_fit.device_margin(device, model, context)
+        if not fit.fits:
             continue
         tg = record.answer(device, model, "tg", backend)
         assert tg is not None
@@ -266,11 +271,11 @@ def models_for_device(
         pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
         apart = "; ".join(_apart_label(row) for row in record.apart(device, model))
         rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,
-                     "memory GiB": round(need.total / memory_fit.GIB, 1), "backend": tg.runtime, "tg128 t/s": tg.value,
+                     "memory GiB": round(fit.need.total / memory_fit.GIB, 1), "margin": fit.text(), "backend": tg.runtime, "tg128 t/s": tg.value,
                      "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
                      "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
                      "other tests, not converted": apart})  # fmt: skip
-    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "backend", "tg128 t/s", "tg128 range", "tg128 is", "pp512 t/s",
+    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "margin", "backend", "tg128 t/s", "tg128 range", "tg128 is", "pp512 t/s",
                "pp512 is", "basis", "other tests, not converted"]  # fmt: skip
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values("tg128 t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table

@@ -83,9 +83,7 @@ def _preferred_runs(runs: pd.DataFrame) -> pd.DataFrame:
         runtime=[runtime_of(r, n) if b in LLAMA_CPP_TOOLS else "" for b, r, n in
                  zip(frame["backend"], frame["runtime"], frame["n_gpu_layers"])],
     )  # fmt: skip
-    noisy = frame["unstable"].astype(bool)
-    if "busy" in frame:
-        noisy |= frame["busy"].fillna(False).astype(bool)
+    noisy = frame["unstable"].fillna(False).astype(bool)  # a spread, outliers, or a machine busy with other work
     key = ["family", "quantity", "runtime", "device_id", "model"]
     has_stable = (~noisy).groupby([frame[k] for k in key]).transform("any")
     return frame[~noisy | ~has_stable]

@@ -19,8 +19,8 @@ A prediction comes from the first level that has data, on the backend asked for:
 Peers are measured figures only: a figure converted from another tool never teaches another device. A mixture of
 experts takes its own fit where at least MIN_MOE_PEERS devices ran one, else the dense fit times the mixture-of-experts
 factor measured on the devices that ran both. Each prediction carries a range (the 10th to 90th percentile of the
-measured over fitted ratios of each peer against the fit of the others at levels 2-4, or of the level-1 transfer on the group's devices with several
-models) and names its basis. bench/predict_loo.py measures the method.
+measured over fitted ratios of each peer against the fit of the others at levels 2-4; at level 1 how well the ratio
+carries between models on the devices with several, else the peers' spread) and names its basis. bench/predict_loo.py measures the method.
 """
 
 from __future__ import annotations
@@ -236,6 +236,8 @@ class Predictor:
         factor, moe_note = self._moe_carry(model, bool(near["moe"]))
         tg = carried * factor
         low, high = self._own_spread(runtime, group, device.kind)
+        if math.isnan(low):  # no device with several models to say how well a ratio carries: the peers' spread, wider
+            low, high = spread(self._held_out_ratios(runtime, "vendor and kind", group, False, ""))
         if what == "converted":
             transfer = near["transfer"]
             low, high = low * transfer.low / transfer.factor, high * transfer.high / transfer.factor

@@ -26,7 +26,7 @@ def read_gguf_facts(path: Path) -> dict:
         magic = handle.read(4)
     if magic != GGUF_MAGIC:
         raise MeekError(f"{path} is not a GGUF file (it starts with {magic!r}, not b'GGUF'); convert it or pick a .gguf model")
-    return _cached(path, "gguf", lambda: _parse(path, size))
+    return _cached(path, "gguf-2", lambda: _parse(path, size))  # gguf-2: vocabulary and sliding window added
 
 
 def _parse(path: Path, size: int) -> dict:
@@ -61,6 +61,8 @@ def _parse(path: Path, size: int) -> dict:
     head_count_kv = field(f"{arch}.attention.head_count_kv", head_count)
     embedding = field(f"{arch}.embedding_length")
     head_dim = embedding // head_count if embedding and isinstance(head_count, int) and head_count else None
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    pattern = field(f"{arch}.attention.sliding_window_pattern")
     return {
         "architecture": arch,
         "name": field("general.name"),
@@ -76,6 +78,10 @@ def _parse(path: Path, size: int) -> dict:
         "key_length": field(f"{arch}.attention.key_length", head_dim),
         "value_length": field(f"{arch}.attention.value_length", head_dim),
         "expert_count": field(f"{arch}.expert_count"),
+        "vocab_size": len(tokens.data) if tokens is not None else None,  # the logits row: the compute buffer's largest tensor
+        "sliding_window": field(f"{arch}.attention.sliding_window"),
+        # llama.cpp's per-layer flags (a list) or its period; absent: llama.cpp's default for the architecture
+        "sliding_window_pattern": [bool(v) for v in pattern] if isinstance(pattern, list) else pattern,
         "expert_used_count": field(f"{arch}.expert_used_count"),
     }
 

@@ -60,6 +60,27 @@ class ModelSource(BaseModel):
         return f"path {self.path}"
 
 
+class ModelShape(BaseModel):
+    """A model's attention shape and vocabulary (its config.json or GGUF header): what llama.cpp sizes the KV cache and
+    compute buffers by (harness/memory_fit.py). swa_layers of the layers keep only the last sliding_window tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+    layers: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    embedding: int = Field(gt=0)
+    vocab: int = Field(gt=0)
+    sliding_window: int = Field(default=0, ge=0)
+    swa_layers: int = Field(default=0, ge=0)
+
+    def as_facts(self) -> dict:
+        """In the GGUF facts' names (harness/catalogue/gguf_file.py)."""
+        return {"block_count": self.layers, "head_count_kv": self.kv_heads, "key_length": self.head_dim,
+                "value_length": self.head_dim, "head_count": self.heads, "embedding_length": self.embedding,
+                "vocab_size": self.vocab, "sliding_window": self.sliding_window, "swa_layers": self.swa_layers}  # fmt: skip
+
+
 class CatalogModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -78,6 +99,7 @@ class CatalogModel(BaseModel):
     context_length: int = Field(gt=0)
     context_length_extended: int | None = None
     instruct: bool = False
+    shape: ModelShape | None = None  # for the memory model; without it the KV cache is estimated from the parameters
     source: ModelSource
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     standard: bool = False

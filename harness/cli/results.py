@@ -15,7 +15,9 @@ from harness.cli.common import RESULTS_DIR_HELP, app, import_app, out, results_a
     "  meek validate a.json b.json --json     # machine-readable verdicts\n\n"
     "Checks: size and strict JSON (no NaN, bounded nesting), no markup or control characters in strings, the schema, the "
     "content hash (an edited file fails), statistics that follow from the raw samples, a generation rate the device's "
-    "memory bandwidth allows, sane dates and versions, a model sha256 the catalogue knows (a warning otherwise), duplicates.",
+    "memory bandwidth allows, sane dates and versions, a model sha256 the catalogue knows (a warning otherwise), duplicates. "
+    "Runs marked busy or unstable (another process shared the CPU, or the repetitions spread wide) are listed per file "
+    "and counted in the summary, not failed.",
 )
 def validate(
     paths: list[Path] = typer.Argument(..., help="Result files or folders (searched recursively; links are not followed)."),
@@ -171,7 +173,8 @@ def compare(
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id, model label or sha256 prefix. Default: all."),
     test: str | None = typer.Option(None, "--test", help="Comma list of tests, e.g. pp512,tg128 (the default when present)."),
     devices: str | None = typer.Option(
-        None, "--devices", help="Comma list of hardware-table device ids (e.g. rtx-4090,apple-m4-max): only these devices."
+        None, "--devices", help="Comma list of hardware-table device ids (e.g. rtx-4090,apple-m4-max): only these devices, "
+        "every test they ran; two devices: also the tests both ran side by side with the ratio, and the others apart."
     ),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
@@ -191,6 +194,8 @@ def compare(
     "  meek advise --device rtx-4090 --min-tg 20       # the reverse: what this device runs, fastest first\n\n"
     "  meek advise --machine this\n\n"
     "  meek advise --model llama-2-7b-q4_0 --backend vulkan    # figures on one llama.cpp backend\n\n"
+    "  meek advise --model qwen2.5-32b-q4_k_m --ctx 32768    # must fit with a 32k context\n\n"
+    "  meek advise --transfers                        # what converts to what, learned from the record\n\n"
     "Every figure is llama-bench's tg128 (and pp512) at depth 0 on a named llama.cpp backend, of one kind: measured (run "
     "on that device with a llama.cpp build; the median over machines), converted (another tool's figure, LocalScore's "
     "or Ollama's, or another backend's, through a transfer learned from devices measured both ways, named in the basis "
@@ -207,22 +212,27 @@ def advise(
     backend: str | None = typer.Option(
         None, "--backend", help="Only figures on this llama.cpp backend: CUDA, ROCm, Vulkan, Metal, SYCL or CPU. Default: each device's fastest."
     ),
+    ctx: int = typer.Option(8192, "--ctx", min=1, max=10_000_000, help="The context the model must fit at, tokens (KV cache and buffers grow with it)."),
+    transfers: bool = typer.Option(False, "--transfers", help="List the transfers learned from the record (what converts to what)."),
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
     """Which hardware to buy for a model and a budget, ranked by generation speed, measured where anyone measured it; or,
     with --device / --machine this, which models a device runs."""
     from harness.aggregate.views import advise, advise_device
+    from harness.aggregate.views import transfers as list_transfers
     from harness.errors import UsageError
 
     def action() -> int:
+        if transfers:
+            return list_transfers(results_dirs(paths), fmt, out)
         if machine not in (None, "this"):
             raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
         if (model is None) == (device is None and machine is None):
             raise UsageError("give -m MODEL (which device to buy) or --device ID / --machine this (which models it runs)")
         if model is not None:
-            return advise(results_dirs(paths), model, budget, min_tg, fmt, out, backend)
-        return advise_device(results_dirs(paths), device, min_tg, fmt, out, backend)
+            return advise(results_dirs(paths), model, budget, min_tg, fmt, out, backend, ctx)
+        return advise_device(results_dirs(paths), device, min_tg, fmt, out, backend, ctx)
 
     run(action)
 

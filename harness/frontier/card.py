@@ -79,8 +79,8 @@ def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFra
     machine = memory_fit.this_machine(facts)
     if runs is None:
         runs = load_tree([results]).runs if results.exists() else pd.DataFrame()
-    fitting = [m for m in load_catalog().models
-               if memory_fit.fits(memory_fit.model_need(m).total, machine.kind, machine.memory_bytes, machine.vendor)]  # fmt: skip
+    kind, memory, vendor = machine.kind, machine.memory_bytes, machine.vendor
+    fitting = [m for m in load_catalog().models if memory_fit.fits(memory_fit.model_need(m).total, kind, memory, vendor)]
     speeds = _speeds(runs, facts, fitting)
     card = Card(facts["machine_id"], machine.note, benchmark)
     scored = []

@@ -36,13 +36,14 @@ class MemoryOptions(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class MachineClass:
-    """A kind of home machine: its memory (GiB, the unit VRAM and RAM are sold in) and its kind, whose usable share
-    (harness/memory_fit.py: USABLE_SHARE) says how much of it a model may use."""
+    """A kind of home machine: its memory (GiB, the unit VRAM and RAM are sold in), its kind and, for unified memory, the
+    GPU's maker, which say how much of it a model may use (harness/memory_fit.py: usable_bytes)."""
 
     memory_gb: float
     kind: str
     note: str
     max_params_b: float | None = None  # Epoch's rule instead of the memory model: open models up to this many parameters
+    vendor: str | None = None  # unified memory: apple (the default rule), amd (Ryzen AI Max), nvidia (DGX Spark)
 
     def runs(self, params_total_b: float, need_bytes: float) -> bool:
         """Whether a model runs on the class: by Epoch's parameter threshold when it has one, else by the memory model."""
@@ -54,14 +55,14 @@ class MachineClass:
 
     @property
     def usable_gb(self) -> float:
-        return memory_fit.usable_bytes(self.kind, self.memory_bytes) / memory_fit.GIB
+        return memory_fit.usable_bytes(self.kind, self.memory_bytes, self.vendor) / memory_fit.GIB
 
     def holds(self, need_bytes: float) -> bool:
-        return memory_fit.fits(need_bytes, self.kind, self.memory_bytes)
+        return memory_fit.fits(need_bytes, self.kind, self.memory_bytes, self.vendor)
 
 
-_GPU = "discrete GPU; ~10% goes to the driver, CUDA context and desktop"
-_UNIFIED = "Apple-silicon style unified memory; macOS lets the GPU wire ~75% by default"
+_GPU = f"discrete GPU; {memory_fit.GPU_RESERVED_BYTES / memory_fit.GIB:g} GiB goes to the driver, CUDA/ROCm context and desktop"
+_UNIFIED = "Apple-silicon style unified memory; macOS lets the GPU wire 2/3 of it up to 36 GB, 3/4 above, by default"
 # A model must fit whole: GPU classes hold it in VRAM (no CPU offload).
 MACHINE_CLASSES: dict[str, MachineClass] = {
     "8gb-gpu": MachineClass(8, "gpu", _GPU),

@@ -30,8 +30,8 @@ def this_machine_class() -> tuple[MachineClass, str]:
 
     facts = fingerprint(include_build=False)
     device = memory_fit.this_machine(facts)
-    note = f"{device.note}; share usable as for the classes of that kind"
-    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note), facts["machine_id"]
+    note = f"{device.note}; usable as for the classes of that kind"
+    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note, vendor=device.vendor), facts["machine_id"]
 
 
 def parse_classes(text: str | None) -> dict[str, MachineClass]:
