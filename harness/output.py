@@ -44,10 +44,19 @@ class Output:
     COLOURS = {"warning": "33", "error": "31", "ok": "32", "FAIL": "31"}
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
-        self._err = Console(file=self.stderr, highlight=False, soft_wrap=True)
+        # streams not given are looked up at each write, not bound at import: the CLI's module-level Output then follows
+        # a redirected sys.stdout (pytest's capsys, typer's CliRunner) instead of keeping one that was closed since
+        self._stdout, self._stderr = stdout, stderr
+        self._err = Console(file=stderr, stderr=True, highlight=False, soft_wrap=True)
         self._spinner: Status | None = None
+
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self._stderr or sys.stderr
 
     @property
     def is_terminal(self) -> bool:

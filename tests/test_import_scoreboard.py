@@ -107,7 +107,7 @@ def test_rows_that_fit_no_device_or_break_physics_are_skipped_with_reasons():
     assert len(imported.skipped) == 4
 
 
-def test_the_cli_is_thin_and_refuses_a_csv_of_other_columns(tmp_path, capsys):
+def test_the_cli_is_thin_and_refuses_a_csv_of_other_columns(tmp_path):
     from typer.testing import CliRunner
 
     from harness.cli import app
@@ -118,17 +118,17 @@ def test_the_cli_is_thin_and_refuses_a_csv_of_other_columns(tmp_path, capsys):
     runner = CliRunner()
     result = runner.invoke(app, ["import", "scoreboard", str(good), "--date", "2026-09-30", "--source", "a test",
                                  "--results-dir", str(tmp_path / "results")])  # fmt: skip
-    assert result.exit_code == 0 and "1 result file(s) written" in capsys.readouterr().out  # meek's output, not click's
+    assert result.exit_code == 0 and "1 result file(s) written" in result.stdout  # meek's output, not click's
     (path,) = (tmp_path / "results").glob("rtx-4090-imported-*/*.json")
     assert json.loads(path.read_text())["created_utc"] == "2026-09-30T00:00:00Z"
     other = tmp_path / "other.csv"
     other.write_text("model,test,t/s\nllama 7B Q4_0,tg128,186.21\n")
     result = runner.invoke(app, ["import", "scoreboard", str(other), "--date", "2026-09-30", "--source", "x",
                                  "--results-dir", str(tmp_path / "results")])  # fmt: skip
-    assert result.exit_code == 1 and "not a scoreboard CSV" in capsys.readouterr().err
+    assert result.exit_code == 1 and "not a scoreboard CSV" in result.stderr
     result = runner.invoke(app, ["import", "scoreboard", str(good), "--date", "30/09/2026", "--source", "x",
                                  "--results-dir", str(tmp_path / "results")])  # fmt: skip
-    assert result.exit_code == 2 and "is not a date" in capsys.readouterr().err
+    assert result.exit_code == 2 and "is not a date" in result.stderr
 
 
 def test_a_file_of_an_older_schema_counts_as_already_imported(tmp_path):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.aggregate.compare import in_shape_order
+
 LLAMA_BENCH = Path(__file__).parent / "fixtures" / "llama-bench" / "smollm2-cpu.json"
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
 
@@ -106,11 +108,13 @@ def test_leaderboard_sorts_and_filters(browser, site):
     loaded(browser, site / "index.html")
     assert len(rows(browser)) == 3  # smollm2 in-process and through llama-bench, gemma in-process
     tg = column(browser, "tg t/s")
-    values = [float(r[tg]) for r in rows(browser)]
+    values = [float(r[tg].removesuffix(" !")) for r in rows(browser)]  # "!": a figure from busy or unstable runs only
     assert values == sorted(values, reverse=True)  # fastest first by default
+    noise = column(browser, "! busy or unstable")
+    assert all(r[tg].endswith("!") == ("busy or unstable, rerun" in r[noise]) for r in rows(browser))
     header = browser.find_elements("css selector", "#leaderboard thead th")[tg]
     header.click()
-    assert [float(r[tg]) for r in rows(browser)] == sorted(values)
+    assert [float(r[tg].removesuffix(" !")) for r in rows(browser)] == sorted(values)
     model = column(browser, "model")
     browser.find_elements("css selector", "#leaderboard thead th")[model].click()
     assert [r[model] for r in rows(browser)] == sorted(r[model] for r in rows(browser))
@@ -135,10 +139,32 @@ def test_machine_link_and_compare_page(browser, site):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get((site / "compare.html").as_uri())
-    # as for the leaderboard: on a loaded 2-core machine the script may draw the rows after the first read (one CI run)
-    WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "#comparison tbody tr"))
-    compared = browser.find_elements("css selector", "#comparison tbody tr")
-    assert [tr.find_elements("css selector", "td")[0].text for tr in compared] == ["smollm2-135m"]
+    # as for the leaderboard: on a loaded 2-core machine the script may draw the page after the first read (one CI run)
+    WebDriverWait(browser, 20).until(lambda b: b.find_element("id", "c-count").text)
+    assert_compare_page_pairs_only_the_same_test(browser, site.parent / "results")
+
+
+def compared_rows(browser) -> list[tuple[str, str]]:
+    return [tuple(td.text for td in tr.find_elements("css selector", "td")[:2])
+            for tr in browser.find_elements("css selector", "#comparison tbody tr")]  # fmt: skip
+
+
+def assert_compare_page_pairs_only_the_same_test(browser, results: Path) -> None:
+    """The pair the page opens on: its rows are exactly the tests both sides ran, as compare's side_by_side finds them
+    (the same function as `meek compare --devices A,B`), and every other test is listed apart, by name."""
+    from selenium.webdriver.support.ui import Select
+
+    from harness.aggregate.compare import side_by_side, side_figures
+    from harness.aggregate.tree import load_tree
+
+    a, b = (Select(browser.find_element("id", i)).first_selected_option.get_attribute("value") for i in ("c-a", "c-b"))
+    assert a != b
+    figures = side_figures(load_tree([results]).runs)
+    shared, only = side_by_side(figures, a, b)
+    assert sorted(compared_rows(browser)) == sorted(zip(shared["model_label"], shared["test"]))
+    listed = browser.find_element("id", "c-only").text + browser.find_element("id", "c-apart").get_attribute("textContent")
+    for row in only.itertuples():
+        assert f"only {row.side_label}: {', '.join(row.tests)}" in listed
 
 
 def test_hostile_model_name_shows_as_text(browser, tmp_path, real_results):
@@ -202,4 +228,37 @@ def test_record_site_badges_filters_buying_view_and_device_pages(browser, record
         browser.get((record_site / "devices" / f"{device}.html").as_uri())
         assert browser.find_element("css selector", "main img.figure").get_attribute("naturalWidth") != "0"
         assert "@ d" in browser.find_element("css selector", "main table").text  # every point at depth, with its source
+        points = [[td.text for td in tr.find_elements("css selector", "td")[:2]]
+                  for tr in browser.find_elements("css selector", "main table tbody tr")]  # fmt: skip
+        for model in {m for m, _ in points}:
+            tests = list(dict.fromkeys(t for m, t in points if m == model))
+            assert tests == in_shape_order(tests), (device, model)  # d4096 before d16384, pp before tg at one depth
     assert not severe(browser)
+
+
+def test_record_compare_page_never_puts_a_ratio_between_different_tests(browser, record_site):
+    """DGX Spark (pp2048/tg32 at depths) beside Strix Halo (pp512/tg128): only the shapes both ran share a row and a
+    ratio; the others are listed apart, by name, in depth order. Screenshot at 1366 px for a look."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.set_window_size(1366, 900)
+    browser.get((record_site / "compare.html").as_uri())
+    WebDriverWait(browser, 20).until(lambda b: b.find_element("id", "c-count").text)
+    assert_compare_page_pairs_only_the_same_test(browser, record_site.parent / "results")  # the pair it opens on
+    Select(browser.find_element("id", "c-a")).select_by_value("dgx-spark")
+    Select(browser.find_element("id", "c-b")).select_by_value("ryzen-ai-max-395")
+    assert_compare_page_pairs_only_the_same_test(browser, record_site.parent / "results")
+    rows = compared_rows(browser)
+    assert [test for model, test in rows if model == "gpt-oss-120b-mxfp4"] == ["pp2048 @ d32768", "tg32 @ d32768"]
+    gpt = [li.text for li in browser.find_elements("css selector", "#c-only li") if li.text.startswith("gpt-oss-120b-mxfp4:")]
+    assert len(gpt) == 1
+    assert ("only NVIDIA DGX Spark (GB10, 128 GB): pp2048, tg32, pp2048 @ d4096, tg32 @ d4096, pp2048 @ d8192, tg32 @ d8192, "
+            "pp2048 @ d16384, tg32 @ d16384; only AMD Ryzen AI Max+ 395, 128 GB (e.g. Framework Desktop): pp512, tg128") in gpt[0]
+    header = [th.text.rstrip(" ▲▼") for th in browser.find_elements("css selector", "#comparison thead th")]
+    assert header == ["model", "test", "A t/s", "A from", "B t/s", "B from", "B / A"]
+    table = browser.find_element("id", "comparison")
+    assert table.rect["x"] + table.rect["width"] <= 1366  # the table fits a 1366 px screen without scrolling sideways
+    browser.save_screenshot(str(record_site / "compare-1366.png"))
+    assert (record_site / "compare-1366.png").stat().st_size > 10_000
+    assert not severe(browser)
+    browser.set_window_size(1400, 900)

@@ -176,7 +176,7 @@ def learn_transfers(cells: pd.DataFrame) -> list[Transfer]:
     the canonical test on each runtime, per vendor and kind, from the devices that have both. A llama.cpp quantity on a
     runtime (tg32, a depth) transfers within its runtime; another tool's, or the canonical test on another backend,
     to any runtime."""
-    transfers = []
+    transfers: list[Transfer] = []
     if cells.empty:
         return transfers
     canonical = cells[cells["canonical"]]

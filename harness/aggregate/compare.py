@@ -6,7 +6,11 @@ whose rate is closer to the row above than the noise of either is marked: those 
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
+from collections import Counter
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -17,8 +21,32 @@ DEFAULT_TESTS = ("pp512", "tg128")
 GROUP = ["model", "test", "machine_id", "device", "backend", "runtime", "settings", "source", "split"]
 
 
-def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
-    """Rows of one model, named by catalogue id, label, file name or sha256 prefix; all rows when model is None."""
+_LLAMA_BENCH_TEST = re.compile(r"(?:pp(\d+))?(\+)?(?:tg(\d+))?(?: @ d(\d+))?")
+
+
+def shape_key(test: str) -> tuple:
+    """Where a test sorts: llama-bench's tests by context depth as a number (d4096 before d16384), then prompt before
+    prompt+generation before generation, then length; other tools' tests (LocalScore's, Ollama's) after them, by name."""
+    match = _LLAMA_BENCH_TEST.fullmatch(test)
+    if match is None or not (match[1] or match[3]) or bool(match[2]) != bool(match[1] and match[3]):
+        return (1, 0, 0, 0, 0, test)
+    prompt, generation = int(match[1] or 0), int(match[3] or 0)
+    return (0, int(match[4] or 0), 0 if not generation else 2 if not prompt else 1, prompt, generation, test)
+
+
+def in_shape_order(tests: Iterable[str]) -> list[str]:
+    """The distinct tests, in shape_key's order."""
+    return sorted(set(tests), key=shape_key)
+
+
+def shape_rank(tests: pd.Series) -> pd.Series:
+    """Each test's place in shape_key's order, as an integer column to sort a frame by."""
+    return tests.map({test: rank for rank, test in enumerate(in_shape_order(tests))}).astype(int)
+
+
+def select_model(frame: pd.DataFrame, model: str | None, required: bool = True) -> pd.DataFrame:
+    """Rows of one model, named by catalogue id, label, file name or sha256 prefix; all rows when model is None. With
+    required=False, a model with no rows here gives no rows (serving points or scores held only for other models)."""
     if model is None or frame.empty:
         return frame
     wanted = model.lower()
@@ -27,7 +55,7 @@ def select_model(frame: pd.DataFrame, model: str | None) -> pd.DataFrame:
         | (frame["model_label"].str.lower() == wanted)
         | (frame["model"].str.startswith(wanted) & (len(wanted) >= 8))
     )
-    if not match.any():
+    if not match.any() and required:
         known = ", ".join(sorted(frame["model"].unique())[:20])
         raise UsageError(f"no results for model '{model}' (models with results: {known or 'none'})")
     return frame[match]
@@ -51,7 +79,7 @@ def select_tests(frame: pd.DataFrame, tests: list[str] | None, every_test: bool 
 
 def shape_notes(table: pd.DataFrame) -> list[str]:
     """When the devices in a table were measured at different test shapes: which shapes each has, and that they differ."""
-    shapes = table.groupby("device")["test"].apply(lambda t: sorted(set(t)))
+    shapes = table.groupby("device")["test"].apply(in_shape_order)
     if len({tuple(s) for s in shapes}) <= 1:
         return []
     by_shapes: dict[tuple, list[str]] = {}
@@ -59,23 +87,32 @@ def shape_notes(table: pd.DataFrame) -> list[str]:
         by_shapes.setdefault(tuple(tests), []).append(str(device))
     notes = [f"{', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}: {', '.join(tests)}"
              for tests, names in by_shapes.items()]  # fmt: skip
-    if common := sorted(set.intersection(*(set(tests) for tests in shapes))):
+    if common := in_shape_order(set.intersection(*(set(tests) for tests in shapes))):
         notes.append(f"the same shape on every device (compare these rows directly): {', '.join(common)}")
-    notes.append("different test shapes are different measurements, shown side by side and never merged: pp512 is not "
-                 "pp2048, tg128 is not tg32, '@ dN' runs after N tokens of context, and LocalScore's tests average 9 "
-                 "prompt and generation lengths")  # fmt: skip
+    notes.append(DIFFERENT_SHAPES)
     return notes
 
 
+DIFFERENT_SHAPES = ("different test shapes are different measurements, shown side by side and never merged: pp512 is not "
+                    "pp2048, tg128 is not tg32, '@ dN' runs after N tokens of context, and LocalScore's tests average 9 "
+                    "prompt and generation lengths")  # fmt: skip
+
+
 def _group_figures(rows: pd.DataFrame) -> pd.Series:
+    """A group's figures; never a busy or unstable run's where the group has a stable one (the speed figures are then
+    over the stable runs alone, and the note says so), while a group with only noisy runs keeps its figure, marked."""
+    noisy = rows["unstable"].eq(True)  # a missing flag (hand-made frames) is not a mark
+    all_rows, rows = rows, rows[~noisy] if noisy.any() and not noisy.all() else rows
     medians = rows["median_ts"]
     first = rows.iloc[0]
     sample_noise = math.sqrt((rows["stddev_ts"] ** 2).mean())
     spread = (medians.max() - medians.min()) / 2
-    memory = pd.concat([rows["peak_rss_bytes"], rows["peak_gpu_bytes"]]).max()
+    memory = pd.concat([all_rows["peak_rss_bytes"], all_rows["peak_gpu_bytes"]]).max()
     return pd.Series(
         {
-            "files": rows["file"].nunique(),
+            "files": all_rows["file"].nunique(),
+            "noisy_runs": int(noisy.sum()),
+            "stable_runs": int((~noisy).sum()),
             "t/s": medians.median(),
             "min": medians.min(),
             "max": medians.max(),
@@ -117,7 +154,7 @@ def compare_table(
     runs: pd.DataFrame, model: str | None = None, tests: list[str] | None = None, devices: list[str] | None = None
 ) -> pd.DataFrame:
     """One row per (model, test, machine, backend, settings, source), fastest first within each model and test."""
-    frame = select_tests(select_devices(select_model(runs, model), devices), tests, every_test=bool(devices))
+    frame = compare_frame(runs, model, tests, devices)
     if frame.empty:
         raise MeekError("no valid results to compare (run meek bench, or meek validate to see why files were left out)")
     table = frame.groupby(GROUP, sort=False, dropna=False).apply(_group_figures, include_groups=False).reset_index()
@@ -126,9 +163,98 @@ def compare_table(
     table["bandwidth use %"] = (table["t/s"] * table["bytes_per_token"] / (table["bandwidth_gbs"] * 1e9) * 100).where(
         table["generation"]
     )
-    table = table.sort_values(["model", "test", "t/s"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
-    table["note"] = _noise_notes(table)
-    return table.drop(columns=["price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "generation"])
+    table = (table.assign(order=shape_rank(table["test"]))
+             .sort_values(["model", "order", "t/s"], ascending=[True, True, False], kind="stable")
+             .drop(columns="order").reset_index(drop=True))  # fmt: skip
+    table["note"] = [
+        "; ".join(n for n in (within, _noisy_note(row)) if n) for within, (_, row) in zip(_noise_notes(table), table.iterrows())
+    ]
+    helpers = ["price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "generation", "noisy_runs", "stable_runs"]
+    return table.drop(columns=helpers)
+
+
+def _noisy_note(row: pd.Series) -> str:
+    """The mark of a group with busy or unstable runs: left out of its figure when stable ones exist, else its figure."""
+    noisy, stable = int(row["noisy_runs"]), int(row["stable_runs"])
+    if not noisy:
+        return ""
+    if stable:
+        return f"! {noisy} busy or unstable run(s) left out: the figures are the median of the {stable} stable one(s)"
+    return "! busy or unstable: machine shared or spread wide; rerun on a quieter machine before trusting this figure"
+
+
+def compare_frame(runs: pd.DataFrame, model: str | None, tests: list[str] | None, devices: list[str] | None) -> pd.DataFrame:
+    """The runs compare shows: of the model, on the devices (every test they have), of the tests asked for."""
+    return select_tests(select_devices(select_model(runs, model), devices), tests, every_test=bool(devices))
+
+
+FIGURE_COLUMNS = ["side", "side_label", "side_kind", "model", "model_label", "test", "order", "t/s", "via"]
+
+
+def side_figures(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per side, model and test: the fastest of compare's rows (median t/s over the files of one machine, backend,
+    settings and source), with the backend and runtime that gave it and how many rows it is the fastest of. A side is a
+    hardware-table device (all its machines), else a machine the table does not know; a run split over RPC is a side of
+    its own. Tests in shape order; the figures `side_by_side` pairs, for `compare --devices A,B` and the site."""
+    runs = runs.dropna(subset=["median_ts"])
+    if runs.empty:
+        return pd.DataFrame(columns=FIGURE_COLUMNS)
+    known = runs["device_id"].notna()
+    split = runs["split"].fillna("").astype(bool)
+    side = runs["device_id"].where(known, "machine " + runs["machine_id"])
+    side = side.where(~split, runs["device_id"].fillna(runs["machine_id"]) + " + RPC")
+    label = runs["device"].where(known, runs["machine_id"]).where(~split, runs["device"] + " + RPC (split over machines)")
+    kind = pd.Series("device", index=runs.index).where(known, "machine").where(~split, "split")
+    keys = ["side", "model", "test", "machine_id", "backend", "runtime", "settings", "source"]
+    runs = runs.assign(side=side, side_label=label, side_kind=kind, noisy=runs["unstable"].eq(True))
+    has_stable = (~runs["noisy"]).groupby([runs[k] for k in keys], dropna=False).transform("any")
+    runs = runs[~runs["noisy"] | ~has_stable]  # as compare's rows: a busy or unstable run only where nothing else ran
+    rows = (runs.groupby(keys, dropna=False, sort=False)
+            .agg(tps=("median_ts", "median"), noisy=("noisy", "all"), side_label=("side_label", "first"),
+                 side_kind=("side_kind", "first"), model_label=("model_label", "first"))
+            .reset_index())  # fmt: skip
+    rows["rows"] = rows.groupby(["side", "model", "test"])["tps"].transform("size")
+    best = rows.sort_values("tps", ascending=False, kind="stable").drop_duplicates(["side", "model", "test"])
+    engine = best["backend"].where(best["runtime"].isna(), best["backend"] + ", " + best["runtime"].fillna(""))
+    fastest_of = best["rows"].map(lambda n: f" (fastest of {n})" if n > 1 else "")
+    marked = best["noisy"].map(lambda noisy: " ! busy or unstable" if noisy else "")
+    best = best.assign(order=shape_rank(best["test"]), via=engine + fastest_of + marked)
+    best = best.rename(columns={"tps": "t/s"}).sort_values(["side", "model", "order"], kind="stable")
+    return best[FIGURE_COLUMNS].reset_index(drop=True)
+
+
+def side_by_side(figures: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two sides of `side_figures`: (the tests both ran, the same test name exactly, with each side's figure and the
+    ratio B / A; per model and side, the tests only that side ran, by name in shape order, models both ran first).
+    Different tests never share a row: pp512 is not pp2048, and tg32 @ d4096 is not tg32 @ d16384."""
+    mine, theirs = figures[figures["side"] == a], figures[figures["side"] == b]
+    shared = mine.merge(theirs, on=["model", "test"], suffixes=(" A", " B"))
+    shared = pd.DataFrame({"model": shared["model"], "model_label": shared["model_label A"], "test": shared["test"],
+                           "order": shared["order A"], "A t/s": shared["t/s A"], "A via": shared["via A"],
+                           "B t/s": shared["t/s B"], "B via": shared["via B"],
+                           "B / A": shared["t/s B"] / shared["t/s A"]})  # fmt: skip
+    shared = shared.sort_values(["model", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
+    only = []
+    both = set(mine["model"]) & set(theirs["model"])
+    for model in sorted(set(mine["model"]) | set(theirs["model"]), key=lambda m: (m not in both, m)):
+        for side, own, other in ((a, mine, theirs), (b, theirs, mine)):
+            ran = own[own["model"] == model]
+            tests = [t for t in ran["test"] if t not in set(other.loc[other["model"] == model, "test"])]
+            if tests:
+                only.append({"model": model, "model_label": ran["model_label"].iloc[0], "side": side,
+                             "side_label": ran["side_label"].iloc[0], "tests": tests})  # fmt: skip
+    return shared, pd.DataFrame(only, columns=["model", "model_label", "side", "side_label", "tests"])
+
+
+def default_pair(figures: pd.DataFrame) -> list[str]:
+    """The two sides of `side_figures` that share the most tests (model and test name), else the first two: the pair
+    the site's compare page opens on."""
+    counts: Counter = Counter()
+    for _, sides in figures.groupby(["model", "test"])["side"]:
+        counts.update(itertools.combinations(sorted(set(sides)), 2))
+    if counts:
+        return list(min(counts.items(), key=lambda item: (-item[1], item[0]))[0])
+    return sorted(set(figures["side"]))[:2]
 
 
 def _noise_notes(table: pd.DataFrame) -> list[str]:
@@ -148,10 +274,12 @@ def _noise_notes(table: pd.DataFrame) -> list[str]:
 SERVES_AT_TPS = 10.0  # "serves N streams at >= X t/s": the streams counted are those at this speed or more
 
 
-def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: float = SERVES_AT_TPS) -> pd.DataFrame:
+def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: float = SERVES_AT_TPS,
+                  required: bool = True) -> pd.DataFrame:  # fmt: skip
     """Per machine, model, mode and source: the most streams it served with each stream at min_tps or more (a server's
-    10th percentile stream, in process the per-stream rate), and at what speed; the load points behind it."""
-    frame = select_model(serving, model) if not serving.empty else serving
+    10th percentile stream, in process the per-stream rate), and at what speed; the load points behind it. With
+    required=False a model with no serving points gives an empty table rather than an error."""
+    frame = select_model(serving, model, required) if not serving.empty else serving
     rows = []
     for (machine, model_key, mode, source), points in frame.groupby(["machine_id", "model", "mode", "source"], sort=False):
         speed = points["tg_per_stream_p10"].fillna(points["tg_per_stream"])
@@ -167,8 +295,9 @@ def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: floa
 
 
 def scores_table(scores: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
-    """Primary benchmark scores per model and machine; subset scores are kept apart from full ones."""
-    frame = select_model(scores, model) if not scores.empty else scores
+    """Primary benchmark scores per model and machine; subset scores are kept apart from full ones. A model with no
+    scores gives none (scores held only for other models are no error)."""
+    frame = select_model(scores, model, required=False) if not scores.empty else scores
     frame = frame[frame["primary"]] if not frame.empty else frame
     if frame.empty:
         return pd.DataFrame()

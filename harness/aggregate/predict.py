@@ -196,14 +196,16 @@ class Predictor:
         """How well level 1 carries a device's ratio between models: measured over carried, on the devices of the
         shape's scope with several models."""
         shape, _ = self._shape(runtime, group, kind)
-        ratios = []
-        for _, own in self.cells[self.cells["runtime"] == runtime].groupby("device_id") if shape and not self.cells.empty else []:
+        ratios: list[float] = []
+        if shape is None or self.cells.empty:
+            return spread(ratios)
+        for _, own in self.cells[self.cells["runtime"] == runtime].groupby("device_id"):
             for row in own.itertuples():
                 others = own[own["model"] != row.model]
                 if others.empty:
                     continue
                 near = others.iloc[int(np.argmin(np.abs(np.log(others["norm"].to_numpy() / row.norm))))]
-                carried = _fitted(row, shape) * near["ts"] / shape.rate(near["norm"], near["bandwidth_gbs"])  # type: ignore[union-attr]
+                carried = _fitted(row, shape) * near["ts"] / shape.rate(near["norm"], near["bandwidth_gbs"])
                 ratios.append(row.ts / carried)
         return spread(ratios)
 

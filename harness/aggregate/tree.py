@@ -23,8 +23,8 @@ RUN_COLUMNS = [
     "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
     "backend", "runtime", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
     "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
-    "stddev_ts", "n_samples", "samples_ts", "unstable", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes", "measured_w",
-    "tokens_per_joule", "source", "summary_only", "split",
+    "stddev_ts", "n_samples", "samples_ts", "unstable", "other_cpu_share", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes",
+    "measured_w", "tokens_per_joule", "source", "summary_only", "split",
 ]  # fmt: skip
 SERVING_COLUMNS = [
     "file", "machine_id", "device_id", "device", "model", "model_label", "source", "mode", "n_parallel", "request_rate",
@@ -145,7 +145,8 @@ def run_rows(result: BenchResult, key: str, file: Path, per_token: float | None)
                 "stddev_ts": run.stddev_ts,
                 "n_samples": len(run.samples_ts),
                 "samples_ts": run.samples_ts,
-                "unstable": bool(run.unstable),
+                "unstable": bool(run.unstable),  # busy or unstable: a reason in the file (spread, outliers, a busy machine)
+                "other_cpu_share": run.other_cpu_share,  # None where not measured (imported, server, older files)
                 "ttft_ms": statistics.median(run.ttft_ns) / 1e6 if run.ttft_ns else None,
                 "peak_rss_bytes": run.peak_rss_bytes,
                 "peak_gpu_bytes": run.peak_gpu_used_bytes,

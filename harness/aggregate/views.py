@@ -54,7 +54,7 @@ def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: 
     if fmt == "json":
         out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]"),
                              "serving": json.loads(render(serving, "json") or "[]") if not serving.empty else [],
-                             **(_pair_json(*pair, render) if pair else {})}) + "\n")  # fmt: skip
+                             **(_pair_json(pair) if pair else {})}) + "\n")  # fmt: skip
         return EXIT_OK
     out.data(render(table, fmt))
     if not scores.empty:
@@ -64,15 +64,19 @@ def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: 
         out.data("\n" if fmt == "md" else "")
         out.data(render(serving, fmt))
     if fmt == "md" and pair:
-        _print_pair(*pair, out, render)
+        _print_pair(pair, out)
     elif fmt == "md":
         for note in shape_notes(table):
             out.say(f"- {note}")
     return EXIT_OK
 
 
-def _two_devices(runs: pd.DataFrame, model: str | None, tests: list[str] | None, devices: list[str]):
-    """`compare --devices A,B`: (A, B, the tests both ran with both figures and the ratio, the tests only one ran)."""
+Pair = tuple[tuple[str, str], tuple[str, str], pd.DataFrame, pd.DataFrame]
+
+
+def _two_devices(runs: pd.DataFrame, model: str | None, tests: list[str] | None, devices: list[str]) -> Pair:
+    """`compare --devices A,B`: ((id, name) of A, of B, the tests both ran with both figures and the ratio B / A, the
+    tests only one ran), from compare's side_figures and side_by_side (the site's compare page pairs the same figures)."""
     from harness.aggregate.compare import compare_frame, side_by_side, side_figures
 
     a, b = dict.fromkeys(devices)
@@ -85,15 +89,19 @@ def _two_devices(runs: pd.DataFrame, model: str | None, tests: list[str] | None,
     return (a, names.get(a, a)), (b, names.get(b, b)), shared, only
 
 
-def _pair_json(a, b, shared, only, render) -> dict:
+def _pair_json(pair: Pair) -> dict:
+    from harness.aggregate.compare import render
+
+    _, _, shared, only = pair
     return {"side_by_side": json.loads(render(shared, "json")) if not shared.empty else [],
             "only": [{"model": r.model, "device": r.side, "tests": r.tests} for r in only.itertuples()]}  # fmt: skip
 
 
-def _print_pair(a, b, shared, only, out: Output, render) -> None:
+def _print_pair(pair: Pair, out: Output) -> None:
     """The two-device view: the tests both ran side by side with the ratio, then the others apart, by name."""
-    from harness.aggregate.compare import DIFFERENT_SHAPES
+    from harness.aggregate.compare import DIFFERENT_SHAPES, render
 
+    a, b, shared, only = pair
     ratio = f"{b[0]} / {a[0]}"
     out.data(f"\nThe tests both ran, side by side (the same test only; each device's fastest row above; {ratio} is the "
              "ratio of the two):\n\n")  # fmt: skip
@@ -119,7 +127,7 @@ def _name_measured(frame: pd.DataFrame, here: str) -> None:
 
 
 def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output,
-           backend: str | None = None) -> int:  # fmt: skip
+           backend: str | None = None, context: int = 8192) -> int:  # fmt: skip
     from harness.aggregate.advise import advise as rank_devices
     from harness.aggregate.advise import backend_option
     from harness.aggregate.compare import render
@@ -131,7 +139,7 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
         raise UsageError(unknown_model_message(model_id, catalog))
     backend = backend_option(backend)
     tree = load_valid(paths, out)
-    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, backend=backend)
+    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, backend=backend, context=context)
     if table.empty:
         out.say("no device in the hardware table meets all the conditions")
     elif fmt == "json":
@@ -149,8 +157,26 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
     return EXIT_OK
 
 
+def transfers(paths: list[Path], fmt: str, out: Output) -> int:
+    """`meek advise --transfers`: the transfers the record supports, from which figures are converted."""
+    from harness.aggregate.advise import Record
+    from harness.aggregate.canonical import MIN_TRANSFER_DEVICES
+    from harness.aggregate.compare import render
+
+    table = Record(load_valid(paths, out).runs).transfer_table()
+    if table.empty:
+        out.say("no device in these results was measured both with llama-bench and another way: nothing converts")
+        return EXIT_OK
+    out.data(render(table, fmt))
+    if fmt == "md":
+        out.say(f"- a transfer converts figures once {MIN_TRANSFER_DEVICES} or more devices were measured both ways; factor: "
+                "the median over those devices of each device's ratio (canonical / other, per token cost); 10-90%: the "
+                "spread of every pair, carried into each converted figure's range")  # fmt: skip
+    return EXIT_OK
+
+
 def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None, fmt: str, out: Output,
-                  backend: str | None = None) -> int:  # fmt: skip
+                  backend: str | None = None, context: int = 8192) -> int:  # fmt: skip
     """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
     from harness.aggregate.advise import backend_option, backends_of, models_for_device
     from harness.aggregate.compare import render
@@ -175,7 +201,7 @@ def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None
     if backend and backend not in backends_of(device):
         raise UsageError(f"--backend: {device.name} does not run llama.cpp's {backend} backend (it runs {', '.join(backends_of(device))})")
     tree = load_valid(paths, out)
-    table = models_for_device(tree.runs, device, min_tg, backend=backend)
+    table = models_for_device(tree.runs, device, min_tg, backend=backend, context=context)
     if table.empty:
         out.say(f"no catalogue model fits {device.name}" + (f" at {min_tg:g} t/s or more" if min_tg else ""))
         return EXIT_OK
@@ -184,5 +210,5 @@ def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None
         kinds = table["tg128 is"].value_counts()
         out.say(f"- {device.name}: tg128 {', '.join(f'{n} {kind}' for kind, n in kinds.items())} (llama-bench's test at "
                 "depth 0 on the backend named; each row names its basis, and its range where the spread allows one); "
-                "memory is the need at an 8k context")  # fmt: skip
+                f"memory is the need at {context} tokens of context (--ctx)")  # fmt: skip
     return EXIT_OK

@@ -1,12 +1,15 @@
-"""Peak memory: this process's peak RSS from the kernel, and GPU memory in use sampled where NVML can read it.
+"""Peak memory: this process's peak RSS from the kernel, and GPU memory in use sampled where NVML can read it; and the
+CPU time other processes took while a test ran.
 
-The sampler wakes rarely (every 0.1 s): on a small machine every wake-up steals time from the compute threads.
+The sampler wakes rarely (every 0.1 s): on a small machine every wake-up steals time from the compute threads. The
+other-CPU meter reads the kernel's counters only at a test's start and end.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 
 try:
     import resource
@@ -73,3 +76,44 @@ class PeakMemorySampler:
         self._thread.join()
         if self._gpu:
             self._gpu.close()
+
+
+# The kernel counts CPU time in ticks (10 ms on Linux): over a shorter window the share is mostly rounding, so none is given.
+OTHER_CPU_MIN_WINDOW_S = 0.5
+
+
+class OtherCpuMeter:
+    """CPU time that other processes (and, on a virtual machine, the hypervisor's steal) took while this process
+    measured, as a share (0..1) of the machine's whole CPU capacity over that wall time: the machine's busy time minus
+    this process's own (every llama.cpp thread is one of its threads). Two reads of the kernel's counters, at the start
+    and the end: nothing runs while the test is timed."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._start: tuple[float, float, float] | None = None
+
+    def _read(self) -> tuple[float, float, float] | None:
+        try:
+            machine = psutil.cpu_times()
+            own = self._process.cpu_times()
+        except (psutil.Error, OSError):
+            return None
+        fields = machine._asdict()
+        # idle and waiting for I/O are not busy; Linux counts a guest's time inside `user` as well, so it is not added twice
+        busy = sum(fields.values()) - sum(fields.get(k, 0.0) for k in ("idle", "iowait", "guest", "guest_nice"))
+        return time.monotonic(), busy, own.user + own.system
+
+    def start(self) -> OtherCpuMeter:
+        self._start = self._read()
+        return self
+
+    def stop(self) -> float | None:
+        """The share since start(); None when the counters cannot be read or the window was too short to tell."""
+        end = self._read()
+        if self._start is None or end is None:
+            return None
+        wall = end[0] - self._start[0]
+        if wall < OTHER_CPU_MIN_WINDOW_S:
+            return None
+        other = (end[1] - self._start[1]) - (end[2] - self._start[2])
+        return min(1.0, max(0.0, other / (wall * (psutil.cpu_count() or 1))))

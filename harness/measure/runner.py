@@ -132,6 +132,17 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     return outcome
 
 
+def noisy_warning(run: Run) -> str | None:
+    """One line for a test whose figure is not this machine's own speed (busy or unstable), saying what to do."""
+    if not run.unstable:
+        return None
+    reasons = list(run.unstable)
+    if run.other_cpu_share is not None and not any(r.startswith("busy") for r in reasons):
+        reasons.append(f"other processes took {run.other_cpu_share:.0%} of the CPU")  # says whether the machine was quiet
+    return (f"warning: {run.test} t{run.n_threads} is busy or unstable ({'; '.join(reasons)}): its figure is marked in the "
+            "file, compare and the site; rerun on a quieter machine (close other programs, or more repetitions: -r 10)")
+
+
 def note_batching(result: BenchResult) -> None:
     """A point with several streams whose aggregate generation is not above the single stream's (same shape and
     settings) says so, with both figures: batching pays only while one stream leaves the device's compute idle."""
@@ -256,6 +267,8 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 result.runs.append(run)
                 flag = f"  (unstable: {'; '.join(run.unstable)})" if run.unstable else ""
                 progress.line(f"  {run.test:<18} t{run.n_threads:<3} {run.avg_ts:10.2f} ± {run.stddev_ts:.2f} t/s{flag}")
+                if warning := noisy_warning(run):
+                    progress.line(warning)
             elif isinstance(event, MeasuredServing):
                 point = event.point
                 result.serving.append(point)

@@ -6,6 +6,11 @@ import statistics
 
 UNSTABLE_RELATIVE_STDDEV = 0.05  # stddev >= 5% of the mean
 UNSTABLE_OUTLIER = 0.15  # a sample more than 15% away from the median
+# Other processes took this share of the machine's CPU or more while a test ran: the machine was busy. Measured on a
+# 2-core KVM guest, `meek bench -r 5` (pp512, tg128) of the bundled SmolLM2, three pairs: quiet 0.004-0.008; with one
+# busy loop pinned to the other core (`taskset -c 1 python3 -c "while True: pass"`) 0.32-0.36, and tg128 at 54-58 t/s
+# instead of 147-194. 10% sits far above the quiet floor and well below one stolen core of two.
+BUSY_OTHER_CPU_SHARE = 0.10
 
 
 def tokens_per_second(n_tokens: int, samples_ns: list[int]) -> list[float]:
@@ -51,3 +56,11 @@ def instability_reasons(rates: list[float]) -> list[str]:
     if far:
         reasons.append(f"{len(far)} sample(s) more than {UNSTABLE_OUTLIER:.0%} from the median")
     return reasons
+
+
+def busy_reasons(other_cpu_share: float | None) -> list[str]:
+    """The reason a test's figure is not this machine's own speed when other processes shared its CPU; empty otherwise.
+    It goes into the run's `unstable` list, the one mark every reader of a result checks."""
+    if other_cpu_share is None or other_cpu_share < BUSY_OTHER_CPU_SHARE:
+        return []
+    return [f"busy: other processes took {other_cpu_share:.0%} of the machine's CPU"]

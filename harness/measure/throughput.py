@@ -16,9 +16,9 @@ from harness.machine.sensors import PowerSampler, tokens_per_joule
 from harness.measure import faults
 from harness.measure.backends.base import Backend
 from harness.measure.events import Event, Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
-from harness.measure.monitor import PeakMemorySampler
+from harness.measure.monitor import OtherCpuMeter, PeakMemorySampler
 from harness.measure.protocol import LoadGroup, TestInstance, settings_of
-from harness.measure.stats import summarize
+from harness.measure.stats import busy_reasons, summarize
 from harness.results.schema import Load, Run, ServingPoint
 
 Emit = Callable[[Event], None]
@@ -85,6 +85,7 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
     samples_ns, ttft_ns = [], []
     depth_snapshot = None
     power = PowerSampler().start()  # whatever sensors this machine lets us read; none is an empty list, never zeros
+    others = OtherCpuMeter().start()  # read at the start and end of the repetitions only, never inside a timing
     try:
         for repetition in range(repetitions):
             backend.clear()
@@ -108,9 +109,12 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
             if on_repetition:
                 on_repetition(repetition + 1)
     finally:
+        other_cpu_share = others.stop()
         readings = power.stop()
 
     n_tokens = shape.n_prompt + shape.n_gen
+    summary = summarize(n_tokens, samples_ns)
+    summary["unstable"] += busy_reasons(other_cpu_share)
     return {
         "test": shape.name,
         "n_prompt": shape.n_prompt,
@@ -122,7 +126,8 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
         "warmup_ns": warmup_ns,
         "ttft_ns": ttft_ns,
         "power": power_readings(readings, n_tokens * repetitions),
-        **summarize(n_tokens, samples_ns),
+        "other_cpu_share": other_cpu_share,
+        **summary,
     }
 
 

@@ -21,5 +21,11 @@ def migrate_3_to_4(document: dict) -> dict:
     return {**document, "schema_version": 4, "serving": document.get("serving", [])}
 
 
+def migrate_4_to_5(document: dict) -> dict:
+    """Schema 5 added each run's other_cpu_share (the CPU other processes took while it was measured) and a busy
+    machine as a reason in `unstable`; a version 4 file did not measure it, so its runs keep none (null)."""
+    return {**document, "schema_version": 5}
+
+
 # Older schema version -> function turning such a document into the next version.
-MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4}
+MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4, 4: migrate_4_to_5}

@@ -14,7 +14,7 @@ FIELDS = [
     "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_quant", "model_sha256", "model_size",
     "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "repack", "n_prompt",
     "n_gen", "n_depth", "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts", "ttft_ms",
-    "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "samples_ns", "samples_ts",
+    "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "other_cpu_share", "samples_ns", "samples_ts",
 ]  # fmt: skip
 
 
@@ -54,6 +54,7 @@ def rows(results: list[BenchResult]) -> list[dict]:
                 "peak_rss_bytes": run.peak_rss_bytes,
                 "peak_gpu_used_bytes": run.peak_gpu_used_bytes,
                 "unstable": "; ".join(run.unstable),
+                "other_cpu_share": run.other_cpu_share,
                 "samples_ns": run.samples_ns,
                 "samples_ts": run.samples_ts,
             }

@@ -17,7 +17,7 @@ from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 from harness.results.migrations import MIGRATIONS
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
@@ -170,7 +170,15 @@ class Run(Strict):
     max_ts: float | None = Field(default=None, ge=0, le=1e9)
     avg_ns: float | None = Field(default=None, ge=0)
     stddev_ns: float | None = Field(default=None, ge=0)
-    unstable: list[str] = Field(default=[], max_length=10, description="why the samples look unstable; empty when stable")
+    unstable: list[str] = Field(
+        default=[], max_length=10,
+        description="why the figure should not be trusted at face value (spread, outliers, a busy machine); empty when stable",
+    )  # fmt: skip
+    other_cpu_share: float | None = Field(
+        default=None, ge=0, le=1,
+        description="share of the machine's CPU capacity other processes took during the timed repetitions (0..1); "
+        "null when not measured (imported, a server, or repetitions under 0.5 s)",
+    )  # fmt: skip
     peak_rss_bytes: Bytes | None = None
     peak_gpu_used_bytes: Bytes | None = None
 
@@ -308,7 +316,7 @@ class Score(Strict):
 
 
 class BenchResult(Strict):
-    schema_version: Literal[4] = SCHEMA_VERSION
+    schema_version: Literal[5] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status

@@ -23,12 +23,15 @@ def validate(paths: list[Path], as_json: bool, out: Output) -> int:
         out.data("".join(line + "\n" for report in reports for line in _report_lines(report, out)))
         failed = sum(not r.ok for r in reports)
         warned = sum(r.ok and bool(r.warnings) for r in reports)
-        out.say(f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings), {failed} failed")
+        noisy = sum(r.ok and bool(r.noisy) for r in reports)
+        out.say(f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings, {noisy} with busy or "
+                f"unstable runs), {failed} failed")
     return EXIT_FAILED if any(not r.ok for r in reports) else EXIT_OK
 
 
 def _report_json(report: FileReport) -> dict:
-    return {"path": str(report.path), "ok": report.ok, "failures": report.failures, "warnings": report.warnings}
+    return {"path": str(report.path), "ok": report.ok, "failures": report.failures, "warnings": report.warnings,
+            "noisy": report.noisy}
 
 
 def _report_lines(report: FileReport, out: Output) -> list[str]:
@@ -38,6 +41,7 @@ def _report_lines(report: FileReport, out: Output) -> list[str]:
     lines = [f"{verdict} {printable_field(report.path)}"]
     lines += [f"     {out.paint('-', 'FAIL')} {printable_field(failure)}" for failure in report.failures]
     lines += [f"     {out.paint('warning:', 'warning')} {printable_field(warning)}" for warning in report.warnings]
+    lines += [f"     {out.paint('busy or unstable:', 'warning')} {printable_field(run)}" for run in report.noisy]
     return lines
 
 
@@ -53,6 +57,9 @@ def submit(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
     report = check_for_submission(path)
     for warning in report.warnings:
         out.warn(warning)
+    for run in report.noisy:
+        out.warn(f"busy or unstable: {run} (it shows marked in compare and on the site; a rerun on a quieter machine "
+                 "gives a headline figure)")
     if url:
         out.say(f"posted to {url}: {post(report, url)}")
         return EXIT_OK

@@ -39,6 +39,7 @@ class FileReport:
     warnings: list[str] = field(default_factory=list)
     result: BenchResult | None = None
     content_sha256: str | None = None
+    noisy: list[str] = field(default_factory=list)  # runs flagged busy or unstable: valid, but not a headline figure
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,15 @@ def sample_problems(run: Run) -> list[str]:
     if wrong:
         problems.append(f"{name}: {', '.join(wrong)} do not follow from the raw samples")
     return problems
+
+
+def noisy_runs(result: BenchResult) -> list[str]:
+    """The runs whose figure should not be trusted at face value (a busy machine, a wide spread), each with why."""
+    lines = []
+    for run in (r for r in result.runs if r.unstable):
+        threads = f" t{run.n_threads}" if run.n_threads is not None else ""
+        lines.append(f"{run.test}{threads}: {'; '.join(run.unstable)}")
+    return lines
 
 
 def date_and_version_problems(result: BenchResult, now: dt.datetime) -> list[str]:
@@ -155,6 +165,7 @@ class Validator:
         model = self.model_of(result)
         for run in result.runs:
             report.failures.extend(sample_problems(run))
+        report.noisy = noisy_runs(result)
         imported = bool(result.protocol and result.protocol.imported_from)
         if not imported and any(run.summary_only for run in result.runs):
             report.failures.append("summary-only runs belong to imported tables: a measurement keeps its raw samples")

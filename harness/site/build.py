@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
 from harness.catalogue.models import load_catalog
 from harness.errors import UsageError, require_existing
 from harness.machine.hardware import vendor_of
+from harness.site.compare_page import COMPARE_BODY, comparison
 from harness.output import Output
 
 ASSETS = Path(__file__).parent / "assets"
@@ -43,13 +45,34 @@ KEYS = ["model", "machine_id", "backend"]
 
 
 def _rates(runs: pd.DataFrame, prompt: bool, preferred: str) -> pd.DataFrame:
-    """Per (model, machine, backend): the median rate of the preferred test at depth 0 (pp512 / tg128), else of another."""
+    """Per (model, machine, backend): the median rate of the preferred test at depth 0 (pp512 / tg128), else of another;
+    over the stable runs where there are any (`left_out` busy or unstable ones), else over the noisy ones (`noisy`)."""
+    columns = ["test", "median_ts", "noisy", "left_out"]
     depth0 = runs[(runs["n_depth"] == 0) & ((runs["n_gen"] == 0) if prompt else (runs["n_prompt"] == 0))]
     if depth0.empty:
-        return pd.DataFrame(columns=[*KEYS, "test", "median_ts"]).set_index(KEYS)
-    rates = depth0.groupby([*KEYS, "test"])["median_ts"].median().reset_index()
+        return pd.DataFrame(columns=[*KEYS, *columns]).set_index(KEYS)
+    depth0 = depth0.assign(noisy=depth0["unstable"].eq(True))
+    has_stable = depth0.groupby([*KEYS, "test"])["noisy"].transform(lambda noisy: not noisy.all())
+    left_out = (depth0["noisy"] & has_stable).groupby([depth0[k] for k in [*KEYS, "test"]]).sum().rename("left_out")
+    used = depth0[~depth0["noisy"] | ~has_stable]
+    rates = used.groupby([*KEYS, "test"]).agg(median_ts=("median_ts", "median"), noisy=("noisy", "all")).join(left_out)
+    rates = rates.reset_index()
     rates = rates.assign(other=rates["test"] != preferred).sort_values([*KEYS, "other", "test"])
-    return rates.drop_duplicates(KEYS).set_index(KEYS)[["test", "median_ts"]]
+    return rates.drop_duplicates(KEYS).set_index(KEYS)[columns]
+
+
+def _noise_text(row: pd.Series) -> str:
+    """A leaderboard row's mark: which of its figures come from busy or unstable runs only, or left such runs out."""
+    parts = []
+    for prefix in ("pp", "tg"):
+        test = row[f"{prefix}_test"]
+        if pd.isna(test):
+            continue
+        if row[f"{prefix}_noisy"] == True:  # noqa: E712  (a missing value after the join is not a mark)
+            parts.append(f"{test}: busy or unstable, rerun on a quieter machine")
+        elif row[f"{prefix}_left_out"] > 0:
+            parts.append(f"{test}: {int(row[f'{prefix}_left_out'])} busy or unstable run(s) left out")
+    return "; ".join(parts)
 
 
 def leaderboard(tree: Tree) -> list[dict]:
@@ -82,6 +105,8 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "backend": backend, "pp_test": row["pp_test"] if pd.notna(row["pp_test"]) else None,
                 "pp": _number(row["pp_median_ts"]), "tg_test": row["tg_test"] if pd.notna(row["tg_test"]) else None,
                 "tg": tg_rate, "ttft_ms": _number(row["ttft_ms"]),
+                "pp_noisy": bool(row["pp_noisy"] == True), "tg_noisy": bool(row["tg_noisy"] == True),  # noqa: E712
+                "noise": _noise_text(row),
                 "peak_memory_gb": _number(memory / 1e9) if memory >= 0 else None,
                 "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
                 "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
@@ -95,7 +120,8 @@ def leaderboard(tree: Tree) -> list[dict]:
     for (model, machine), text in serves.items():  # serving points without a single-stream run
         rows.append({"model": model, "label": model, "quant": None, "tier": tiers.get(model, "unlisted"), "machine": machine,
                      "device": None, "vendor": None, "memory_gb": None, "backend": None, "pp_test": None, "pp": None,
-                     "tg_test": None, "tg": None, "ttft_ms": None, "peak_memory_gb": None, "tg_per_1000usd": None,
+                     "tg_test": None, "tg": None, "pp_noisy": False, "tg_noisy": False, "noise": "", "ttft_ms": None,
+                     "peak_memory_gb": None, "tg_per_1000usd": None,
                      "tg_per_watt": None, "price_usd": None, "files": 0, "scores": {}, "serves": text, "split": "",
                      "provenance": "measured", "source": "measured"})  # fmt: skip
     return rows
@@ -114,21 +140,21 @@ def _serves(tree: Tree) -> dict[tuple[str, str], str]:
 
 def buying_rows(runs: pd.DataFrame) -> list[dict]:
     """`meek advise` over the whole record, for the buying view: every device that holds each catalogue model the record
-    measured, at its measured speed or its prediction (kind, range and basis named)."""
-    from harness.aggregate.advise import advise
-    from harness.aggregate.predict import predictor
+    measured, at its canonical tg128 (measured, converted or predicted, backend, range and basis named)."""
+    from harness.aggregate.advise import Record, advise
 
     catalog = load_catalog()
-    record = predictor(runs)
+    record = Record(runs)
     rows = []
     for model_id in sorted(set(runs["model"]) & {m.id for m in catalog.models}):
         model = catalog.get(model_id)
         assert model is not None
-        table, _ = advise(runs, model, None, None, record=record)
+        table, _, _ = advise(runs, model, None, None, record=record)
         for row in table.to_dict("records"):
             rows.append({"model": model_id, "device": row["device"], "kind": row["kind"], "memory_gb": _number(row["memory_gb"]),
-                         "price_usd": _number(row["price_usd"]), "tg": _number(row["tg t/s"]), "range": row["tg range"],
-                         "basis": row["basis"], "provenance": "measured" if row["basis"].startswith("measured") else "predicted",
+                         "price_usd": _number(row["price_usd"]), "backend": row["backend"], "tg": _number(row["tg128 t/s"]),
+                         "range": row["tg128 range"], "basis": row["basis"], "provenance": row["tg128 is"],
+                         "pp": _number(row["pp512 t/s"]), "pp_kind": row["pp512 is"], "margin_gib": _number(row["margin GiB"]),
                          "tg_per_1000usd": _number(row["t/s per $1000"]), "tg_per_watt": _number(row["t/s per W"])})  # fmt: skip
     return rows
 
@@ -153,7 +179,7 @@ def machines(tree: Tree) -> dict[str, dict]:
                 "llama.cpp build(s)": ", ".join(sorted({str(b) for b in group["build"].dropna()})) or "unknown",
                 "result files": str(group["file"].nunique()),
             },
-            "runs": group.sort_values(["model", "test"]),
+            "runs": group.assign(order=shape_rank(group["test"])).sort_values(["model", "order"], kind="stable"),
         }
     return pages
 
@@ -189,7 +215,8 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
     rows = leaderboard(tree) if not (tree.runs.empty and tree.serving.empty) else []
     deep = depth_devices(tree.runs) if not tree.runs.empty else {}
     buying = buying_rows(tree.runs) if not tree.runs.empty else []
-    data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep)}
+    compared = comparison(tree.runs) if not tree.runs.empty else {}
+    data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep), "compare": compared}
     (assets / "data.js").write_text("window.MEEK_DATA = " + json.dumps(_finite(data), allow_nan=False) + ";\n")
     machine_pages = machines(tree) if not tree.runs.empty else {}
     for name, title in PAGES:
@@ -245,7 +272,9 @@ def _write_page(path: Path, title: str, page: str, body: str, depth: int) -> Non
 
 STATIC_BODIES = {
     "index.html": """<p>Every machine and model in the results, one row per machine, model and backend (medians over submitted
-files). Click a column to sort; filter below.</p>
+files). Click a column to sort; filter below. A <b>!</b> after a rate marks a figure from busy or unstable runs only
+(another process shared the CPU, or the repetitions spread wide): rerun on a quieter machine before trusting it; where a
+machine has stable runs too, its figure is theirs alone.</p>
 <form id="filters" class="filters">
 <label>Model <select id="f-model"><option value="">all</option></select></label>
 <label>Tier <select id="f-tier"><option value="">all</option></select></label>
@@ -256,14 +285,14 @@ files). Click a column to sort; filter below.</p>
 </form>
 <p id="count" class="count"></p>
 <div class="scroll"><table id="leaderboard"></table></div>""",
-    "compare.html": """<p>Two machines side by side on the tests both ran (medians of each machine's runs).</p>
-<form class="filters"><label>Machine A <select id="c-a"></select></label><label>Machine B <select id="c-b"></select></label></form>
-<div class="scroll"><table id="comparison"></table></div>""",
-    "buying.html": """<p>Every device that holds the model, by generation speed, per dollar and per watt, over the whole
-record: measured where anyone measured it (the record's own runs, submitted or imported), else predicted by
-<code>meek advise</code> from the record (each prediction names its basis and its range).</p>
+    "compare.html": COMPARE_BODY,
+    "buying.html": """<p>Every device that holds the model, by generation speed (llama-bench's tg128 at depth 0, on the
+llama.cpp backend named), per dollar and per watt, over the whole record: <b>measured</b> where that test ran on that device
+with a llama.cpp build, <b>converted</b> from another tool's figure (LocalScore, Ollama) or backend through a transfer
+learned from devices measured both ways, else <b>predicted</b> by <code>meek advise</code> (each row names its basis and
+its range).</p>
 <form class="filters" id="b-filters"><label>Model <select id="b-model"></select></label>
-<label>Show <select id="b-provenance"><option value="">measured and predicted</option><option>measured</option>
+<label>Show <select id="b-provenance"><option value="">all kinds</option><option>measured</option><option>converted</option>
 <option>predicted</option></select></label></form>
 <p id="b-count" class="count"></p>
 <div class="scroll"><table id="buying"></table></div>
@@ -324,6 +353,8 @@ def _device_body(device_id: str, runs: pd.DataFrame, out_dir: Path) -> str:
     points = runs[runs["n_depth"] > 0]
     table = (points.groupby(["model_label", "test", "runtime", "source"], dropna=False)["median_ts"].median()
              .reset_index().rename(columns={"model_label": "model", "median_ts": "t/s"}))  # fmt: skip
+    table = (table.assign(order=shape_rank(table["test"])).sort_values(["model", "order"], kind="stable")
+             .drop(columns="order"))  # fmt: skip
     parts.append(f'<h2>Every point at depth</h2><div class="scroll">{_html_table(table)}</div>')
     return "\n".join(parts)
 
@@ -338,8 +369,10 @@ def _machine_body(machine_id: str, page: dict) -> str:
         f'<span class="bar-value">{r.median_ts:.1f} t/s</span></div>'
         for r in runs.itertuples()
     )
-    table = runs[["model_label", "quant", "test", "backend", "settings", "median_ts", "stddev_ts", "n_samples", "ttft_ms",
-                  "created_utc"]].rename(columns={"model_label": "model", "median_ts": "t/s (median)", "stddev_ts": "stddev",
+    runs = runs.assign(noisy=runs["unstable"].eq(True).map({True: "! busy or unstable", False: ""}),
+                       other_cpu=pd.to_numeric(runs["other_cpu_share"], errors="coerce") * 100)
+    table = runs[["model_label", "quant", "test", "backend", "settings", "median_ts", "stddev_ts", "n_samples", "noisy",
+                  "other_cpu", "ttft_ms", "created_utc"]].rename(columns={"noisy": "mark", "other_cpu": "other CPU %"}).rename(columns={"model_label": "model", "median_ts": "t/s (median)", "stddev_ts": "stddev",
                                                   "n_samples": "samples", "ttft_ms": "TTFT ms", "created_utc": "run (UTC)"})  # fmt: skip
     return (f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
             f'<div class="scroll">{_html_table(table)}</div>')  # fmt: skip

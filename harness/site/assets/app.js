@@ -18,7 +18,7 @@ function formatNumber(value) {
 
 const ROW_LIMIT = 500; // rows drawn at once: thousands of results stay quick; filters narrow the rest
 
-// columns: [{key, label, numeric, badge, value(row) -> display, link(row) -> href}]
+// columns: [{key, label, numeric, badge, sort (the key it sorts by, when not key), value(row) -> display, link(row) -> href}]
 function sortableTable(table, columns, initialKey, initialDescending) {
   let sortKey = initialKey;
   let descending = initialDescending;
@@ -37,11 +37,12 @@ function sortableTable(table, columns, initialKey, initialDescending) {
     const head = table.createTHead().insertRow();
     for (const column of columns) {
       const th = text("th", column.label, column.numeric ? "num" : "");
+      const key = column.sort || column.key;
       th.dataset.key = column.key;
-      th.setAttribute("aria-sort", column.key === sortKey ? (descending ? "descending" : "ascending") : "none");
+      th.setAttribute("aria-sort", key === sortKey ? (descending ? "descending" : "ascending") : "none");
       th.addEventListener("click", () => {
-        descending = column.key === sortKey ? !descending : Boolean(column.numeric);
-        sortKey = column.key;
+        descending = key === sortKey ? !descending : Boolean(column.numeric);
+        sortKey = key;
         render();
       });
       head.appendChild(th);
@@ -91,7 +92,9 @@ function leaderboardPage() {
     { key: "device", label: "device" }, { key: "machine", label: "machine", link: machineLink("") },
     { key: "vendor", label: "vendor" }, { key: "memory", label: "memory" },
     { key: "provenance", label: "kind", badge: true }, { key: "source", label: "source" },
-    { key: "backend", label: "backend" }, { key: "split", label: "split across (RPC)" }, { key: "pp", label: "pp t/s", numeric: true }, { key: "tg", label: "tg t/s", numeric: true },
+    { key: "backend", label: "backend" }, { key: "split", label: "split across (RPC)" }, { key: "pp", label: "pp t/s", numeric: true, value: (r) => formatNumber(r.pp) + (r.pp_noisy ? " !" : "") },
+    { key: "tg", label: "tg t/s", numeric: true, value: (r) => formatNumber(r.tg) + (r.tg_noisy ? " !" : "") },
+    { key: "noise", label: "! busy or unstable" },
     { key: "ttft_ms", label: "TTFT ms", numeric: true }, { key: "peak_memory_gb", label: "peak GB", numeric: true },
     { key: "tg_per_1000usd", label: "tg t/s per $1000", numeric: true }, { key: "tg_per_watt", label: "tg t/s per W", numeric: true },
     { key: "serves", label: "serves (streams at >= 10 t/s)" },
@@ -118,31 +121,62 @@ function leaderboardPage() {
   apply();
 }
 
+// Two sides (devices, or machines the hardware table does not know) from DATA.compare, which build.py writes from
+// harness/aggregate/compare.py's side_figures: each side's fastest figure per model and test, tests in depth order.
+// A row pairs the same test name only; every other test is listed apart, by name, with no ratio.
 function comparePage() {
-  const machines = unique(DATA.rows.map((r) => r.machine));
+  const data = DATA.compare || {};
+  const sides = data.sides || [], models = data.models || [];
+  const figures = new Map(Object.entries(data.figures || {}).map(([side, list]) => [side, new Map(list)]));
   const a = document.getElementById("c-a"), b = document.getElementById("c-b");
-  fillSelect(a, machines, false);
-  fillSelect(b, machines, false);
-  if (machines.length > 1) b.value = machines[1];
-  const table = sortableTable(document.getElementById("comparison"), [
-    { key: "label", label: "model" }, { key: "backendA", label: "backend A" }, { key: "backendB", label: "backend B" },
-    { key: "ppA", label: "pp t/s A", numeric: true }, { key: "ppB", label: "pp t/s B", numeric: true },
-    { key: "tgA", label: "tg t/s A", numeric: true }, { key: "tgB", label: "tg t/s B", numeric: true },
-    { key: "ratio", label: "tg B / A", numeric: true, value: (r) => (r.ratio ? r.ratio.toFixed(2) + "x" : "") },
-  ], "label", false);
-  function apply() {
-    const byModel = {};
-    for (const row of DATA.rows) {
-      if (row.machine !== a.value && row.machine !== b.value) continue;
-      const entry = (byModel[row.model] = byModel[row.model] || { label: row.label });
-      const side = row.machine === a.value ? "A" : "B";
-      if (entry["tg" + side] === undefined || (row.tg || 0) > entry["tg" + side]) {
-        Object.assign(entry, { ["pp" + side]: row.pp, ["tg" + side]: row.tg, ["backend" + side]: row.backend });
-      }
+  const kinds = { device: "devices", machine: "machines not in the hardware table", split: "split over RPC" };
+  for (const select of [a, b]) {
+    for (const [kind, title] of Object.entries(kinds)) {
+      const group = Object.assign(document.createElement("optgroup"), { label: title });
+      for (const side of sides.filter((s) => s.kind === kind)) group.appendChild(Object.assign(text("option", side.label), { value: side.id }));
+      if (group.children.length) select.appendChild(group);
     }
-    const rows = Object.values(byModel).filter((r) => r.tgA !== undefined && r.tgB !== undefined);
-    for (const row of rows) row.ratio = row.tgA && row.tgB ? row.tgB / row.tgA : null;
+  }
+  [a.value, b.value] = data.pair && data.pair.length === 2 ? data.pair : [a.value, b.value];
+  const label = (id) => (sides.find((s) => s.id === id) || { label: id }).label;
+  const table = sortableTable(document.getElementById("comparison"), [
+    { key: "label", label: "model" }, { key: "test", label: "test", sort: "rank" },
+    { key: "tpsA", label: "A t/s", numeric: true }, { key: "viaA", label: "A from" },
+    { key: "tpsB", label: "B t/s", numeric: true }, { key: "viaB", label: "B from" },
+    { key: "ratio", label: "B / A", numeric: true, value: (r) => (r.ratio ? r.ratio.toFixed(2) + "x" : "") },
+  ], "rank", false);
+  function apply() {
+    const mine = figures.get(a.value) || new Map(), theirs = figures.get(b.value) || new Map();
+    const rows = [], only = [];
+    for (const [model, name] of models) {
+      const testsA = mine.get(model) || [], testsB = theirs.get(model) || [];
+      const byTest = new Map(testsB.map((f) => [f[0], f]));
+      const inA = new Set(testsA.map((f) => f[0]));
+      for (const [test, , tps, via] of testsA) {
+        const other = byTest.get(test);
+        if (other) rows.push({ rank: rows.length, label: name, test, tpsA: tps, viaA: via, tpsB: other[2], viaB: other[3], ratio: tps && other[2] ? other[2] / tps : null });
+      }
+      const onlyA = testsA.filter((f) => !byTest.has(f[0])).map((f) => f[0]), onlyB = testsB.filter((f) => !inA.has(f[0])).map((f) => f[0]);
+      if (onlyA.length || onlyB.length) only.push([name, onlyA, onlyB, testsA.length > 0 && testsB.length > 0]);
+    }
     table.setRows(rows);
+    const both = only.filter((o) => o[3]), apart = only.filter((o) => !o[3]);
+    document.getElementById("c-count").textContent = rows.length + " test(s) both ran, B / A = " + label(b.value) + " / " + label(a.value) +
+      "; " + both.length + " model(s) both ran with tests only one of them ran, " + apart.length + " model(s) only one of them ran (below)";
+    const item = ([model, onlyA, onlyB]) => {
+      const li = text("li", "");
+      li.append(text("b", model), document.createTextNode(": " + [[a.value, onlyA], [b.value, onlyB]].filter(([, tests]) => tests.length)
+        .map(([side, tests]) => "only " + label(side) + ": " + tests.join(", ")).join("; ")));
+      return li;
+    };
+    const list = document.getElementById("c-only");
+    list.replaceChildren(...both.map(item));
+    if (!both.length) list.appendChild(text("li", "none: every test of a model both ran is in the table above"));
+    const more = document.getElementById("c-apart");
+    const count = (side) => apart.filter((o) => (side === "A" ? o[1] : o[2]).length).length;
+    more.replaceChildren(text("summary", "Models only one of them ran: " + count("A") + " only " + label(a.value) + ", " + count("B") + " only " + label(b.value)),
+      Object.assign(document.createElement("ul"), { className: "only" }));
+    more.lastChild.append(...apart.map(item));
   }
   a.addEventListener("change", apply);
   b.addEventListener("change", apply);
@@ -154,17 +188,20 @@ function buyingPage() {
   const rows = DATA.buying || [];
   fillSelect(select, unique(rows.map((r) => r.model)), false);
   const table = sortableTable(document.getElementById("buying"), [
-    { key: "device", label: "device" }, { key: "provenance", label: "kind", badge: true },
-    { key: "memory_gb", label: "memory GB", numeric: true }, { key: "price_usd", label: "launch price $", numeric: true },
-    { key: "tg", label: "tg t/s", numeric: true }, { key: "range", label: "range" },
-    { key: "tg_per_1000usd", label: "tg t/s per $1000", numeric: true }, { key: "tg_per_watt", label: "tg t/s per W", numeric: true },
+    { key: "device", label: "device" }, { key: "backend", label: "backend" },
+    { key: "tg", label: "tg128 t/s", numeric: true }, { key: "provenance", label: "tg128 is", badge: true }, { key: "range", label: "range" },
+    { key: "pp", label: "pp512 t/s", numeric: true }, { key: "pp_kind", label: "pp512 is" },
+    { key: "memory_gb", label: "memory GB", numeric: true }, { key: "margin_gib", label: "margin GiB", numeric: true },
+    { key: "price_usd", label: "launch price $", numeric: true },
+    { key: "tg_per_1000usd", label: "tg128 per $1000", numeric: true }, { key: "tg_per_watt", label: "tg128 per W", numeric: true },
     { key: "basis", label: "basis" },
   ], "tg", true);
   function apply() {
     const shown = rows.filter((r) => r.model === select.value && (!show.value || r.provenance === show.value));
     table.setRows(shown);
-    const measured = shown.filter((r) => r.provenance === "measured").length;
-    document.getElementById("b-count").textContent = shown.length + " devices: " + measured + " measured, " + (shown.length - measured) + " predicted";
+    const count = (kind) => shown.filter((r) => r.provenance === kind).length;
+    document.getElementById("b-count").textContent = shown.length + " devices: " + count("measured") + " measured, " +
+      count("converted") + " converted, " + count("predicted") + " predicted (llama-bench tg128 at depth 0)";
   }
   document.getElementById("b-filters").addEventListener("change", apply);
   const pages = document.getElementById("device-pages");
