@@ -21,16 +21,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import memory_fit
-from harness.aggregate.canonical import CANONICAL, MIN_TRANSFER_DEVICES, Transfer, converted_cells, learn_transfers, normalizer, record_cells
-from harness.aggregate.predict import Prediction, Predictor, native_runtime
+from harness.aggregate.canonical import (CANONICAL, MIN_TRANSFER_DEVICES, RUNTIMES, Transfer, backends_of, converted_cells,
+                                        learn_transfers, normalizer, record_cells)  # fmt: skip
+from harness.aggregate.predict import Prediction, Predictor
 from harness.catalogue.models import CatalogModel
 from harness.errors import UsageError
 from harness.machine.hardware import Device, load_hardware
-
-# The llama.cpp backends a device can run (those people use on it): --backend must name one of them.
-BACKENDS = {("nvidia", "gpu"): ("CUDA", "Vulkan"), ("nvidia", "unified"): ("CUDA", "Vulkan"), ("amd", "gpu"): ("ROCm", "Vulkan"),
-            ("amd", "unified"): ("ROCm", "Vulkan"), ("apple", "unified"): ("Metal",), ("intel", "gpu"): ("SYCL", "Vulkan")}  # fmt: skip
-
 
 NOT_LLAMA_CPP = "(not llama.cpp)"
 # A converted figure under this share of what the devices measured with llama.cpp predict is set aside (Record._below_peers)
@@ -38,17 +34,13 @@ CONVERTED_SUSPECT = 0.6
 APART_COLUMNS = ["device", "quantity", "backend", "t/s", "machines", "why apart"]
 
 
-def backends_of(device: Device) -> tuple[str, ...]:
-    return BACKENDS.get((device.vendor, device.kind), ("CPU",))
-
-
 def backend_option(name: str | None) -> str | None:
     """--backend: a llama.cpp backend by name, any case."""
     if name is None:
         return None
-    known = {b.lower(): b for b in ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")}
+    known = {b.lower(): b for b in RUNTIMES}
     if name.lower() not in known:
-        raise UsageError(f"--backend: unknown backend '{name}' (choose CUDA, ROCm, Vulkan, Metal, SYCL or CPU)")
+        raise UsageError(f"--backend: unknown backend '{name}' (choose {', '.join(RUNTIMES[:-1])} or {RUNTIMES[-1]})")
     return known[name.lower()]
 
 
@@ -114,7 +106,7 @@ class Record:
         group = f"{device.vendor} {device.kind}"
         faster = {t.runtime for t in self.transfers if t.usable and t.family == "tg" and t.group == group
                   and t.source == CANONICAL["tg"] and t.factor > 1}  # fmt: skip
-        native = native_runtime(device)
+        native = backends_of(device)[0]
         return sorted(backends_of(device), key=lambda r: (r not in faster, r != native))
 
     def answer(self, device: Device, model: CatalogModel, family: str = "tg", backend: str | None = None) -> Figure | None:

@@ -25,13 +25,17 @@ import numpy as np
 import pandas as pd
 
 from harness import memory_fit
+from harness.aggregate.tree import prefer_stable
 from harness.catalogue.models import CatalogModel
 from harness.machine.hardware import Device
 
 CANONICAL = {"tg": "tg128", "pp": "pp512"}
-LLAMA_CPP_TOOLS = {"llama-bench": "llama.cpp", "llama-cpp-python": "llama.cpp"}  # the backend column's llama.cpp builds
+LLAMA_CPP_TOOLS = frozenset({"llama-bench", "llama-cpp-python"})  # the backend column's llama.cpp builds
 TOOL_NAMES = {"localscore": "LocalScore", "ollama": "Ollama"}
 RUNTIMES = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")
+# The llama.cpp backends a device runs (those people use on it), its native one first: --backend must name one of them.
+BACKENDS = {("nvidia", "gpu"): ("CUDA", "Vulkan"), ("nvidia", "unified"): ("CUDA", "Vulkan"), ("amd", "gpu"): ("ROCm", "Vulkan"),
+            ("amd", "unified"): ("ROCm", "Vulkan"), ("apple", "unified"): ("Metal",), ("intel", "gpu"): ("SYCL", "Vulkan")}  # fmt: skip
 RUNTIME_ALIASES = {"MTL": "Metal", "METAL": "Metal", "HIP": "ROCm", "ROCM": "ROCm", "VULKAN": "Vulkan", "CUDA": "CUDA"}
 PAIR_SIZE_RATIO = 2.0  # a pair of cells on different models is used only when their sizes are within this factor
 MIN_TRANSFER_DEVICES = 3  # a transfer converts figures only when this many devices were measured both ways
@@ -47,6 +51,11 @@ def runtime_of(runtime: str | None, n_gpu_layers: float | None) -> str:
     if accelerators and n_gpu_layers != 0:
         return accelerators[0]
     return "CPU" if "CPU" in parts or accelerators else ""
+
+
+def backends_of(device: Device) -> tuple[str, ...]:
+    """The device's llama.cpp backends, its native one first (a CPU's: CPU)."""
+    return BACKENDS.get((device.vendor, device.kind), ("CPU",))
 
 
 def family_of(n_prompt: int, n_gen: int) -> str | None:
@@ -83,10 +92,7 @@ def _preferred_runs(runs: pd.DataFrame) -> pd.DataFrame:
         runtime=[runtime_of(r, n) if b in LLAMA_CPP_TOOLS else "" for b, r, n in
                  zip(frame["backend"], frame["runtime"], frame["n_gpu_layers"])],
     )  # fmt: skip
-    noisy = frame["unstable"].fillna(False).astype(bool)  # a spread, outliers, or a machine busy with other work
-    key = ["family", "quantity", "runtime", "device_id", "model"]
-    has_stable = (~noisy).groupby([frame[k] for k in key]).transform("any")
-    return frame[~noisy | ~has_stable]
+    return prefer_stable(frame, ["family", "quantity", "runtime", "device_id", "model"])
 
 
 def _source_name(source: str | None) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from harness.aggregate.tree import prefer_stable
 from harness.errors import MeekError, UsageError
 from harness.output import printable_field
 
@@ -207,8 +208,7 @@ def side_figures(runs: pd.DataFrame) -> pd.DataFrame:
     kind = pd.Series("device", index=runs.index).where(known, "machine").where(~split, "split")
     keys = ["side", "model", "test", "machine_id", "backend", "runtime", "settings", "source"]
     runs = runs.assign(side=side, side_label=label, side_kind=kind, noisy=runs["unstable"].eq(True))
-    has_stable = (~runs["noisy"]).groupby([runs[k] for k in keys], dropna=False).transform("any")
-    runs = runs[~runs["noisy"] | ~has_stable]  # as compare's rows: a busy or unstable run only where nothing else ran
+    runs = prefer_stable(runs, keys)  # as compare's rows: a busy or unstable run only where nothing else ran
     rows = (runs.groupby(keys, dropna=False, sort=False)
             .agg(tps=("median_ts", "median"), noisy=("noisy", "all"), side_label=("side_label", "first"),
                  side_kind=("side_kind", "first"), model_label=("model_label", "first"))

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.aggregate.canonical import backends_of
 from harness.catalogue.models import CatalogModel
 from harness.machine.hardware import Device
 
@@ -40,8 +41,6 @@ ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typical
 MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense fit x the factor
 MIN_RANGE_POINTS = 3  # a range needs this many ratios (min-max under 5, the 10th-90th percentile from 5)
 SUSPECT_SHARE = 1 / 3  # own figure under this share of its peers' fit is set aside (see Predictor._from_own)
-NATIVE_RUNTIME = {("nvidia", "gpu"): "CUDA", ("nvidia", "unified"): "CUDA", ("amd", "gpu"): "ROCm", ("amd", "unified"): "ROCm",
-                  ("apple", "unified"): "Metal", ("intel", "gpu"): "SYCL"}  # fmt: skip  (else CPU)
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,6 @@ class Prediction:
     level: str
     basis: str
     runtime: str
-
-
-def native_runtime(device: Device) -> str:
-    return NATIVE_RUNTIME.get((device.vendor, device.kind), "CPU")
 
 
 def ideal_seconds(bpt: float, bandwidth_gbs: float) -> float:
@@ -159,16 +154,9 @@ class Predictor:
             ratios += [row.ts / (_fitted(row, shape) * level) for row in moe.itertuples()]
         return (float(np.median(ratios)), len(ratios)) if ratios else None
 
-    def _moe_adjusted(self, model: CatalogModel, same_class: pd.DataFrame) -> tuple[float, str]:
-        if not model.moe or same_class["moe"].any():
-            return 1.0, ""
-        factor = self.moe_factor()
-        if factor is None:
-            return 1.0, "; no mixture of experts measured: the dense fit used"
-        return factor[0], f"; x{factor[0]:.2f} for a mixture of experts ({factor[1]} device-model pairs)"
-
     def _moe_carry(self, model: CatalogModel, from_moe: bool) -> tuple[float, str]:
-        """Carrying a device's own figure between a dense model and a mixture of experts: the measured factor, either way."""
+        """Carrying a figure (a device's own, or its peers' fit) between a dense model and a mixture of experts: the
+        measured factor, either way."""
         if model.moe == from_moe:
             return 1.0, ""
         factor = self.moe_factor()
@@ -269,24 +257,14 @@ class Predictor:
             return None
         found = self._fit(runtime, level, key, bool(moe), device.id)
         assert found is not None
-        factor, moe_note = self._moe_adjusted(model, peers)
+        factor, moe_note = self._moe_carry(model, bool(peers["moe"].any()))
         tg = found.rate(bpt, device.bandwidth_gbs) * factor
         low, high = spread(self._held_out_ratios(runtime, level, key, bool(moe), device.id))
         basis = (f"predicted: {found.describe()} at its bandwidth, fitted on {found.devices} {key} device(s) measured "
                  f"({runtime}, {found.models} model(s)){moe_note}{set_aside}")  # fmt: skip
         return Prediction(tg, tg * low, tg * high, level, basis, runtime)
 
-    def predict(self, device: Device, model: CatalogModel, runtime: str, bpt: float) -> Prediction | None:
-        """Generation speed of `model` on `device` with `runtime`, from the best level with data; None without any."""
-        set_aside = ""
-        for converted in (False, True):
-            found = self.own(device, model, runtime, bpt, converted)
-            if isinstance(found, Prediction):
-                return found
-            set_aside = set_aside or found or ""
-        return self.peers(device, model, runtime, bpt, set_aside)
-
     def assumed(self, device: Device, bpt: float) -> Prediction:
         tg = device.bandwidth_gbs * 1e9 / bpt * ASSUMED_EFFICIENCY
         basis = f"predicted: bandwidth x an assumed {ASSUMED_EFFICIENCY:.0%} efficiency (no tg128 measured on any {device.kind})"
-        return Prediction(tg, math.nan, math.nan, "assumed", basis, native_runtime(device))
+        return Prediction(tg, math.nan, math.nan, "assumed", basis, backends_of(device)[0])

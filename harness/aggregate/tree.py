@@ -186,6 +186,14 @@ def score_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     ]
 
 
+def prefer_stable(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The runs, less the busy or unstable ones of every group (by `keys`) that has a stable one: a noisy run is never
+    the figure where a stable one exists, and a group of noisy runs only keeps them (marked by their `unstable`)."""
+    noisy = runs["unstable"].eq(True)  # a missing flag (hand-made frames) is not a mark
+    has_stable = (~noisy).groupby([runs[k] for k in keys], dropna=False).transform("any")
+    return runs[~noisy | ~has_stable]
+
+
 def load_tree(paths: Iterable[Path | str]) -> Tree:
     """Validate and load every result file under the paths."""
     validator = Validator()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.aggregate.tree import Tree, load_tree
+from harness.memory_fit import DEFAULT_CONTEXT
 from harness.errors import EXIT_OK, UsageError, require_existing
 from harness.output import Output
 
@@ -127,7 +128,7 @@ def _name_measured(frame: pd.DataFrame, here: str) -> None:
 
 
 def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output,
-           backend: str | None = None, context: int = 8192) -> int:  # fmt: skip
+           backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
     from harness.aggregate.advise import advise as rank_devices
     from harness.aggregate.advise import backend_option
     from harness.aggregate.compare import render
@@ -176,7 +177,7 @@ def transfers(paths: list[Path], fmt: str, out: Output) -> int:
 
 
 def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None, fmt: str, out: Output,
-                  backend: str | None = None, context: int = 8192) -> int:  # fmt: skip
+                  backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
     """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
     from harness.aggregate.advise import backend_option, backends_of, models_for_device
     from harness.aggregate.compare import render

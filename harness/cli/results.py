@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from harness.cli.common import RESULTS_DIR_HELP, app, import_app, out, results_app, results_dirs, run
+from harness.memory_fit import DEFAULT_CONTEXT
 
 
 @app.command(
@@ -212,7 +213,7 @@ def advise(
     backend: str | None = typer.Option(
         None, "--backend", help="Only figures on this llama.cpp backend: CUDA, ROCm, Vulkan, Metal, SYCL or CPU. Default: each device's fastest."
     ),
-    ctx: int = typer.Option(8192, "--ctx", min=1, max=10_000_000, help="The context the model must fit at, tokens (KV cache and buffers grow with it)."),
+    ctx: int = typer.Option(DEFAULT_CONTEXT, "--ctx", min=1, max=10_000_000, help="The context the model must fit at, tokens (KV cache and buffers grow with it)."),
     transfers: bool = typer.Option(False, "--transfers", help="List the transfers learned from the record (what converts to what)."),
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
