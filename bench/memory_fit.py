@@ -136,7 +136,7 @@ def table(repack: bool) -> list[str]:
 def catalogue_rows() -> list[str]:
     """What the calibrated model gives for the large catalogue models on a 24 GB card (RTX 3090/4090), at 8k and 32k."""
     from harness.catalogue.models import load_catalog
-    from harness.machine.hardware import load_hardware
+    from harness.catalogue.hardware import load_hardware
 
     catalog, card = load_catalog(), next(d for d in load_hardware() if d.id == "rtx-4090")
     rows = ["| model | context | weights GiB | KV cache GiB | compute GiB | total GiB | 24 GB card |",

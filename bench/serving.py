@@ -26,7 +26,7 @@ from benchmarks_md import write_section  # noqa: E402
 from harness.catalogue.models import load_catalog, resolve  # noqa: E402
 from harness.machine.facts import fingerprint  # noqa: E402
 from harness.measure import preflight  # noqa: E402
-from harness.measure.session import physical_cores  # noqa: E402
+from harness.machine.facts import physical_cores  # noqa: E402
 from harness.measure.vendored import build_tool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

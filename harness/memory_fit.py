@@ -20,7 +20,7 @@ from harness.machine import gpu
 
 if TYPE_CHECKING:
     from harness.catalogue.models import CatalogModel
-    from harness.machine import hardware
+    from harness.catalogue import hardware
 
 GIB = 2**30
 Kind = Literal["gpu", "unified", "cpu"]

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.results.reading import NON_C0_CONTROLS, UNPRINTABLE
+from harness.text import NON_C0_CONTROLS, UNPRINTABLE
 
 if TYPE_CHECKING:
     from rich.status import Status

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness import memory_fit
 from harness.catalogue.models import load_catalog
-from harness.machine.hardware import load_hardware
-from harness.measure.stats import summarize
+from harness.catalogue.hardware import load_hardware
+from harness.results.stats import summarize
 from harness.results.document import signed_document
 from harness.results.schema import validate_document
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.measure.stats import summarize
+from harness.results.stats import summarize
 from harness.results.document import content_hash
 
 GENUINE = Path(__file__).parent / "golden" / "result-v2-smollm2.json"

@@ -21,7 +21,7 @@ import pytest
 from harness.aggregate.compare import compare_table
 from harness.aggregate.tree import load_tree
 from harness.measure.monitor import OtherCpuMeter
-from harness.measure.stats import BUSY_OTHER_CPU_SHARE, busy_reasons, summarize
+from harness.results.stats import BUSY_OTHER_CPU_SHARE, busy_reasons, summarize
 from harness.results.migrations import MIGRATIONS, migrate_4_to_5
 from harness.results.schema import SCHEMA_VERSION, validate_document
 from harness.results.store import read_result, write_result

@@ -6,7 +6,7 @@ import pytest
 
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError
-from harness.measure.session import models_for_tier
+from harness.commands.bench import models_for_tier
 
 
 def test_catalogue_covers_what_people_run():

@@ -11,7 +11,7 @@ from harness.aggregate.predict import ASSUMED_EFFICIENCY
 from harness.aggregate.tree import RUN_COLUMNS
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.machine.hardware import load_hardware
+from harness.catalogue.hardware import load_hardware
 
 GB = 1e9
 

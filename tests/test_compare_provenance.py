@@ -30,7 +30,7 @@ def test_devices_narrows_to_hardware_table_ids(run_meek, example_tree):
     assert code == 0, stderr
     devices = {row["device"] for row in json.loads(stdout)["speed"]}
     assert len(devices) > 2
-    from harness.machine.hardware import load_hardware
+    from harness.catalogue.hardware import load_hardware
 
     by_name = {d.name: d.id for d in load_hardware()}
     wanted = sorted(by_name[name] for name in devices if name in by_name)[:2]

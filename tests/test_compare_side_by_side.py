@@ -13,7 +13,7 @@ import pytest
 
 from harness.aggregate.compare import compare_table, in_shape_order, shape_key, shape_notes, side_by_side, side_figures
 from harness.aggregate.tree import RUN_COLUMNS
-from harness.machine.hardware import load_hardware
+from harness.catalogue.hardware import load_hardware
 
 SHIPPED = Path(__file__).resolve().parent.parent / "results"
 SERVING_GOLDEN = Path(__file__).parent / "golden" / "result-v4-serving-smollm2.json"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from harness.errors import MeekError
-from harness.machine.hardware import Device, device_for_machine, find_device, load_hardware, max_bandwidth_gbs
+from harness.catalogue.hardware import Device, device_for_machine, find_device, load_hardware, max_bandwidth_gbs
 
 REQUIRED = {
     "rtx-3060-12gb", "rtx-3090", "rtx-4060-ti-16gb", "rtx-4070-ti-super", "rtx-4080-super", "rtx-4090", "rtx-5060-ti-16gb",

@@ -19,8 +19,9 @@ from harness.aggregate.advise import advise
 from harness.aggregate.tree import RUN_COLUMNS
 from harness.catalogue.models import CatalogModel, ModelSource
 from harness.frontier.gap import MachineClass, best_open_that_fits, gap_table
-from harness.machine.hardware import Device
-from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance, TestShape
+from harness.catalogue.hardware import Device
+from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance
+from harness.results.schema import TestShape
 from harness.results.schema import SCHEMA_VERSION
 from harness.results.store import read_result
 from tests.test_backends import FakeOllama

@@ -12,7 +12,7 @@ from harness import memory_fit
 from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError
-from harness.machine.hardware import load_hardware
+from harness.catalogue.hardware import load_hardware
 
 GIB = memory_fit.GIB
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "memory_fit.py"

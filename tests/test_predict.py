@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +13,7 @@ from harness.aggregate.advise import Record
 from harness.aggregate.canonical import normalizer, record_cells, runtime_of
 from harness.aggregate.predict import ASSUMED_EFFICIENCY
 from harness.catalogue.models import load_catalog
-from harness.machine.hardware import load_hardware
+from harness.catalogue.hardware import load_hardware
 from tests.test_compare_advise import run
 
 MODELS = {m.id: m for m in load_catalog().models}

@@ -123,7 +123,7 @@ def test_load_bad_input_is_one_line(run_meek):
 
 def test_the_capacity_line_names_the_largest_load_that_meets_the_objective():
     from harness.measure.load import Objective
-    from harness.measure.load_session import capacity_line
+    from harness.commands.load import capacity_line
     from harness.results.schema import ServingPoint, Spread
 
     def point(streams: int, p10: float, ttft_p90_s: float) -> ServingPoint:

@@ -1,6 +1,6 @@
 import statistics
 
-from harness.measure.stats import instability_reasons, summarize
+from harness.results.stats import instability_reasons, summarize
 
 
 def test_summary_follows_from_samples():

@@ -1,7 +1,8 @@
 import pytest
 
 from harness.errors import MeekError
-from harness.measure.protocol import SweepSpec, TestShape, expand
+from harness.measure.protocol import SweepSpec, expand
+from harness.results.schema import TestShape
 from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
 
 

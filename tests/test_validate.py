@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure.stats import summarize
+from harness.results.stats import summarize
 from harness.results.document import content_hash
 from harness.results.schema import SCHEMA_VERSION
 

@@ -26,7 +26,7 @@ from harness.aggregate.canonical import (CANONICAL, MIN_TRANSFER_DEVICES, RUNTIM
 from harness.aggregate.predict import Prediction, Predictor
 from harness.catalogue.models import CatalogModel
 from harness.errors import UsageError
-from harness.machine.hardware import Device, load_hardware
+from harness.catalogue.hardware import Device, load_hardware
 
 NOT_LLAMA_CPP = "(not llama.cpp)"
 # A converted figure under this share of what the devices measured with llama.cpp predict is set aside (Record._below_peers)

@@ -27,7 +27,7 @@ import pandas as pd
 from harness import memory_fit
 from harness.aggregate.tree import prefer_stable
 from harness.catalogue.models import CatalogModel
-from harness.machine.hardware import Device
+from harness.catalogue.hardware import Device
 
 CANONICAL = {"tg": "tg128", "pp": "pp512"}
 LLAMA_CPP_TOOLS = frozenset({"llama-bench", "llama-cpp-python"})  # the backend column's llama.cpp builds

@@ -135,7 +135,7 @@ def select_devices(frame: pd.DataFrame, devices: list[str] | None) -> pd.DataFra
     """Rows measured on these hardware-table devices (ids as `meek advise` lists them); all rows when devices is None."""
     if not devices or frame.empty:
         return frame
-    from harness.machine.hardware import load_hardware
+    from harness.catalogue.hardware import load_hardware
 
     known = {d.id for d in load_hardware()}
     unknown = [d for d in devices if d not in known]

@@ -35,7 +35,7 @@ import pandas as pd
 
 from harness.aggregate.canonical import backends_of
 from harness.catalogue.models import CatalogModel
-from harness.machine.hardware import Device
+from harness.catalogue.hardware import Device
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without data
 MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense fit x the factor

@@ -223,3 +223,12 @@ def load_results(path: Path | str = "results") -> pd.DataFrame:
 def load_scores(path: Path | str = "results") -> pd.DataFrame:
     """Every benchmark score under `path` as a DataFrame, one row per score."""
     return load_tree([path]).scores
+
+
+def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
+    """The primary scores on these tasks in a results tree, of one machine (or of all when machine_id is None)."""
+    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
+    if scores.empty:
+        return scores
+    scores = scores[scores["task"].isin(tasks) & scores["primary"]]
+    return scores if machine_id is None else scores[scores["machine_id"] == machine_id]

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import typer
 
-from harness import __version__
+from harness.version import __version__
 from harness.errors import EXIT_INTERRUPTED, MeekError
 from harness.output import Output
 

@@ -53,9 +53,9 @@ def frontier_import(
     paths: list[Path] = typer.Argument(..., help="Epoch AI Benchmarking Hub download (zip or folder), ..."),
 ) -> None:
     """Refresh the frontier table from Epoch AI's Benchmarking Hub CSV download (written to ~/.meek/frontier.csv)."""
-    from harness.frontier.views import frontier_import
+    from harness.commands import frontier as command
 
-    run(lambda: frontier_import(paths, out))
+    run(lambda: command.import_tables(paths, out))
 
 
 @frontier_app.command(
@@ -74,9 +74,9 @@ def frontier_list(
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
     """List the frontier table's rows (what meek gap uses), with kind, setting and source."""
-    from harness.frontier.views import frontier_list
+    from harness.commands import frontier as command
 
-    run(lambda: frontier_list(benchmark, kinds, model, access, limit, fmt, out))
+    run(lambda: command.list_rows(benchmark, kinds, model, access, limit, fmt, out))
 
 
 @frontier_app.command(
@@ -87,9 +87,9 @@ def frontier_list(
 )
 def frontier_add(path: Path = typer.Argument(..., help="A CSV of scores.")) -> None:
     """Add your own scores to the frontier table, as rows of kind 'user'."""
-    from harness.frontier.views import frontier_add
+    from harness.commands import frontier as command
 
-    run(lambda: frontier_add(path, out))
+    run(lambda: command.add(path, out))
 
 
 @plot_app.command(
@@ -104,9 +104,9 @@ def plot_frontier(
     kinds: str | None = typer.Option(None, "--kinds", help="Kinds of scores drawn (default epoch-run,developer-reported)."),
 ) -> None:
     """Score against release date: the frontier, the best open model, and the best open model each machine class holds."""
-    from harness.frontier.views import plot_frontier
+    from harness.commands import plot as command
 
-    run(lambda: plot_frontier(benchmark, classes, results, all_machines, out_dir, out, kinds))
+    run(lambda: command.frontier(benchmark, classes, results, all_machines, out_dir, out, kinds))
 
 
 @plot_app.command(
@@ -131,18 +131,10 @@ def plot_meek_model(
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
 ) -> None:
     """The paper's loss-gap projection, labelled as a model, under the measured lag on the same time axis."""
-    from harness.errors import UsageError
-    from harness.frontier.meek_model import MeekModel
-    from harness.frontier.views import plot_meek_model as draw
+    from harness.commands import plot as command
 
-    def action() -> int:
-        try:
-            model = MeekModel(alpha=alpha, a=a, c0=c0, g_invest=g_invest, g_alg=g_alg, g_hw=g_hw)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        return draw(model, start, years, benchmark, machine_class, kinds, out_dir, out)
-
-    run(action)
+    parameters = {"alpha": alpha, "a": a, "c0": c0, "g_invest": g_invest, "g_alg": g_alg, "g_hw": g_hw}
+    run(lambda: command.meek_model(parameters, start, years, benchmark, machine_class, kinds, out_dir, out))
 
 
 @plot_app.command(
@@ -160,6 +152,6 @@ def plot_card(
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
 ) -> None:
     """This machine's card: what it runs, how good that is, how far behind the frontier, as a shareable figure."""
-    from harness.frontier.views import plot_card as draw
+    from harness.commands import plot as command
 
-    run(lambda: draw(benchmark, results, min_tg, kinds, out_dir, out))
+    run(lambda: command.card(benchmark, results, min_tg, kinds, out_dir, out))

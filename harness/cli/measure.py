@@ -7,12 +7,6 @@ from pathlib import Path
 import typer
 
 from harness.cli.common import app, given, out, run
-from harness.errors import UsageError
-from harness.measure.backends.llamacpp import KV_CACHE_TYPES
-from harness.measure.preflight import parse_repack
-from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
-
-FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
 
 
 @app.command(
@@ -101,36 +95,9 @@ def bench(
     Follows llama-bench's protocol and defaults (random tokens, KV cache cleared each repetition, warm-up kept apart,
     -fa auto, -ngl all) so its numbers can be checked against llama-bench on the same build. Every run is saved as a
     result file. A backend that cannot honour an option (a server and -d, -b, -ctk, ...) refuses it."""
-    from harness.measure.rpc import endpoints
-    from harness.measure.session import BenchRequest, bench
+    from harness.commands import bench as command
 
-    def request() -> BenchRequest:
-        kv_types = tuple(KV_CACHE_TYPES)
-        return BenchRequest(
-            models=tuple(model), tier=tier, n_prompt=tuple(parse_int_list("-p", n_prompt)),
-            n_gen=tuple(parse_int_list("-n", n_gen)), pg=tuple(parse_pg_list("-pg", pg)),
-            n_depth=tuple(parse_int_list("-d", n_depth)),
-            parallel=tuple(parse_int_list("--parallel", parallel, minimum=1)) if parallel else (),
-            threads=tuple(parse_int_list("-t", threads, minimum=1)) if threads else (),
-            n_gpu_layers=tuple(parse_int_list("-ngl", n_gpu_layers, minimum=-1)),
-            n_batch=tuple(parse_int_list("-b", batch, minimum=1)), n_ubatch=tuple(parse_int_list("-ub", ubatch, minimum=1)),
-            flash_attn=tuple(FLASH_ATTN[v] for v in parse_str_list("-fa", flash_attn, tuple(FLASH_ATTN))),
-            type_k=tuple(parse_str_list("-ctk", cache_type_k, kv_types)),
-            type_v=tuple(parse_str_list("-ctv", cache_type_v, kv_types)), repack=tuple(parse_repack(repack)),
-            repetitions=repetitions, warmup=not no_warmup, seed=seed, output=output, results_dir=results_dir,
-            timeout_s=timeout, eval_suite=eval_suite, data_dir=data_dir, backend=backend, url=url, binary=binary,
-            api_key=api_key, rpc=tuple(endpoints(rpc)) if rpc else (), link=link,
-            given=given(ctx) & set(BenchRequest.__dataclass_fields__) | _renamed(given(ctx)),
-        )  # fmt: skip
-
-    run(lambda: bench(request(), out))
-
-
-def _renamed(options: frozenset[str]) -> frozenset[str]:
-    """CLI parameter names whose request field is spelled differently."""
-    names = {"model": "models", "batch": "n_batch", "ubatch": "n_ubatch", "cache_type_k": "type_k",
-             "cache_type_v": "type_v", "timeout": "timeout_s", "no_warmup": "warmup"}  # fmt: skip
-    return frozenset(names[o] for o in options if o in names)
+    run(lambda: command.run(command.request(ctx.params, given(ctx)), out))
 
 
 @app.command(
@@ -144,6 +111,7 @@ def _renamed(options: frozenset[str]) -> frozenset[str]:
     "command again.",
 )
 def eval_command(
+    ctx: typer.Context,
     model: str = typer.Option("smollm2-135m", "-m", "--model", help="Catalogue id or .gguf path."),
     suite: str | None = typer.Option(None, "--suite", help="quick or full."),
     tasks: str | None = typer.Option(
@@ -175,19 +143,9 @@ def eval_command(
 
     Scoring runs in a worker process: a crash, an out-of-memory kill or a hang is one line and exit code 1, and every
     request scored before it stays in the request cache, so the same command resumes."""
-    from harness.quality.session import EvalRequest, evaluate
+    from harness.commands import eval as command
 
-    def request() -> EvalRequest:
-        wanted = parse_repack(repack)
-        if len(wanted) > 1:
-            raise UsageError("--repack: meek eval scores with one setting: give 0 or 1")
-        return EvalRequest(
-            model=model, suite=suite, tasks=tuple(t.strip() for t in (tasks or "").split(",") if t.strip()),
-            data_dir=data_dir, limit=limit, strategy=strategy, n_ctx=n_ctx, threads=threads, chat=chat,
-            results_dir=results_dir, repack=wanted[0], timeout_s=timeout,
-        )  # fmt: skip
-
-    run(lambda: evaluate(request(), out))
+    run(lambda: command.run(command.request(ctx.params), out))
 
 
 @app.command()
@@ -199,9 +157,9 @@ def machine(
 ) -> None:
     """What the harness knows about this machine: CPU, memory, GPUs, OS, the llama.cpp build, and the preflight verdict
     (which of llama.cpp's CPU paths run here)."""
-    from harness.machine.report import show_machine
+    from harness.commands import machine as command
 
-    run(lambda: show_machine(probe, as_json, out))
+    run(lambda: command.run(probe, as_json, out))
 
 
 @app.command(
@@ -214,6 +172,7 @@ def machine(
     "load that meets the objective. Points go into a result file as they finish.",
 )
 def load(
+    ctx: typer.Context,
     url: str | None = typer.Option(None, "--url", help="A running OpenAI-compatible server, e.g. http://127.0.0.1:8080."),
     serve: str | None = typer.Option(None, "--serve", help="A model (catalogue id or .gguf): meek starts a server for it."),
     server: str = typer.Option("llama-server", "--server", help="With --serve: llama-server or llama-cpp-python."),
@@ -233,27 +192,9 @@ def load(
     api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
 ) -> None:
     """How many streams this box serves at once: a load sweep against an OpenAI-compatible server."""
-    from harness.measure.load import Objective
-    from harness.measure.load_session import LoadRequest
-    from harness.measure.load_session import load as run_load
+    from harness.commands import load as command
 
-    def action() -> int:
-        rates = tuple(float(v) for v in rate.split(",") if v.strip()) if rate else ()
-        request = LoadRequest(
-            url=url, serve=serve, server=server, server_bin=server_bin, model=model,
-            concurrency=tuple(parse_int_list("--concurrency", concurrency, minimum=1)) if concurrency else (),
-            rate=rates, n_prompt=n_prompt, n_gen=n_gen, requests=requests, seconds=seconds,
-            objective=Objective(min_stream_tps, max_ttft_s), results_dir=results_dir, api_key=api_key,
-        )  # fmt: skip
-        return run_load(request, out)
-
-    def guarded() -> int:
-        try:
-            return action()
-        except ValueError:
-            raise UsageError(f"--rate: '{rate}' is not a comma list of numbers") from None
-
-    run(guarded)
+    run(lambda: command.run(command.request(ctx.params), out))
 
 
 @app.command(
@@ -278,22 +219,6 @@ def rpc_server(
     stop: bool = typer.Option(False, "--stop", help="Stop the one meek started in the background on --port."),
 ) -> None:
     """Start llama.cpp's rpc-server, a worker a model can be split onto (meek bench --rpc), and stop it cleanly."""
-    import os
+    from harness.commands import rpc_server as command
 
-    from harness.measure import rpc
-
-    def action() -> int:
-        if stop:
-            return rpc.stop_server(port, out.say)
-        path = binary or (Path(os.environ["MEEK_RPC_SERVER"]) if os.environ.get("MEEK_RPC_SERVER") else None)
-        if path is None:
-            from harness.measure.vendored import build_tool
-
-            path = build_tool("rpc-server", out.line, rpc=True)
-        if not path.is_file():
-            raise UsageError(f"--bin {path}: no such rpc-server binary")
-        from harness.measure.session import physical_cores
-
-        return rpc.rpc_server(path, host, port, cache, threads or physical_cores(), background, lambda text: out.say(text) if text.startswith("rpc-server") else out.line(text))
-
-    run(action)
+    run(lambda: command.run(host, port, cache, threads, binary, background, stop, out))

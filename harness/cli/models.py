@@ -10,22 +10,22 @@ from harness.cli.common import models_app, out, run
 @models_app.command("list")
 def models_list(tier: str | None = typer.Option(None, "--tier", help="Only this tier.")) -> None:
     """Every model in the catalogue, with its tier, size and whether its file is here."""
-    from harness.catalogue.listing import models_list
+    from harness.commands import models as command
 
-    run(lambda: models_list(tier, out))
+    run(lambda: command.list_models(tier, out))
 
 
 @models_app.command("info")
 def models_info(model_id: str = typer.Argument(..., help="Catalogue id or .gguf path.")) -> None:
     """Catalogue facts and, when the file is here, what its GGUF header says."""
-    from harness.catalogue.listing import models_info
+    from harness.commands import models as command
 
-    run(lambda: models_info(model_id, out))
+    run(lambda: command.info(model_id, out))
 
 
 @models_app.command("verify")
 def models_verify(model_id: str = typer.Argument(..., help="Catalogue id.")) -> None:
     """Fetch the model if needed, then check its GGUF header and its sha256 against the catalogue."""
-    from harness.catalogue.listing import models_verify
+    from harness.commands import models as command
 
-    run(lambda: models_verify(model_id, out))
+    run(lambda: command.verify(model_id, out))

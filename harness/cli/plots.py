@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from harness.cli.common import RESULTS_DIR_HELP, out, plot_app, results_dirs, run
-from harness.plots.figures import FIGURES
+from harness.commands.plot import FIGURES
 
 
 def _register(kind: str, summary: str) -> None:
@@ -18,9 +18,9 @@ def _register(kind: str, summary: str) -> None:
         model: str | None = typer.Option(None, "-m", "--model", help="Only this model (catalogue id, label or sha256 prefix)."),
         out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
     ) -> None:
-        from harness.plots.figures import draw
+        from harness.commands import plot as command
 
-        run(lambda: draw(kind, results_dirs(results), model, out_dir, out))
+        run(lambda: command.figure(kind, results_dirs(results), model, out_dir, out))
 
     command.__doc__ = summary
     plot_app.command(kind)(command)

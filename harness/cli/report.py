@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -22,9 +21,9 @@ def report(
     out_dir: Path = typer.Option(Path("site"), "--out", help="Folder for the site (created)."),
 ) -> None:
     """Build a static site from a results tree: browsable offline, publishable as is."""
-    from harness.site.build import report
+    from harness.commands import report as command
 
-    run(lambda: report(results_dirs(paths), out_dir, out))
+    run(lambda: command.run(results_dirs(paths), out_dir, out))
 
 
 @app.command()
@@ -32,14 +31,6 @@ def schema(
     write: Path | None = typer.Option(None, "--write", help="Write the JSON Schema to this file instead of printing it."),
 ) -> None:
     """The JSON Schema of result files (the current schema_version)."""
-    from harness.results.schema import json_schema
+    from harness.commands.report import schema as write_schema
 
-    def action() -> int:
-        text = json.dumps(json_schema(), indent=1) + "\n"
-        if write:
-            write.write_text(text)
-        else:
-            out.data(text)
-        return 0
-
-    run(action)
+    run(lambda: write_schema(write, out))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from harness.cli.common import RESULTS_DIR_HELP, app, import_app, out, results_app, results_dirs, run
-from harness.memory_fit import DEFAULT_CONTEXT
+from harness.commands.advise import DEFAULT_CONTEXT
 
 
 @app.command(
@@ -25,9 +25,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
 ) -> None:
     """Check result files from anyone: a verdict per file with every reason; exit code 1 when any file fails."""
-    from harness.results.share import validate
+    from harness.commands import validate as command
 
-    run(lambda: validate(paths, as_json, out))
+    run(lambda: command.run(paths, as_json, out))
 
 
 @app.command(
@@ -41,9 +41,9 @@ def submit(
     url: str | None = typer.Option(None, "--url", help="POST the cleaned file to this collector instead of placing it."),
 ) -> None:
     """Validate a result file, strip local paths, and place it under results/<machine-id>/ for a pull request."""
-    from harness.results.share import submit
+    from harness.commands import submit as command
 
-    run(lambda: submit(path, results_dir, url, out))
+    run(lambda: command.run(path, results_dir, url, out))
 
 
 @import_app.command(
@@ -57,9 +57,9 @@ def import_llama_bench(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn llama-bench's json/jsonl output into result files (one per machine, build and model), comparable with meek bench's."""
-    from harness.results.share import import_llama_bench
+    from harness.commands import imports
 
-    run(lambda: import_llama_bench(paths, results_dir, out))
+    run(lambda: imports.llama_bench(paths, results_dir, out))
 
 
 @import_app.command(
@@ -78,9 +78,9 @@ def import_table(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn a published llama-bench table into summary-only result files, marked imported, with their source."""
-    from harness.results.share import import_table
+    from harness.commands import imports
 
-    run(lambda: import_table(path, device, date, source, results_dir, out))
+    run(lambda: imports.table(path, device, date, source, results_dir, out))
 
 
 @import_app.command(
@@ -98,9 +98,9 @@ def import_depth(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn a published depth campaign into result files with raw samples, marked imported, with their source."""
-    from harness.results.share import import_table
+    from harness.commands import imports
 
-    run(lambda: import_table(path, device, date, source, results_dir, out, depth=True))
+    run(lambda: imports.table(path, device, date, source, results_dir, out, depth=True))
 
 
 @import_app.command(
@@ -117,9 +117,9 @@ def import_geerling(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn Jeff Geerling's findings into summary-only result files, marked imported, with their source."""
-    from harness.results.share import import_geerling
+    from harness.commands import imports
 
-    run(lambda: import_geerling(path, date, source, results_dir, out))
+    run(lambda: imports.geerling(path, date, source, results_dir, out))
 
 
 @import_app.command(
@@ -137,9 +137,9 @@ def import_scoreboard(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn llama.cpp scoreboard rows into summary-only result files, one per row, marked imported, with their source."""
-    from harness.results.share import import_scoreboard
+    from harness.commands import imports
 
-    run(lambda: import_scoreboard(path, date, source, results_dir, out))
+    run(lambda: imports.scoreboard(path, date, source, results_dir, out))
 
 
 @import_app.command(
@@ -155,9 +155,9 @@ def import_localscore(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result files go."),
 ) -> None:
     """Turn LocalScore leaderboard results into summary-only result files, marked imported, with their source."""
-    from harness.results.share import import_localscore
+    from harness.commands import imports
 
-    run(lambda: import_localscore(path, source, results_dir, out))
+    run(lambda: imports.localscore(path, source, results_dir, out))
 
 
 @app.command(
@@ -181,11 +181,11 @@ def compare(
 ) -> None:
     """Machines side by side for a model, from everyone's result files (only files that pass validation). Every row says
     where it comes from: measured here, submitted, or imported (with its source)."""
-    from harness.aggregate.views import compare
+    from harness.commands import compare as command
 
     tests = [t.strip() for t in test.split(",") if t.strip()] if test else None
     wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
-    run(lambda: compare(results_dirs(paths), model, tests, fmt, out, wanted))
+    run(lambda: command.run(results_dirs(paths), model, tests, fmt, out, wanted))
 
 
 @app.command(
@@ -220,22 +220,9 @@ def advise(
 ) -> None:
     """Which hardware to buy for a model and a budget, ranked by generation speed, measured where anyone measured it; or,
     with --device / --machine this, which models a device runs."""
-    from harness.aggregate.views import advise, advise_device
-    from harness.aggregate.views import transfers as list_transfers
-    from harness.errors import UsageError
+    from harness.commands import advise as command
 
-    def action() -> int:
-        if transfers:
-            return list_transfers(results_dirs(paths), fmt, out)
-        if machine not in (None, "this"):
-            raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
-        if (model is None) == (device is None and machine is None):
-            raise UsageError("give -m MODEL (which device to buy) or --device ID / --machine this (which models it runs)")
-        if model is not None:
-            return advise(results_dirs(paths), model, budget, min_tg, fmt, out, backend, ctx)
-        return advise_device(results_dirs(paths), device, min_tg, fmt, out, backend, ctx)
-
-    run(action)
+    run(lambda: command.run(results_dirs(paths), model, device, machine, budget, min_tg, backend, ctx, transfers, fmt, out))
 
 
 @results_app.command(
@@ -246,6 +233,6 @@ def advise(
 )
 def upgrade(paths: list[Path] = typer.Argument(..., help="Result files or folders (searched recursively).")) -> None:
     """Rewrite result files of an older schema_version as the current one, so compare, advise and report can use them."""
-    from harness.results.share import upgrade
+    from harness.commands import results as command
 
-    run(lambda: upgrade(paths, out))
+    run(lambda: command.upgrade(paths, out))

@@ -50,7 +50,7 @@ def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict
     """Generation t/s (llama-bench's tg128 at depth 0) per catalogue model on this machine: measured here, else the
     record's canonical figure for its device (measured, converted or predicted, said which)."""
     from harness.aggregate.advise import Record
-    from harness.machine.hardware import device_for_machine
+    from harness.catalogue.hardware import device_for_machine
 
     machine_id = facts["machine_id"]
     device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
@@ -72,7 +72,7 @@ def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFra
                  facts: dict | None = None, runs: pd.DataFrame | None = None) -> Card:  # fmt: skip
     """The card of the machine `facts` describe (this one by default), from the runs of `results` (or those given)."""
     from harness.aggregate.tree import load_tree
-    from harness.aggregate.views import primary_scores
+    from harness.aggregate.tree import primary_scores
     from harness.machine.facts import fingerprint
 
     facts = facts or fingerprint(include_build=False)

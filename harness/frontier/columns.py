@@ -15,6 +15,13 @@ from harness.errors import MeekError
 
 log = logging.getLogger(__name__)
 UNKNOWN_SETTING = "not stated"
+_BENCHMARK_ALIASES = {"hella_swag": "hellaswag", "wino_grande": "winogrande", "trivia_qa": "triviaqa", "arc_c": "arc_challenge"}
+
+
+def canonical_benchmark(name: str) -> str:
+    """Our benchmark name for a label such as 'GPQA Diamond' or 'ARC-Challenge' (lowercase, underscores)."""
+    key = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+    return _BENCHMARK_ALIASES.get(key, key)
 
 
 def require_columns(table: pd.DataFrame, name: str, columns: Iterable[str]) -> None:

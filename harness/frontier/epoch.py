@@ -26,8 +26,10 @@ from harness.frontier.columns import (
     require_columns,
     shots_label,
     source_name_from_link,
+    canonical_benchmark,
 )
 from harness.frontier.epoch_models import ModelFacts
+from harness.frontier.reported import reported_rows
 from harness.home import PACKAGE_DATA, meek_home
 
 log = logging.getLogger(__name__)
@@ -77,15 +79,8 @@ BENCHMARK_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
 CORE_BENCHMARKS = ("mmlu", "gpqa_diamond", "hellaswag", "arc_challenge", "gsm8k", "math_level_5", "winogrande", "piqa",
                    # developer-reported only (developer_reported_scores.csv): kept apart from their neighbours
                    "mmlu_pro", "gpqa", "livecodebench", "aime_2024", "aime_2025", "ifeval", "math", "math_500")
-_BENCHMARK_ALIASES = {"hella_swag": "hellaswag", "wino_grande": "winogrande", "trivia_qa": "triviaqa", "arc_c": "arc_challenge"}
 _CAPABILITIES_STEM = "epoch_capabilities_index"
 _CURATED_REQUIRED = ("model", "release_date", "benchmark", "score")
-
-
-def canonical_benchmark(name: str) -> str:
-    """Our benchmark name for a label such as 'GPQA Diamond' or 'ARC-Challenge' (lowercase, underscores)."""
-    key = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
-    return _BENCHMARK_ALIASES.get(key, key)
 
 
 def snapshot_label(path: Path) -> str | None:
@@ -109,8 +104,6 @@ def import_epoch(paths: Iterable[Path], benchmarks: Iterable[str] | None = None)
         if path.is_file() and path.suffix.lower() == ".csv":
             table = _read_csv(path.read_bytes(), path.name)
             if "figure_origin" in table.columns:  # developer_reported_scores.csv: each figure with where it was printed
-                from harness.frontier.reported import reported_rows
-
                 score_frames.append(reported_rows(table, path.name))
             else:
                 score_frames.append(_curated_rows(table, path.name))

@@ -344,3 +344,69 @@ def gap_table(
                    release_lag_models=setters, release_lags=lags)  # fmt: skip
         table.append(row)
     return pd.DataFrame(table)
+
+
+def parse_classes(text: str | None) -> dict[str, MachineClass]:
+    """The machine classes a comma list names (every class when empty); an unknown name is a usage error."""
+    if not text:
+        return dict(MACHINE_CLASSES)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MACHINE_CLASSES]
+    if unknown:
+        raise UsageError(f"unknown machine class {', '.join(unknown)}; known: {', '.join(MACHINE_CLASSES)}")
+    return {n: MACHINE_CLASSES[n] for n in names}
+
+
+def parse_kinds(text: str | None) -> tuple[str, ...]:
+    """The score kinds a comma list names (the default mix when empty); an unknown kind is a usage error."""
+    from harness.frontier.epoch import DEFAULT_KINDS, KINDS  # epoch reads tables; gap stays pure logic until asked
+
+    if not text:
+        return DEFAULT_KINDS
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if unknown := [k for k in kinds if k not in KINDS]:
+        raise UsageError(f"--kinds: unknown kind {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    return kinds
+
+
+def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The gap table in readable columns, with the lag at each checkpoint and the source rows."""
+    lag_columns = [c for c in table.columns if c.startswith("lag_") and c != "lag_at_release_months"]
+    rows = []
+    for row in table.to_dict("records"):
+        found = isinstance(row["open_model"], str)
+        rows.append(
+            {
+                "benchmark": row["benchmark"],
+                "machine_class": row["machine_class"],
+                "usable GB": row["usable_gb"],
+                "lag at release, mean (Epoch)": row.get("release_lag_months", math.nan),
+                "best open model that fits": f"{row['open_model']} ({row['open_params_b']:g}B)" if found else "none",
+                "kind": row.get("open_kind") or "",
+                "score": row["open_score"],
+                "released": f"{row['open_date']:%Y-%m}" if found else "",
+                "frontier first there": f"{row['frontier_model']} ({row['frontier_date']:%Y-%m})" if found else "",
+                "months behind at release": row["lag_at_release_months"],
+                "months behind today": row["months_behind_today"],
+                "lag by year": ", ".join(
+                    f"{c[4:8]}: {row[c]:.0f}" for c in lag_columns if not (isinstance(row[c], float) and math.isnan(row[c]))
+                ),
+                "trend": f"{row['trend']} ({row['trend_months_per_year']:+.1f} months/year)" if row["trend"] else "",
+                "rows used": f"{row['open_model']} [{row.get('open_kind')}] {row['open_date']:%Y-%m-%d} {row['open_score']:.1f} "
+                f"<{row['open_source_link']}>; {row['frontier_model']} [{row.get('frontier_kind')}] "
+                f"{row['frontier_date']:%Y-%m-%d} {row['frontier_score']:.1f} <{row['frontier_source_link']}>"
+                if found
+                else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def this_machine_class() -> tuple[MachineClass, str]:
+    """This machine as a class, through the one memory model (harness/memory_fit.py: this_machine)."""
+    from harness.machine.facts import fingerprint
+
+    facts = fingerprint(include_build=False)
+    device = memory_fit.this_machine(facts)
+    note = f"{device.note}; usable as for the classes of that kind"
+    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note, vendor=device.vendor), facts["machine_id"]

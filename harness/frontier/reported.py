@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.frontier.columns import as_dates, as_percent, require_columns
+from harness.frontier.columns import as_dates, as_percent, canonical_benchmark, require_columns
 
 REQUIRED = ("model", "release_date", "params_total_b", "benchmark", "score", "setting", "source_url", "figure_origin")
 OWN = ("own", "same-developer table")
@@ -19,8 +19,6 @@ OWN = ("own", "same-developer table")
 
 def reported_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """Tidy frontier rows (harness.frontier.epoch.COLUMNS) from the developer-reported CSV, own figures first."""
-    from harness.frontier.epoch import canonical_benchmark
-
     require_columns(table, name, REQUIRED)
     benchmark = table["benchmark"].map(canonical_benchmark)
     own = table["figure_origin"].isin(OWN)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from harness import __version__
+from harness.version import __version__
 from harness.home import meek_home
 from harness.machine import gpu
 
@@ -167,3 +167,8 @@ def build_warnings(flags: list[str], build: dict) -> list[str]:
             "slower; rebuild llama-cpp-python for this machine (see the README)"
         ]
     return []
+
+
+def physical_cores() -> int:
+    """llama-bench's default thread count."""
+    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1

@@ -58,7 +58,7 @@ def _nvml_memory(nvml, handle) -> int | None:
 
 def _unified(name: str) -> bool:
     """A GPU the hardware table lists as sharing system memory (DGX Spark's GB10, Ryzen AI Max, Apple)."""
-    from harness.machine.hardware import find_device
+    from harness.catalogue.hardware import find_device
 
     device = find_device(name)
     return bool(device and device.kind == "unified")

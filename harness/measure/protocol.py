@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
+from harness.catalogue.models import ResolvedModel
 from harness.errors import UsageError
-from harness.results.schema import Settings
+from harness.machine.facts import physical_cores
+from harness.results.schema import ModelInfo, Settings, TestShape
 
 
 @dataclass(frozen=True)
@@ -33,31 +37,6 @@ def settings_of(load: LoadSettings) -> Settings:
         n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
         type_k=load.type_k, type_v=load.type_v, repack=load.repack,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TestShape:
-    """One test: `n_prompt` tokens processed and `n_gen` generated, after `n_depth` tokens already in the context."""
-
-    n_prompt: int
-    n_gen: int
-    n_depth: int = 0
-    __test__ = False  # not a pytest test class, despite the name
-
-    @property
-    def name(self) -> str:
-        """llama-bench's test name: pp512, tg128, pp512+tg128, with ' @ d4096' for a depth."""
-        if self.n_prompt and self.n_gen:
-            base = f"pp{self.n_prompt}+tg{self.n_gen}"
-        elif self.n_prompt:
-            base = f"pp{self.n_prompt}"
-        else:
-            base = f"tg{self.n_gen}"
-        return f"{base} @ d{self.n_depth}" if self.n_depth else base
-
-    @property
-    def n_ctx(self) -> int:
-        return self.n_prompt + self.n_gen + self.n_depth
 
 
 @dataclass(frozen=True)
@@ -144,3 +123,64 @@ def expand(spec: SweepSpec) -> list[LoadGroup]:  # noqa: C901
             ]
             groups.append(LoadGroup(model=model, load=load, tests=tests))
     return groups
+
+
+DEFAULT_TENSOR_SPLIT = "llama.cpp's default: layers split in proportion to each device's free memory"
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """`meek bench`'s options, parsed. `given` names the options the user set (the rest are llama-bench's defaults)."""
+
+    models: tuple[str, ...] = ()
+    tier: str | None = None
+    n_prompt: tuple[int, ...] = (512,)
+    n_gen: tuple[int, ...] = (128,)
+    pg: tuple[tuple[int, int], ...] = ()
+    n_depth: tuple[int, ...] = (0,)
+    parallel: tuple[int, ...] = ()  # --parallel: serving points (B sequences together) instead of single-stream tests
+    rpc: tuple[str, ...] = ()  # --rpc host:port,...: the model split across llama.cpp RPC servers
+    link: str | None = None  # --link: the link between the machines, as the user states it
+    threads: tuple[int, ...] = ()  # empty: the physical cores
+    n_gpu_layers: tuple[int, ...] = (-1,)  # -1: every layer (on a build without GPU offload: none, recorded as 0)
+    n_batch: tuple[int, ...] = (2048,)
+    n_ubatch: tuple[int, ...] = (512,)
+    flash_attn: tuple[int, ...] = (-1,)  # -1 auto, 0 off, 1 on
+    type_k: tuple[str, ...] = ("f16",)
+    type_v: tuple[str, ...] = ("f16",)
+    repack: tuple[int | None, ...] = (None,)  # None: this machine's preflight default
+    repetitions: int = 5
+    warmup: bool = True
+    seed: int = 0
+    output: str = "md"
+    results_dir: Path = Path("results")
+    timeout_s: float = 600.0
+    eval_suite: str | None = None
+    data_dir: Path | None = None
+    backend: str = "llama-cpp-python"
+    url: str | None = None
+    binary: Path | None = None
+    api_key: str | None = None
+    given: frozenset[str] = field(default_factory=frozenset)
+
+    def thread_counts(self) -> list[int]:
+        return list(self.threads) or [physical_cores()]
+
+
+def model_info(resolved: ResolvedModel) -> ModelInfo:
+    facts = read_gguf_facts(resolved.path)
+    entry = resolved.entry
+    return ModelInfo(
+        id=entry.id if entry else None,
+        label=resolved.label,
+        file_name=resolved.path.name,
+        file_size_bytes=facts["file_size_bytes"],
+        sha256=sha256_of(resolved.path),
+        source=entry.source.describe() if entry else "local file",
+        architecture=facts["architecture"],
+        name=facts["name"],
+        quant=facts["quant"],
+        n_params=facts["n_params"],
+        context_length=facts["context_length"],
+        tier=entry.tier if entry else None,
+    )

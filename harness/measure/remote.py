@@ -13,8 +13,9 @@ from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError, UsageError
 from harness.machine.facts import fingerprint
 from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
-from harness.measure.protocol import TestShape
-from harness.measure.stats import summarize
+from harness.measure.protocol import DEFAULT_TENSOR_SPLIT
+from harness.results.schema import TestShape
+from harness.results.stats import summarize
 from harness.results.schema import (
     BenchResult,
     LocalBaseline,
@@ -29,7 +30,7 @@ from harness.results.schema import (
 )
 
 if TYPE_CHECKING:
-    from harness.measure.session import BenchRequest
+    from harness.measure.protocol import BenchRequest
 
 SERVERS: dict[str, type[OpenAIServer | OllamaServer]] = {"openai": OpenAIServer, "ollama": OllamaServer}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -143,7 +144,6 @@ def _run_llama_bench(command: list[str], binary: Path, timeout_s: float, rpc: tu
     return records, why
 
 
-DEFAULT_TENSOR_SPLIT = "llama.cpp's default: layers split in proportion to each device's free memory"
 
 
 def split_of(request: BenchRequest, binary: Path, model_path: Path, split_results: list[BenchResult],
@@ -168,7 +168,7 @@ def split_of(request: BenchRequest, binary: Path, model_path: Path, split_result
 def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
     """Run the user's llama-bench (`request.binary`) on the model with the request's options (its --repack decided, as
     the harness measures) and turn its JSON into result files of this machine."""
-    from harness.measure.runner import model_info
+    from harness.measure.protocol import model_info
     from harness.results.import_llama_bench import results_from_records
 
     binary, timeout_s = request.binary, request.timeout_s

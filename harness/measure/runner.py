@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import memory_fit
-from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
+from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
 from harness.measure import preflight
 from harness.measure.events import Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
-from harness.measure.protocol import LoadGroup, SweepSpec, expand, settings_of
-from harness.measure.remote import DEFAULT_TENSOR_SPLIT
+from harness.measure.protocol import LoadGroup, SweepSpec, expand, model_info, settings_of
+from harness.measure.protocol import DEFAULT_TENSOR_SPLIT
 from harness.measure.rpc import local_baselines
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib
@@ -30,7 +30,6 @@ from harness.results.schema import (
     RpcEndpoint,
     Run,
     RunError,
-    Score,
     Settings,
     Split,
     Status,
@@ -47,15 +46,8 @@ class Progress(typing.Protocol):
     def status(self, text: str) -> None: ...
 
 
-@dataclass
-class EvalOptions:
-    tasks: list  # PlannedTask from harness.quality.evaluate
-    strategy: str = "prefix-reuse"
-    n_ctx: int = 2048
-    threads: int | None = None
-    chat: bool = False
-    repack: int | None = None  # None: this machine's preflight default
-    timeout_s: float = 600.0
+# After a model's tests: (its result, the model, this machine's repack policy, progress) -> None; adds to the result
+ScoreHook = typing.Callable[[BenchResult, ResolvedModel, preflight.RepackPolicy, Progress], None]
 
 
 @dataclass
@@ -66,7 +58,8 @@ class BenchOptions:
     timeout_s: float = 600.0
     results_dir: Path = Path("results")
     seed: int = 0
-    evaluate: EvalOptions | None = None
+    # called with each model's result after its tests (meek bench --eval scores it there: harness/quality/evaluate.py)
+    score: ScoreHook | None = None
     link: str | None = None  # --link, with a split across RPC servers
     local: list[Run] = field(default_factory=list)  # the same tests run on this machine alone, for a split's ratio
 
@@ -100,15 +93,9 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
                 result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
                 if repacked is not None:
                     _run_group(resolved, repacked, options, result, progress)
-            if options.evaluate:
-                progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in options.evaluate.tasks)}")
-                try:
-                    repack = checks.repack_for(options.evaluate.repack, resolved.path, 0, options.evaluate.threads or 1)
-                except MeekError as error:
-                    result.errors.append(RunError(stage="eval", message=str(error)))
-                else:
-                    result.machine = Machine.model_validate(machine)
-                    score_into(result, resolved, dataclasses.replace(options.evaluate, repack=repack), progress)
+            if options.score:
+                options.score(result, resolved, checks, progress)
+                result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
         except MeekError as error:
             result.errors.append(RunError(stage="resolve", message=str(error)))
         except KeyboardInterrupt:
@@ -171,48 +158,12 @@ def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.Re
     return LoadGroup(model=group.model, load=dataclasses.replace(load, repack=repack), tests=group.tests)
 
 
-def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: "EvalOptions", progress: Progress) -> None:
-    """Score the model with lm-eval (in a worker process) and add the scores to its result; a failure becomes an error
-    entry, and the requests scored before it stay in the request cache for the next run."""
-    from harness.quality.evaluate import run_eval
-
-    sha256 = result.model.sha256
-    assert sha256 is not None  # model_info() hashed the file
-    try:
-        scores = run_eval(
-            resolved.path, sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
-            evaluate.chat, evaluate.repack, evaluate.timeout_s, progress,
-        )  # fmt: skip
-        result.scores += [Score(**score) for score in scores]
-    except MeekError as error:
-        result.errors.append(RunError(stage="eval", message=str(error)))
-
-
 def _status(result: BenchResult, interrupted: bool) -> Status:
     if interrupted:
         return "interrupted"
     if not result.runs and not result.scores:
         return "failed"
     return "partial" if result.errors else "complete"
-
-
-def model_info(resolved: ResolvedModel) -> ModelInfo:
-    facts = read_gguf_facts(resolved.path)
-    entry = resolved.entry
-    return ModelInfo(
-        id=entry.id if entry else None,
-        label=resolved.label,
-        file_name=resolved.path.name,
-        file_size_bytes=facts["file_size_bytes"],
-        sha256=sha256_of(resolved.path),
-        source=entry.source.describe() if entry else "local file",
-        architecture=facts["architecture"],
-        name=facts["name"],
-        quant=facts["quant"],
-        n_params=facts["n_params"],
-        context_length=facts["context_length"],
-        tier=entry.tier if entry else None,
-    )
 
 
 def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, result: BenchResult, settings: Settings) -> LoadGroup:

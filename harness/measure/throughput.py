@@ -18,7 +18,7 @@ from harness.measure.backends.base import Backend
 from harness.measure.events import Event, Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.monitor import OtherCpuMeter, PeakMemorySampler
 from harness.measure.protocol import LoadGroup, TestInstance, settings_of
-from harness.measure.stats import busy_reasons, summarize
+from harness.results.stats import busy_reasons, summarize
 from harness.results.schema import Load, Run, ServingPoint
 
 Emit = Callable[[Event], None]

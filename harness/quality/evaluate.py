@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -13,9 +14,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from harness.catalogue.models import ResolvedModel
 from harness.errors import MeekError, UsageError
 from harness.home import meek_home
 from harness.measure.events import EvalLoaded, EvalProgress, EvalScores, EvalTask
+from harness.measure.preflight import RepackPolicy
+from harness.measure.runner import Progress, ScoreHook
+from harness.results.schema import BenchResult, RunError, Score
 from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, SuiteEntry, available_local_tasks, local_task, seeded_subset
 
 STANDARD_PRIMARY = {"mmlu": "acc", "hellaswag": "acc_norm", "arc_challenge": "acc_norm", "gsm8k": "exact_match,strict-match"}
@@ -271,3 +276,44 @@ def _scores_from(task: PlannedTask, output: dict, elapsed: float, scoring: str, 
             }
         )
     return scores
+
+
+@dataclass
+class EvalOptions:
+    tasks: list  # PlannedTask from harness.quality.evaluate
+    strategy: str = "prefix-reuse"
+    n_ctx: int = 2048
+    threads: int | None = None
+    chat: bool = False
+    repack: int | None = None  # None: this machine's preflight default
+    timeout_s: float = 600.0
+
+
+def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: EvalOptions, progress: Progress) -> None:
+    """Score the model with lm-eval (in a worker process) and add the scores to its result; a failure becomes an error
+    entry, and the requests scored before it stay in the request cache for the next run."""
+    sha256 = result.model.sha256
+    assert sha256 is not None  # model_info() hashed the file
+    try:
+        scores = run_eval(
+            resolved.path, sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
+            evaluate.chat, evaluate.repack, evaluate.timeout_s, progress,
+        )  # fmt: skip
+        result.scores += [Score(**score) for score in scores]
+    except MeekError as error:
+        result.errors.append(RunError(stage="eval", message=str(error)))
+
+
+def scorer(evaluate: EvalOptions) -> ScoreHook:
+    """`meek bench --eval`: the hook that scores each model after its speed tests, with the repack setting that runs here."""
+
+    def score(result: BenchResult, resolved: ResolvedModel, checks: RepackPolicy, progress: Progress) -> None:
+        progress.line(f"scoring {resolved.label} on {', '.join(t.name for t in evaluate.tasks)}")
+        try:
+            repack = checks.repack_for(evaluate.repack, resolved.path, 0, evaluate.threads or 1)
+        except MeekError as error:
+            result.errors.append(RunError(stage="eval", message=str(error)))
+            return
+        score_into(result, resolved, dataclasses.replace(evaluate, repack=repack), progress)
+
+    return score

@@ -65,7 +65,7 @@ def regenerate(data: Path, results_dir: Path, out: Output) -> int:
     from harness.results.import_localscore import import_tsv
     from harness.results.import_scoreboard import import_scoreboard
     from harness.results.import_tables import import_depth_csv, import_table
-    from harness.results.share import write_imported
+    from harness.results.submit import write_imported
     from harness.results.store import check_results_dir
 
     if not data.is_dir():

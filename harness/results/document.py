@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from harness.results.schema import BenchResult, validate_document
+from harness.text import one_line
 
 
 def canonical_text(document: dict) -> str:
@@ -32,16 +32,9 @@ def map_strings(value, change):
     return value
 
 
-def _one_line(text: str) -> str:
-    """A string as `meek validate` accepts it: a multi-line error message from llama.cpp or lm-eval kept on one line."""
-    from harness.results.reading import UNPRINTABLE
-
-    return re.sub(UNPRINTABLE.pattern + "+", " ", text)  # a run of them becomes one space
-
-
 def signed_document(result: BenchResult) -> dict:
     """The result as the JSON document written to disk, with its content hash; control characters in its strings (a
     multi-line message caught from a crash) become spaces, so the harness never writes a file its validator refuses."""
-    document = map_strings(result.model_dump(mode="json", exclude={"content_sha256"}), _one_line)
+    document = map_strings(result.model_dump(mode="json", exclude={"content_sha256"}), one_line)
     validate_document(document, "result to write")
     return {**document, "content_sha256": content_hash(document)}

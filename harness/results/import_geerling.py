@@ -24,9 +24,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import __version__
+from harness.version import __version__
 from harness.catalogue.models import load_catalog
-from harness.machine.hardware import Device, find_device
+from harness.catalogue.hardware import Device, find_device
 from harness.results.import_llama_bench import Imported
 from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, PowerReading, Protocol, Run, new_result

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness import __version__
+from harness.version import __version__
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.machine.hardware import find_device, vendor_of
-from harness.measure.protocol import TestShape
-from harness.measure.stats import summarize
+from harness.catalogue.hardware import find_device, vendor_of
+from harness.results.schema import TestShape
+from harness.results.stats import summarize
 from harness.results.reading import MAX_FILE_BYTES, read_text
 from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
 from harness.results.store import safe_name

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import __version__
+from harness.version import __version__
 from harness.catalogue.models import CatalogModel, load_catalog
-from harness.machine.hardware import find_device, vendor_of
+from harness.catalogue.hardware import find_device, vendor_of
 from harness.results.import_llama_bench import Imported, quant_of
 from harness.results.import_tables import catalogue_model
 from harness.results.reading import read_text

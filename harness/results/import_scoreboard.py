@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.machine.hardware import Device, find_device, load_hardware
+from harness.catalogue.hardware import Device, find_device, load_hardware
 from harness.results.import_llama_bench import Imported
 from harness.results.import_tables import _machine
 from harness.results.reading import read_text

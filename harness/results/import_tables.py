@@ -17,10 +17,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import __version__
+from harness.version import __version__
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import UsageError
-from harness.machine.hardware import Device, load_hardware
+from harness.catalogue.hardware import Device, load_hardware
 from harness.results.import_llama_bench import Imported, quant_of
 from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
@@ -133,7 +133,7 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
 def _depth_run(row: dict[str, str]) -> Run:
     """One point of a depth campaign (kyuz0's `*_depth.csv`): `prefill` is pp at depth, `generation` tg at depth, with
     the published repetitions as raw samples (each repetition's t/s, as timed by llama-bench)."""
-    from harness.measure.stats import summarize
+    from harness.results.stats import summarize
 
     depth, n_prompt, n_gen = int(row["starting_depth"]), int(row["prompt_tokens"]), int(row["generation_tokens"])
     if (row["series"], bool(n_prompt), bool(n_gen)) not in (("prefill", True, False), ("generation", False, True)):

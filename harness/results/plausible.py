@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from harness.catalogue.models import CatalogModel
-from harness.machine.hardware import max_bandwidth_gbs
+from harness.catalogue.hardware import max_bandwidth_gbs
 from harness.results.facts import device_of, offloaded
 from harness.results.schema import BenchResult
 

@@ -14,18 +14,14 @@ import re
 import stat
 from pathlib import Path
 
+from harness.text import RAW_CONTROL
+
 MAX_FILE_BYTES = 5 * 2**20  # a real result file with thousands of samples is well under 1 MB
 MAX_INT = 10**18  # above any count, byte size or nanosecond time a result holds (10**18 ns is 31 years)
 # Searched in the canonical JSON text (ensure_ascii=False): a string's C0 controls appear there as escapes, everything
 # else as itself.
 TAG = re.compile(r"<[A-Za-z!/?]")
 CONTROL_ESCAPE = re.compile(r"\\\\|(\\[bfnrt]|\\u00[01][0-9a-f])")  # an escaped backslash, or (a C0 control character)
-# DEL, the C1 controls (U+0080-U+009F, some terminals obey them), and the bidirectional overrides and isolates that
-# make text display in another order than it is stored (U+202A-U+202E, U+2066-U+2069), plus line and paragraph
-# separators: the one definition of what, beyond the C0 controls, no string may carry (output.py and schema.py use it).
-NON_C0_CONTROLS = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-RAW_CONTROL = re.compile(f"[{NON_C0_CONTROLS}]")
-UNPRINTABLE = re.compile(f"[\x00-\x1f{NON_C0_CONTROLS}]")  # every control character, C0 included
 
 
 class Rejected(Exception):

@@ -9,10 +9,12 @@ it catches edits, not a forger who recomputes it: the plausibility checks in har
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.catalogue.hardware import Vendor
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 from harness.results.migrations import MIGRATIONS
@@ -23,7 +25,6 @@ SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 Count = Annotated[int, Field(ge=0, le=10**7)]
 Nanoseconds = Annotated[int, Field(ge=1, le=10**15)]  # a timed sample: 1 ns to 11.6 days
 Bytes = Annotated[int, Field(ge=0, le=2**50)]
-Vendor = Literal["nvidia", "amd", "apple", "intel", "other"]
 Status = Literal["complete", "partial", "failed", "interrupted"]
 
 
@@ -380,3 +381,28 @@ def validate_document(document: dict, label: str = "result") -> BenchResult:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "document"
         raise MeekError(f"{label}: {where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class TestShape:
+    """One test: `n_prompt` tokens processed and `n_gen` generated, after `n_depth` tokens already in the context."""
+
+    n_prompt: int
+    n_gen: int
+    n_depth: int = 0
+    __test__ = False  # not a pytest test class, despite the name
+
+    @property
+    def name(self) -> str:
+        """llama-bench's test name: pp512, tg128, pp512+tg128, with ' @ d4096' for a depth."""
+        if self.n_prompt and self.n_gen:
+            base = f"pp{self.n_prompt}+tg{self.n_gen}"
+        elif self.n_prompt:
+            base = f"pp{self.n_prompt}"
+        else:
+            base = f"tg{self.n_gen}"
+        return f"{base} @ d{self.n_depth}" if self.n_depth else base
+
+    @property
+    def n_ctx(self) -> int:
+        return self.n_prompt + self.n_gen + self.n_depth

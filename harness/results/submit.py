@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from harness.errors import MeekError
-from harness.output import printable_field
+from harness.output import Output, printable_field
 from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
 from harness.results.schema import SCHEMA_VERSION, BenchResult, validate_document
@@ -116,3 +116,20 @@ def pull_request_steps(path: Path) -> list[str]:
         f'git commit -m "Results: {path.parent.name} {path.stem}"',
         "git push -u origin HEAD   # then open a pull request against meek-harness main",
     ]
+
+
+def write_imported(imported, path: Path, results_dir: Path, out: Output) -> int:
+    """Write what an importer accepted (each already validated), skipping files already in the tree; say what was skipped."""
+    for skipped in imported.skipped:
+        out.warn(f"skipped {path} {skipped}")
+    written = 0
+    for result in imported.results:
+        existing = already_there(results_dir, result)
+        if existing:
+            out.say(f"already imported: {existing}")
+            continue
+        target = write_result(result, results_dir)
+        written += 1
+        out.say(f"{target}: {result.model.label}, {len(result.runs)} test(s)")
+    out.say(f"{written} result file(s) written, {len(imported.skipped)} skipped")
+    return 0

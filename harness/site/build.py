@@ -21,10 +21,8 @@ import pandas as pd
 from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
 from harness.catalogue.models import load_catalog
-from harness.errors import UsageError, require_existing
-from harness.machine.hardware import vendor_of
+from harness.catalogue.hardware import vendor_of
 from harness.site.compare_page import COMPARE_BODY, comparison
-from harness.output import Output
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = [("index.html", "Leaderboard"), ("compare.html", "Compare two machines"), ("buying.html", "Buying guide"),
@@ -184,20 +182,6 @@ def machines(tree: Tree) -> dict[str, dict]:
     return pages
 
 
-def report(paths: list[Path], out_dir: Path, out: Output) -> int:
-    """`meek report`: build the site, say where it is and what it holds."""
-    require_existing(paths)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a folder")
-    tree = build_site(paths, out_dir)
-    machines = len(set(tree.runs["machine_id"]) | set(tree.serving["machine_id"]))
-    left_out = f"; {len(tree.rejected)} file(s) failed validation and were left out" if tree.rejected else ""
-    points = f" and {len(tree.serving)} serving point(s)" if not tree.serving.empty else ""
-    out.say(f"wrote {out_dir / 'index.html'}: {len(tree.runs)} runs{points} from {machines} machine(s){left_out}")
-    out.say("open it in a browser; it needs no server and no internet")
-    return 0
-
-
 def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> Tree:
     """Validate and load the results under paths, then write the site into out_dir."""
     tree = load_tree(paths)
@@ -247,7 +231,7 @@ def _finite(value):
 
 
 def _device_memory() -> dict[str, float | None]:
-    from harness.machine.hardware import load_hardware
+    from harness.catalogue.hardware import load_hardware
 
     return {d.id: d.memory_gb for d in load_hardware()}
 
@@ -303,7 +287,7 @@ its range).</p>
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
     from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
     from harness.frontier.gap import MACHINE_CLASSES, gap_table
-    from harness.frontier.views import gap_rows
+    from harness.frontier.gap import gap_rows
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 

@@ -9,22 +9,30 @@ line rather than saving results that silently ignored it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import psutil
 
 from harness import memory_fit
 from harness.catalogue.models import DEFAULT_MODEL, TIERS, Catalog, load_catalog, looks_like_path, resolve, unknown_model_message
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from harness.machine.facts import fingerprint
-from harness.measure.protocol import SweepSpec, TestShape
-from harness.measure.runner import BenchOptions, EvalOptions, run_bench
+from harness.measure.backends.llamacpp import KV_CACHE_TYPES
+from harness.measure.preflight import parse_repack
+from harness.measure.protocol import BenchRequest, SweepSpec
+from harness.results.schema import TestShape
+from harness.measure.rpc import endpoints
+from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
+from harness.measure.runner import BenchOptions, run_bench
 from harness.output import Output
 from harness.results.printers import render, render_serving
 from harness.results.schema import BenchResult
 from harness.results.store import check_results_dir, save_result
 
+FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
+# CLI parameter names whose request field is spelled differently
+RENAMED = {"model": "models", "batch": "n_batch", "ubatch": "n_ubatch", "cache_type_k": "type_k",
+           "cache_type_v": "type_v", "timeout": "timeout_s", "no_warmup": "warmup"}
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")
 # What each backend other than in-process can honour, by option name (the CLI's spelling, as the user typed it).
@@ -39,51 +47,30 @@ LLAMA_BENCH_REFUSES = {"tier": "--tier", "eval_suite": "--eval", "data_dir": "--
 IN_PROCESS_REFUSES = {"url": "--url", "binary": "--bin", "api_key": "--api-key"}
 
 
-def physical_cores() -> int:
-    """llama-bench's default thread count."""
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+def request(options: dict[str, Any], given: frozenset[str] = frozenset()) -> BenchRequest:
+    """The request from `meek bench`'s options as typed (lists and ranges as text); `given` names those the user set."""
+    o = options
+    kv_types = tuple(KV_CACHE_TYPES)
+    return BenchRequest(
+        models=tuple(o["model"]), tier=o["tier"], n_prompt=tuple(parse_int_list("-p", o["n_prompt"])),
+        n_gen=tuple(parse_int_list("-n", o["n_gen"])), pg=tuple(parse_pg_list("-pg", o["pg"])),
+        n_depth=tuple(parse_int_list("-d", o["n_depth"])),
+        parallel=tuple(parse_int_list("--parallel", o["parallel"], minimum=1)) if o["parallel"] else (),
+        threads=tuple(parse_int_list("-t", o["threads"], minimum=1)) if o["threads"] else (),
+        n_gpu_layers=tuple(parse_int_list("-ngl", o["n_gpu_layers"], minimum=-1)),
+        n_batch=tuple(parse_int_list("-b", o["batch"], minimum=1)), n_ubatch=tuple(parse_int_list("-ub", o["ubatch"], minimum=1)),
+        flash_attn=tuple(FLASH_ATTN[v] for v in parse_str_list("-fa", o["flash_attn"], tuple(FLASH_ATTN))),
+        type_k=tuple(parse_str_list("-ctk", o["cache_type_k"], kv_types)),
+        type_v=tuple(parse_str_list("-ctv", o["cache_type_v"], kv_types)), repack=tuple(parse_repack(o["repack"])),
+        repetitions=o["repetitions"], warmup=not o["no_warmup"], seed=o["seed"], output=o["output"],
+        results_dir=o["results_dir"], timeout_s=o["timeout"], eval_suite=o["eval_suite"], data_dir=o["data_dir"],
+        backend=o["backend"], url=o["url"], binary=o["binary"], api_key=o["api_key"],
+        rpc=tuple(endpoints(o["rpc"])) if o["rpc"] else (), link=o["link"],
+        given=given & set(BenchRequest.__dataclass_fields__) | frozenset(RENAMED[g] for g in given if g in RENAMED),
+    )
 
 
-@dataclass(frozen=True)
-class BenchRequest:
-    """`meek bench`'s options, parsed. `given` names the options the user set (the rest are llama-bench's defaults)."""
-
-    models: tuple[str, ...] = ()
-    tier: str | None = None
-    n_prompt: tuple[int, ...] = (512,)
-    n_gen: tuple[int, ...] = (128,)
-    pg: tuple[tuple[int, int], ...] = ()
-    n_depth: tuple[int, ...] = (0,)
-    parallel: tuple[int, ...] = ()  # --parallel: serving points (B sequences together) instead of single-stream tests
-    rpc: tuple[str, ...] = ()  # --rpc host:port,...: the model split across llama.cpp RPC servers
-    link: str | None = None  # --link: the link between the machines, as the user states it
-    threads: tuple[int, ...] = ()  # empty: the physical cores
-    n_gpu_layers: tuple[int, ...] = (-1,)  # -1: every layer (on a build without GPU offload: none, recorded as 0)
-    n_batch: tuple[int, ...] = (2048,)
-    n_ubatch: tuple[int, ...] = (512,)
-    flash_attn: tuple[int, ...] = (-1,)  # -1 auto, 0 off, 1 on
-    type_k: tuple[str, ...] = ("f16",)
-    type_v: tuple[str, ...] = ("f16",)
-    repack: tuple[int | None, ...] = (None,)  # None: this machine's preflight default
-    repetitions: int = 5
-    warmup: bool = True
-    seed: int = 0
-    output: str = "md"
-    results_dir: Path = Path("results")
-    timeout_s: float = 600.0
-    eval_suite: str | None = None
-    data_dir: Path | None = None
-    backend: str = "llama-cpp-python"
-    url: str | None = None
-    binary: Path | None = None
-    api_key: str | None = None
-    given: frozenset[str] = field(default_factory=frozenset)
-
-    def thread_counts(self) -> list[int]:
-        return list(self.threads) or [physical_cores()]
-
-
-def bench(request: BenchRequest, out: Output) -> int:
+def run(request: BenchRequest, out: Output) -> int:
     """Run `meek bench`; return the exit code (0 all measured, 1 something failed, 130 interrupted). Bad options raise
     UsageError before anything runs."""
     if request.output not in OUTPUT_FORMATS:
@@ -173,17 +160,17 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
         type_k=list(request.type_k), type_v=list(request.type_v), repack=list(request.repack),
         n_parallel=list(request.parallel),
     )  # fmt: skip
-    evaluate = None
+    score = None
     if request.eval_suite:
-        from harness.quality.evaluate import plan
+        from harness.quality.evaluate import EvalOptions, plan, scorer
         from harness.quality.tasks import SUITES
 
         suite = request.eval_suite
         planned = plan([], suite, request.data_dir, None) if suite in SUITES else plan(suite.split(","), None, request.data_dir, None)
-        evaluate = EvalOptions(tasks=planned, threads=spec.n_threads[0], repack=spec.repack[0], timeout_s=request.timeout_s)
+        score = scorer(EvalOptions(tasks=planned, threads=spec.n_threads[0], repack=spec.repack[0], timeout_s=request.timeout_s))
     options = BenchOptions(
         spec=spec, repetitions=request.repetitions, warmup=request.warmup, timeout_s=request.timeout_s,
-        results_dir=request.results_dir, seed=request.seed, evaluate=evaluate,
+        results_dir=request.results_dir, seed=request.seed, score=score,
     )  # fmt: skip
     with out:
         if request.rpc:  # the local run first (a result of its own), then the split, which records its ratio to it

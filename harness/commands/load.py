@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.errors import EXIT_OK, MeekError, UsageError
 from harness.measure.load import Objective, prompts_for, run_point
+from harness.measure.sweep import parse_int_list
 from harness.output import Output
 from harness.results.schema import BenchResult, ModelInfo, Protocol, RunError, ServingPoint, new_result
 
@@ -49,7 +51,30 @@ def check(request: LoadRequest) -> None:
         raise UsageError("--concurrency values must be 1 or more, --rate values above 0")
 
 
-def load(request: LoadRequest, out: Output) -> int:
+def parse_rates(text: str | None) -> tuple[float, ...]:
+    """--rate's comma list of requests per second; anything but numbers is a usage error (here, before anything runs,
+    so that no error inside the sweep is ever taken for a bad --rate)."""
+    if not text:
+        return ()
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--rate: '{text}' is not a comma list of numbers") from None
+
+
+def request(options: dict[str, Any]) -> LoadRequest:
+    """The request from `meek load`'s options as typed."""
+    o = options
+    return LoadRequest(
+        url=o["url"], serve=o["serve"], server=o["server"], server_bin=o["server_bin"], model=o["model"],
+        concurrency=tuple(parse_int_list("--concurrency", o["concurrency"], minimum=1)) if o["concurrency"] else (),
+        rate=parse_rates(o["rate"]), n_prompt=o["n_prompt"], n_gen=o["n_gen"], requests=o["requests"],
+        seconds=o["seconds"], objective=Objective(o["min_stream_tps"], o["max_ttft_s"]), results_dir=o["results_dir"],
+        api_key=o["api_key"],
+    )
+
+
+def run(request: LoadRequest, out: Output) -> int:
     """Run `meek load`; the exit code (0 every point measured, 1 a point failed or the server died, 130 interrupted)."""
     from harness.results.store import check_results_dir
 
@@ -67,9 +92,9 @@ def _serve_and_sweep(request: LoadRequest, points, out: Output) -> int:
     from harness.catalogue.models import load_catalog, resolve
     from harness.machine.facts import fingerprint
     from harness.measure import preflight
-    from harness.measure.runner import model_info
+    from harness.measure.protocol import model_info
     from harness.measure.serve import running_server
-    from harness.measure.session import physical_cores
+    from harness.machine.facts import physical_cores
     from harness.measure.vendored import build_tool, tool_path
 
     assert request.serve is not None

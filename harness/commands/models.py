@@ -11,7 +11,7 @@ from harness.memory_fit import gib, weights_bytes
 from harness.output import Output
 
 
-def models_list(tier: str | None, out: Output) -> int:
+def list_models(tier: str | None, out: Output) -> int:
     catalog = load_catalog()
     if tier and tier not in TIERS:
         raise UsageError(f"--tier: unknown tier '{tier}' (choose from {', '.join(TIERS)})")
@@ -29,7 +29,7 @@ def models_list(tier: str | None, out: Output) -> int:
     return 0
 
 
-def models_info(model_id: str, out: Output) -> int:
+def info(model_id: str, out: Output) -> int:
     catalog = load_catalog()
     entry = catalog.get(model_id)
     if entry is None and not looks_like_path(model_id):
@@ -52,7 +52,7 @@ def models_info(model_id: str, out: Output) -> int:
     return 0
 
 
-def models_verify(model_id: str, out: Output) -> int:
+def verify(model_id: str, out: Output) -> int:
     resolved = resolve(model_id, load_catalog(), verify_sha256=False)
     actual = sha256_of(resolved.path, force=True)
     expected = resolved.entry.sha256 if resolved.entry else None

@@ -14,7 +14,7 @@ def machine_facts(probe: bool) -> dict:
     """The fingerprint with the preflight verdict (probed now with the bundled model if `probe` and none is stored)."""
     from harness.catalogue.models import DEFAULT_MODEL, load_catalog, resolve
     from harness.measure import preflight
-    from harness.measure.session import physical_cores
+    from harness.machine.facts import physical_cores
 
     facts = fingerprint()
     if probe and "cpu_features_used" in facts.get("llama_cpp", {}):
@@ -26,7 +26,7 @@ def machine_facts(probe: bool) -> dict:
     return facts
 
 
-def show_machine(probe: bool, as_json: bool, out: Output) -> int:
+def run(probe: bool, as_json: bool, out: Output) -> int:
     facts = machine_facts(probe)
     if as_json:
         out.data(json.dumps(facts, indent=2) + "\n")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.aggregate.tree import Tree, load_tree
-from harness.memory_fit import DEFAULT_CONTEXT
-from harness.errors import EXIT_OK, UsageError, require_existing
+from harness.errors import EXIT_OK, require_existing
 from harness.output import Output
 
 
@@ -22,17 +21,8 @@ def load_valid(paths: list[Path], out: Output) -> Tree:
     return tree
 
 
-def primary_scores(results: Path, tasks: set[str], machine_id: str | None) -> pd.DataFrame:
-    """The primary scores on these tasks in a results tree, of one machine (or of all when machine_id is None)."""
-    scores = load_tree([results]).scores if results.exists() else pd.DataFrame()
-    if scores.empty:
-        return scores
-    scores = scores[scores["task"].isin(tasks) & scores["primary"]]
-    return scores if machine_id is None else scores[scores["machine_id"] == machine_id]
-
-
-def compare(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
-            devices: list[str] | None = None) -> int:  # fmt: skip
+def run(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
+        devices: list[str] | None = None) -> int:  # fmt: skip
     from harness.aggregate.compare import compare_table, render, scores_table, select_model, serving_table, shape_notes
     from harness.machine.facts import fingerprint
 
@@ -125,91 +115,3 @@ def _name_measured(frame: pd.DataFrame, here: str) -> None:
     if not frame.empty:
         measured = frame["source"] == "measured"
         frame.loc[measured, "source"] = frame.loc[measured, "machine_id"].map(lambda m: "measured here" if m == here else "submitted")
-
-
-def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output,
-           backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
-    from harness.aggregate.advise import advise as rank_devices
-    from harness.aggregate.advise import backend_option
-    from harness.aggregate.compare import render
-    from harness.catalogue.models import load_catalog, unknown_model_message
-
-    catalog = load_catalog()
-    model = catalog.get(model_id)
-    if model is None:
-        raise UsageError(unknown_model_message(model_id, catalog))
-    backend = backend_option(backend)
-    tree = load_valid(paths, out)
-    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, backend=backend, context=context)
-    if table.empty:
-        out.say("no device in the hardware table meets all the conditions")
-    elif fmt == "json":
-        out.data(json.dumps({"devices": json.loads(render(table, "json")), "apart": json.loads(render(apart, "json"))
-                             if not apart.empty else [], "notes": notes}) + "\n")  # fmt: skip
-        return EXIT_OK
-    else:
-        out.data(render(table, fmt))
-    if fmt == "md":
-        if not apart.empty:
-            out.data("\nOther tools' figures with no learned transfer to llama-bench's tests (not ranked, not converted):\n\n")
-            out.data(render(apart, fmt))
-        for note in notes:
-            out.say(f"- {note}")
-    return EXIT_OK
-
-
-def transfers(paths: list[Path], fmt: str, out: Output) -> int:
-    """`meek advise --transfers`: the transfers the record supports, from which figures are converted."""
-    from harness.aggregate.advise import Record
-    from harness.aggregate.canonical import MIN_TRANSFER_DEVICES
-    from harness.aggregate.compare import render
-
-    table = Record(load_valid(paths, out).runs).transfer_table()
-    if table.empty:
-        out.say("no device in these results was measured both with llama-bench and another way: nothing converts")
-        return EXIT_OK
-    out.data(render(table, fmt))
-    if fmt == "md":
-        out.say(f"- a transfer converts figures once {MIN_TRANSFER_DEVICES} or more devices were measured both ways; factor: "
-                "the median over those devices of each device's ratio (canonical / other, per token cost); 10-90%: the "
-                "spread of every pair, carried into each converted figure's range")  # fmt: skip
-    return EXIT_OK
-
-
-def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None, fmt: str, out: Output,
-                  backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
-    """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
-    from harness.aggregate.advise import backend_option, backends_of, models_for_device
-    from harness.aggregate.compare import render
-    from harness.machine.hardware import device_for_machine, load_hardware
-
-    devices = {d.id: d for d in load_hardware()}
-    if device_id is None:
-        from harness.machine.facts import fingerprint
-
-        facts = fingerprint(include_build=False)
-        device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
-        if device is None:
-            raise UsageError("--machine this: this machine's CPU or GPU is not in the hardware table; name one with --device")
-    elif device_id in devices:
-        device = devices[device_id]
-    else:
-        import difflib
-
-        near = difflib.get_close_matches(device_id, sorted(devices), n=2, cutoff=0.5)
-        raise UsageError(f"--device: unknown device '{device_id}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
-    backend = backend_option(backend)
-    if backend and backend not in backends_of(device):
-        raise UsageError(f"--backend: {device.name} does not run llama.cpp's {backend} backend (it runs {', '.join(backends_of(device))})")
-    tree = load_valid(paths, out)
-    table = models_for_device(tree.runs, device, min_tg, backend=backend, context=context)
-    if table.empty:
-        out.say(f"no catalogue model fits {device.name}" + (f" at {min_tg:g} t/s or more" if min_tg else ""))
-        return EXIT_OK
-    out.data(render(table, fmt))
-    if fmt == "md":
-        kinds = table["tg128 is"].value_counts()
-        out.say(f"- {device.name}: tg128 {', '.join(f'{n} {kind}' for kind, n in kinds.items())} (llama-bench's test at "
-                "depth 0 on the backend named; each row names its basis, and its range where the spread allows one); "
-                f"memory is the need at {context} tokens of context (--ctx)")  # fmt: skip
-    return EXIT_OK

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -15,11 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 
-if TYPE_CHECKING:
-    from harness.results.schema import Vendor
-
 HARDWARE_FILE = PACKAGE_DATA / "hardware.yaml"
 Kind = Literal["gpu", "unified", "cpu"]
+Vendor = Literal["nvidia", "amd", "apple", "intel", "other"]
 
 
 class Device(BaseModel):

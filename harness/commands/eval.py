@@ -1,15 +1,17 @@
-"""What `meek eval` does with its options: score one model in a worker process, print the scores, save a result file."""
+"""`meek eval`: score one model in a worker process, print the scores, save a result file (the scoring is harness/quality/)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, UsageError
 from harness.machine.facts import fingerprint
-from harness.measure.preflight import RepackPolicy
-from harness.measure.runner import EvalOptions, model_info, score_into
+from harness.measure.preflight import RepackPolicy, parse_repack
+from harness.measure.protocol import model_info
+from harness.quality.evaluate import EvalOptions, score_into
 from harness.output import Output
 from harness.results.schema import BenchResult, Machine, new_result
 from harness.results.store import check_results_dir, save_result
@@ -35,7 +37,20 @@ class EvalRequest:
     timeout_s: float = 600.0
 
 
-def evaluate(request: EvalRequest, out: Output) -> int:
+def request(options: dict[str, Any]) -> EvalRequest:
+    """The request from `meek eval`'s options as typed."""
+    o = options
+    wanted = parse_repack(o["repack"])
+    if len(wanted) > 1:
+        raise UsageError("--repack: meek eval scores with one setting: give 0 or 1")
+    return EvalRequest(
+        model=o["model"], suite=o["suite"], tasks=tuple(t.strip() for t in (o["tasks"] or "").split(",") if t.strip()),
+        data_dir=o["data_dir"], limit=o["limit"], strategy=o["strategy"], n_ctx=o["n_ctx"], threads=o["threads"],
+        chat=o["chat"], results_dir=o["results_dir"], repack=wanted[0], timeout_s=o["timeout"],
+    )
+
+
+def run(request: EvalRequest, out: Output) -> int:
     """Score one model; exit 0 when every task was scored, 1 when scoring failed (the requests scored before the
     failure stay cached, so the same command resumes), 130 when interrupted. A bad option raises UsageError first."""
     from harness.quality.evaluate import plan
