@@ -45,8 +45,23 @@ def start_server(model_path: Path, threads: int, llama_server: Path | None = Non
         command = [str(llama_server), "-m", str(model_path), "--port", str(port), "-t", str(threads), "-c", "2048", "-np", "1"]
         command += [] if repack else ["--no-repack"]
     else:
-        command = [sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack), "--model", str(model_path),
-                   "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "harness.measure.backends.lcpp_server",
+            "--repack",
+            str(repack),
+            "--model",
+            str(model_path),
+            "--port",
+            str(port),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--n_ctx",
+            "2048",
+        ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -61,8 +76,27 @@ def start_server(model_path: Path, threads: int, llama_server: Path | None = Non
 
 def run(backend_args: list[str], threads: int, reps: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-m", "harness.cli", "bench", *backend_args, "-m", MODEL, "-p", "512", "-n", "128",
-                   "-t", str(threads), "-r", str(reps), "--results-dir", folder, "-o", "json"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "bench",
+            *backend_args,
+            "-m",
+            MODEL,
+            "-p",
+            "512",
+            "-n",
+            "128",
+            "-t",
+            str(threads),
+            "-r",
+            str(reps),
+            "--results-dir",
+            folder,
+            "-o",
+            "json",
+        ]
         completed = subprocess.run(command, capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             raise SystemExit(f"{' '.join(backend_args) or 'in process'} failed: {completed.stderr[-1500:]}")

@@ -50,46 +50,70 @@ def main() -> None:
             frame = table[table["kind"].isin(kinds)]
             for machine_class in CLASSES:
                 if closed.empty or benchmark not in set(frame["benchmark"]):
-                    rows.append({"benchmark": benchmark, "kinds": name, "class": machine_class,
-                                 "to 2025-08 (months)": "", "models": 0, "to the table's end": "", "models ": 0,
-                                 "Epoch": EPOCH_PUBLISHED_LAG.get(benchmark, math.nan), "within 3 months": "no data",
-                                 "note": "no closed model's score in the table: no frontier to lag behind"
-                                 if closed.empty else f"no {name} scores"})  # fmt: skip
+                    rows.append(
+                        {
+                            "benchmark": benchmark,
+                            "kinds": name,
+                            "class": machine_class,
+                            "to 2025-08 (months)": "",
+                            "models": 0,
+                            "to the table's end": "",
+                            "models ": 0,
+                            "Epoch": EPOCH_PUBLISHED_LAG.get(benchmark, math.nan),
+                            "within 3 months": "no data",
+                            "note": "no closed model's score in the table: no frontier to lag behind"
+                            if closed.empty
+                            else f"no {name} scores",
+                        }
+                    )
                     continue
                 lags = release_lags(frame, benchmark, machine_class)
                 early, full = window(lags, PUBLISHED), window(lags, None)
                 mean = float(early["lag_months"].mean()) if len(early) else math.nan
                 epoch = EPOCH_PUBLISHED_LAG[benchmark]
-                rows.append({"benchmark": benchmark, "kinds": name, "class": machine_class,
-                             "to 2025-08 (months)": f"{mean:.1f}", "models": len(early),
-                             "to the table's end": f"{full['lag_months'].mean():.1f}", "models ": len(full),
-                             "Epoch": epoch, "within 3 months": "yes" if abs(mean - epoch) <= 3 else "no",
-                             "note": ""})  # fmt: skip
+                rows.append(
+                    {
+                        "benchmark": benchmark,
+                        "kinds": name,
+                        "class": machine_class,
+                        "to 2025-08 (months)": f"{mean:.1f}",
+                        "models": len(early),
+                        "to the table's end": f"{full['lag_months'].mean():.1f}",
+                        "models ": len(full),
+                        "Epoch": epoch,
+                        "within 3 months": "yes" if abs(mean - epoch) <= 3 else "no",
+                        "note": "",
+                    }
+                )
                 if name == "Hub + developer-reported" and machine_class in ("rtx-4090-epoch", "rtx-5090-epoch"):
                     for lag in early.to_dict("records"):
-                        evidence.append(f"- {benchmark} {machine_class}: {lag['model']} [{lag['kind']}] "
-                                        f"{lag['release_date']:%Y-%m-%d} {lag['score']:.1f} <- {lag['frontier_model']} "
-                                        f"[{lag['frontier_kind']}] {lag['frontier_date']:%Y-%m-%d}: {lag['lag_months']:.1f} months")  # fmt: skip
+                        evidence.append(
+                            f"- {benchmark} {machine_class}: {lag['model']} [{lag['kind']}] "
+                            f"{lag['release_date']:%Y-%m-%d} {lag['score']:.1f} <- {lag['frontier_model']} "
+                            f"[{lag['frontier_kind']}] {lag['frontier_date']:%Y-%m-%d}: {lag['lag_months']:.1f} months"
+                        )
     frame = pd.DataFrame(rows)
-    body = "\n".join([
-        f"Measured {dt.date.today()} with `python bench/epoch_gap.py --write` from the shipped frontier table "
-        "(harness/data/frontier.csv: Epoch's Benchmarking Hub 2026-03 plus developer_reported_scores.csv). The lag is the "
-        "mean, over the open models that set a new best for the class, of months from the frontier (any model) first "
-        f"reaching that score to the open model's release; models released from {SINCE:%Y-%m} to Epoch's publication "
-        "(2025-08-15), and to the table's end. Epoch's figures: GPQA Diamond 7 months, MMLU-Pro 7 months (RTX 5090 "
-        "class, epoch.ai/data-insights/consumer-gpu-model-gap).",
-        "",
-        frame.to_markdown(index=False),
-        "",
-        "MMLU-Pro: the table holds no closed model's MMLU-Pro score (the Hub snapshot has no MMLU-Pro file, and "
-        "developer_reported_scores.csv covers open models only; Epoch's analysis also draws on Artificial Analysis, per "
-        "its Data section, which is not in ../shared/data), so no frontier lag can be computed here: the target is "
-        "missed for want of data, not met.",
-        "",
-        "The rows behind the GPQA Diamond figures (Hub + developer-reported, to 2025-08):",
-        "",
-        *[line for line in evidence if line.startswith("- gpqa_diamond")],
-    ])
+    body = "\n".join(
+        [
+            f"Measured {dt.date.today()} with `python bench/epoch_gap.py --write` from the shipped frontier table "
+            "(harness/data/frontier.csv: Epoch's Benchmarking Hub 2026-03 plus developer_reported_scores.csv). The lag is the "
+            "mean, over the open models that set a new best for the class, of months from the frontier (any model) first "
+            f"reaching that score to the open model's release; models released from {SINCE:%Y-%m} to Epoch's publication "
+            "(2025-08-15), and to the table's end. Epoch's figures: GPQA Diamond 7 months, MMLU-Pro 7 months (RTX 5090 "
+            "class, epoch.ai/data-insights/consumer-gpu-model-gap).",
+            "",
+            frame.to_markdown(index=False),
+            "",
+            "MMLU-Pro: the table holds no closed model's MMLU-Pro score (the Hub snapshot has no MMLU-Pro file, and "
+            "developer_reported_scores.csv covers open models only; Epoch's analysis also draws on Artificial Analysis, per "
+            "its Data section, which is not in ../shared/data), so no frontier lag can be computed here: the target is "
+            "missed for want of data, not met.",
+            "",
+            "The rows behind the GPQA Diamond figures (Hub + developer-reported, to 2025-08):",
+            "",
+            *[line for line in evidence if line.startswith("- gpqa_diamond")],
+        ]
+    )
     print(body)
     if args.write:
         write_section(ROOT / "BENCHMARKS.md", "epoch-gap", "meek gap against Epoch AI's consumer-GPU lag", body)

@@ -69,8 +69,30 @@ def run_llama_bench(binary: Path, model_path: Path, threads: int, reps: int, rep
 
 def run_harness(model_id: str, threads: int, reps: int, repack: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as results:
-        command = [sys.executable, "-m", "harness.cli", "bench", "-m", model_id, "-p", "512", "-n", "128", "-t", str(threads),
-                   "-fa", "0", "--repack", str(repack), "-r", str(reps), "-o", "json", "--results-dir", results]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "bench",
+            "-m",
+            model_id,
+            "-p",
+            "512",
+            "-n",
+            "128",
+            "-t",
+            str(threads),
+            "-fa",
+            "0",
+            "--repack",
+            str(repack),
+            "-r",
+            str(reps),
+            "-o",
+            "json",
+            "--results-dir",
+            results,
+        ]
         rows = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     return {r["test"]: r["avg_ts"] for r in rows}
 

@@ -89,12 +89,22 @@ def probe(path: Path, n_ctx: int, cache: str, flash_attn: bool, swa_full: bool, 
 
 def predicted(path: Path, n_ctx: int, cache: str, flash_attn: bool, swa_full: bool) -> memory_fit.Need:
     facts = read_gguf_facts(path)
-    return memory_fit.need(facts["n_params"] / 1e9, facts["quant"], facts["file_size_bytes"], n_ctx, facts, cache, cache,
-                           flash_attn=flash_attn, swa_full=swa_full)  # fmt: skip
+    return memory_fit.need(
+        facts["n_params"] / 1e9,
+        facts["quant"],
+        facts["file_size_bytes"],
+        n_ctx,
+        facts,
+        cache,
+        cache,
+        flash_attn=flash_attn,
+        swa_full=swa_full,
+    )
 
 
-def run_probe(path: Path, n_ctx: int, cache: str = "f16", flash_attn: bool = False, swa_full: bool = False,
-              repack: bool = True) -> dict:  # fmt: skip
+def run_probe(
+    path: Path, n_ctx: int, cache: str = "f16", flash_attn: bool = False, swa_full: bool = False, repack: bool = True
+) -> dict:
     """One load in a child process (a crash there does not end the caller); llama.cpp's figures as a dict."""
     command = [sys.executable, str(Path(__file__).resolve()), "--probe", str(path), "--ctx", str(n_ctx), "--cache", cache]
     command += ["--fa"] * flash_attn + ["--swa-full"] * swa_full + ["--no-repack"] * (not repack)
@@ -113,8 +123,10 @@ def table(repack: bool) -> list[str]:
     from harness.catalogue.models import load_catalog, resolve
 
     catalog = load_catalog()
-    rows = ["| model, context, cache | term | predicted MiB | llama.cpp MiB | predicted / llama.cpp |",
-            "|---|---|---:|---:|---:|"]
+    rows = [
+        "| model, context, cache | term | predicted MiB | llama.cpp MiB | predicted / llama.cpp |",
+        "|---|---|---:|---:|---:|",
+    ]
     for model_id in MODELS:
         path = resolve(model_id, catalog).path
         settings = [(c, s) for c in CONTEXTS for s in SETTINGS]
@@ -125,28 +137,35 @@ def table(repack: bool) -> list[str]:
             got = run_probe(path, n_ctx, cache, fa, swa_full, repack)
             label = f"{model_id} {n_ctx} {cache}{' fa' if fa else ''}{' swa-full' if swa_full else ''}"
             allocated = got["weights"] + got["kv_cache"] + got["compute"] + got["output"]
-            rows += [_row(label, "weights", want.weights, got["weights"]),
-                     _row(label, "KV cache", want.kv_cache, got["kv_cache"]), _row(label, "compute", want.compute, got["compute"]),
-                     _row(label, "total (llama.cpp: its buffers)", want.total, allocated),
-                     _row(label, "total (llama.cpp: RSS growth)", want.total, got["rss"])]  # fmt: skip
+            rows += [
+                _row(label, "weights", want.weights, got["weights"]),
+                _row(label, "KV cache", want.kv_cache, got["kv_cache"]),
+                _row(label, "compute", want.compute, got["compute"]),
+                _row(label, "total (llama.cpp: its buffers)", want.total, allocated),
+                _row(label, "total (llama.cpp: RSS growth)", want.total, got["rss"]),
+            ]
             print("\n".join(rows[-5:]), flush=True)
     return rows
 
 
 def catalogue_rows() -> list[str]:
     """What the calibrated model gives for the large catalogue models on a 24 GB card (RTX 3090/4090), at 8k and 32k."""
-    from harness.catalogue.models import load_catalog
     from harness.catalogue.hardware import load_hardware
+    from harness.catalogue.models import load_catalog
 
     catalog, card = load_catalog(), next(d for d in load_hardware() if d.id == "rtx-4090")
-    rows = ["| model | context | weights GiB | KV cache GiB | compute GiB | total GiB | 24 GB card |",
-            "|---|---:|---:|---:|---:|---:|---|"]
+    rows = [
+        "| model | context | weights GiB | KV cache GiB | compute GiB | total GiB | 24 GB card |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for model_id in ("qwen2.5-32b-q4_k_m", "qwen3-32b-q4_k_m", "gemma3-27b-q4_k_m", "llama-3.3-70b-q4_k_m"):
         for n_ctx in (8192, 32768):
             fit = memory_fit.device_margin(card, catalog.get(model_id), n_ctx)  # type: ignore[arg-type]
             need = fit.need
-            rows.append(f"| {model_id} | {n_ctx} | {need.weights / 2**30:.2f} | {need.kv_cache / 2**30:.2f} | "
-                        f"{need.compute / 2**30:.2f} | {need.total / 2**30:.2f} | {fit.text()} |")  # fmt: skip
+            rows.append(
+                f"| {model_id} | {n_ctx} | {need.weights / 2**30:.2f} | {need.kv_cache / 2**30:.2f} | "
+                f"{need.compute / 2**30:.2f} | {need.total / 2**30:.2f} | {fit.text()} |"
+            )
     return rows
 
 

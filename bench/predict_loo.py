@@ -33,9 +33,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _row(way: str, cell: pd.Series, found) -> dict:
     inside = None if np.isnan(found.low) else bool(found.low <= cell["ts"] <= found.high)
-    return {"way": way, "group": cell["group"], "device": cell["device_id"], "model": cell["model"], "backend": cell["runtime"],
-            "measured": cell["ts"], "answer": found.value, "kind": found.kind, "error": abs(found.value / cell["ts"] - 1),
-            "in range": inside, "basis": found.basis}  # fmt: skip
+    return {
+        "way": way,
+        "group": cell["group"],
+        "device": cell["device_id"],
+        "model": cell["model"],
+        "backend": cell["runtime"],
+        "measured": cell["ts"],
+        "answer": found.value,
+        "kind": found.kind,
+        "error": abs(found.value / cell["ts"] - 1),
+        "in range": inside,
+        "basis": found.basis,
+    }
 
 
 def errors(runs: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +58,12 @@ def errors(runs: pd.DataFrame) -> pd.DataFrame:
         for _, cell in own.iterrows():
             model = full.models[cell["model"]]
             rows.append(_row("device out", cell, hidden.answer(device, model, "tg", cell["runtime"])))
-            mask = (runs["device_id"] == device_id) & (runs["model"] == cell["model"]) & (runs["test"] == "tg128") & (runs["n_depth"] == 0)
+            mask = (
+                (runs["device_id"] == device_id)
+                & (runs["model"] == cell["model"])
+                & (runs["test"] == "tg128")
+                & (runs["n_depth"] == 0)
+            )
             rows.append(_row("cell out", cell, Record(runs[~mask]).answer(device, model, "tg", cell["runtime"])))
     return pd.DataFrame(rows)
 
@@ -59,10 +74,18 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
         mine = frame[frame["way"] == way]
         for group, part in [*mine.groupby("group"), ("all", mine)]:
             inside = part["in range"].dropna()
-            out.append({"hidden": way, "vendor and kind": group, "cells": len(part), "devices": part["device"].nunique(),
-                        "median error": f"{part['error'].median():.0%}", "p90 error": f"{part['error'].quantile(0.9):.0%}",
-                        "range holds the truth": f"{inside.mean():.0%} of {len(inside)}" if len(inside) else "no ranges",
-                        "answered by": ", ".join(f"{k} {n}" for k, n in part["kind"].value_counts().items())})  # fmt: skip
+            out.append(
+                {
+                    "hidden": way,
+                    "vendor and kind": group,
+                    "cells": len(part),
+                    "devices": part["device"].nunique(),
+                    "median error": f"{part['error'].median():.0%}",
+                    "p90 error": f"{part['error'].quantile(0.9):.0%}",
+                    "range holds the truth": f"{inside.mean():.0%} of {len(inside)}" if len(inside) else "no ranges",
+                    "answered by": ", ".join(f"{k} {n}" for k, n in part["kind"].value_counts().items()),
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -87,12 +110,16 @@ def main() -> None:
             "",
             "Largest errors:",
             "",
-            worst[["way", "device", "model", "backend", "measured", "answer", "kind", "error"]].to_markdown(index=False, floatfmt=".3g"),
+            worst[["way", "device", "model", "backend", "measured", "answer", "kind", "error"]].to_markdown(
+                index=False, floatfmt=".3g"
+            ),
         ]
     )
     print(body)
     if args.write:
-        write_section(ROOT / "BENCHMARKS.md", "predict-loo", "meek advise: canonical answers against the record, leave one out", body)
+        write_section(
+            ROOT / "BENCHMARKS.md", "predict-loo", "meek advise: canonical answers against the record, leave one out", body
+        )
 
 
 if __name__ == "__main__":

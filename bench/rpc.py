@@ -62,7 +62,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for way, flags in ways:  # alternated within each round
                 with tempfile.TemporaryDirectory() as results:
-                    done = meek("bench", "-m", MODEL, *flags, "--rpc", rpc, "--link", "loopback", "-r", "3", "--results-dir", results)
+                    done = meek(
+                        "bench", "-m", MODEL, *flags, "--rpc", rpc, "--link", "loopback", "-r", "3", "--results-dir", results
+                    )
                     if done.returncode != 0:
                         sys.exit(done.stderr)
                     documents = [json.loads(p.read_text()) for p in Path(results).glob("*/*.json")]
@@ -75,15 +77,17 @@ def main() -> None:
     cpu = fingerprint(include_build=False)["cpu"]["model"]
     rows = ["| test | split / local (median) | min-max |", "|---|---:|---:|"]
     rows += [f"| {test} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} |" for test, v in sorted(ratios.items())]
-    body = "\n".join([
-        f"Measured {dt.date.today()} on {cpu} with `python bench/rpc.py --rounds {args.rounds} --write`: {MODEL} split "
-        "across two rpc-server processes on 127.0.0.1 (`meek rpc-server --background`), measured by an RPC-enabled "
-        "llama-bench built from the vendored llama.cpp (`meek bench --backend llama-bench --rpc ...`) and, where this "
-        "Python's llama-cpp-python has RPC (built with CMAKE_ARGS=-DGGML_RPC=ON), in process (`meek bench --rpc ...`); "
-        "each against the same tool run locally (meek runs the local baseline itself); pp512 and tg128, 3 repetitions.",
-        "",
-        *rows,
-    ])
+    body = "\n".join(
+        [
+            f"Measured {dt.date.today()} on {cpu} with `python bench/rpc.py --rounds {args.rounds} --write`: {MODEL} split "
+            "across two rpc-server processes on 127.0.0.1 (`meek rpc-server --background`), measured by an RPC-enabled "
+            "llama-bench built from the vendored llama.cpp (`meek bench --backend llama-bench --rpc ...`) and, where this "
+            "Python's llama-cpp-python has RPC (built with CMAKE_ARGS=-DGGML_RPC=ON), in process (`meek bench --rpc ...`); "
+            "each against the same tool run locally (meek runs the local baseline itself); pp512 and tg128, 3 repetitions.",
+            "",
+            *rows,
+        ]
+    )
     print(body)
     if args.write:
         write_section(ROOT / "BENCHMARKS.md", "rpc-loopback", "A model split over RPC on loopback, against the local run", body)

@@ -24,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks_md import write_section  # noqa: E402
 
 from harness.catalogue.models import load_catalog, resolve  # noqa: E402
-from harness.machine.facts import fingerprint  # noqa: E402
+from harness.machine.facts import (
+    fingerprint,  # noqa: E402
+    physical_cores,  # noqa: E402
+)
 from harness.measure import preflight  # noqa: E402
-from harness.machine.facts import physical_cores  # noqa: E402
 from harness.measure.vendored import build_tool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +36,29 @@ MODEL, PP, TG, BATCHES = "smollm2-135m", 64, 32, (1, 2, 4)
 
 
 def batched_bench(binary: Path, model: Path, threads: int, repack: int) -> dict[int, tuple[float, float]]:
-    command = [str(binary), "-m", str(model), "-c", str(max(BATCHES) * (PP + TG)), "-b", "2048", "-ub", "512",
-               "-npp", str(PP), "-ntg", str(TG), "-npl", ",".join(map(str, BATCHES)), "-t", str(threads), "-kvu",
-               "-fa", "auto", *(["--no-repack"] if repack == 0 else [])]  # fmt: skip
+    command = [
+        str(binary),
+        "-m",
+        str(model),
+        "-c",
+        str(max(BATCHES) * (PP + TG)),
+        "-b",
+        "2048",
+        "-ub",
+        "512",
+        "-npp",
+        str(PP),
+        "-ntg",
+        str(TG),
+        "-npl",
+        ",".join(map(str, BATCHES)),
+        "-t",
+        str(threads),
+        "-kvu",
+        "-fa",
+        "auto",
+        *(["--no-repack"] if repack == 0 else []),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     points = {}
     for line in done.stdout.splitlines():
@@ -48,9 +70,33 @@ def batched_bench(binary: Path, model: Path, threads: int, repack: int) -> dict[
 
 def harness_points(threads: int, repack: int) -> dict[int, tuple[float, float]]:
     with tempfile.TemporaryDirectory() as results:
-        subprocess.run([sys.executable, "-m", "harness.cli", "bench", "-m", MODEL, "--parallel", ",".join(map(str, BATCHES)),
-                        "-p", str(PP), "-n", str(TG), "-t", str(threads), "-r", "3", "--repack", str(repack),
-                        "--results-dir", results], capture_output=True, text=True, check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "bench",
+                "-m",
+                MODEL,
+                "--parallel",
+                ",".join(map(str, BATCHES)),
+                "-p",
+                str(PP),
+                "-n",
+                str(TG),
+                "-t",
+                str(threads),
+                "-r",
+                "3",
+                "--repack",
+                str(repack),
+                "--results-dir",
+                results,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         document = json.loads(next(Path(results).glob("*/*.json")).read_text())
     return {p["n_parallel"]: (p["s_pp"], p["s_tg"]) for p in document["serving"]}
 
@@ -62,7 +108,9 @@ def main() -> None:
     args = parser.parse_args()
     model = resolve(MODEL, load_catalog()).path
     threads = physical_cores()
-    repack = preflight.RepackPolicy(fingerprint(), lambda line: print(line, file=sys.stderr), 600).repack_for(None, model, 0, threads)
+    repack = preflight.RepackPolicy(fingerprint(), lambda line: print(line, file=sys.stderr), 600).repack_for(
+        None, model, 0, threads
+    )
     reference = build_tool("llama-batched-bench")
     ratios: dict[int, dict[str, list[float]]] = {b: {"S_PP": [], "S_TG": []} for b in BATCHES}
     raw = []
@@ -77,38 +125,63 @@ def main() -> None:
         for b in BATCHES:
             ratios[b]["S_PP"].append(got["harness"][b][0] / got["llama-batched-bench"][b][0])
             ratios[b]["S_TG"].append(got["harness"][b][1] / got["llama-batched-bench"][b][1])
-    rows = ["| B | S_PP harness / batched-bench | S_TG harness / batched-bench | S_TG harness (t/s) | S_TG batched-bench (t/s) |",
-            "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        "| B | S_PP harness / batched-bench | S_TG harness / batched-bench | S_TG harness (t/s) | S_TG batched-bench (t/s) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for b in BATCHES:
         pp, tg = ratios[b]["S_PP"], ratios[b]["S_TG"]
         ours = statistics.median(r["harness"][b][1] for r in raw)
         theirs = statistics.median(r["llama-batched-bench"][b][1] for r in raw)
-        rows.append(f"| {b} | {statistics.median(pp):.3f} ({min(pp):.3f}-{max(pp):.3f}) | {statistics.median(tg):.3f} "
-                    f"({min(tg):.3f}-{max(tg):.3f}) | {ours:.1f} | {theirs:.1f} |")  # fmt: skip
+        rows.append(
+            f"| {b} | {statistics.median(pp):.3f} ({min(pp):.3f}-{max(pp):.3f}) | {statistics.median(tg):.3f} "
+            f"({min(tg):.3f}-{max(tg):.3f}) | {ours:.1f} | {theirs:.1f} |"
+        )
     cpu = fingerprint(include_build=False)["cpu"]["model"]
-    body = "\n".join([
-        f"Measured {dt.date.today()} on {cpu} ({threads} threads, --repack {repack}) with `python bench/serving.py "
-        f"--rounds {args.rounds} --write`: {MODEL}, PP {PP}, TG {TG}, B {','.join(map(str, BATCHES))}, unified KV cache, "
-        "-b 2048 -ub 512, flash attention auto; the harness's medians over 3 repetitions against llama-batched-bench "
-        f"(one pass per B) built from the same vendored llama.cpp; {args.rounds} alternated rounds, median ratio "
-        "(min-max).",
-        "",
-        *rows,
-    ])
+    body = "\n".join(
+        [
+            f"Measured {dt.date.today()} on {cpu} ({threads} threads, --repack {repack}) with `python bench/serving.py "
+            f"--rounds {args.rounds} --write`: {MODEL}, PP {PP}, TG {TG}, B {','.join(map(str, BATCHES))}, unified KV cache, "
+            "-b 2048 -ub 512, flash attention auto; the harness's medians over 3 repetitions against llama-batched-bench "
+            f"(one pass per B) built from the same vendored llama.cpp; {args.rounds} alternated rounds, median ratio "
+            "(min-max).",
+            "",
+            *rows,
+        ]
+    )
     print(body)
     server = build_tool("llama-server")
     with tempfile.TemporaryDirectory() as results:
-        command = ["meek", "load", "--serve", MODEL, "--concurrency", "1,2,4", "-p", str(PP), "-n", str(TG), "--results-dir", results]
-        swept = subprocess.run([sys.executable, "-m", "harness.cli", *command[1:]], capture_output=True, text=True,
-                               env={**__import__("os").environ, "MEEK_LLAMA_SERVER": str(server)})  # fmt: skip
+        command = [
+            "meek",
+            "load",
+            "--serve",
+            MODEL,
+            "--concurrency",
+            "1,2,4",
+            "-p",
+            str(PP),
+            "-n",
+            str(TG),
+            "--results-dir",
+            results,
+        ]
+        swept = subprocess.run(
+            [sys.executable, "-m", "harness.cli", *command[1:]],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, "MEEK_LLAMA_SERVER": str(server)},
+        )
     table = [line for line in swept.stdout.splitlines() if line.startswith(("|", "capacity:"))]
-    sweep = "\n".join([
-        f"Measured {dt.date.today()} on {cpu} with `{' '.join(command[:-2])}` (llama-server built from the same vendored "
-        f"llama.cpp, its slots set to the sweep's largest concurrency, started and stopped by meek; exit code "
-        f"{swept.returncode}):",
-        "",
-        *table,
-    ])
+    sweep = "\n".join(
+        [
+            f"Measured {dt.date.today()} on {cpu} with `{' '.join(command[:-2])}` (llama-server built from the same vendored "
+            f"llama.cpp, its slots set to the sweep's largest concurrency, started and stopped by meek; exit code "
+            f"{swept.returncode}):",
+            "",
+            *table,
+        ]
+    )
     print(sweep)
     if args.write:
         write_section(ROOT / "BENCHMARKS.md", "parallel-fidelity", "meek bench --parallel against llama-batched-bench", body)

@@ -1,6 +1,7 @@
 """meek-harness: how fast and how good are quantised open-weight models on this machine."""
 
 from harness.version import __version__
+
 __all__ = ["__version__", "load_results", "load_scores"]
 _LAZY = ("load_results", "load_scores")
 

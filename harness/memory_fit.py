@@ -19,8 +19,8 @@ from harness.errors import MeekError
 from harness.machine import gpu
 
 if TYPE_CHECKING:
-    from harness.catalogue.models import CatalogModel
     from harness.catalogue import hardware
+    from harness.catalogue.models import CatalogModel
 
 GIB = 2**30
 Kind = Literal["gpu", "unified", "cpu"]
@@ -70,8 +70,17 @@ COMPUTE_BYTES = 0.5 * GIB
 KV_BYTES_PER_TOKEN_AT_8B = 192 * 1024
 # llama.cpp's sliding-window layer pattern per architecture when the GGUF gives none (src/models/<arch>.cpp,
 # load_swa_pattern(ml, n): layer il slides when il % n < n - 1): Gemma 3 five local layers to one global, gpt-oss alternate.
-SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gpt-oss": 2, "llama4": 4,
-              "exaone4": 4, "olmo2": 4}  # fmt: skip
+SWA_PERIOD = {
+    "gemma2": 2,
+    "gemma3": 6,
+    "gemma3n": 5,
+    "gemma-embedding": 6,
+    "cohere2": 4,
+    "gpt-oss": 2,
+    "llama4": 4,
+    "exaone4": 4,
+    "olmo2": 4,
+}
 
 # ---- what a device leaves usable -------------------------------------------------------------------------------------
 # A discrete GPU loses a fixed amount, not a share: the CUDA/ROCm context (120-550 MB, growing with the SM count: "ggml:
@@ -120,9 +129,17 @@ class Shape:
             return None
         layers, kv_heads, key_length, value_length = sizes
         window = _int_or_none(facts.get("sliding_window")) or 0
-        return cls(layers, kv_heads, key_length, value_length, heads=_int_or_none(facts.get("head_count")),
-                   embedding=_int_or_none(facts.get("embedding_length")), vocab=_int_or_none(facts.get("vocab_size")),
-                   sliding_window=window, swa_layers=_swa_layers(facts, layers) if window else 0)  # fmt: skip
+        return cls(
+            layers,
+            kv_heads,
+            key_length,
+            value_length,
+            heads=_int_or_none(facts.get("head_count")),
+            embedding=_int_or_none(facts.get("embedding_length")),
+            vocab=_int_or_none(facts.get("vocab_size")),
+            sliding_window=window,
+            swa_layers=_swa_layers(facts, layers) if window else 0,
+        )
 
 
 def _count(value: object) -> bool:
@@ -215,16 +232,18 @@ def _swa_cells(shape: Shape, context: int, swa_full: bool, ubatch: int) -> int:
     return cells if swa_full else min(cells, _cells(shape.sliding_window + ubatch))
 
 
-def kv_cache_bytes(shape: Shape, context: int, type_k: str = "f16", type_v: str = "f16", swa_full: bool = False,
-                   ubatch: int = DEFAULT_UBATCH) -> float:  # fmt: skip
+def kv_cache_bytes(
+    shape: Shape, context: int, type_k: str = "f16", type_v: str = "f16", swa_full: bool = False, ubatch: int = DEFAULT_UBATCH
+) -> float:
     """llama.cpp's KV cache for `shape` at `context` tokens: full-attention layers hold every cell, sliding ones their window."""
     full = shape.layers - shape.swa_layers
     swa = _swa_cells(shape, context, swa_full, ubatch) if shape.swa_layers else 0
     return _per_layer_token(shape, type_k, type_v) * (full * _cells(context) + shape.swa_layers * swa)
 
 
-def compute_bytes(shape: Shape | None, context: int, flash_attn: bool = False, ubatch: int = DEFAULT_UBATCH,
-                  swa_full: bool = False) -> float:  # fmt: skip
+def compute_bytes(
+    shape: Shape | None, context: int, flash_attn: bool = False, ubatch: int = DEFAULT_UBATCH, swa_full: bool = False
+) -> float:
     """llama.cpp's compute buffer: the largest of its per-micro-batch f32 tensors, which is the logits (vocabulary x
     ubatch) or, without flash attention, the attention scores (heads + mask x cached cells x ubatch). An unknown shape
     gets COMPUTE_BYTES at 8k, growing with the context when flash attention is off."""
@@ -269,8 +288,9 @@ def need(
     return Need(weights, context * estimated_kv_bytes_per_token(params_total_b) * scale, compute, kv_estimated=True)
 
 
-def model_need(model: CatalogModel, context: int = DEFAULT_CONTEXT, type_k: str = "f16", type_v: str = "f16",
-               flash_attn: bool = False) -> Need:  # fmt: skip
+def model_need(
+    model: CatalogModel, context: int = DEFAULT_CONTEXT, type_k: str = "f16", type_v: str = "f16", flash_attn: bool = False
+) -> Need:
     """What a catalogue model needs at `context`: its file (or parameters at its quant), and its KV cache and compute
     buffer from the shape models.yaml gives (the estimate where it gives none)."""
     size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
@@ -293,10 +313,12 @@ def usable_bytes(kind: str, memory_bytes: float, vendor: str | None = None) -> f
 
 def usable_note() -> str:
     """How the usable memory is reckoned, in a sentence for notes under tables."""
-    return (f"a model may use a GPU's memory less {GPU_RESERVED_BYTES / GIB:g} GiB (driver, CUDA/ROCm context, desktop), "
-            f"{APPLE_SMALL_SHARE:.0%} of Apple unified memory up to 36 GB and {APPLE_LARGE_SHARE:.0%} above, "
-            f"{UNIFIED_SHARE['amd']:.0%} on a Ryzen AI Max, {UNIFIED_SHARE['nvidia']:.0%} on a DGX Spark, and "
-            f"{CPU_SHARE:.0%} of RAM for CPU inference")  # fmt: skip
+    return (
+        f"a model may use a GPU's memory less {GPU_RESERVED_BYTES / GIB:g} GiB (driver, CUDA/ROCm context, desktop), "
+        f"{APPLE_SMALL_SHARE:.0%} of Apple unified memory up to 36 GB and {APPLE_LARGE_SHARE:.0%} above, "
+        f"{UNIFIED_SHARE['amd']:.0%} on a Ryzen AI Max, {UNIFIED_SHARE['nvidia']:.0%} on a DGX Spark, and "
+        f"{CPU_SHARE:.0%} of RAM for CPU inference"
+    )
 
 
 def fits(need_bytes: float, kind: str, memory_bytes: float | None, vendor: str | None = None) -> bool:
@@ -344,8 +366,14 @@ class Margin:
         return f"margin +{self.margin / GIB:.1f} GiB {where}" if self.fits else f"short by {-self.margin / GIB:.1f} GiB {where}"
 
 
-def device_margin(device: hardware.Device, model: CatalogModel, context: int = DEFAULT_CONTEXT, type_k: str = "f16",
-                  type_v: str = "f16", flash_attn: bool = False) -> Margin:  # fmt: skip
+def device_margin(
+    device: hardware.Device,
+    model: CatalogModel,
+    context: int = DEFAULT_CONTEXT,
+    type_k: str = "f16",
+    type_v: str = "f16",
+    flash_attn: bool = False,
+) -> Margin:
     """The margin of a catalogue model on a hardware-table device at `context` tokens."""
     return Margin(model_need(model, context, type_k, type_v, flash_attn), device_usable(device), context)
 
@@ -378,8 +406,12 @@ def this_machine(facts: dict) -> Device:
         vendor = next((g.get("vendor") for g in gpus if g.get("unified_memory")), None)
         return Device("unified", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB unified memory", vendor)
     if gpus and gpus[0].get("memory_bytes"):
-        return Device("gpu", gpus[0]["memory_bytes"], f"{gpus[0]['memory_bytes'] / GIB:.0f} GiB GPU memory ({gpus[0]['name']})",
-                      gpus[0].get("vendor"))  # fmt: skip
+        return Device(
+            "gpu",
+            gpus[0]["memory_bytes"],
+            f"{gpus[0]['memory_bytes'] / GIB:.0f} GiB GPU memory ({gpus[0]['name']})",
+            gpus[0].get("vendor"),
+        )
     return Device("cpu", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB RAM, CPU inference")
 
 

@@ -79,8 +79,12 @@ def real_results(meek_home, tmp_path_factory) -> list[Path]:
     cwd = tmp_path_factory.mktemp("real-bench")
     completed = subprocess.run(
         [sys.executable, "-m", "harness.cli", "bench", "-m", "smollm2-135m,gemma3-270m", "-p", "32", "-n", "8", "-r", "2"],
-        capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "MEEK_HOME": str(meek_home)},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "MEEK_HOME": str(meek_home)},
+    )
     assert completed.returncode == 0, completed.stderr
     files = sorted((cwd / "results").glob("*/*.json"))
     assert len(files) == 2, completed.stderr

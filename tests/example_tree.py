@@ -14,11 +14,11 @@ import random
 from pathlib import Path
 
 from harness import memory_fit
-from harness.catalogue.models import load_catalog
 from harness.catalogue.hardware import load_hardware
-from harness.results.stats import summarize
+from harness.catalogue.models import load_catalog
 from harness.results.document import signed_document
 from harness.results.schema import validate_document
+from harness.results.stats import summarize
 
 TEMPLATE = Path(__file__).parent / "golden" / "result-v2-smollm2.json"
 MACHINES_PER_DEVICE = 8
@@ -31,10 +31,16 @@ def run_entry(template: dict, n_prompt: int, n_gen: int, rate: float, rng: rando
     run = copy.deepcopy(template)
     summary = summarize(tokens, samples_ns)
     run.update(
-        test=f"pp{n_prompt}" if n_prompt else f"tg{n_gen}", n_prompt=n_prompt, n_gen=n_gen, n_depth=0, n_ctx=tokens,
-        samples_ns=samples_ns, warmup_ns=[samples_ns[0]], ttft_ns=samples_ns if n_prompt else [],
+        test=f"pp{n_prompt}" if n_prompt else f"tg{n_gen}",
+        n_prompt=n_prompt,
+        n_gen=n_gen,
+        n_depth=0,
+        n_ctx=tokens,
+        samples_ns=samples_ns,
+        warmup_ns=[samples_ns[0]],
+        ttft_ns=samples_ns if n_prompt else [],
         **{key: summary[key] for key in summary if key in run},
-    )  # fmt: skip
+    )
     return run
 
 
@@ -47,8 +53,16 @@ def machine_entry(template: dict, device, index: int) -> dict:
     else:
         vendor = device.vendor if device.vendor in ("nvidia", "amd", "apple", "intel") else "other"
         memory = int((device.memory_gb or 0) * 2**30)
-        machine["gpus"] = [{"vendor": vendor, "name": device.match[0], "memory_bytes": memory, "driver": None,
-                            "gtt_bytes": None, "unified_memory": device.kind == "unified"}]  # fmt: skip
+        machine["gpus"] = [
+            {
+                "vendor": vendor,
+                "name": device.match[0],
+                "memory_bytes": memory,
+                "driver": None,
+                "gtt_bytes": None,
+                "unified_memory": device.kind == "unified",
+            }
+        ]
         machine["unified_memory"] = device.kind == "unified"
     return machine
 
@@ -71,8 +85,15 @@ def generate(tree: Path, count: int, seed: int = 1, machines_per_device: int = M
         offload = 99 if device.kind != "cpu" else 0
         document = copy.deepcopy(template)
         document.update(created_utc=(start + dt.timedelta(minutes=37 * index)).strftime("%Y-%m-%dT%H:%M:%SZ"), machine=machine)
-        document["model"].update(id=model.id, label=model.id, sha256=model.sha256 or hashlib.sha256(model.id.encode()).hexdigest(), file_size_bytes=model.file_size_bytes,
-                                 quant=model.quant, file_name=f"{model.id}.gguf", source="catalogue")  # fmt: skip
+        document["model"].update(
+            id=model.id,
+            label=model.id,
+            sha256=model.sha256 or hashlib.sha256(model.id.encode()).hexdigest(),
+            file_size_bytes=model.file_size_bytes,
+            quant=model.quant,
+            file_name=f"{model.id}.gguf",
+            source="catalogue",
+        )
         document["runs"] = [
             run_entry(run_template, 512, 0, tg * rng.uniform(8, 30), rng),
             run_entry(run_template, 0, 128, tg, rng),

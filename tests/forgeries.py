@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.results.stats import summarize
 from harness.results.document import content_hash
+from harness.results.stats import summarize
 
 GENUINE = Path(__file__).parent / "golden" / "result-v2-smollm2.json"
 
@@ -58,14 +58,30 @@ def _unknown_model(d):
 
 
 def _score(d):
-    d["scores"] = [{"task": "mmlu", "metric": "acc", "value": 1e7, "stderr": None, "primary": True, "shots": 0,
-                    "samples": 100, "subset": False, "subset_seed": None, "lm_eval_version": "0.4.13",
-                    "task_hash": "0123456789abcdef", "scoring": "prefix-reuse", "data": "local files", "elapsed_s": 1.0}]  # fmt: skip
+    d["scores"] = [
+        {
+            "task": "mmlu",
+            "metric": "acc",
+            "value": 1e7,
+            "stderr": None,
+            "primary": True,
+            "shots": 0,
+            "samples": 100,
+            "subset": False,
+            "subset_seed": None,
+            "lm_eval_version": "0.4.13",
+            "task_hash": "0123456789abcdef",
+            "scoring": "prefix-reuse",
+            "data": "local files",
+            "elapsed_s": 1.0,
+        }
+    ]
 
 
 def _power(d):
-    run_named(d, "tg8")["power"] = [{"source": "nvml-gpu-0", "kind": "gpu", "avg_w": 50000.0, "energy_j": 50000.0,
-                                     "seconds": 1.0}]  # fmt: skip
+    run_named(d, "tg8")["power"] = [
+        {"source": "nvml-gpu-0", "kind": "gpu", "avg_w": 50000.0, "energy_j": 50000.0, "seconds": 1.0}
+    ]
 
 
 PHYSICS: dict[str, tuple[Callable[[dict], None], str]] = {
@@ -84,7 +100,10 @@ PHYSICS: dict[str, tuple[Callable[[dict], None], str]] = {
 
 # Files that must not parse: a reason each, never a crash.
 HOSTILE_TEXT: dict[str, tuple[str, str]] = {
-    "int-10e400-samples": (json.dumps(genuine()).replace('"samples_ns": [', '"samples_ns": [1' + "0" * 400 + ", ", 1), "out of range"),
+    "int-10e400-samples": (
+        json.dumps(genuine()).replace('"samples_ns": [', '"samples_ns": [1' + "0" * 400 + ", ", 1),
+        "out of range",
+    ),
     "int-10e400-ttft": (json.dumps(genuine()).replace('"ttft_ns": [', '"ttft_ns": [1' + "0" * 400 + ", ", 1), "out of range"),
     "duplicate-key": (json.dumps(genuine())[:-1] + ', "status": "failed"}', "appears twice"),
     "bool-for-number": (json.dumps(forged(lambda d: run_named(d, "tg8").update(n_threads=True))), "valid integer"),
@@ -93,7 +112,10 @@ HOSTILE_TEXT: dict[str, tuple[str, str]] = {
     "carriage-return": (json.dumps(forged(lambda d: d["model"].update(name="a\rok"))), "control"),
     "c1-control": (json.dumps(forged(lambda d: d["model"].update(name="a\x9b31m"))), "control"),
     "bidi-override": (json.dumps(forged(lambda d: d["model"].update(label="smollm2\u202enosj.live"))), "direction"),
-    "machine-id-trailing-dash": (json.dumps(forged(lambda d: d["machine"].update(machine_id="amd-epyc-24g-4d0c91-"))), "machine_id"),
+    "machine-id-trailing-dash": (
+        json.dumps(forged(lambda d: d["machine"].update(machine_id="amd-epyc-24g-4d0c91-"))),
+        "machine_id",
+    ),
     "machine-id-81-chars": (json.dumps(forged(lambda d: d["machine"].update(machine_id="a" * 81))), "machine_id"),
 }
 

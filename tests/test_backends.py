@@ -34,10 +34,22 @@ def llama_server(smollm2_path, repack_default):
     pytest.importorskip("uvicorn", reason='needs llama-cpp-python[server] (pip install -e ".[test]")')
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack_default), "--model", str(smollm2_path),
-         "--port", str(port), "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "harness.measure.backends.lcpp_server",
+            "--repack",
+            str(repack_default),
+            "--model",
+            str(smollm2_path),
+            "--port",
+            str(port),
+            "--n_threads",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -63,9 +75,22 @@ def only_result(folder: Path):
 
 def test_openai_backend_measures_through_a_real_server(llama_server, run_meek, tmp_path):
     code, stdout, stderr = run_meek(
-        "bench", "--backend", "openai", "--url", llama_server, "-m", "smollm2-135m", "-p", "32", "-n", "8", "-r", "2",
-        "--results-dir", str(tmp_path),
-    )  # fmt: skip
+        "bench",
+        "--backend",
+        "openai",
+        "--url",
+        llama_server,
+        "-m",
+        "smollm2-135m",
+        "-p",
+        "32",
+        "-n",
+        "8",
+        "-r",
+        "2",
+        "--results-dir",
+        str(tmp_path),
+    )
     assert code == 0, stderr
     _, result = only_result(tmp_path)
     assert result.protocol.backend == "openai" and result.protocol.server == llama_server
@@ -108,9 +133,17 @@ class FakeOllama(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt_tokens = len(request["prompt"].split())  # the stand-in counts a word as a token
         generated = request["options"]["num_predict"]
-        self._reply({"model": request["model"], "done": True, "prompt_eval_count": prompt_tokens,
-                     "prompt_eval_duration": prompt_tokens * 2_000_000, "eval_count": generated,
-                     "eval_duration": generated * 10_000_000, "load_duration": 1_000_000})  # fmt: skip
+        self._reply(
+            {
+                "model": request["model"],
+                "done": True,
+                "prompt_eval_count": prompt_tokens,
+                "prompt_eval_duration": prompt_tokens * 2_000_000,
+                "eval_count": generated,
+                "eval_duration": generated * 10_000_000,
+                "load_duration": 1_000_000,
+            }
+        )
 
     def log_message(self, *args):
         pass
@@ -121,8 +154,23 @@ def test_ollama_backend_reads_its_counts_and_durations(run_meek, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     try:
-        code, _, stderr = run_meek("bench", "--backend", "ollama", "--url", url, "-m", "llama3.1:8b", "-p", "16", "-n", "20",
-                                   "-r", "3", "--results-dir", str(tmp_path))  # fmt: skip
+        code, _, stderr = run_meek(
+            "bench",
+            "--backend",
+            "ollama",
+            "--url",
+            url,
+            "-m",
+            "llama3.1:8b",
+            "-p",
+            "16",
+            "-n",
+            "20",
+            "-r",
+            "3",
+            "--results-dir",
+            str(tmp_path),
+        )
         assert code == 0, stderr
         _, result = only_result(tmp_path)
         by_test = {run.test: run for run in result.runs}
@@ -150,10 +198,13 @@ def test_three_backends_line_up_in_compare(llama_server, run_meek, tmp_path, rea
     results = tmp_path / "results"
     shutil.copytree(real_results[0].parent, results / real_results[0].parent.name)  # in process: pp32, tg8
     for backend in (["--backend", "openai", "--url", llama_server], ["--backend", "llama-bench", "--bin", str(binary)]):
-        code, _, stderr = run_meek("bench", *backend, "-m", "smollm2-135m", "-p", "32", "-n", "8", "-r", "2",
-                                   "--results-dir", str(results))  # fmt: skip
+        code, _, stderr = run_meek(
+            "bench", *backend, "-m", "smollm2-135m", "-p", "32", "-n", "8", "-r", "2", "--results-dir", str(results)
+        )
         assert code == 0, stderr
-    code, stdout, stderr = run_meek("compare", "--results-dir", str(results), "--model", "smollm2-135m", "--test", "tg8", "--format", "json")
+    code, stdout, stderr = run_meek(
+        "compare", "--results-dir", str(results), "--model", "smollm2-135m", "--test", "tg8", "--format", "json"
+    )
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["backend"] for r in rows} == {"llama-cpp-python", "openai", "llama-bench"}

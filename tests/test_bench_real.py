@@ -17,9 +17,30 @@ def bench_run(tmp_path_factory, meek_home):
 
     cwd = tmp_path_factory.mktemp("bench")
     completed = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "bench", "-p", "64", "-n", "16", "-pg", "32,8", "-d", "0,64", "-r", "3", "-o", "json"],
-        capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "MEEK_HOME": str(meek_home)},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "bench",
+            "-p",
+            "64",
+            "-n",
+            "16",
+            "-pg",
+            "32,8",
+            "-d",
+            "0,64",
+            "-r",
+            "3",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "MEEK_HOME": str(meek_home)},
+    )
     return completed, cwd
 
 

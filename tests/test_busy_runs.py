@@ -21,9 +21,9 @@ import pytest
 from harness.aggregate.compare import compare_table
 from harness.aggregate.tree import load_tree
 from harness.measure.monitor import OtherCpuMeter
-from harness.results.stats import BUSY_OTHER_CPU_SHARE, busy_reasons, summarize
 from harness.results.migrations import MIGRATIONS, migrate_4_to_5
 from harness.results.schema import SCHEMA_VERSION, validate_document
+from harness.results.stats import BUSY_OTHER_CPU_SHARE, busy_reasons, summarize
 from harness.results.store import read_result, write_result
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,8 +48,12 @@ def busy_bench(tmp_path_factory, meek_home):
     try:
         completed = subprocess.run(
             [sys.executable, "-m", "harness.cli", "bench", "-p", "0", "-n", "32", "-r", "3"],
-            capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "MEEK_HOME": str(meek_home)},
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=cwd,
+            env={**os.environ, "MEEK_HOME": str(meek_home)},
+        )
     finally:
         stop(loops)
     assert completed.returncode == 0, completed.stderr

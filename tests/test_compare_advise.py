@@ -9,9 +9,9 @@ from harness.aggregate.advise import advise
 from harness.aggregate.compare import compare_table, markdown, shape_notes
 from harness.aggregate.predict import ASSUMED_EFFICIENCY
 from harness.aggregate.tree import RUN_COLUMNS
+from harness.catalogue.hardware import load_hardware
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.catalogue.hardware import load_hardware
 
 GB = 1e9
 
@@ -22,14 +22,30 @@ def run(machine: str, device: str | None, test: str, median: float, stddev: floa
     row = dict.fromkeys(RUN_COLUMNS)
     n_prompt, n_gen = (int(test[2:]), 0) if test.startswith("pp") else (0, int(test[2:]))
     row.update(
-        file=file or f"{machine}-{test}-{median}.json", machine_id=machine, device_id=device,
-        device=facts.name if facts else machine, device_kind=facts.kind if facts else None,
-        bandwidth_gbs=facts.bandwidth_gbs if facts else None, price_usd=facts.launch_price_usd if facts else None,
-        power_w=facts.power_w if facts else None, backend="llama-cpp-python", model="llama-3.1-8b-q4_k_m",
-        model_label="llama-3.1-8b-q4_k_m", model_bytes=4.92 * GB, bytes_per_token=4.92 * GB, test=test, n_prompt=n_prompt,
-        n_gen=n_gen, n_depth=0, settings="t8 ngl99", median_ts=median, stddev_ts=stddev, ttft_ms=None,
-        peak_rss_bytes=2 * GB, peak_gpu_bytes=6 * GB,
-    )  # fmt: skip
+        file=file or f"{machine}-{test}-{median}.json",
+        machine_id=machine,
+        device_id=device,
+        device=facts.name if facts else machine,
+        device_kind=facts.kind if facts else None,
+        bandwidth_gbs=facts.bandwidth_gbs if facts else None,
+        price_usd=facts.launch_price_usd if facts else None,
+        power_w=facts.power_w if facts else None,
+        backend="llama-cpp-python",
+        model="llama-3.1-8b-q4_k_m",
+        model_label="llama-3.1-8b-q4_k_m",
+        model_bytes=4.92 * GB,
+        bytes_per_token=4.92 * GB,
+        test=test,
+        n_prompt=n_prompt,
+        n_gen=n_gen,
+        n_depth=0,
+        settings="t8 ngl99",
+        median_ts=median,
+        stddev_ts=stddev,
+        ttft_ms=None,
+        peak_rss_bytes=2 * GB,
+        peak_gpu_bytes=6 * GB,
+    )
     row.update(extra)
     return row
 
@@ -79,8 +95,12 @@ def catalogue_model(model_id: str):
 
 def test_advise_prefers_measurements_and_labels_predictions():
     model = catalogue_model("llama-3.1-8b-q4_k_m")
-    runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 150.0, runtime="CUDA", n_gpu_layers=99),
-                         run("b", "rtx-4090", "tg128", 140.0, runtime="CUDA", n_gpu_layers=99)])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            run("a", "rtx-4090", "tg128", 150.0, runtime="CUDA", n_gpu_layers=99),
+            run("b", "rtx-4090", "tg128", 140.0, runtime="CUDA", n_gpu_layers=99),
+        ]
+    )
     table, notes, apart = advise(runs, model, budget=2000, min_tg=None)
     measured = table[table["device"] == "NVIDIA GeForce RTX 4090"].iloc[0]
     assert (measured["tg128 t/s"], measured["tg128 is"], measured["backend"]) == (145.0, "measured", "CUDA")
@@ -88,8 +108,10 @@ def test_advise_prefers_measurements_and_labels_predictions():
     predicted = table[table["device"] == "NVIDIA GeForce RTX 3090"].iloc[0]
     # learned from the 4090's two machines: 145 t/s x the catalogue's file size over its 1008 GB/s
     efficiency = 145.0 * model.file_size_bytes / (1008 * GB)
-    assert predicted["basis"] == (f"predicted: {efficiency:.0%} of bandwidth + 0 ms per token at its bandwidth, fitted on 1 nvidia "
-                                  "gpu device(s) measured (CUDA, 1 model(s))")  # one point: no fixed cost can be fitted
+    assert predicted["basis"] == (
+        f"predicted: {efficiency:.0%} of bandwidth + 0 ms per token at its bandwidth, fitted on 1 nvidia "
+        "gpu device(s) measured (CUDA, 1 model(s))"
+    )  # one point: no fixed cost can be fitted
     assert predicted["tg128 t/s"] == pytest.approx(936 * GB * efficiency / model.file_size_bytes)
     assert predicted["tg128 is"] == "predicted" and predicted["backend"] == "CUDA"
     assert list(table["rank"]) == list(range(1, len(table) + 1))
@@ -124,9 +146,15 @@ def test_advise_with_a_backend_leaves_out_devices_that_do_not_run_it():
 
 
 def test_a_machine_without_the_default_tests_keeps_its_own_shapes_side_by_side():
-    runs = pd.DataFrame([run("a", "rtx-4090", "tg128", 120.0), run("a", "rtx-4090", "pp512", 9000.0),
-                         run("b", "dgx-spark", "tg32", 50.0), run("b", "dgx-spark", "pp2048", 2000.0),
-                         run("a", "rtx-4090", "tg32", 118.0)])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            run("a", "rtx-4090", "tg128", 120.0),
+            run("a", "rtx-4090", "pp512", 9000.0),
+            run("b", "dgx-spark", "tg32", 50.0),
+            run("b", "dgx-spark", "pp2048", 2000.0),
+            run("a", "rtx-4090", "tg32", 118.0),
+        ]
+    )
     table = compare_table(runs)
     assert sorted(zip(table["machine_id"], table["test"])) == [("a", "pp512"), ("a", "tg128"), ("b", "pp2048"), ("b", "tg32")]
     notes = shape_notes(table)

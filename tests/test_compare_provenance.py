@@ -34,8 +34,9 @@ def test_devices_narrows_to_hardware_table_ids(run_meek, example_tree):
 
     by_name = {d.name: d.id for d in load_hardware()}
     wanted = sorted(by_name[name] for name in devices if name in by_name)[:2]
-    code, stdout, stderr = run_meek("compare", "--results-dir", str(example_tree), "--format", "json", "--test", "tg128",
-                                    "--devices", ",".join(wanted))  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "compare", "--results-dir", str(example_tree), "--format", "json", "--test", "tg128", "--devices", ",".join(wanted)
+    )
     assert code == 0, stderr
     assert {by_name[row["device"]] for row in json.loads(stdout)["speed"]} == set(wanted)
     code, _, stderr = run_meek("compare", "--results-dir", str(example_tree), "--devices", "rtx-409")

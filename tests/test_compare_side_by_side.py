@@ -25,39 +25,91 @@ def run(machine: str, device: str, test: str, median: float, runtime: str = "CUD
     shape, _, depth = test.partition(" @ d")
     prompt, generation = (int(shape[2:]), 0) if shape.startswith("pp") else (0, int(shape[2:]))
     row = dict.fromkeys(RUN_COLUMNS)
-    row.update(file=f"{machine}-{test}-{median}.json", machine_id=machine, device_id=device, device=facts.name,
-               bandwidth_gbs=facts.bandwidth_gbs, price_usd=facts.launch_price_usd, power_w=facts.power_w,
-               backend="llama-bench", runtime=runtime, model="gpt-oss-120b-mxfp4", model_label="gpt-oss-120b-mxfp4",
-               test=test, n_prompt=prompt, n_gen=generation, n_depth=int(depth or 0), settings="ngl99 fa1",
-               median_ts=median, stddev_ts=0.1, source="imported: a table", split="", **extra)  # fmt: skip
+    row.update(
+        file=f"{machine}-{test}-{median}.json",
+        machine_id=machine,
+        device_id=device,
+        device=facts.name,
+        bandwidth_gbs=facts.bandwidth_gbs,
+        price_usd=facts.launch_price_usd,
+        power_w=facts.power_w,
+        backend="llama-bench",
+        runtime=runtime,
+        model="gpt-oss-120b-mxfp4",
+        model_label="gpt-oss-120b-mxfp4",
+        test=test,
+        n_prompt=prompt,
+        n_gen=generation,
+        n_depth=int(depth or 0),
+        settings="ngl99 fa1",
+        median_ts=median,
+        stddev_ts=0.1,
+        source="imported: a table",
+        split="",
+        **extra,
+    )
     return row
 
 
 def test_depths_sort_as_numbers_and_prompt_before_generation():
-    tests = ["tg32 @ d32768", "localscore tg (9-shape avg)", "tg128", "tg32 @ d4096", "pp2048 @ d16384", "pp512",
-             "tg32 @ d16384", "pp512+tg128", "pp2048", "pp2048 @ d4096", "tg32"]  # fmt: skip
-    assert in_shape_order(tests) == ["pp512", "pp2048", "pp512+tg128", "tg32", "tg128", "pp2048 @ d4096",
-                                     "tg32 @ d4096", "pp2048 @ d16384", "tg32 @ d16384", "tg32 @ d32768",
-                                     "localscore tg (9-shape avg)"]  # fmt: skip
+    tests = [
+        "tg32 @ d32768",
+        "localscore tg (9-shape avg)",
+        "tg128",
+        "tg32 @ d4096",
+        "pp2048 @ d16384",
+        "pp512",
+        "tg32 @ d16384",
+        "pp512+tg128",
+        "pp2048",
+        "pp2048 @ d4096",
+        "tg32",
+    ]
+    assert in_shape_order(tests) == [
+        "pp512",
+        "pp2048",
+        "pp512+tg128",
+        "tg32",
+        "tg128",
+        "pp2048 @ d4096",
+        "tg32 @ d4096",
+        "pp2048 @ d16384",
+        "tg32 @ d16384",
+        "tg32 @ d32768",
+        "localscore tg (9-shape avg)",
+    ]
     assert shape_key("tg32 @ d4096") < shape_key("tg32 @ d16384") < shape_key("tg32 @ d32768")
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame([
-        run("spark-1", "dgx-spark", "tg32 @ d32768", 42.8), run("spark-2", "dgx-spark", "tg32 @ d32768", 41.4),
-        run("spark-1", "dgx-spark", "tg32 @ d4096", 55.7), run("spark-1", "dgx-spark", "tg32 @ d16384", 49.5),
-        run("spark-1", "dgx-spark", "pp2048", 2443.9), run("spark-1", "dgx-spark", "tg32", 58.7),
-        run("strix-1", "ryzen-ai-max-395", "tg32 @ d32768", 40.0, "ROCm"),
-        run("strix-2", "ryzen-ai-max-395", "tg32 @ d32768", 43.0, "Vulkan"),
-        run("strix-2", "ryzen-ai-max-395", "tg32 @ d32768", 99.0, "Vulkan", unstable=True),  # a busy run: left out
-        run("strix-1", "ryzen-ai-max-395", "pp512", 700.0, "ROCm"), run("strix-1", "ryzen-ai-max-395", "tg128", 50.0, "ROCm"),
-    ])  # fmt: skip
+    return pd.DataFrame(
+        [
+            run("spark-1", "dgx-spark", "tg32 @ d32768", 42.8),
+            run("spark-2", "dgx-spark", "tg32 @ d32768", 41.4),
+            run("spark-1", "dgx-spark", "tg32 @ d4096", 55.7),
+            run("spark-1", "dgx-spark", "tg32 @ d16384", 49.5),
+            run("spark-1", "dgx-spark", "pp2048", 2443.9),
+            run("spark-1", "dgx-spark", "tg32", 58.7),
+            run("strix-1", "ryzen-ai-max-395", "tg32 @ d32768", 40.0, "ROCm"),
+            run("strix-2", "ryzen-ai-max-395", "tg32 @ d32768", 43.0, "Vulkan"),
+            run("strix-2", "ryzen-ai-max-395", "tg32 @ d32768", 99.0, "Vulkan", unstable=True),  # a busy run: left out
+            run("strix-1", "ryzen-ai-max-395", "pp512", 700.0, "ROCm"),
+            run("strix-1", "ryzen-ai-max-395", "tg128", 50.0, "ROCm"),
+        ]
+    )
 
 
 def test_compare_table_and_its_notes_list_depths_in_number_order():
     table = compare_table(frame(), devices=["dgx-spark", "ryzen-ai-max-395"])
-    assert list(dict.fromkeys(table["test"])) == ["pp512", "pp2048", "tg32", "tg128", "tg32 @ d4096", "tg32 @ d16384",
-                                                  "tg32 @ d32768"]  # fmt: skip
+    assert list(dict.fromkeys(table["test"])) == [
+        "pp512",
+        "pp2048",
+        "tg32",
+        "tg128",
+        "tg32 @ d4096",
+        "tg32 @ d16384",
+        "tg32 @ d32768",
+    ]
     assert f"{SPARK}: pp2048, tg32, tg32 @ d4096, tg32 @ d16384, tg32 @ d32768" in shape_notes(table)
 
 
@@ -101,8 +153,9 @@ def test_compare_devices_with_a_serving_file_in_the_tree(tmp_path):
     assert f"- only {STRIX}: pp512, tg128" in text
     assert "smollm2" not in text  # the serving point is of another model (and on another device)
 
-    result = runner.invoke(app, ["compare", *dirs, "-m", "gpt-oss-120b-mxfp4", "--devices", "dgx-spark,ryzen-ai-max-395",
-                                 "--format", "json"])  # fmt: skip
+    result = runner.invoke(
+        app, ["compare", *dirs, "-m", "gpt-oss-120b-mxfp4", "--devices", "dgx-spark,ryzen-ai-max-395", "--format", "json"]
+    )
     answer = json.loads(result.stdout)
     assert result.exit_code == 0 and answer["serving"] == []
     assert {r["test"] for r in answer["side_by_side"]} == {"pp2048 @ d32768", "tg32 @ d32768"}

@@ -106,10 +106,25 @@ def test_lm_eval_cli_finds_the_adapter(tmp_path, smollm2_path):
     }
     (tmp_path / "tiny_arc_cli.yaml").write_text(json.dumps(task))
     completed = subprocess.run(
-        [sys.executable, "-m", "lm_eval", "--model", "meek-llamacpp", "--model_args", f"path={smollm2_path},n_ctx=512,n_threads=2",
-         "--tasks", "tiny_arc_cli", "--include_path", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lm_eval",
+            "--model",
+            "meek-llamacpp",
+            "--model_args",
+            f"path={smollm2_path},n_ctx=512,n_threads=2",
+            "--tasks",
+            "tiny_arc_cli",
+            "--include_path",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ},
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     row = next(line for line in completed.stdout.splitlines() if "tiny_arc_cli" in line)
     assert f"{GOLDEN_TINY_ARC_ACC:.4f}" in row

@@ -54,7 +54,10 @@ def test_a_failed_check_or_run_is_1(run_meek, tmp_path):
         (("bench", "-m", "no-such-model"), "unknown model 'no-such-model'"),
         (("bench", "-fa", "maybe"), "-fa: unknown value 'maybe'"),
         (("bench", "--tier", "huge"), "--tier: unknown tier 'huge'"),
-        (("bench", "--backend", "openai", "--url", "http://127.0.0.1:9", "-d", "4096"), "-d: cannot be honoured by --backend openai"),
+        (
+            ("bench", "--backend", "openai", "--url", "http://127.0.0.1:9", "-d", "4096"),
+            "-d: cannot be honoured by --backend openai",
+        ),
         (("bench", "--url", "http://127.0.0.1:9"), "--url: only used with --backend"),
         (("eval", "--strategy", "guess"), "--strategy: unknown 'guess'"),
         (("eval", "--suite", "quick", "--repack", "0,1"), "--repack: meek eval scores with one setting"),
@@ -88,7 +91,11 @@ def test_the_wrapper_maps_errors_and_ctrl_c(capsys):
 
         return action
 
-    for error, code in ((UsageError("bad"), EXIT_USAGE), (MeekError("failed"), EXIT_FAILED), (KeyboardInterrupt(), EXIT_INTERRUPTED)):
+    for error, code in (
+        (UsageError("bad"), EXIT_USAGE),
+        (MeekError("failed"), EXIT_FAILED),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED),
+    ):
         with pytest.raises(typer.Exit) as exited:
             run(raising(error))
         assert exited.value.exit_code == code

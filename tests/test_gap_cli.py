@@ -67,11 +67,22 @@ def hand_made_frame() -> pd.DataFrame:
     ]
     return pd.DataFrame(
         [
-            {"model": m, "organization": "x", "release_date": pd.Timestamp(d), "open_weights": o, "params_total_b": p,
-             "params_active_b": p, "benchmark": "mmlu", "setting": "5-shot", "score": s, "source": "t", "source_link": "http://t"}
+            {
+                "model": m,
+                "organization": "x",
+                "release_date": pd.Timestamp(d),
+                "open_weights": o,
+                "params_total_b": p,
+                "params_active_b": p,
+                "benchmark": "mmlu",
+                "setting": "5-shot",
+                "score": s,
+                "source": "t",
+                "source_link": "http://t",
+            }
             for m, d, o, p, s in rows
         ]
-    )  # fmt: skip
+    )
 
 
 def test_frontier_figure_draws_three_curves_and_the_gap_in_months():
@@ -89,8 +100,18 @@ def test_frontier_figure_draws_three_curves_and_the_gap_in_months():
 
 
 def test_frontier_figure_marks_own_scores_and_survives_hostile_labels():
-    own = pd.DataFrame([{"model": "$x^2$ <b>", "quant": "Q4_1", "shots": 0, "subset": True, "value": 0.3,
-                         "created_utc": pd.Timestamp("2025-11-25", tz="UTC")}])  # fmt: skip
+    own = pd.DataFrame(
+        [
+            {
+                "model": "$x^2$ <b>",
+                "quant": "Q4_1",
+                "shots": 0,
+                "subset": True,
+                "value": 0.3,
+                "created_utc": pd.Timestamp("2025-11-25", tz="UTC"),
+            }
+        ]
+    )
     figure = frontier_figure(hand_made_frame(), "mmlu", ["24gb-gpu"], own_scores=own, today="2026-01-01")
     figure.canvas.draw()  # mathtext would raise on an unescaped '$'
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]

@@ -19,15 +19,29 @@ def reported_table(rows) -> pd.DataFrame:
 
 
 def test_a_models_own_figure_wins_over_another_developers_rerun_and_variants_stay_apart():
-    table = reported_table([
-        ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "70.0", "thinking", "https://own/card", "own"),
-        ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "60.0", "reproduced", "https://rival/card", "other-developer table"),
-        ("Only-Rerun-9B", "2025-06-01", "9", "GPQA Diamond", "55.0", "reproduced", "https://rival/card", "other-developer table"),
-        ("Own-8B", "2025-05-01", "8", "GPQA", "64.0", "subset not named", "https://own/card", "own"),
-    ])  # fmt: skip
+    table = reported_table(
+        [
+            ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "70.0", "thinking", "https://own/card", "own"),
+            ("Own-8B", "2025-05-01", "8", "GPQA Diamond", "60.0", "reproduced", "https://rival/card", "other-developer table"),
+            (
+                "Only-Rerun-9B",
+                "2025-06-01",
+                "9",
+                "GPQA Diamond",
+                "55.0",
+                "reproduced",
+                "https://rival/card",
+                "other-developer table",
+            ),
+            ("Own-8B", "2025-05-01", "8", "GPQA", "64.0", "subset not named", "https://own/card", "own"),
+        ]
+    )
     rows = reported_rows(table, "t.csv")
     assert set(zip(rows["model"], rows["benchmark"], rows["score"])) == {
-        ("Own-8B", "gpqa_diamond", 70.0), ("Only-Rerun-9B", "gpqa_diamond", 55.0), ("Own-8B", "gpqa", 64.0)}  # fmt: skip
+        ("Own-8B", "gpqa_diamond", 70.0),
+        ("Only-Rerun-9B", "gpqa_diamond", 55.0),
+        ("Own-8B", "gpqa", 64.0),
+    }
     assert set(rows["kind"]) == {"developer-reported"} and rows["open_weights"].all()
     assert rows.loc[rows["model"] == "Only-Rerun-9B", "source"].iloc[0].startswith("developer-reported (other-developer table")
 
@@ -62,8 +76,20 @@ def test_a_benchmark_without_closed_models_or_with_stopped_data_says_so(run_meek
 
 
 def test_frontier_list_filters_and_explains_and_add_keeps_user_rows(run_meek, tmp_path):
-    code, stdout, stderr = run_meek("frontier", "list", "-b", "gpqa_diamond", "--kinds", "developer-reported",
-                                    "--access", "open", "--format", "json", "--limit", "500")  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "frontier",
+        "list",
+        "-b",
+        "gpqa_diamond",
+        "--kinds",
+        "developer-reported",
+        "--access",
+        "open",
+        "--format",
+        "json",
+        "--limit",
+        "500",
+    )
     assert code == 0, stderr
     rows = json.loads(stdout)
     assert rows and {r["kind"] for r in rows} == {"developer-reported"} and all(r["source_link"] for r in rows)
@@ -71,15 +97,18 @@ def test_frontier_list_filters_and_explains_and_add_keeps_user_rows(run_meek, tm
     code, stdout, _ = run_meek("frontier", "list", "--model", "gpt-oss-20b", "-b", "gpqa_diamond")
     assert "- developer-reported: the model's developer published the figure" in stdout
     scores = tmp_path / "mine.csv"
-    scores.write_text("model,release_date,benchmark,score,open_weights,params_total_b,source_link\n"
-                      "MyModel-7B,2026-10-01,gpqa_diamond,88.5,true,7,https://example.org/card\n")  # fmt: skip
+    scores.write_text(
+        "model,release_date,benchmark,score,open_weights,params_total_b,source_link\n"
+        "MyModel-7B,2026-10-01,gpqa_diamond,88.5,true,7,https://example.org/card\n"
+    )
     home = {"MEEK_HOME": str(tmp_path / "home")}
     code, stdout, stderr = run_meek("frontier", "add", str(scores), env=home)
     assert code == 0 and "added 1 row(s) of kind 'user'" in stdout, stderr
     code, stdout, _ = run_meek("frontier", "list", "--kinds", "user", "--format", "json", env=home)
     assert [r["model"] for r in json.loads(stdout)] == ["MyModel-7B"]
-    code, stdout, _ = run_meek("gap", "-b", "gpqa_diamond", "--classes", "16gb-gpu", "--kinds",
-                               "epoch-run,developer-reported,user", env=home)  # fmt: skip
+    code, stdout, _ = run_meek(
+        "gap", "-b", "gpqa_diamond", "--classes", "16gb-gpu", "--kinds", "epoch-run,developer-reported,user", env=home
+    )
     assert code == 0 and "MyModel-7B [user]" in stdout
     scores.write_text("model,release_date,benchmark,score\nX,not a date,mmlu,50\n")
     code, _, stderr = run_meek("frontier", "add", str(scores), env=home)
@@ -95,8 +124,13 @@ def test_the_card_of_a_24gb_card_names_its_best_model_with_kinds():
 
     shipped = Path(__file__).resolve().parent.parent / "results"
     runs = load_tree([p for p in shipped.iterdir() if p.name.startswith("rtx-4090-")]).runs
-    facts = {"machine_id": "a-4090-box", "cpu": {"model": "AMD Ryzen 9 7950X"}, "unified_memory": False,
-             "memory_bytes": 64 * 2**30, "gpus": [{"name": "NVIDIA GeForce RTX 4090", "memory_bytes": 24 * 2**30}]}  # fmt: skip
+    facts = {
+        "machine_id": "a-4090-box",
+        "cpu": {"model": "AMD Ryzen 9 7950X"},
+        "unified_memory": False,
+        "memory_bytes": 64 * 2**30,
+        "gpus": [{"name": "NVIDIA GeForce RTX 4090", "memory_bytes": 24 * 2**30}],
+    }
     frame = load_frontier()
     frame = frame[frame["kind"].isin(DEFAULT_KINDS)]
     card = machine_card(shipped, "gpqa_diamond", 20.0, frame, pd.Timestamp("2026-12-01"), facts=facts, runs=runs)

@@ -3,16 +3,40 @@
 import pytest
 import yaml
 
-from harness.errors import MeekError
 from harness.catalogue.hardware import Device, device_for_machine, find_device, load_hardware, max_bandwidth_gbs
+from harness.errors import MeekError
 
 REQUIRED = {
-    "rtx-3060-12gb", "rtx-3090", "rtx-4060-ti-16gb", "rtx-4070-ti-super", "rtx-4080-super", "rtx-4090", "rtx-5060-ti-16gb",
-    "rtx-5070-ti", "rtx-5080", "rtx-5090", "rx-7900-xtx", "rx-7900-xt", "rx-9070-xt", "arc-b580", "arc-a770-16gb",
-    "ryzen-ai-max-395", "dgx-spark", "apple-m4-pro", "apple-m4-max", "apple-m3-ultra", "apple-m2-ultra", "apple-m1-max",
-    "apple-m2-max", "ryzen-7-7800x3d", "ryzen-9-7950x", "ryzen-9-9950x", "core-i9-14900k", "core-ultra-9-285k",
+    "rtx-3060-12gb",
+    "rtx-3090",
+    "rtx-4060-ti-16gb",
+    "rtx-4070-ti-super",
+    "rtx-4080-super",
+    "rtx-4090",
+    "rtx-5060-ti-16gb",
+    "rtx-5070-ti",
+    "rtx-5080",
+    "rtx-5090",
+    "rx-7900-xtx",
+    "rx-7900-xt",
+    "rx-9070-xt",
+    "arc-b580",
+    "arc-a770-16gb",
+    "ryzen-ai-max-395",
+    "dgx-spark",
+    "apple-m4-pro",
+    "apple-m4-max",
+    "apple-m3-ultra",
+    "apple-m2-ultra",
+    "apple-m1-max",
+    "apple-m2-max",
+    "ryzen-7-7800x3d",
+    "ryzen-9-7950x",
+    "ryzen-9-9950x",
+    "core-i9-14900k",
+    "core-ultra-9-285k",
     "ryzen-7-5800x3d",
-}  # fmt: skip
+}
 DATACENTER = {"a100-80gb-pcie", "a100-80gb-sxm", "h100-pcie", "h100-sxm", "h200-sxm"}
 
 
@@ -86,8 +110,15 @@ def test_find_device_on_real_model_strings(name, expected):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "NVIDIA GeForce GTX 1080", "AMD Ryzen 9 7950X3D 16-Core Processor", "Apple M3 Pro", "Intel(R) Xeon(R) CPU @ 2.20GHz",
-     "H100 80GB", "Intel Core Ultra 200-series iGPU"],
+    [
+        "",
+        "NVIDIA GeForce GTX 1080",
+        "AMD Ryzen 9 7950X3D 16-Core Processor",
+        "Apple M3 Pro",
+        "Intel(R) Xeon(R) CPU @ 2.20GHz",
+        "H100 80GB",
+        "Intel Core Ultra 200-series iGPU",
+    ],
 )
 def test_unknown_names_match_nothing(name):
     assert find_device(name) is None

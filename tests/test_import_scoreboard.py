@@ -32,8 +32,17 @@ def _runs(document: dict) -> dict[str, dict]:
 @needs_csv
 def test_each_scoreboard_row_becomes_one_file_on_its_device(run_meek, tmp_path):
     tree = tmp_path / "results"
-    code, stdout, stderr = run_meek("import", "scoreboard", str(CSV), "--date", "2026-09-30", "--source",
-                                    "shared/data/community/llama-cpp-scoreboards", "--results-dir", str(tree))  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "import",
+        "scoreboard",
+        str(CSV),
+        "--date",
+        "2026-09-30",
+        "--source",
+        "shared/data/community/llama-cpp-scoreboards",
+        "--results-dir",
+        str(tree),
+    )
     assert code == 0 and "23 result file(s) written, 2 skipped" in stdout, stderr
     # the rows no single device fits, each with its reason
     assert "'H100 80GB' not placed: form factor not stated" in stderr
@@ -57,8 +66,15 @@ def test_each_scoreboard_row_becomes_one_file_on_its_device(run_meek, tmp_path):
     # llama-bench's profile: -ngl 99 -fa 0, its defaults otherwise; the catalogue's model
     for run in cuda["runs"]:
         assert run["summary_only"] and not run["samples_ns"] and run["n_depth"] == 0
-        assert run["settings"] == {**run["settings"], "n_gpu_layers": 99, "flash_attn": 0, "n_batch": 2048, "n_ubatch": 512,
-                                   "type_k": "f16", "type_v": "f16"}  # fmt: skip
+        assert run["settings"] == {
+            **run["settings"],
+            "n_gpu_layers": 99,
+            "flash_attn": 0,
+            "n_batch": 2048,
+            "n_ubatch": 512,
+            "type_k": "f16",
+            "type_v": "f16",
+        }
     assert (_runs(cuda)["pp512"]["n_prompt"], _runs(cuda)["tg128"]["n_gen"]) == (512, 128)
     assert cuda["model"]["id"] == "llama-2-7b-q4_0" and cuda["model"]["quant"] == "Q4_0"
 
@@ -76,8 +92,17 @@ def test_each_scoreboard_row_becomes_one_file_on_its_device(run_meek, tmp_path):
 
     code, stdout, stderr = run_meek("validate", str(tree))
     assert code == 0 and "23 file(s): 23 valid" in stdout, stdout + stderr
-    code, stdout, _ = run_meek("import", "scoreboard", str(CSV), "--date", "2026-09-30", "--source",
-                               "shared/data/community/llama-cpp-scoreboards", "--results-dir", str(tree))  # fmt: skip
+    code, stdout, _ = run_meek(
+        "import",
+        "scoreboard",
+        str(CSV),
+        "--date",
+        "2026-09-30",
+        "--source",
+        "shared/data/community/llama-cpp-scoreboards",
+        "--results-dir",
+        str(tree),
+    )
     assert code == 0 and "0 result file(s) written" in stdout  # a second import writes nothing twice
     assert sum(1 for _ in tree.glob("*/*.json")) == 23
 
@@ -85,14 +110,20 @@ def test_each_scoreboard_row_becomes_one_file_on_its_device(run_meek, tmp_path):
 def test_rows_that_fit_no_device_or_break_physics_are_skipped_with_reasons():
     from harness.results.import_scoreboard import results_from_scoreboard
 
-    text = HEADER + "\n".join([
-        "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 4090,11992.70,107.99,186.21,0.13,2241453,copy-a,",
-        "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 5060 Ti 8GB,3000,,80,,abc1234,copy-b,",
-        "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce GTX 1080,1000,,50,,abc1234,copy-c,",
-        "ggml-org/llama.cpp discussions/15021,ROCm,AMD Radeon RX 7900 XTX,3552.27,101.96,16711.0,0.5,2f0c2db,copy-d,forged",
-        "ggml-org/llama.cpp discussions/10879,Vulkan,Intel Arc B580,620.94,,70.14,,,copy-e,no build",
-        "ggml-org/llama.cpp discussions/10879,,Intel Arc B580,620.94,,70.14,,,copy-f,",
-    ]) + "\n"  # fmt: skip
+    text = (
+        HEADER
+        + "\n".join(
+            [
+                "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 4090,11992.70,107.99,186.21,0.13,2241453,copy-a,",
+                "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 5060 Ti 8GB,3000,,80,,abc1234,copy-b,",
+                "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce GTX 1080,1000,,50,,abc1234,copy-c,",
+                "ggml-org/llama.cpp discussions/15021,ROCm,AMD Radeon RX 7900 XTX,3552.27,101.96,16711.0,0.5,2f0c2db,copy-d,forged",
+                "ggml-org/llama.cpp discussions/10879,Vulkan,Intel Arc B580,620.94,,70.14,,,copy-e,no build",
+                "ggml-org/llama.cpp discussions/10879,,Intel Arc B580,620.94,,70.14,,,copy-f,",
+            ]
+        )
+        + "\n"
+    )
     imported = results_from_scoreboard(text, dt.date(2026, 9, 30), "a test", "rows.csv")
     assert [r.machine.gpus[0].name for r in imported.results] == ["RTX 4090", "Arc B580"]
     rtx, arc = imported.results
@@ -113,21 +144,38 @@ def test_the_cli_is_thin_and_refuses_a_csv_of_other_columns(tmp_path):
     from harness.cli import app
 
     good = tmp_path / "rows.csv"
-    good.write_text(HEADER + "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 4090,11992.70,107.99,186.21,0.13,"
-                    "2241453,copy-a,\n")  # fmt: skip
+    good.write_text(
+        HEADER + "ggml-org/llama.cpp discussions/15013,CUDA,NVIDIA GeForce RTX 4090,11992.70,107.99,186.21,0.13,2241453,copy-a,\n"
+    )
     runner = CliRunner()
-    result = runner.invoke(app, ["import", "scoreboard", str(good), "--date", "2026-09-30", "--source", "a test",
-                                 "--results-dir", str(tmp_path / "results")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "scoreboard",
+            str(good),
+            "--date",
+            "2026-09-30",
+            "--source",
+            "a test",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+    )
     assert result.exit_code == 0 and "1 result file(s) written" in result.stdout  # meek's output, not click's
     (path,) = (tmp_path / "results").glob("rtx-4090-imported-*/*.json")
     assert json.loads(path.read_text())["created_utc"] == "2026-09-30T00:00:00Z"
     other = tmp_path / "other.csv"
     other.write_text("model,test,t/s\nllama 7B Q4_0,tg128,186.21\n")
-    result = runner.invoke(app, ["import", "scoreboard", str(other), "--date", "2026-09-30", "--source", "x",
-                                 "--results-dir", str(tmp_path / "results")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["import", "scoreboard", str(other), "--date", "2026-09-30", "--source", "x", "--results-dir", str(tmp_path / "results")],
+    )
     assert result.exit_code == 1 and "not a scoreboard CSV" in result.stderr
-    result = runner.invoke(app, ["import", "scoreboard", str(good), "--date", "30/09/2026", "--source", "x",
-                                 "--results-dir", str(tmp_path / "results")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["import", "scoreboard", str(good), "--date", "30/09/2026", "--source", "x", "--results-dir", str(tmp_path / "results")],
+    )
     assert result.exit_code == 2 and "is not a date" in result.stderr
 
 

@@ -21,8 +21,19 @@ build: 11fb327bf (7941)
 
 
 def _import(run_meek, path: Path, tree: Path, device: str = "dgx-spark"):
-    return run_meek("import", "llama-bench-table", str(path), "--device", device, "--date", "2026-02-05", "--source",
-                    "ggml-org/llama.cpp benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941)", "--results-dir", str(tree))  # fmt: skip
+    return run_meek(
+        "import",
+        "llama-bench-table",
+        str(path),
+        "--device",
+        device,
+        "--date",
+        "2026-02-05",
+        "--source",
+        "ggml-org/llama.cpp benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941)",
+        "--results-dir",
+        str(tree),
+    )
 
 
 def test_a_pasted_table_becomes_summary_only_results_that_validate(run_meek, tmp_path):
@@ -61,12 +72,33 @@ def test_dgx_spark_and_strix_halo_side_by_side_from_their_sources(run_meek, tmp_
     tree = tmp_path / "results"
     code, _, stderr = _import(run_meek, community / "llama-cpp-benches" / "dgx-spark_b7941.csv", tree)
     assert code == 0, stderr
-    code, _, stderr = run_meek("import", "llama-bench-table", str(community / "strix-halo-kyuz0" / "results_flat.csv"),
-                               "--device", "ryzen-ai-max-395", "--date", "2026-05-18", "--source",
-                               "kyuz0/amd-strix-halo-toolboxes docs/results.json @ 08aa7bc026cb", "--results-dir", str(tree))  # fmt: skip
+    code, _, stderr = run_meek(
+        "import",
+        "llama-bench-table",
+        str(community / "strix-halo-kyuz0" / "results_flat.csv"),
+        "--device",
+        "ryzen-ai-max-395",
+        "--date",
+        "2026-05-18",
+        "--source",
+        "kyuz0/amd-strix-halo-toolboxes docs/results.json @ 08aa7bc026cb",
+        "--results-dir",
+        str(tree),
+    )
     assert code == 0 and "the source marks it as an error" in stderr, stderr  # its failed runs are skipped with the reason
-    code, stdout, stderr = run_meek("compare", "--results-dir", str(tree), "-m", "gpt-oss-120b-mxfp4", "--devices",
-                                    "dgx-spark,ryzen-ai-max-395", "--test", "pp512,tg128,pp2048,tg32", "--format", "json")  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "compare",
+        "--results-dir",
+        str(tree),
+        "-m",
+        "gpt-oss-120b-mxfp4",
+        "--devices",
+        "dgx-spark,ryzen-ai-max-395",
+        "--test",
+        "pp512,tg128,pp2048,tg32",
+        "--format",
+        "json",
+    )
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["device"].split(" (")[0].split(",")[0] for r in rows} == {"NVIDIA DGX Spark", "AMD Ryzen AI Max+ 395"}
@@ -81,8 +113,17 @@ def test_a_measured_file_may_not_drop_its_samples(run_meek, tmp_path):
 
     def strip_samples(d):
         run = run_named(d, "tg8")
-        run.update(summary_only=True, samples_ns=[], samples_ts=[], median_ts=None, min_ts=None, max_ts=None, avg_ns=None,
-                   stddev_ns=None, ttft_ns=[])  # fmt: skip
+        run.update(
+            summary_only=True,
+            samples_ns=[],
+            samples_ts=[],
+            median_ts=None,
+            min_ts=None,
+            max_ts=None,
+            avg_ns=None,
+            stddev_ns=None,
+            ttft_ns=[],
+        )
 
     path = tmp_path / "stripped.json"
     path.write_text(json.dumps(forged(strip_samples)))
@@ -93,11 +134,28 @@ def test_a_measured_file_may_not_drop_its_samples(run_meek, tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "community").is_dir(), reason="../shared/data/community is not here")
 def test_localscore_rows_keep_their_own_shapes(run_meek, tmp_path):
     tsv = SHARED_DATA / "community" / "localscore" / "localscore_results.tsv"
-    code, stdout, stderr = run_meek("import", "localscore", str(tsv), "--source", "d893a/localscore-insights @ a4f81747b3e6",
-                                    "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "import",
+        "localscore",
+        str(tsv),
+        "--source",
+        "d893a/localscore-insights @ a4f81747b3e6",
+        "--results-dir",
+        str(tmp_path / "results"),
+        timeout=600,
+    )
     assert code == 0 and "result file(s) written" in stdout, stderr
-    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "-m", "llama-3.1-8b-q4_k_m",
-                                    "--devices", "rtx-3090", "--format", "json")  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "compare",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "-m",
+        "llama-3.1-8b-q4_k_m",
+        "--devices",
+        "rtx-3090",
+        "--format",
+        "json",
+    )
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["test"] for r in rows} == {"localscore pp (9-shape avg)", "localscore tg (9-shape avg)"}  # never tg128
@@ -121,9 +179,19 @@ def test_a_depth_campaign_keeps_its_repetitions_as_raw_samples(run_meek, tmp_pat
     csv_path = SHARED_DATA / "community" / "strix-halo-kyuz0" / "ryzen-ai-halo_depth.csv"
     if not csv_path.is_file():
         pytest.skip("../shared/data/community is absent")
-    code, stdout, stderr = run_meek("import", "depth-campaign", str(csv_path), "--device", "ryzen-ai-max-395", "--date",
-                                    "2026-07-12", "--source", "kyuz0/amd-strix-halo-toolboxes @ a7c71e919172",
-                                    "--results-dir", str(tmp_path / "results"))  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "import",
+        "depth-campaign",
+        str(csv_path),
+        "--device",
+        "ryzen-ai-max-395",
+        "--date",
+        "2026-07-12",
+        "--source",
+        "kyuz0/amd-strix-halo-toolboxes @ a7c71e919172",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert code == 0 and "result file(s) written" in stdout, stderr
     document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())
     runs = {run["test"]: run for run in document["runs"]}
@@ -133,8 +201,19 @@ def test_a_depth_campaign_keeps_its_repetitions_as_raw_samples(run_meek, tmp_pat
     assert "pp2048" in runs and runs["pp2048 @ d8192"]["n_prompt"] == 2048
     code, _, stderr = run_meek("validate", str(tmp_path / "results"))
     assert code == 0, stderr
-    code, _, stderr = run_meek("import", "depth-campaign", str(csv_path), "--device", "rtx-409", "--date", "2026-07-12",
-                               "--source", "x", "--results-dir", str(tmp_path / "other"))  # fmt: skip
+    code, _, stderr = run_meek(
+        "import",
+        "depth-campaign",
+        str(csv_path),
+        "--device",
+        "rtx-409",
+        "--date",
+        "2026-07-12",
+        "--source",
+        "x",
+        "--results-dir",
+        str(tmp_path / "other"),
+    )
     assert code == 2 and "unknown device 'rtx-409'" in stderr
 
 
@@ -142,14 +221,31 @@ def test_geerling_findings_are_their_own_shape_with_peak_wall_power(run_meek, tm
     csv_path = SHARED_DATA / "community" / "geerlingguy-ai-benchmarks" / "readme_findings.csv"
     if not csv_path.is_file():
         pytest.skip("../shared/data/community is absent")
-    code, stdout, stderr = run_meek("import", "geerling", str(csv_path), "--date", "2025-12-18", "--source",
-                                    "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md", "--results-dir",
-                                    str(tmp_path / "results"))  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "import",
+        "geerling",
+        str(csv_path),
+        "--date",
+        "2025-12-18",
+        "--source",
+        "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert code == 0 and "result file(s) written" in stdout, stderr
     assert "no hardware-table device for 'Pi 5 - 16GB'" in stderr  # a Raspberry Pi: skipped with its reason
     assert "split between devices" in stderr  # a model spilled from the GPU into system RAM: no one device
-    code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "-m", "gpt-oss-20b-mxfp4",
-                                    "--devices", "rtx-4090", "--format", "json")  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "compare",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "-m",
+        "gpt-oss-20b-mxfp4",
+        "--devices",
+        "rtx-4090",
+        "--format",
+        "json",
+    )
     assert code == 0, stderr
     rows = json.loads(stdout)["speed"]
     assert {r["test"] for r in rows} == {"geerling eval rate (lengths not stated)"}

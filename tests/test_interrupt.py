@@ -13,9 +13,13 @@ def interrupted_bench(args: list[str], cwd, meek_home, when: str) -> tuple[subpr
     """Run `meek bench ARGS`, send Ctrl-C once a stderr line holds `when`, and return (process, lines seen, stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "bench", *args],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MEEK_HOME": str(meek_home)}, start_new_session=True,
-    )  # fmt: skip
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MEEK_HOME": str(meek_home)},
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     seen = []
     while time.monotonic() < deadline:

@@ -17,12 +17,11 @@ import pytest
 from harness import memory_fit
 from harness.aggregate.advise import advise
 from harness.aggregate.tree import RUN_COLUMNS
+from harness.catalogue.hardware import Device
 from harness.catalogue.models import CatalogModel, ModelSource
 from harness.frontier.gap import MachineClass, best_open_that_fits, gap_table
-from harness.catalogue.hardware import Device
 from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance
-from harness.results.schema import TestShape
-from harness.results.schema import SCHEMA_VERSION
+from harness.results.schema import SCHEMA_VERSION, TestShape
 from harness.results.store import read_result
 from tests.test_backends import FakeOllama
 
@@ -87,8 +86,21 @@ def test_the_seed_decides_the_tokens_and_reaches_the_worker(monkeypatch, run_mee
     from harness.measure.protocol import SweepSpec
     from harness.measure.runner import BenchOptions, run_bench
 
-    spec = SweepSpec(models=["smollm2-135m"], n_prompt=[8], n_gen=[0], pg=[], n_depth=[0], n_threads=[1], n_gpu_layers=[0],
-                     n_batch=[64], n_ubatch=[64], flash_attn=[0], type_k=["f16"], type_v=["f16"], repack=[0])  # fmt: skip
+    spec = SweepSpec(
+        models=["smollm2-135m"],
+        n_prompt=[8],
+        n_gen=[0],
+        pg=[],
+        n_depth=[0],
+        n_threads=[1],
+        n_gpu_layers=[0],
+        n_batch=[64],
+        n_ubatch=[64],
+        flash_attn=[0],
+        type_k=["f16"],
+        type_v=["f16"],
+        repack=[0],
+    )
 
     class Quiet:
         def line(self, text):
@@ -123,9 +135,25 @@ def test_ollama_sends_the_api_key(run_meek, tmp_path):
     server = HTTPServer(("127.0.0.1", 0), Recording)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        code, _, stderr = run_meek("bench", "--backend", "ollama", "--url", f"http://127.0.0.1:{server.server_port}", "-m",
-                                   "llama3.1:8b", "-p", "8", "-n", "4", "-r", "1", "--api-key", "sekrit",
-                                   "--results-dir", str(tmp_path))  # fmt: skip
+        code, _, stderr = run_meek(
+            "bench",
+            "--backend",
+            "ollama",
+            "--url",
+            f"http://127.0.0.1:{server.server_port}",
+            "-m",
+            "llama3.1:8b",
+            "-p",
+            "8",
+            "-n",
+            "4",
+            "-r",
+            "1",
+            "--api-key",
+            "sekrit",
+            "--results-dir",
+            str(tmp_path),
+        )
     finally:
         server.shutdown()
     assert code == 0, stderr
@@ -225,15 +253,36 @@ def test_write_site_does_not_change_the_callers_tree(example_tree, tmp_path):
 
 # ---- advise and gap: one fit verdict for the same model and memory ---------------------------------------------------
 def _device(kind: str, memory_gb: float) -> Device:
-    return Device(id="test-device", name="Test device", vendor="nvidia", kind=kind, memory_gb=memory_gb, memory_type="x",
-                  bandwidth_gbs=500, power_w=300, launch_price_usd=1000, release_date=dt.date(2025, 1, 1), match=["test"],
-                  sources=["https://example.com/test-device"])  # fmt: skip
+    return Device(
+        id="test-device",
+        name="Test device",
+        vendor="nvidia",
+        kind=kind,
+        memory_gb=memory_gb,
+        memory_type="x",
+        bandwidth_gbs=500,
+        power_w=300,
+        launch_price_usd=1000,
+        release_date=dt.date(2025, 1, 1),
+        match=["test"],
+        sources=["https://example.com/test-device"],
+    )
 
 
 def _model(params_b: float) -> CatalogModel:
-    return CatalogModel(id=f"m-{params_b:g}b", name="m", family="m", tier="large", params_total_b=params_b,
-                        params_active_b=params_b, quant="Q4_K_M", release_date=dt.date(2025, 1, 1), license="x",
-                        context_length=32768, source=ModelSource(path="/nowhere.gguf"))  # fmt: skip
+    return CatalogModel(
+        id=f"m-{params_b:g}b",
+        name="m",
+        family="m",
+        tier="large",
+        params_total_b=params_b,
+        params_active_b=params_b,
+        quant="Q4_K_M",
+        release_date=dt.date(2025, 1, 1),
+        license="x",
+        context_length=32768,
+        source=ModelSource(path="/nowhere.gguf"),
+    )
 
 
 @pytest.mark.parametrize("kind", ["gpu", "unified"])
@@ -241,8 +290,20 @@ def test_advise_and_gap_give_the_same_fit_verdict(kind):
     empty = pd.DataFrame(columns=RUN_COLUMNS)  # nobody measured anything: the verdict alone decides
     verdicts = []
     for params_b in np.arange(2, 130, 3.5):
-        frame = pd.DataFrame([{"model": "open", "release_date": "2025-01-01", "open_weights": True, "benchmark": "mmlu",
-                               "setting": None, "params_total_b": params_b, "score": 60.0, "source_link": "x"}])  # fmt: skip
+        frame = pd.DataFrame(
+            [
+                {
+                    "model": "open",
+                    "release_date": "2025-01-01",
+                    "open_weights": True,
+                    "benchmark": "mmlu",
+                    "setting": None,
+                    "params_total_b": params_b,
+                    "score": 60.0,
+                    "source_link": "x",
+                }
+            ]
+        )
         for memory in (8, 12, 16, 24, 32, 48, 64, 96, 128):
             table, _, _ = advise(empty, _model(params_b), None, None, hardware=[_device(kind, memory)])
             by_advise = not table.empty

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 from pathlib import Path
@@ -51,7 +50,9 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
 
     copy = tmp_path / "harness"
     shutil.copytree(HARNESS, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    (copy / "results" / "stats.py").write_text((copy / "results" / "stats.py").read_text() + "\nfrom harness.commands import bench\n")
+    (copy / "results" / "stats.py").write_text(
+        (copy / "results" / "stats.py").read_text() + "\nfrom harness.commands import bench\n"
+    )
     (tmp_path / "pyproject.toml").write_text(PYPROJECT.read_text())
     monkey = os.getcwd()
     sys.path.insert(0, str(tmp_path))

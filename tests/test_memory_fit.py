@@ -10,9 +10,9 @@ import pytest
 
 from harness import memory_fit
 from harness.catalogue.gguf_file import read_gguf_facts
+from harness.catalogue.hardware import load_hardware
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError
-from harness.catalogue.hardware import load_hardware
 
 GIB = memory_fit.GIB
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "memory_fit.py"
@@ -32,8 +32,12 @@ def _bench():
 # tensors); the total within 5%.
 @pytest.mark.parametrize(
     ("model_id", "n_ctx", "cache", "flash_attn"),
-    [("smollm2-135m", 512, "f16", False), ("smollm2-135m", 2048, "q8_0", True), ("smollm2-135m", 8192, "f16", False),
-     ("gemma3-270m", 2048, "f16", False)],  # fmt: skip
+    [
+        ("smollm2-135m", 512, "f16", False),
+        ("smollm2-135m", 2048, "q8_0", True),
+        ("smollm2-135m", 8192, "f16", False),
+        ("gemma3-270m", 2048, "f16", False),
+    ],
 )
 def test_the_model_matches_llama_cpps_allocations(model_id, n_ctx, cache, flash_attn, repack_default):
     bench = _bench()

@@ -29,12 +29,32 @@ def run_row(machine: tuple = RTX, test: str = "tg128", median: float = 100.0, **
     machine_id, device, bandwidth = machine
     row = dict.fromkeys(RUN_COLUMNS)
     row.update(
-        file=f"results/{machine_id}/{overrides.get('model', 'qwen3-8b')}.json", machine_id=machine_id, cpu="cpu", device=device,
-        device_id=device.lower() if bandwidth else None, bandwidth_gbs=bandwidth, backend="llama-cpp-python", model="qwen3-8b",
-        model_label="Qwen3 8B Q4_K_M", quant="Q4_K_M", model_bytes=4.92e9, bytes_per_token=4.92e9, test=test, n_prompt=prompt,
-        n_gen=gen, n_depth=int(depth or 0), n_threads=8, n_gpu_layers=99, settings="t8 ngl99", median_ts=median, avg_ts=median,
-        stddev_ts=median * 0.02, n_samples=3, samples_ts=[median * 0.98, median, median * 1.03], unstable=False,
-    )  # fmt: skip
+        file=f"results/{machine_id}/{overrides.get('model', 'qwen3-8b')}.json",
+        machine_id=machine_id,
+        cpu="cpu",
+        device=device,
+        device_id=device.lower() if bandwidth else None,
+        bandwidth_gbs=bandwidth,
+        backend="llama-cpp-python",
+        model="qwen3-8b",
+        model_label="Qwen3 8B Q4_K_M",
+        quant="Q4_K_M",
+        model_bytes=4.92e9,
+        bytes_per_token=4.92e9,
+        test=test,
+        n_prompt=prompt,
+        n_gen=gen,
+        n_depth=int(depth or 0),
+        n_threads=8,
+        n_gpu_layers=99,
+        settings="t8 ngl99",
+        median_ts=median,
+        avg_ts=median,
+        stddev_ts=median * 0.02,
+        n_samples=3,
+        samples_ts=[median * 0.98, median, median * 1.03],
+        unstable=False,
+    )
     row.update(overrides)
     return row
 
@@ -46,9 +66,21 @@ def runs_frame(*rows: dict) -> pd.DataFrame:
 def score_row(model: str = "qwen3-8b", value: float = 0.5, task: str = "hellaswag", **overrides) -> dict:
     row = dict.fromkeys(SCORE_COLUMNS)
     row.update(
-        file=f"results/x/{model}.json", machine_id=RTX[0], device=RTX[1], model=model, model_label=model.upper(), task=task,
-        metric="acc_norm", value=value, stderr=0.01, primary=True, shots=0, samples=500, subset=False, scoring="loglikelihood",
-    )  # fmt: skip
+        file=f"results/x/{model}.json",
+        machine_id=RTX[0],
+        device=RTX[1],
+        model=model,
+        model_label=model.upper(),
+        task=task,
+        metric="acc_norm",
+        value=value,
+        stderr=0.01,
+        primary=True,
+        shots=0,
+        samples=500,
+        subset=False,
+        scoring="loglikelihood",
+    )
     row.update(overrides)
     return row
 
@@ -75,10 +107,13 @@ def data_axes(figure: Figure) -> list:
 
 def fleet_runs() -> pd.DataFrame:
     return runs_frame(
-        run_row(RTX, "pp512", 9000.0), run_row(RTX, "tg128", 140.0),
-        run_row(MAC, "pp512", 3500.0), run_row(MAC, "tg128", 57.0),
-        run_row(BOX, "pp512", 5000.0), run_row(BOX, "tg128", 20.0),
-    )  # fmt: skip
+        run_row(RTX, "pp512", 9000.0),
+        run_row(RTX, "tg128", 140.0),
+        run_row(MAC, "pp512", 3500.0),
+        run_row(MAC, "tg128", 57.0),
+        run_row(BOX, "pp512", 5000.0),
+        run_row(BOX, "tg128", 20.0),
+    )
 
 
 def test_throughput_has_a_panel_per_kind_a_bar_per_machine_fastest_generation_first(tmp_path):
@@ -117,8 +152,10 @@ def test_throughput_falls_back_to_the_tests_present_and_keeps_only_depth_zero():
 
 
 def test_throughput_one_row_of_panels_per_model_and_a_model_filter():
-    small = [run_row(m, t, v / 10, model="gemma3-270m", model_label="Gemma 3 270M") for m, t, v in
-             ((RTX, "pp512", 9000.0), (RTX, "tg128", 1400.0), (MAC, "tg128", 500.0))]  # fmt: skip
+    small = [
+        run_row(m, t, v / 10, model="gemma3-270m", model_label="Gemma 3 270M")
+        for m, t, v in ((RTX, "pp512", 9000.0), (RTX, "tg128", 1400.0), (MAC, "tg128", 500.0))
+    ]
     runs = pd.concat([fleet_runs(), runs_frame(*small)], ignore_index=True)
     figure = perf.throughput_figure(runs, "test")
     assert len(data_axes(figure)) == 4
@@ -195,10 +232,13 @@ def pareto_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
         ]
     rows.append(run_row(MAC, "tg128 @ d4096", 5000.0, model="tiny", model_label="Tiny"))  # not depth 0: ignored
     scores = scores_frame(
-        score_row("big", 0.52), score_row("big", 0.50, machine_id=MAC[0]), score_row("mid", 0.44),
-        score_row("tiny", 0.28, subset=True), score_row("tiny", 0.9, task="arc_challenge"),
+        score_row("big", 0.52),
+        score_row("big", 0.50, machine_id=MAC[0]),
+        score_row("mid", 0.44),
+        score_row("tiny", 0.28, subset=True),
+        score_row("tiny", 0.9, task="arc_challenge"),
         score_row("mid", 0.99, primary=False),
-    )  # fmt: skip
+    )
     return runs_frame(*rows), scores
 
 
@@ -272,8 +312,14 @@ def test_roofline_without_model_size_says_what_to_run():
 
 def test_dollar_signs_and_long_labels_from_result_files_render_as_text(tmp_path):
     hostile = ("x-$a-box-1g-$$$$$$", r"$\frac{1}{0}$ GPU $$ with a very long name that goes on and on", None)
-    runs = pd.concat([depth_runs(), runs_frame(*[run_row(hostile, t, 50.0, backend="$_{x}$") for t in
-                                                ("pp512", "tg128", "pp512 @ d1024", "tg128 @ d1024")])])  # fmt: skip
+    runs = pd.concat(
+        [
+            depth_runs(),
+            runs_frame(
+                *[run_row(hostile, t, 50.0, backend="$_{x}$") for t in ("pp512", "tg128", "pp512 @ d1024", "tg128 @ d1024")]
+            ),
+        ]
+    )
     runs["model_label"] = r"_model $\sqrt{x$"
     scores = scores_frame(score_row(task="$task$"))
     figures = {

@@ -12,8 +12,8 @@ import pytest
 from harness.aggregate.advise import Record
 from harness.aggregate.canonical import normalizer, record_cells, runtime_of
 from harness.aggregate.predict import ASSUMED_EFFICIENCY
-from harness.catalogue.models import load_catalog
 from harness.catalogue.hardware import load_hardware
+from harness.catalogue.models import load_catalog
 from tests.test_compare_advise import run
 
 MODELS = {m.id: m for m in load_catalog().models}
@@ -26,8 +26,9 @@ def bpt(model: str) -> float:
     return normalizer(MODELS[model], "tg")
 
 
-def at_efficiency(device: str, model: str, eff: float, machine: str | None = None, test: str = "tg128",
-                  runtime: str = "CUDA", **extra) -> dict:  # fmt: skip
+def at_efficiency(
+    device: str, model: str, eff: float, machine: str | None = None, test: str = "tg128", runtime: str = "CUDA", **extra
+) -> dict:
     """A generation row whose rate is `eff` of the device's bandwidth for this model's bytes per token."""
     rate = eff * DEVICES[device].bandwidth_gbs * 1e9 / bpt(model)
     row = run(machine or f"{device}-box", device, "tg128", rate, model=model, runtime=runtime, n_gpu_layers=99, **extra)
@@ -36,8 +37,16 @@ def at_efficiency(device: str, model: str, eff: float, machine: str | None = Non
 
 
 def localscore(device: str, model: str, eff: float, machine: str | None = None) -> dict:
-    return at_efficiency(device, model, eff, machine or f"{device}-ls", test=LS_TG, runtime="GPU", backend="localscore",
-                         source="imported: LocalScore leaderboard")  # fmt: skip
+    return at_efficiency(
+        device,
+        model,
+        eff,
+        machine or f"{device}-ls",
+        test=LS_TG,
+        runtime="GPU",
+        backend="localscore",
+        source="imported: LocalScore leaderboard",
+    )
 
 
 SLOPE, OVERHEAD = 1.25, 1e-3  # the record below: 80% of bandwidth plus 1 ms per token
@@ -55,8 +64,11 @@ def on_roofline(device: str, model: str, share: float = 1.0, runtime: str = "CUD
 
 def nvidia_record(**shares: float) -> list[dict]:
     """Three NVIDIA cards on three dense sizes, CUDA, on the roofline (a share of it where given)."""
-    return [on_roofline(device, model, shares.get(f"{device}/{model}", 1.0))
-            for device in ("rtx-3090", "rtx-4080", "rtx-4090") for model in (SMALL, MEDIUM, LARGE)]  # fmt: skip
+    return [
+        on_roofline(device, model, shares.get(f"{device}/{model}", 1.0))
+        for device in ("rtx-3090", "rtx-4080", "rtx-4090")
+        for model in (SMALL, MEDIUM, LARGE)
+    ]
 
 
 def answer(rows: list[dict], device: str, model: str, family: str = "tg", backend: str | None = None):
@@ -69,8 +81,11 @@ def test_runtime_names_the_offloading_backend():
 
 
 def test_a_measured_tg128_answers_first_and_names_its_backend_and_machines():
-    rows = [at_efficiency("rtx-4090", MEDIUM, 0.6, "a"), at_efficiency("rtx-4090", MEDIUM, 0.7, "b"),
-            at_efficiency("rtx-4090", MEDIUM, 0.5, "c", runtime="Vulkan")]  # fmt: skip
+    rows = [
+        at_efficiency("rtx-4090", MEDIUM, 0.6, "a"),
+        at_efficiency("rtx-4090", MEDIUM, 0.7, "b"),
+        at_efficiency("rtx-4090", MEDIUM, 0.5, "c", runtime="Vulkan"),
+    ]
     found = answer(rows, "rtx-4090", MEDIUM)
     rate = DEVICES["rtx-4090"].bandwidth_gbs * 1e9 / bpt(MEDIUM)
     assert found.kind == "measured" and found.runtime == "CUDA" and found.value == pytest.approx(0.65 * rate)
@@ -133,7 +148,10 @@ def test_cells_keep_quantities_apart_and_drop_models_that_do_not_fit():
     assert "llama-3.3-70b-q4_k_m" not in set(cells["model"])
     mine = cells[(cells["device_id"] == "rtx-4090") & (cells["model"] == MEDIUM)].set_index("quantity")
     rate = DEVICES["rtx-4090"].bandwidth_gbs * 1e9 / bpt(MEDIUM)
-    assert mine["ts"].to_dict() == {"tg128": pytest.approx(roofline("rtx-4090", MEDIUM)), "LocalScore tg (9-shape avg)": pytest.approx(0.5 * rate)}
+    assert mine["ts"].to_dict() == {
+        "tg128": pytest.approx(roofline("rtx-4090", MEDIUM)),
+        "LocalScore tg (9-shape avg)": pytest.approx(0.5 * rate),
+    }
     assert mine["canonical"].to_dict() == {"tg128": True, "LocalScore tg (9-shape avg)": False}
 
 
@@ -195,6 +213,8 @@ def test_a_backend_its_vendor_measured_faster_is_preferred_for_predictions():
     record = Record(pd.DataFrame(rows))
     assert record.runtimes(DEVICES["rx-7900-xtx"])[0] == "Vulkan"  # three AMD cards measured faster on Vulkan
     found = record.answer(DEVICES["rx-7900-xtx"], MODELS[MEDIUM])
-    assert found.runtime == "Vulkan" and found.value == pytest.approx(0.7 * DEVICES["rx-7900-xtx"].bandwidth_gbs * 1e9 / bpt(MEDIUM))
+    assert found.runtime == "Vulkan" and found.value == pytest.approx(
+        0.7 * DEVICES["rx-7900-xtx"].bandwidth_gbs * 1e9 / bpt(MEDIUM)
+    )
     assert record.answer(DEVICES["rx-7900-xtx"], MODELS[MEDIUM], backend="ROCm").runtime == "ROCm"
     assert Record(pd.DataFrame(nvidia_record())).runtimes(DEVICES["rtx-3080"])[0] == "CUDA"  # else its native backend

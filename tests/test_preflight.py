@@ -194,8 +194,17 @@ def test_an_eval_hang_is_stopped_by_its_timeout(run_meek, fresh_home, tmp_path):
 
 def test_bench_with_eval_keeps_its_speed_runs_when_scoring_crashes(run_meek, fresh_home, tmp_path):
     pytest.importorskip("lm_eval")
-    code, _, stderr = meek(run_meek, fresh_home, *SMALL_BENCH, "--eval", "tiny_arc", "--data-dir", str(FIXTURES),
-                           fault="eval-request-5=SIGILL", timeout=600)  # fmt: skip
+    code, _, stderr = meek(
+        run_meek,
+        fresh_home,
+        *SMALL_BENCH,
+        "--eval",
+        "tiny_arc",
+        "--data-dir",
+        str(FIXTURES),
+        fault="eval-request-5=SIGILL",
+        timeout=600,
+    )
     assert code == 1 and "Traceback" not in stderr
     (error,) = lines_starting(stderr, "error: ")
     assert "scoring stopped" in error and "died with SIGILL" in error

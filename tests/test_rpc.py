@@ -18,8 +18,10 @@ from harness.measure.serve import free_port
 
 LLAMA_BENCH = os.environ.get("MEEK_RPC_LLAMA_BENCH")
 RPC_SERVER = os.environ.get("MEEK_RPC_SERVER")
-needs_rpc = pytest.mark.skipif(not (LLAMA_BENCH and RPC_SERVER and Path(LLAMA_BENCH).is_file() and Path(RPC_SERVER).is_file()),
-                               reason="no RPC-enabled llama-bench and rpc-server (python bench/rpc.py --build-only; .ci/run sets them)")  # fmt: skip
+needs_rpc = pytest.mark.skipif(
+    not (LLAMA_BENCH and RPC_SERVER and Path(LLAMA_BENCH).is_file() and Path(RPC_SERVER).is_file()),
+    reason="no RPC-enabled llama-bench and rpc-server (python bench/rpc.py --build-only; .ci/run sets them)",
+)
 
 
 @contextlib.contextmanager
@@ -52,8 +54,22 @@ def test_endpoints_are_host_port_and_nothing_else():
 @pytest.mark.skipif(in_process_rpc(), reason="this llama-cpp-python has RPC: --rpc splits in process")
 def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why(run_meek, tmp_path):
     with rpc_servers(run_meek, 1) as (endpoint,):
-        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", endpoint, "-p", "16", "-n", "8", "-r", "1",
-                                   "--results-dir", str(tmp_path / "results"), env={"MEEK_RPC_LLAMA_BENCH": str(LLAMA_BENCH)})  # fmt: skip
+        code, _, stderr = run_meek(
+            "bench",
+            "-m",
+            "smollm2-135m",
+            "--rpc",
+            endpoint,
+            "-p",
+            "16",
+            "-n",
+            "8",
+            "-r",
+            "1",
+            "--results-dir",
+            str(tmp_path / "results"),
+            env={"MEEK_RPC_LLAMA_BENCH": str(LLAMA_BENCH)},
+        )
         assert code == 0, stderr
         assert "built without ggml's RPC backend" in stderr and "GGML_RPC=ON" in stderr
         (path,) = (tmp_path / "results").glob("*/*.json")
@@ -64,9 +80,28 @@ def test_rpc_without_a_backend_measures_through_the_rpc_llama_bench_and_says_why
 def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_local_run(run_meek, tmp_path):
     with rpc_servers(run_meek, 2) as addresses:
         rpc = ",".join(addresses)
-        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--backend", "llama-bench", "--bin", str(LLAMA_BENCH),
-                                        "--rpc", rpc, "--link", "loopback", "-p", "32", "-n", "16", "-r", "2",
-                                        "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+        code, stdout, stderr = run_meek(
+            "bench",
+            "-m",
+            "smollm2-135m",
+            "--backend",
+            "llama-bench",
+            "--bin",
+            str(LLAMA_BENCH),
+            "--rpc",
+            rpc,
+            "--link",
+            "loopback",
+            "-p",
+            "32",
+            "-n",
+            "16",
+            "-r",
+            "2",
+            "--results-dir",
+            str(tmp_path / "results"),
+            timeout=600,
+        )
         assert code == 0, stderr
         (path,) = (tmp_path / "results").glob("*/*.json")
         split = json.loads(path.read_text())["split"]
@@ -76,9 +111,25 @@ def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_
         code, stdout, stderr = run_meek("compare", "--results-dir", str(tmp_path / "results"), "--format", "json")
         assert code == 0 and all(row["split"].startswith("RPC over loopback: 127.0.0.1:") for row in json.loads(stdout)["speed"])
         dead = free_port()
-        code, _, stderr = run_meek("bench", "-m", "smollm2-135m", "--backend", "llama-bench", "--bin", str(LLAMA_BENCH),
-                                   "--rpc", f"127.0.0.1:{dead}", "-p", "8", "-n", "4", "-r", "1",
-                                   "--results-dir", str(tmp_path / "other"))  # fmt: skip
+        code, _, stderr = run_meek(
+            "bench",
+            "-m",
+            "smollm2-135m",
+            "--backend",
+            "llama-bench",
+            "--bin",
+            str(LLAMA_BENCH),
+            "--rpc",
+            f"127.0.0.1:{dead}",
+            "-p",
+            "8",
+            "-n",
+            "4",
+            "-r",
+            "1",
+            "--results-dir",
+            str(tmp_path / "other"),
+        )
         assert code == 1 and f"127.0.0.1:{dead}" in stderr and "did not answer" in stderr
     assert not rpc_servers_left()
 
@@ -90,10 +141,36 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
     import time
 
     with rpc_servers(run_meek, 2) as addresses:
-        meek = subprocess.Popen([sys.executable, "-m", "harness.cli", "bench", "-m", "smollm2-135m", "--backend", "llama-bench",
-                                 "--bin", str(LLAMA_BENCH), "--rpc", ",".join(addresses), "-p", "16", "-n", "512", "-r", "5",
-                                 "--repack", "0", "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env={**os.environ})  # fmt: skip
+        meek = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "bench",
+                "-m",
+                "smollm2-135m",
+                "--backend",
+                "llama-bench",
+                "--bin",
+                str(LLAMA_BENCH),
+                "--rpc",
+                ",".join(addresses),
+                "-p",
+                "16",
+                "-n",
+                "512",
+                "-r",
+                "5",
+                "--repack",
+                "0",
+                "--results-dir",
+                str(tmp_path / "results"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ},
+        )
         time.sleep(6)  # pp16 is done in well under a second; tg512 x 5 takes tens of seconds
         run_meek("rpc-server", "--stop", "--port", addresses[1].rsplit(":", 1)[1])
         _, stderr = meek.communicate(timeout=300)
@@ -104,11 +181,29 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
     assert not rpc_servers_left()
 
 
-@pytest.mark.skipif(not (RPC_SERVER and in_process_rpc()), reason="needs a llama-cpp-python built with -DGGML_RPC=ON and MEEK_RPC_SERVER")
+@pytest.mark.skipif(
+    not (RPC_SERVER and in_process_rpc()), reason="needs a llama-cpp-python built with -DGGML_RPC=ON and MEEK_RPC_SERVER"
+)
 def test_in_process_the_model_splits_across_two_loopback_servers_with_the_local_run_beside(run_meek, tmp_path):
     with rpc_servers(run_meek, 2) as addresses:
-        code, stdout, stderr = run_meek("bench", "-m", "smollm2-135m", "--rpc", ",".join(addresses), "--link", "loopback",
-                                        "-p", "16", "-n", "8", "-r", "2", "--results-dir", str(tmp_path / "results"), timeout=600)  # fmt: skip
+        code, stdout, stderr = run_meek(
+            "bench",
+            "-m",
+            "smollm2-135m",
+            "--rpc",
+            ",".join(addresses),
+            "--link",
+            "loopback",
+            "-p",
+            "16",
+            "-n",
+            "8",
+            "-r",
+            "2",
+            "--results-dir",
+            str(tmp_path / "results"),
+            timeout=600,
+        )
         assert code == 0, stderr
         documents = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/*.json")]
         (split,) = [d["split"] for d in documents if d.get("split")]

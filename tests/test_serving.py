@@ -26,8 +26,9 @@ def servers_left() -> list[str]:
 
 
 def test_bench_parallel_writes_both_points_with_batched_bench_fields(run_meek, tmp_path):
-    code, stdout, stderr = run_meek("bench", "--parallel", "1,4", "-p", "16", "-n", "8", "-r", "2",
-                                    "--results-dir", str(tmp_path / "results"))  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "bench", "--parallel", "1,4", "-p", "16", "-n", "8", "-r", "2", "--results-dir", str(tmp_path / "results")
+    )
     assert code == 0, stderr
     assert "| B | PP | TG | N_KV |" in stdout.replace(" mode |", "") or "N_KV" in stdout
     (path,) = (tmp_path / "results").glob("*/*.json")
@@ -63,9 +64,26 @@ def test_a_serving_point_faster_than_the_bandwidth_allows_fails_validation(run_m
 
 
 def test_load_serves_the_bundled_model_prints_the_table_and_capacity_and_stops_the_server(run_meek, tmp_path):
-    code, stdout, stderr = run_meek("load", "--serve", "smollm2-135m", "--server", "llama-cpp-python", "--concurrency",
-                                    "1,2", "-p", "16", "-n", "8", "--requests", "4", "--seconds", "60",
-                                    "--results-dir", str(tmp_path / "results"), timeout=400)  # fmt: skip
+    code, stdout, stderr = run_meek(
+        "load",
+        "--serve",
+        "smollm2-135m",
+        "--server",
+        "llama-cpp-python",
+        "--concurrency",
+        "1,2",
+        "-p",
+        "16",
+        "-n",
+        "8",
+        "--requests",
+        "4",
+        "--seconds",
+        "60",
+        "--results-dir",
+        str(tmp_path / "results"),
+        timeout=400,
+    )
     assert code == 0, stderr
     assert "| 1 streams | 4 | 0 |" in stdout and "| 2 streams | 4 |" in stdout
     assert "capacity: serves" in stdout or "capacity: no load level" in stdout
@@ -76,11 +94,31 @@ def test_load_serves_the_bundled_model_prints_the_table_and_capacity_and_stops_t
     assert all(p["ttft"]["p50"] <= p["ttft"]["p90"] <= p["ttft"]["p99"] and p["itl"] and p["e2e"] for p in points)
 
 
-def test_a_server_that_dies_mid_sweep_is_one_line_and_the_finished_points_are_kept(meek_home, smollm2_path, repack_default, tmp_path):
+def test_a_server_that_dies_mid_sweep_is_one_line_and_the_finished_points_are_kept(
+    meek_home, smollm2_path, repack_default, tmp_path
+):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack_default),
-                               "--model", str(smollm2_path), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512",
-                               "--interrupt_requests", "False"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.measure.backends.lcpp_server",
+            "--repack",
+            str(repack_default),
+            "--model",
+            str(smollm2_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "512",
+            "--interrupt_requests",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -92,10 +130,30 @@ def test_a_server_that_dies_mid_sweep_is_one_line_and_the_finished_points_are_ke
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, "the test's server did not start"
                 time.sleep(0.5)
-        meek = subprocess.Popen([sys.executable, "-m", "harness.cli", "load", "--url", f"http://127.0.0.1:{port}",
-                                 "--concurrency", "1,2,3", "-p", "8", "-n", "48", "--requests", "3",
-                                 "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env={**os.environ, "MEEK_HOME": str(meek_home)})  # fmt: skip
+        meek = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "load",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--concurrency",
+                "1,2,3",
+                "-p",
+                "8",
+                "-n",
+                "48",
+                "--requests",
+                "3",
+                "--results-dir",
+                str(tmp_path / "results"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "MEEK_HOME": str(meek_home)},
+        )
         assert meek.stderr is not None
         for line in meek.stderr:
             if line.strip().startswith("concurrency 1:"):
@@ -122,14 +180,23 @@ def test_load_bad_input_is_one_line(run_meek):
 
 
 def test_the_capacity_line_names_the_largest_load_that_meets_the_objective():
-    from harness.measure.load import Objective
     from harness.commands.load import capacity_line
+    from harness.measure.load import Objective
     from harness.results.schema import ServingPoint, Spread
 
     def point(streams: int, p10: float, ttft_p90_s: float) -> ServingPoint:
         ttft = Spread(p50=ttft_p90_s * 5e8, p90=ttft_p90_s * 1e9, p99=ttft_p90_s * 1e9)
-        return ServingPoint(mode="server", n_parallel=streams, n_prompt=8, n_gen=4, s_tg=p10 * streams, tg_per_stream=p10,
-                            tg_per_stream_p10=p10, ttft=ttft, requests=8)  # fmt: skip
+        return ServingPoint(
+            mode="server",
+            n_parallel=streams,
+            n_prompt=8,
+            n_gen=4,
+            s_tg=p10 * streams,
+            tg_per_stream=p10,
+            tg_per_stream_p10=p10,
+            ttft=ttft,
+            requests=8,
+        )
 
     points = [point(1, 40, 0.2), point(2, 25, 0.5), point(4, 12, 1.5), point(8, 6, 3.0)]
     assert capacity_line(points, Objective()).startswith("capacity: serves 4 concurrent streams at >= 12.0 t/s")
@@ -139,10 +206,33 @@ def test_the_capacity_line_names_the_largest_load_that_meets_the_objective():
 def test_ctrl_c_mid_sweep_keeps_the_finished_points_and_stops_the_server(meek_home, tmp_path):
     import signal
 
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "load", "--serve", "smollm2-135m", "--server",
-                                "llama-cpp-python", "--concurrency", "1,2", "-p", "8", "-n", "64", "--requests", "6",
-                                "--results-dir", str(tmp_path / "results")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "MEEK_HOME": str(meek_home)}, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "load",
+            "--serve",
+            "smollm2-135m",
+            "--server",
+            "llama-cpp-python",
+            "--concurrency",
+            "1,2",
+            "-p",
+            "8",
+            "-n",
+            "64",
+            "--requests",
+            "6",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MEEK_HOME": str(meek_home)},
+        start_new_session=True,
+    )
     assert process.stderr is not None
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

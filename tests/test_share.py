@@ -22,9 +22,13 @@ LLAMA_BENCH = Path(__file__).parent / "fixtures" / "llama-bench"
 def test_import_llama_bench_json_and_jsonl(tmp_path, run_meek):
     results = tmp_path / "results"
     code, stdout, stderr = run_meek(
-        "import", "llama-bench", str(LLAMA_BENCH / "smollm2-cpu.json"), str(LLAMA_BENCH / "smollm2-cpu.jsonl"),
-        "--results-dir", str(results),
-    )  # fmt: skip
+        "import",
+        "llama-bench",
+        str(LLAMA_BENCH / "smollm2-cpu.json"),
+        str(LLAMA_BENCH / "smollm2-cpu.jsonl"),
+        "--results-dir",
+        str(results),
+    )
     assert code == 0, stderr
     files = sorted(results.glob("*/*.json"))
     assert len(files) == 2 and stdout.count("1 result file(s) written, 0 skipped") == 2  # one line per input file

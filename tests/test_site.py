@@ -52,8 +52,12 @@ def site(tmp_path_factory, real_results, meek_home) -> Path:
         shutil.copy(file, results / file.parent.name / file.name)
     env = {**os.environ, "MEEK_HOME": str(meek_home)}
     meek = [sys.executable, "-m", "harness.cli"]
-    subprocess.run([*meek, "import", "llama-bench", str(LLAMA_BENCH), "--results-dir", str(results)], check=True, env=env,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*meek, "import", "llama-bench", str(LLAMA_BENCH), "--results-dir", str(results)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     completed = subprocess.run(
         [*meek, "report", "--results-dir", str(results), "--out", str(root / "site")], env=env, capture_output=True, text=True
     )
@@ -145,8 +149,10 @@ def test_machine_link_and_compare_page(browser, site):
 
 
 def compared_rows(browser) -> list[tuple[str, str]]:
-    return [tuple(td.text for td in tr.find_elements("css selector", "td")[:2])
-            for tr in browser.find_elements("css selector", "#comparison tbody tr")]  # fmt: skip
+    return [
+        tuple(td.text for td in tr.find_elements("css selector", "td")[:2])
+        for tr in browser.find_elements("css selector", "#comparison tbody tr")
+    ]
 
 
 def assert_compare_page_pairs_only_the_same_test(browser, results: Path) -> None:
@@ -199,9 +205,12 @@ def record_site(tmp_path_factory, real_results, meek_home) -> Path:
     for file in real_results:
         (root / "results" / file.parent.name).mkdir(parents=True, exist_ok=True)
         shutil.copy(file, root / "results" / file.parent.name / file.name)
-    completed = subprocess.run([sys.executable, "-m", "harness.cli", "report", "--results-dir", str(root / "results"),
-                                "--out", str(root / "site")], env={**os.environ, "MEEK_HOME": str(meek_home)},
-                               capture_output=True, text=True)  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report", "--results-dir", str(root / "results"), "--out", str(root / "site")],
+        env={**os.environ, "MEEK_HOME": str(meek_home)},
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stderr
     return root / "site"
 
@@ -229,8 +238,10 @@ def test_record_site_badges_filters_buying_view_and_device_pages(browser, record
         browser.get((record_site / "devices" / f"{device}.html").as_uri())
         assert browser.find_element("css selector", "main img.figure").get_attribute("naturalWidth") != "0"
         assert "@ d" in browser.find_element("css selector", "main table").text  # every point at depth, with its source
-        points = [[td.text for td in tr.find_elements("css selector", "td")[:2]]
-                  for tr in browser.find_elements("css selector", "main table tbody tr")]  # fmt: skip
+        points = [
+            [td.text for td in tr.find_elements("css selector", "td")[:2]]
+            for tr in browser.find_elements("css selector", "main table tbody tr")
+        ]
         for model in {m for m, _ in points}:
             tests = list(dict.fromkeys(t for m, t in points if m == model))
             assert tests == in_shape_order(tests), (device, model)  # d4096 before d16384, pp before tg at one depth
@@ -253,8 +264,10 @@ def test_record_compare_page_never_puts_a_ratio_between_different_tests(browser,
     assert [test for model, test in rows if model == "gpt-oss-120b-mxfp4"] == ["pp2048 @ d32768", "tg32 @ d32768"]
     gpt = [li.text for li in browser.find_elements("css selector", "#c-only li") if li.text.startswith("gpt-oss-120b-mxfp4:")]
     assert len(gpt) == 1
-    assert ("only NVIDIA DGX Spark (GB10, 128 GB): pp2048, tg32, pp2048 @ d4096, tg32 @ d4096, pp2048 @ d8192, tg32 @ d8192, "
-            "pp2048 @ d16384, tg32 @ d16384; only AMD Ryzen AI Max+ 395, 128 GB (e.g. Framework Desktop): pp512, tg128") in gpt[0]
+    assert (
+        "only NVIDIA DGX Spark (GB10, 128 GB): pp2048, tg32, pp2048 @ d4096, tg32 @ d4096, pp2048 @ d8192, tg32 @ d8192, "
+        "pp2048 @ d16384, tg32 @ d16384; only AMD Ryzen AI Max+ 395, 128 GB (e.g. Framework Desktop): pp512, tg128"
+    ) in gpt[0]
     header = [th.text.rstrip(" ▲▼") for th in browser.find_elements("css selector", "#comparison thead th")]
     assert header == ["model", "test", "A t/s", "A from", "B t/s", "B from", "B / A"]
     table = browser.find_element("id", "comparison")

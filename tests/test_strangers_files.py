@@ -94,8 +94,11 @@ def test_git_history_decides_which_is_the_original(tmp_path):
     git = ["git", "-C", str(tmp_path), "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "genuine", "--date", "2026-01-01T00:00:00"], check=True,
-                   env={**os.environ, "GIT_COMMITTER_DATE": "2026-01-01T00:00:00"})  # fmt: skip
+    subprocess.run(
+        [*git, "commit", "-qm", "genuine", "--date", "2026-01-01T00:00:00"],
+        check=True,
+        env={**os.environ, "GIT_COMMITTER_DATE": "2026-01-01T00:00:00"},
+    )
     copy = _copy_with_new_details(tree)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], check=True)
@@ -122,8 +125,9 @@ def test_fifos_and_device_links_neither_hang_nor_exhaust_memory(run_meek, tmp_pa
     assert code == 1 and "not a regular file" in stdout and "symbolic link" in stdout, stdout + stderr
     code, _, stderr = run_meek("submit", str(tree / MACHINE / "genuine.json"), "--results-dir", str(tree), timeout=60)
     assert code == 0, stderr  # the placement check reads the machine folder: the link and the FIFO are skipped
-    code, _, stderr = run_meek("import", "llama-bench", str(tree / MACHINE / "x.json"), "--results-dir", str(tmp_path / "r"),
-                               timeout=60)  # fmt: skip
+    code, _, stderr = run_meek(
+        "import", "llama-bench", str(tree / MACHINE / "x.json"), "--results-dir", str(tmp_path / "r"), timeout=60
+    )
     assert code == 1 and "not a regular file" in stderr
     code, _, stderr = run_meek("report", "--results-dir", str(tree), "--out", str(tmp_path / "site"), timeout=120)
     assert code == 0, stderr
@@ -145,8 +149,12 @@ def test_submit_strips_every_local_path(run_meek, tmp_path):
     leak = "/home/Ann Smith/models"
 
     def full_of_paths(d):
-        d["model"].update(file_name="SmolLM2-135M-Instruct.Q4_1.gguf", source=f"path {leak}/x.gguf",
-                          name=f"converted from {leak}/raw", description=f"{leak}/x.gguf")  # fmt: skip
+        d["model"].update(
+            file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+            source=f"path {leak}/x.gguf",
+            name=f"converted from {leak}/raw",
+            description=f"{leak}/x.gguf",
+        )
         d["machine"]["llama_cpp"]["error"] = f"cannot open {leak}/lib/libllama.so: denied"
         d["machine"]["warnings"] = ["C:\\Users\\Ann Smith\\AppData\\x.dll missing", "~/secret/notes.txt"]
         d["machine"]["os"] = {"system": "Linux", "release": "6.1", "home": f"{leak}/.."}
@@ -216,8 +224,11 @@ def test_import_survives_hostile_records_and_writes_only_valid_files(run_meek, t
         variant(gpu_info="G" * 300),
         variant(gpu_info=",".join(["RTX 4090"] * 65)),
         variant(backends=",".join(f"B{i}" for i in range(17))),
-        variant(samples_ns=[good["samples_ns"][0]] * 1001, avg_ts=(good["n_prompt"] + good["n_gen"]) * 1e9 / good["samples_ns"][0],
-                build_commit="x0"),
+        variant(
+            samples_ns=[good["samples_ns"][0]] * 1001,
+            avg_ts=(good["n_prompt"] + good["n_gen"]) * 1e9 / good["samples_ns"][0],
+            build_commit="x0",
+        ),
         variant(model_type="llama <script>alert(1)</script> Q4_1", build_commit="x1"),
         variant(test_time="2099-01-01T00:00:00Z", build_commit="x3"),
     ]

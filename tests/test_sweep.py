@@ -2,8 +2,8 @@ import pytest
 
 from harness.errors import MeekError
 from harness.measure.protocol import SweepSpec, expand
-from harness.results.schema import TestShape
 from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
+from harness.results.schema import TestShape
 
 
 @pytest.mark.parametrize(
@@ -52,9 +52,19 @@ def test_test_names_follow_llama_bench():
 
 def _spec(**overrides):
     values = dict(
-        models=["a", "b"], n_prompt=[128, 512], n_gen=[0, 64], pg=[(16, 8)], n_depth=[0, 1024], n_threads=[1, 2],
-        n_gpu_layers=[0], n_batch=[2048], n_ubatch=[512], flash_attn=[0, 1], type_k=["f16"], type_v=["f16"],
-    )  # fmt: skip
+        models=["a", "b"],
+        n_prompt=[128, 512],
+        n_gen=[0, 64],
+        pg=[(16, 8)],
+        n_depth=[0, 1024],
+        n_threads=[1, 2],
+        n_gpu_layers=[0],
+        n_batch=[2048],
+        n_ubatch=[512],
+        flash_attn=[0, 1],
+        type_k=["f16"],
+        type_v=["f16"],
+    )
     values.update(overrides)
     return SweepSpec(**values)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.stats import summarize
 from harness.results.document import content_hash
 from harness.results.schema import SCHEMA_VERSION
+from harness.results.stats import summarize
 
 GOLDEN_V1 = Path(__file__).parent / "golden" / "result-v1-smollm2.json"
 

@@ -4,9 +4,8 @@ import pytest
 
 from harness.measure.events import Loaded, Measured, Peaks, RepetitionDone
 from harness.measure.protocol import LoadGroup, LoadSettings, TestInstance
-from harness.results.schema import TestShape
 from harness.measure.worker import WorkerFailed, _exit_reason, bench_group, run_in_worker
-from harness.results.schema import Run
+from harness.results.schema import Run, TestShape
 
 
 def _group(path, repack=0) -> LoadGroup:

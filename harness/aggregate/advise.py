@@ -21,12 +21,21 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import memory_fit
-from harness.aggregate.canonical import (CANONICAL, MIN_TRANSFER_DEVICES, RUNTIMES, Transfer, backends_of, converted_cells,
-                                        learn_transfers, normalizer, record_cells)  # fmt: skip
+from harness.aggregate.canonical import (
+    CANONICAL,
+    MIN_TRANSFER_DEVICES,
+    RUNTIMES,
+    Transfer,
+    backends_of,
+    converted_cells,
+    learn_transfers,
+    normalizer,
+    record_cells,
+)
 from harness.aggregate.predict import Prediction, Predictor
+from harness.catalogue.hardware import Device, load_hardware
 from harness.catalogue.models import CatalogModel
 from harness.errors import UsageError
-from harness.catalogue.hardware import Device, load_hardware
 
 NOT_LLAMA_CPP = "(not llama.cpp)"
 # A converted figure under this share of what the devices measured with llama.cpp predict is set aside (Record._below_peers)
@@ -90,13 +99,26 @@ class Record:
 
     def transfer_table(self) -> pd.DataFrame:
         """Every transfer the record supports today, the ones in use (MIN_TRANSFER_DEVICES or more devices) first."""
-        rows = [{"from": t.source_label, "to": f"llama-bench {CANONICAL[t.family]} ({t.runtime})", "vendor and kind": t.group,
-                 "factor": f"x{t.factor:.2f}", "10-90%": f"{t.low:.2f}-{t.high:.2f}", "devices": len(t.devices), "pairs": t.pairs,
-                 "in use": t.usable, "devices measured both ways": ", ".join(t.devices)} for t in self.transfers]  # fmt: skip
+        rows = [
+            {
+                "from": t.source_label,
+                "to": f"llama-bench {CANONICAL[t.family]} ({t.runtime})",
+                "vendor and kind": t.group,
+                "factor": f"x{t.factor:.2f}",
+                "10-90%": f"{t.low:.2f}-{t.high:.2f}",
+                "devices": len(t.devices),
+                "pairs": t.pairs,
+                "in use": t.usable,
+                "devices measured both ways": ", ".join(t.devices),
+            }
+            for t in self.transfers
+        ]
         table = pd.DataFrame(rows)
         if table.empty:
             return table
-        return table.sort_values(["in use", "devices", "from"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
+        return table.sort_values(["in use", "devices", "from"], ascending=[False, False, True], kind="stable").reset_index(
+            drop=True
+        )
 
     def runtimes(self, device: Device, backend: str | None = None) -> list[str]:
         """The backends to answer on, best-known first: `backend` alone; else the device's backends, the one its vendor
@@ -104,8 +126,11 @@ class Record:
         if backend:
             return [backend]
         group = f"{device.vendor} {device.kind}"
-        faster = {t.runtime for t in self.transfers if t.usable and t.family == "tg" and t.group == group
-                  and t.source == CANONICAL["tg"] and t.factor > 1}  # fmt: skip
+        faster = {
+            t.runtime
+            for t in self.transfers
+            if t.usable and t.family == "tg" and t.group == group and t.source == CANONICAL["tg"] and t.factor > 1
+        }
         native = backends_of(device)[0]
         return sorted(backends_of(device), key=lambda r: (r not in faster, r != native))
 
@@ -169,10 +194,17 @@ class Record:
             for cell in cells.itertuples() if cells is not None else []:
                 if (family, cell.quantity, cell.runtime, cell.group) in learned:
                     continue
-                rows.append({"device": device.name, "quantity": cell.quantity, "backend": cell.runtime or NOT_LLAMA_CPP,
-                             "t/s": cell.ts, "machines": cell.machines,
-                             "why apart": f"no transfer to llama-bench {CANONICAL[family]} learned on {MIN_TRANSFER_DEVICES}+ "
-                                          f"{cell.group} devices measured both ways"})  # fmt: skip
+                rows.append(
+                    {
+                        "device": device.name,
+                        "quantity": cell.quantity,
+                        "backend": cell.runtime or NOT_LLAMA_CPP,
+                        "t/s": cell.ts,
+                        "machines": cell.machines,
+                        "why apart": f"no transfer to llama-bench {CANONICAL[family]} learned on {MIN_TRANSFER_DEVICES}+ "
+                        f"{cell.group} devices measured both ways",
+                    }
+                )
         return rows
 
 
@@ -197,8 +229,12 @@ def advise(
     per_token = normalizer(model, "tg")
     record = record or Record(runs, devices=hardware)
     rows = []
-    left_out: dict[str, list[str]] = {"over budget": [], "too little memory": [], "below --min-tg": [],
-                                      f"no {backend} backend": []}  # fmt: skip
+    left_out: dict[str, list[str]] = {
+        "over budget": [],
+        "too little memory": [],
+        "below --min-tg": [],
+        f"no {backend} backend": [],
+    }
     apart = []
     for device in hardware or load_hardware():
         if budget is not None and device.launch_price_usd > budget:
@@ -217,12 +253,25 @@ def advise(
             left_out["below --min-tg"].append(device.id)
             continue
         pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
-        rows.append({"device": device.name, "kind": device.kind, "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
-                     "margin GiB": fit.margin / memory_fit.GIB if fit.margin is not None else math.nan, "price_usd": device.launch_price_usd, "backend": tg.runtime, "tg128 t/s": tg.value,
-                     "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
-                     "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
-                     "t/s per $1000": tg.value / device.launch_price_usd * 1000, "t/s per W": tg.value / device.power_w,
-                     "note": device.note or ""})  # fmt: skip
+        rows.append(
+            {
+                "device": device.name,
+                "kind": device.kind,
+                "memory_gb": device.memory_gb if device.memory_gb is not None else math.nan,
+                "margin GiB": fit.margin / memory_fit.GIB if fit.margin is not None else math.nan,
+                "price_usd": device.launch_price_usd,
+                "backend": tg.runtime,
+                "tg128 t/s": tg.value,
+                "tg128 range": tg.range,
+                "tg128 is": tg.kind,
+                "pp512 t/s": pp.value if pp else math.nan,
+                "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "",
+                "basis": tg.basis,
+                "t/s per $1000": tg.value / device.launch_price_usd * 1000,
+                "t/s per W": tg.value / device.power_w,
+                "note": device.note or "",
+            }
+        )
         apart += record.apart(device, model)
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -243,9 +292,13 @@ def advise(
 
 
 def models_for_device(
-    runs: pd.DataFrame, device: Device, min_tg: float | None = None, models: list[CatalogModel] | None = None,
-    backend: str | None = None, context: int = memory_fit.DEFAULT_CONTEXT,
-) -> pd.DataFrame:  # fmt: skip
+    runs: pd.DataFrame,
+    device: Device,
+    min_tg: float | None = None,
+    models: list[CatalogModel] | None = None,
+    backend: str | None = None,
+    context: int = memory_fit.DEFAULT_CONTEXT,
+) -> pd.DataFrame:
     """The reverse question: the catalogue models this device holds (the one memory model), fastest first, each at its
     canonical tg128 (measured, converted or predicted, the basis named) and pp512 where measured or converted."""
     from harness.catalogue.models import load_catalog
@@ -262,12 +315,39 @@ def models_for_device(
             continue
         pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
         apart = "; ".join(_apart_label(row) for row in record.apart(device, model))
-        rows.append({"model": model.id, "tier": model.tier, "params (B)": model.params_total_b, "quant": model.quant,
-                     "memory GiB": round(fit.need.total / memory_fit.GIB, 1), "margin": fit.text(), "backend": tg.runtime, "tg128 t/s": tg.value,
-                     "tg128 range": tg.range, "tg128 is": tg.kind, "pp512 t/s": pp.value if pp else math.nan,
-                     "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "", "basis": tg.basis,
-                     "other tests, not converted": apart})  # fmt: skip
-    columns = ["model", "tier", "params (B)", "quant", "memory GiB", "margin", "backend", "tg128 t/s", "tg128 range", "tg128 is", "pp512 t/s",
-               "pp512 is", "basis", "other tests, not converted"]  # fmt: skip
+        rows.append(
+            {
+                "model": model.id,
+                "tier": model.tier,
+                "params (B)": model.params_total_b,
+                "quant": model.quant,
+                "memory GiB": round(fit.need.total / memory_fit.GIB, 1),
+                "margin": fit.text(),
+                "backend": tg.runtime,
+                "tg128 t/s": tg.value,
+                "tg128 range": tg.range,
+                "tg128 is": tg.kind,
+                "pp512 t/s": pp.value if pp else math.nan,
+                "pp512 is": f"{pp.kind} ({pp.runtime})" if pp else "",
+                "basis": tg.basis,
+                "other tests, not converted": apart,
+            }
+        )
+    columns = [
+        "model",
+        "tier",
+        "params (B)",
+        "quant",
+        "memory GiB",
+        "margin",
+        "backend",
+        "tg128 t/s",
+        "tg128 range",
+        "tg128 is",
+        "pp512 t/s",
+        "pp512 is",
+        "basis",
+        "other tests, not converted",
+    ]
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values("tg128 t/s", ascending=False, kind="stable").reset_index(drop=True) if not table.empty else table

@@ -26,21 +26,44 @@ import pandas as pd
 
 from harness import memory_fit
 from harness.aggregate.tree import prefer_stable
-from harness.catalogue.models import CatalogModel
 from harness.catalogue.hardware import Device
+from harness.catalogue.models import CatalogModel
 
 CANONICAL = {"tg": "tg128", "pp": "pp512"}
 LLAMA_CPP_TOOLS = frozenset({"llama-bench", "llama-cpp-python"})  # the backend column's llama.cpp builds
 TOOL_NAMES = {"localscore": "LocalScore", "ollama": "Ollama"}
 RUNTIMES = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")
 # The llama.cpp backends a device runs (those people use on it), its native one first: --backend must name one of them.
-BACKENDS = {("nvidia", "gpu"): ("CUDA", "Vulkan"), ("nvidia", "unified"): ("CUDA", "Vulkan"), ("amd", "gpu"): ("ROCm", "Vulkan"),
-            ("amd", "unified"): ("ROCm", "Vulkan"), ("apple", "unified"): ("Metal",), ("intel", "gpu"): ("SYCL", "Vulkan")}  # fmt: skip
+BACKENDS = {
+    ("nvidia", "gpu"): ("CUDA", "Vulkan"),
+    ("nvidia", "unified"): ("CUDA", "Vulkan"),
+    ("amd", "gpu"): ("ROCm", "Vulkan"),
+    ("amd", "unified"): ("ROCm", "Vulkan"),
+    ("apple", "unified"): ("Metal",),
+    ("intel", "gpu"): ("SYCL", "Vulkan"),
+}
 RUNTIME_ALIASES = {"MTL": "Metal", "METAL": "Metal", "HIP": "ROCm", "ROCM": "ROCm", "VULKAN": "Vulkan", "CUDA": "CUDA"}
 PAIR_SIZE_RATIO = 2.0  # a pair of cells on different models is used only when their sizes are within this factor
 MIN_TRANSFER_DEVICES = 3  # a transfer converts figures only when this many devices were measured both ways
-CELL_COLUMNS = ["family", "quantity", "runtime", "canonical", "device_id", "kind", "group", "model", "moe", "norm",
-                "bandwidth_gbs", "eff", "ts", "low", "high", "machines", "sources"]  # fmt: skip
+CELL_COLUMNS = [
+    "family",
+    "quantity",
+    "runtime",
+    "canonical",
+    "device_id",
+    "kind",
+    "group",
+    "model",
+    "moe",
+    "norm",
+    "bandwidth_gbs",
+    "eff",
+    "ts",
+    "low",
+    "high",
+    "machines",
+    "sources",
+]
 
 
 def runtime_of(runtime: str | None, n_gpu_layers: float | None) -> str:
@@ -68,7 +91,7 @@ def quantity_name(backend: str, test: str) -> str:
     if backend in LLAMA_CPP_TOOLS:
         return test
     tool = TOOL_NAMES.get(backend, backend)
-    return f"{tool} {test[len(tool):].strip()}" if test.lower().startswith(tool.lower()) else f"{tool} {test}"
+    return f"{tool} {test[len(tool) :].strip()}" if test.lower().startswith(tool.lower()) else f"{tool} {test}"
 
 
 def normalizer(model: CatalogModel, family: str) -> float:
@@ -89,9 +112,11 @@ def _preferred_runs(runs: pd.DataFrame) -> pd.DataFrame:
         return frame
     frame = frame.assign(
         quantity=[quantity_name(b, t) for b, t in zip(frame["backend"], frame["test"])],
-        runtime=[runtime_of(r, n) if b in LLAMA_CPP_TOOLS else "" for b, r, n in
-                 zip(frame["backend"], frame["runtime"], frame["n_gpu_layers"])],
-    )  # fmt: skip
+        runtime=[
+            runtime_of(r, n) if b in LLAMA_CPP_TOOLS else ""
+            for b, r, n in zip(frame["backend"], frame["runtime"], frame["n_gpu_layers"])
+        ],
+    )
     return prefer_stable(frame, ["family", "quantity", "runtime", "device_id", "model"])
 
 
@@ -106,7 +131,9 @@ def record_cells(runs: pd.DataFrame, models: dict[str, CatalogModel], devices: d
     if frame.empty:
         return empty_cells()
     frame = frame[frame["model"].isin(models) & frame["device_id"].isin(devices)]
-    frame = frame.assign(canonical=[q == CANONICAL[f] and r != "" for q, f, r in zip(frame["quantity"], frame["family"], frame["runtime"])])
+    frame = frame.assign(
+        canonical=[q == CANONICAL[f] and r != "" for q, f, r in zip(frame["quantity"], frame["family"], frame["runtime"])]
+    )
     key = ["family", "quantity", "runtime", "canonical", "device_id", "model"]
     per_machine = frame.groupby([*key, "machine_id"]).agg(ts=("median_ts", "median"), source=("source", "first")).reset_index()
     rows = []
@@ -119,8 +146,27 @@ def record_cells(runs: pd.DataFrame, models: dict[str, CatalogModel], devices: d
         eff = ts * norm / (device.bandwidth_gbs * 1e9) if family == "tg" else ts * norm
         sources = "; ".join(sorted({_source_name(s) for s in group["source"]}))
         low, high = (float(group["ts"].min()), float(group["ts"].max())) if canonical and len(group) > 1 else (math.nan, math.nan)
-        rows.append([family, quantity, runtime, canonical, device_id, device.kind, f"{device.vendor} {device.kind}", model_id,
-                     model.moe, norm, device.bandwidth_gbs, eff, ts, low, high, len(group), sources])  # fmt: skip
+        rows.append(
+            [
+                family,
+                quantity,
+                runtime,
+                canonical,
+                device_id,
+                device.kind,
+                f"{device.vendor} {device.kind}",
+                model_id,
+                model.moe,
+                norm,
+                device.bandwidth_gbs,
+                eff,
+                ts,
+                low,
+                high,
+                len(group),
+                sources,
+            ]
+        )
     return pd.DataFrame(rows, columns=CELL_COLUMNS) if rows else empty_cells()
 
 
@@ -157,8 +203,10 @@ class Transfer:
         """'LocalScore tg (9-shape avg) x 1.21 to llama-bench tg128 (CUDA), learned on 6 nvidia gpu devices measured both
         ways, 10-90%: 1.09-1.9'."""
         plural = "device" if len(self.devices) == 1 else "devices"
-        return (f"{self.source_label} x {self.factor:.2f} to llama-bench {CANONICAL[self.family]} ({self.runtime}), learned on "
-                f"{len(self.devices)} {self.group} {plural} measured both ways, 10-90%: {self.low:.2f}-{self.high:.2f}")  # fmt: skip
+        return (
+            f"{self.source_label} x {self.factor:.2f} to llama-bench {CANONICAL[self.family]} ({self.runtime}), learned on "
+            f"{len(self.devices)} {self.group} {plural} measured both ways, 10-90%: {self.low:.2f}-{self.high:.2f}"
+        )
 
 
 def _pairs(source: pd.DataFrame, target: pd.DataFrame) -> list[float]:
@@ -201,8 +249,20 @@ def learn_transfers(cells: pd.DataFrame) -> list[Transfer]:
             if not per_device:
                 continue
             spread = np.quantile(pooled, [0.1, 0.9]) if len(pooled) >= 3 else (min(pooled), max(pooled))
-            transfers.append(Transfer(family, quantity, source_runtime, group, runtime, float(np.median(list(per_device.values()))),
-                                      float(spread[0]), float(spread[1]), tuple(sorted(per_device)), len(pooled)))  # fmt: skip
+            transfers.append(
+                Transfer(
+                    family,
+                    quantity,
+                    source_runtime,
+                    group,
+                    runtime,
+                    float(np.median(list(per_device.values()))),
+                    float(spread[0]),
+                    float(spread[1]),
+                    tuple(sorted(per_device)),
+                    len(pooled),
+                )
+            )
     return transfers
 
 
@@ -230,7 +290,17 @@ def converted_cells(cells: pd.DataFrame, transfers: list[Transfer]) -> pd.DataFr
         if cell.family == "tg" and cell.eff * transfer.factor > 1:
             continue  # above the bandwidth bound: the transfer does not hold for this figure
         ts = cell.ts * transfer.factor
-        rows.append({**cell._asdict(), "quantity": CANONICAL[cell.family], "runtime": runtime, "canonical": True, "ts": ts,
-                     "eff": cell.eff * transfer.factor, "transfer": transfer, "low": cell.ts * transfer.low,
-                     "high": cell.ts * transfer.high})  # fmt: skip
+        rows.append(
+            {
+                **cell._asdict(),
+                "quantity": CANONICAL[cell.family],
+                "runtime": runtime,
+                "canonical": True,
+                "ts": ts,
+                "eff": cell.eff * transfer.factor,
+                "transfer": transfer,
+                "low": cell.ts * transfer.low,
+                "high": cell.ts * transfer.high,
+            }
+        )
     return pd.DataFrame(rows, columns=[*CELL_COLUMNS, "transfer"])

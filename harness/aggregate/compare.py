@@ -86,17 +86,21 @@ def shape_notes(table: pd.DataFrame) -> list[str]:
     by_shapes: dict[tuple, list[str]] = {}
     for device, tests in shapes.items():
         by_shapes.setdefault(tuple(tests), []).append(str(device))
-    notes = [f"{', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}: {', '.join(tests)}"
-             for tests, names in by_shapes.items()]  # fmt: skip
+    notes = [
+        f"{', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}: {', '.join(tests)}"
+        for tests, names in by_shapes.items()
+    ]
     if common := in_shape_order(set.intersection(*(set(tests) for tests in shapes))):
         notes.append(f"the same shape on every device (compare these rows directly): {', '.join(common)}")
     notes.append(DIFFERENT_SHAPES)
     return notes
 
 
-DIFFERENT_SHAPES = ("different test shapes are different measurements, shown side by side and never merged: pp512 is not "
-                    "pp2048, tg128 is not tg32, '@ dN' runs after N tokens of context, and LocalScore's tests average 9 "
-                    "prompt and generation lengths")  # fmt: skip
+DIFFERENT_SHAPES = (
+    "different test shapes are different measurements, shown side by side and never merged: pp512 is not "
+    "pp2048, tg128 is not tg32, '@ dN' runs after N tokens of context, and LocalScore's tests average 9 "
+    "prompt and generation lengths"
+)
 
 
 def _group_figures(rows: pd.DataFrame) -> pd.Series:
@@ -164,9 +168,12 @@ def compare_table(
     table["bandwidth use %"] = (table["t/s"] * table["bytes_per_token"] / (table["bandwidth_gbs"] * 1e9) * 100).where(
         table["generation"]
     )
-    table = (table.assign(order=shape_rank(table["test"]))
-             .sort_values(["model", "order", "t/s"], ascending=[True, True, False], kind="stable")
-             .drop(columns="order").reset_index(drop=True))  # fmt: skip
+    table = (
+        table.assign(order=shape_rank(table["test"]))
+        .sort_values(["model", "order", "t/s"], ascending=[True, True, False], kind="stable")
+        .drop(columns="order")
+        .reset_index(drop=True)
+    )
     table["note"] = [
         "; ".join(n for n in (within, _noisy_note(row)) if n) for within, (_, row) in zip(_noise_notes(table), table.iterrows())
     ]
@@ -209,10 +216,17 @@ def side_figures(runs: pd.DataFrame) -> pd.DataFrame:
     keys = ["side", "model", "test", "machine_id", "backend", "runtime", "settings", "source"]
     runs = runs.assign(side=side, side_label=label, side_kind=kind, noisy=runs["unstable"].eq(True))
     runs = prefer_stable(runs, keys)  # as compare's rows: a busy or unstable run only where nothing else ran
-    rows = (runs.groupby(keys, dropna=False, sort=False)
-            .agg(tps=("median_ts", "median"), noisy=("noisy", "all"), side_label=("side_label", "first"),
-                 side_kind=("side_kind", "first"), model_label=("model_label", "first"))
-            .reset_index())  # fmt: skip
+    rows = (
+        runs.groupby(keys, dropna=False, sort=False)
+        .agg(
+            tps=("median_ts", "median"),
+            noisy=("noisy", "all"),
+            side_label=("side_label", "first"),
+            side_kind=("side_kind", "first"),
+            model_label=("model_label", "first"),
+        )
+        .reset_index()
+    )
     rows["rows"] = rows.groupby(["side", "model", "test"])["tps"].transform("size")
     best = rows.sort_values("tps", ascending=False, kind="stable").drop_duplicates(["side", "model", "test"])
     engine = best["backend"].where(best["runtime"].isna(), best["backend"] + ", " + best["runtime"].fillna(""))
@@ -229,10 +243,19 @@ def side_by_side(figures: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, p
     Different tests never share a row: pp512 is not pp2048, and tg32 @ d4096 is not tg32 @ d16384."""
     mine, theirs = figures[figures["side"] == a], figures[figures["side"] == b]
     shared = mine.merge(theirs, on=["model", "test"], suffixes=(" A", " B"))
-    shared = pd.DataFrame({"model": shared["model"], "model_label": shared["model_label A"], "test": shared["test"],
-                           "order": shared["order A"], "A t/s": shared["t/s A"], "A via": shared["via A"],
-                           "B t/s": shared["t/s B"], "B via": shared["via B"],
-                           "B / A": shared["t/s B"] / shared["t/s A"]})  # fmt: skip
+    shared = pd.DataFrame(
+        {
+            "model": shared["model"],
+            "model_label": shared["model_label A"],
+            "test": shared["test"],
+            "order": shared["order A"],
+            "A t/s": shared["t/s A"],
+            "A via": shared["via A"],
+            "B t/s": shared["t/s B"],
+            "B via": shared["via B"],
+            "B / A": shared["t/s B"] / shared["t/s A"],
+        }
+    )
     shared = shared.sort_values(["model", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
     only = []
     both = set(mine["model"]) & set(theirs["model"])
@@ -241,8 +264,15 @@ def side_by_side(figures: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, p
             ran = own[own["model"] == model]
             tests = [t for t in ran["test"] if t not in set(other.loc[other["model"] == model, "test"])]
             if tests:
-                only.append({"model": model, "model_label": ran["model_label"].iloc[0], "side": side,
-                             "side_label": ran["side_label"].iloc[0], "tests": tests})  # fmt: skip
+                only.append(
+                    {
+                        "model": model,
+                        "model_label": ran["model_label"].iloc[0],
+                        "side": side,
+                        "side_label": ran["side_label"].iloc[0],
+                        "tests": tests,
+                    }
+                )
     return shared, pd.DataFrame(only, columns=["model", "model_label", "side", "side_label", "tests"])
 
 
@@ -274,8 +304,9 @@ def _noise_notes(table: pd.DataFrame) -> list[str]:
 SERVES_AT_TPS = 10.0  # "serves N streams at >= X t/s": the streams counted are those at this speed or more
 
 
-def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: float = SERVES_AT_TPS,
-                  required: bool = True) -> pd.DataFrame:  # fmt: skip
+def serving_table(
+    serving: pd.DataFrame, model: str | None = None, min_tps: float = SERVES_AT_TPS, required: bool = True
+) -> pd.DataFrame:
     """Per machine, model, mode and source: the most streams it served with each stream at min_tps or more (a server's
     10th percentile stream, in process the per-stream rate), and at what speed; the load points behind it. With
     required=False a model with no serving points gives an empty table rather than an error."""
@@ -286,11 +317,20 @@ def serving_table(serving: pd.DataFrame, model: str | None = None, min_tps: floa
         fast = points[(speed >= min_tps) & (points["errors"] == 0)]
         first = points.iloc[0]
         best = fast.loc[fast["n_parallel"].idxmax()] if not fast.empty else None
-        rows.append({"model": model_key, "machine_id": machine, "device": first["device"], "mode": mode, "source": source,
-                     "serves": f"{int(best['n_parallel'])} streams at >= {min(speed[best.name], best['tg_per_stream']):.1f} t/s"
-                     if best is not None else f"no load with every stream at {min_tps:g} t/s",
-                     "aggregate t/s there": best["s_tg"] if best is not None else math.nan,
-                     "loads measured": ",".join(str(int(b)) for b in sorted(points["n_parallel"]))})  # fmt: skip
+        rows.append(
+            {
+                "model": model_key,
+                "machine_id": machine,
+                "device": first["device"],
+                "mode": mode,
+                "source": source,
+                "serves": f"{int(best['n_parallel'])} streams at >= {min(speed[best.name], best['tg_per_stream']):.1f} t/s"
+                if best is not None
+                else f"no load with every stream at {min_tps:g} t/s",
+                "aggregate t/s there": best["s_tg"] if best is not None else math.nan,
+                "loads measured": ",".join(str(int(b)) for b in sorted(points["n_parallel"])),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from harness.aggregate.canonical import backends_of
-from harness.catalogue.models import CatalogModel
 from harness.catalogue.hardware import Device
+from harness.catalogue.models import CatalogModel
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without data
 MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense fit x the factor
@@ -81,7 +81,9 @@ def fit(cells: pd.DataFrame) -> Fit | None:
         return None
     x = np.array([ideal_seconds(b, w) for b, w in zip(cells["norm"], cells["bandwidth_gbs"])])
     y = 1 / cells["ts"].to_numpy(dtype=float)
-    slopes = [(y[j] - y[i]) / (x[j] - x[i]) for i, j in itertools.combinations(range(len(x)), 2) if abs(x[j] - x[i]) > 1e-3 * x[i]]
+    slopes = [
+        (y[j] - y[i]) / (x[j] - x[i]) for i, j in itertools.combinations(range(len(x)), 2) if abs(x[j] - x[i]) > 1e-3 * x[i]
+    ]
     devices, models = cells["device_id"].nunique(), cells["model"].nunique()
     if slopes:
         slope = float(np.median(slopes))
@@ -122,7 +124,9 @@ class Predictor:
         if cells.empty:
             return cells
         column = {"vendor and kind": "group", "kind": "kind", "backend": "runtime"}[level]
-        return cells[(cells["runtime"] == runtime) & (cells[column] == key) & (cells["moe"] == moe) & (cells["device_id"] != exclude)]
+        return cells[
+            (cells["runtime"] == runtime) & (cells[column] == key) & (cells["moe"] == moe) & (cells["device_id"] != exclude)
+        ]
 
     @functools.cache  # noqa: B019
     def _fit(self, runtime: str, level: str, key: str, moe: bool, exclude: str, converted: bool = False) -> Fit | None:
@@ -197,7 +201,9 @@ class Predictor:
                 ratios.append(row.ts / carried)
         return spread(ratios)
 
-    def own(self, device: Device, model: CatalogModel, runtime: str, bpt: float, converted: bool = False) -> Prediction | str | None:
+    def own(
+        self, device: Device, model: CatalogModel, runtime: str, bpt: float, converted: bool = False
+    ) -> Prediction | str | None:
         """Level 1 from the device's measured (or converted) cells on other models; a string says why they are set aside."""
         own = (self._own_converted if converted else self._own).get((runtime, device.id))
         own = own[own["model"] != model.id] if own is not None else None
@@ -215,9 +221,15 @@ class Predictor:
         near = pool.iloc[int(np.argmin(np.abs(np.log(pool["norm"].to_numpy() / bpt))))]
         others = self._scope(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
         peer_fit = self._fit(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
-        if others["device_id"].nunique() >= 3 and peer_fit and near["ts"] < SUSPECT_SHARE * peer_fit.rate(near["norm"], device.bandwidth_gbs):
-            return (f"; its own {what} tg128 on {near['model']} ({runtime}) is under a third of "
-                    f"{others['device_id'].nunique()} peers' fit and set aside")  # fmt: skip
+        if (
+            others["device_id"].nunique() >= 3
+            and peer_fit
+            and near["ts"] < SUSPECT_SHARE * peer_fit.rate(near["norm"], device.bandwidth_gbs)
+        ):
+            return (
+                f"; its own {what} tg128 on {near['model']} ({runtime}) is under a third of "
+                f"{others['device_id'].nunique()} peers' fit and set aside"
+            )
         shape, shape_name = self._shape(runtime, group, device.kind)
         if shape is not None:
             carried = near["ts"] / shape.rate(near["norm"], device.bandwidth_gbs) * shape.rate(bpt, device.bandwidth_gbs)
@@ -234,8 +246,10 @@ class Predictor:
             source = f"its {near['quantity']} converted from {transfer.source_label} x {transfer.factor:.2f}"
         else:
             source = "its own measured tg128"
-        basis = (f"predicted: {source} on {near['model']} ({runtime}, {near['ts']:.3g} t/s), carried to this model along "
-                 f"{shape_name}{moe_note}")  # fmt: skip
+        basis = (
+            f"predicted: {source} on {near['model']} ({runtime}, {near['ts']:.3g} t/s), carried to this model along "
+            f"{shape_name}{moe_note}"
+        )
         return Prediction(tg, tg * low, tg * high, "own device", basis, runtime)
 
     def peers(self, device: Device, model: CatalogModel, runtime: str, bpt: float, set_aside: str = "") -> Prediction | None:
@@ -260,8 +274,10 @@ class Predictor:
         factor, moe_note = self._moe_carry(model, bool(peers["moe"].any()))
         tg = found.rate(bpt, device.bandwidth_gbs) * factor
         low, high = spread(self._held_out_ratios(runtime, level, key, bool(moe), device.id))
-        basis = (f"predicted: {found.describe()} at its bandwidth, fitted on {found.devices} {key} device(s) measured "
-                 f"({runtime}, {found.models} model(s)){moe_note}{set_aside}")  # fmt: skip
+        basis = (
+            f"predicted: {found.describe()} at its bandwidth, fitted on {found.devices} {key} device(s) measured "
+            f"({runtime}, {found.models} model(s)){moe_note}{set_aside}"
+        )
         return Prediction(tg, tg * low, tg * high, level, basis, runtime)
 
     def assumed(self, device: Device, bpt: float) -> Prediction:

@@ -20,20 +20,91 @@ from harness.results.schema import BenchResult
 from harness.results.validate import FileReport, Validator, result_files
 
 RUN_COLUMNS = [
-    "file", "machine_id", "cpu", "gpu", "device_id", "device", "device_kind", "bandwidth_gbs", "price_usd", "power_w",
-    "backend", "runtime", "build", "model", "model_label", "quant", "model_bytes", "bytes_per_token", "created_utc", "test", "n_prompt", "n_gen",
-    "n_depth", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "settings", "median_ts", "avg_ts",
-    "stddev_ts", "n_samples", "samples_ts", "unstable", "other_cpu_share", "ttft_ms", "peak_rss_bytes", "peak_gpu_bytes",
-    "measured_w", "tokens_per_joule", "source", "summary_only", "split",
-]  # fmt: skip
+    "file",
+    "machine_id",
+    "cpu",
+    "gpu",
+    "device_id",
+    "device",
+    "device_kind",
+    "bandwidth_gbs",
+    "price_usd",
+    "power_w",
+    "backend",
+    "runtime",
+    "build",
+    "model",
+    "model_label",
+    "quant",
+    "model_bytes",
+    "bytes_per_token",
+    "created_utc",
+    "test",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+    "n_threads",
+    "n_gpu_layers",
+    "flash_attn",
+    "type_k",
+    "type_v",
+    "settings",
+    "median_ts",
+    "avg_ts",
+    "stddev_ts",
+    "n_samples",
+    "samples_ts",
+    "unstable",
+    "other_cpu_share",
+    "ttft_ms",
+    "peak_rss_bytes",
+    "peak_gpu_bytes",
+    "measured_w",
+    "tokens_per_joule",
+    "source",
+    "summary_only",
+    "split",
+]
 SERVING_COLUMNS = [
-    "file", "machine_id", "device_id", "device", "model", "model_label", "source", "mode", "n_parallel", "request_rate",
-    "n_prompt", "n_gen", "s_tg", "tg_per_stream", "tg_per_stream_p10", "ttft_p90_ms", "errors", "server_build", "slots",
-]  # fmt: skip
+    "file",
+    "machine_id",
+    "device_id",
+    "device",
+    "model",
+    "model_label",
+    "source",
+    "mode",
+    "n_parallel",
+    "request_rate",
+    "n_prompt",
+    "n_gen",
+    "s_tg",
+    "tg_per_stream",
+    "tg_per_stream_p10",
+    "ttft_p90_ms",
+    "errors",
+    "server_build",
+    "slots",
+]
 SCORE_COLUMNS = [
-    "file", "machine_id", "device", "model", "model_label", "quant", "model_bytes", "created_utc", "task", "metric", "value",
-    "stderr", "primary", "shots", "samples", "subset", "scoring",
-]  # fmt: skip
+    "file",
+    "machine_id",
+    "device",
+    "model",
+    "model_label",
+    "quant",
+    "model_bytes",
+    "created_utc",
+    "task",
+    "metric",
+    "value",
+    "stderr",
+    "primary",
+    "shots",
+    "samples",
+    "subset",
+    "scoring",
+]
 
 
 @dataclass
@@ -105,9 +176,10 @@ def settings_label(run) -> str:
     if settings is None:
         return f"server ({run.timing_source or 'settings not visible'})"
     threads = f"t{run.n_threads} " if run.n_threads is not None else ""  # a published table may not give threads
-    return (f"{threads}ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
-            f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}"
-            + (" rpk0" if settings.repack == 0 else ""))  # fmt: skip  (unrecorded repack was llama.cpp's default, 1)
+    return (
+        f"{threads}ngl{settings.n_gpu_layers} fa{settings.flash_attn} "
+        f"b{settings.n_batch}/{settings.n_ubatch} {settings.type_k}/{settings.type_v}" + (" rpk0" if settings.repack == 0 else "")
+    )  # unrecorded repack was llama.cpp's default, 1
 
 
 def _tokens_per_joule(run) -> float | None:
@@ -162,13 +234,38 @@ def serving_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     rows = []
     for point in result.serving:
         machine = _machine_columns(result, offloaded(point, result.machine))
-        ttft = point.ttft.p90 / 1e6 if point.ttft else (statistics.quantiles(point.ttft_ns, n=10)[-1] / 1e6
-                                                         if len(point.ttft_ns) > 1 else None)  # fmt: skip
-        rows.append({"file": str(file), "machine_id": machine["machine_id"], "device_id": machine["device_id"],
-                     "device": machine["device"], "model": key, "model_label": result.model.label, "source": machine["source"],
-                     **point.model_dump(include={"mode", "n_parallel", "request_rate", "n_prompt", "n_gen", "s_tg",
-                                                 "tg_per_stream", "tg_per_stream_p10", "errors", "server_build", "slots"}),
-                     "ttft_p90_ms": ttft})  # fmt: skip
+        ttft = (
+            point.ttft.p90 / 1e6
+            if point.ttft
+            else (statistics.quantiles(point.ttft_ns, n=10)[-1] / 1e6 if len(point.ttft_ns) > 1 else None)
+        )
+        rows.append(
+            {
+                "file": str(file),
+                "machine_id": machine["machine_id"],
+                "device_id": machine["device_id"],
+                "device": machine["device"],
+                "model": key,
+                "model_label": result.model.label,
+                "source": machine["source"],
+                **point.model_dump(
+                    include={
+                        "mode",
+                        "n_parallel",
+                        "request_rate",
+                        "n_prompt",
+                        "n_gen",
+                        "s_tg",
+                        "tg_per_stream",
+                        "tg_per_stream_p10",
+                        "errors",
+                        "server_build",
+                        "slots",
+                    }
+                ),
+                "ttft_p90_ms": ttft,
+            }
+        )
     return rows
 
 
@@ -211,8 +308,12 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
         runs += run_rows(result, key, report.path, per_token)
         scores += score_rows(result, key, report.path)
         serving += serving_rows(result, key, report.path)
-    return Tree(pd.DataFrame(runs, columns=RUN_COLUMNS), pd.DataFrame(scores, columns=SCORE_COLUMNS), rejected,
-                pd.DataFrame(serving, columns=SERVING_COLUMNS))  # fmt: skip
+    return Tree(
+        pd.DataFrame(runs, columns=RUN_COLUMNS),
+        pd.DataFrame(scores, columns=SCORE_COLUMNS),
+        rejected,
+        pd.DataFrame(serving, columns=SERVING_COLUMNS),
+    )
 
 
 def load_results(path: Path | str = "results") -> pd.DataFrame:

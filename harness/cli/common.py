@@ -9,9 +9,9 @@ from typing import NoReturn
 
 import typer
 
-from harness.version import __version__
 from harness.errors import EXIT_INTERRUPTED, MeekError
 from harness.output import Output
+from harness.version import __version__
 
 app = typer.Typer(
     help="Benchmark quantised GGUF models on this machine and compare with everyone's: speed and memory (bench), "

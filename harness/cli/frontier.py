@@ -24,15 +24,19 @@ from harness.cli.common import app, frontier_app, out, plot_app, run
 def gap(
     benchmark: str = typer.Option("gpqa_diamond,mmlu_pro,mmlu", "-b", "--benchmark", help="Comma list of benchmarks."),
     classes: str | None = typer.Option(
-        None, "--classes", help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, "
-        "128gb-unified, rtx-4090-epoch, rtx-5090-epoch)."
+        None,
+        "--classes",
+        help="Comma list of machine classes (8gb-gpu ... 32gb-gpu, 16gb-laptop, 64gb-unified, "
+        "128gb-unified, rtx-4090-epoch, rtx-5090-epoch).",
     ),
     machine: str | None = typer.Option(None, "--machine", help="'this': use this machine's memory and its own measured scores."),
     results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree holding this machine's scores."),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
     kinds: str | None = typer.Option(
-        None, "--kinds", help="Which scores go in: epoch-run, developer-reported, measured-here, user (default: "
-        "epoch-run,developer-reported, Epoch's mix)."
+        None,
+        "--kinds",
+        help="Which scores go in: epoch-run, developer-reported, measured-here, user (default: "
+        "epoch-run,developer-reported, Epoch's mix).",
     ),
     min_tg: float = typer.Option(10.0, "--min-tg", help="With --machine this: the speed a model must reach to count (t/s)."),
 ) -> None:
@@ -98,7 +102,9 @@ def frontier_add(path: Path = typer.Argument(..., help="A CSV of scores.")) -> N
 def plot_frontier(
     benchmark: str = typer.Option("mmlu", "-b", "--benchmark", help="mmlu, gpqa_diamond, hellaswag, arc_challenge, gsm8k, ..."),
     classes: str | None = typer.Option(None, "--classes", help="Machine classes to draw. Default: 24gb-gpu,128gb-unified."),
-    results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree with your measured scores (drawn as points)."),
+    results: Path = typer.Option(
+        Path("results"), "--results-dir", help="Results tree with your measured scores (drawn as points)."
+    ),
     all_machines: bool = typer.Option(False, "--all-machines", help="Draw every machine's measured scores, not only this one's."),
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
     kinds: str | None = typer.Option(None, "--kinds", help="Kinds of scores drawn (default epoch-run,developer-reported)."),

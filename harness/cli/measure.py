@@ -36,7 +36,9 @@ def bench(
     pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
     n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
     parallel: str | None = typer.Option(
-        None, "--parallel", "-npl",
+        None,
+        "--parallel",
+        "-npl",
         help="Serving points instead of single-stream tests: N sequences decoded together in one context, each its own "
         "prompt of -p tokens then -n generated (llama-batched-bench's -npl), e.g. 1,2,4,8.",
     ),
@@ -85,8 +87,10 @@ def bench(
     binary: Path | None = typer.Option(None, "--bin", help="Your llama-bench binary for --backend llama-bench."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
     rpc: str | None = typer.Option(
-        None, "--rpc", help="Split the model across llama.cpp RPC servers, host:port,... (with --backend llama-bench and an "
-        "RPC-enabled --bin; start them with meek rpc-server). The local run is measured too, for the ratio."
+        None,
+        "--rpc",
+        help="Split the model across llama.cpp RPC servers, host:port,... (with --backend llama-bench and an "
+        "RPC-enabled --bin; start them with meek rpc-server). The local run is measured too, for the ratio.",
     ),
     link: str | None = typer.Option(None, "--link", help="With --rpc: the link between the machines, e.g. 2.5GbE, USB4."),
 ) -> None:
@@ -210,7 +214,11 @@ def rpc_server(
     port: int = typer.Option(50052, "--port", min=1, max=65535, help="Port to listen on."),
     cache: bool = typer.Option(False, "--cache", help="rpc-server's -c: keep a local cache of the tensors it receives."),
     threads: int | None = typer.Option(
-        None, "-t", "--threads", min=1, help="CPU threads of its backend (default: this machine's physical cores; rpc-server's own default is 1)."
+        None,
+        "-t",
+        "--threads",
+        min=1,
+        help="CPU threads of its backend (default: this machine's physical cores; rpc-server's own default is 1).",
     ),
     binary: Path | None = typer.Option(
         None, "--bin", help="Your rpc-server (default: $MEEK_RPC_SERVER, else built from the vendored source with RPC on)."

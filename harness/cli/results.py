@@ -174,8 +174,10 @@ def compare(
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id, model label or sha256 prefix. Default: all."),
     test: str | None = typer.Option(None, "--test", help="Comma list of tests, e.g. pp512,tg128 (the default when present)."),
     devices: str | None = typer.Option(
-        None, "--devices", help="Comma list of hardware-table device ids (e.g. rtx-4090,apple-m4-max): only these devices, "
-        "every test they ran; two devices: also the tests both ran side by side with the ratio, and the others apart."
+        None,
+        "--devices",
+        help="Comma list of hardware-table device ids (e.g. rtx-4090,apple-m4-max): only these devices, "
+        "every test they ran; two devices: also the tests both ran side by side with the ratio, and the others apart.",
     ),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:
@@ -211,10 +213,20 @@ def advise(
     budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
     min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s (tg128)."),
     backend: str | None = typer.Option(
-        None, "--backend", help="Only figures on this llama.cpp backend: CUDA, ROCm, Vulkan, Metal, SYCL or CPU. Default: each device's fastest."
+        None,
+        "--backend",
+        help="Only figures on this llama.cpp backend: CUDA, ROCm, Vulkan, Metal, SYCL or CPU. Default: each device's fastest.",
     ),
-    ctx: int = typer.Option(DEFAULT_CONTEXT, "--ctx", min=1, max=10_000_000, help="The context the model must fit at, tokens (KV cache and buffers grow with it)."),
-    transfers: bool = typer.Option(False, "--transfers", help="List the transfers learned from the record (what converts to what)."),
+    ctx: int = typer.Option(
+        DEFAULT_CONTEXT,
+        "--ctx",
+        min=1,
+        max=10_000_000,
+        help="The context the model must fit at, tokens (KV cache and buffers grow with it).",
+    ),
+    transfers: bool = typer.Option(
+        False, "--transfers", help="List the transfers learned from the record (what converts to what)."
+    ),
     paths: list[Path] = typer.Option(None, "--results-dir", help=RESULTS_DIR_HELP),
     fmt: str = typer.Option("md", "-f", "--format", help="md, csv or json."),
 ) -> None:

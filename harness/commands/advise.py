@@ -12,8 +12,19 @@ from harness.memory_fit import DEFAULT_CONTEXT
 from harness.output import Output
 
 
-def run(paths: list[Path], model: str | None, device: str | None, machine: str | None, budget: float | None,
-        min_tg: float | None, backend: str | None, ctx: int, list_transfers: bool, fmt: str, out: Output) -> int:
+def run(
+    paths: list[Path],
+    model: str | None,
+    device: str | None,
+    machine: str | None,
+    budget: float | None,
+    min_tg: float | None,
+    backend: str | None,
+    ctx: int,
+    list_transfers: bool,
+    fmt: str,
+    out: Output,
+) -> int:
     """`meek advise`: which device for a model (-m), what a device runs (--device, --machine this), or the transfers."""
     if list_transfers:
         return transfers(paths, fmt, out)
@@ -26,8 +37,16 @@ def run(paths: list[Path], model: str | None, device: str | None, machine: str |
     return advise_device(paths, device, min_tg, fmt, out, backend, ctx)
 
 
-def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float | None, fmt: str, out: Output,
-           backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
+def advise(
+    paths: list[Path],
+    model_id: str,
+    budget: float | None,
+    min_tg: float | None,
+    fmt: str,
+    out: Output,
+    backend: str | None = None,
+    context: int = DEFAULT_CONTEXT,
+) -> int:
     from harness.aggregate.advise import advise as rank_devices
     from harness.aggregate.advise import backend_option
     from harness.aggregate.compare import render
@@ -43,8 +62,16 @@ def advise(paths: list[Path], model_id: str, budget: float | None, min_tg: float
     if table.empty:
         out.say("no device in the hardware table meets all the conditions")
     elif fmt == "json":
-        out.data(json.dumps({"devices": json.loads(render(table, "json")), "apart": json.loads(render(apart, "json"))
-                             if not apart.empty else [], "notes": notes}) + "\n")  # fmt: skip
+        out.data(
+            json.dumps(
+                {
+                    "devices": json.loads(render(table, "json")),
+                    "apart": json.loads(render(apart, "json")) if not apart.empty else [],
+                    "notes": notes,
+                }
+            )
+            + "\n"
+        )
         return EXIT_OK
     else:
         out.data(render(table, fmt))
@@ -69,14 +96,23 @@ def transfers(paths: list[Path], fmt: str, out: Output) -> int:
         return EXIT_OK
     out.data(render(table, fmt))
     if fmt == "md":
-        out.say(f"- a transfer converts figures once {MIN_TRANSFER_DEVICES} or more devices were measured both ways; factor: "
-                "the median over those devices of each device's ratio (canonical / other, per token cost); 10-90%: the "
-                "spread of every pair, carried into each converted figure's range")  # fmt: skip
+        out.say(
+            f"- a transfer converts figures once {MIN_TRANSFER_DEVICES} or more devices were measured both ways; factor: "
+            "the median over those devices of each device's ratio (canonical / other, per token cost); 10-90%: the "
+            "spread of every pair, carried into each converted figure's range"
+        )
     return EXIT_OK
 
 
-def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None, fmt: str, out: Output,
-                  backend: str | None = None, context: int = DEFAULT_CONTEXT) -> int:  # fmt: skip
+def advise_device(
+    paths: list[Path],
+    device_id: str | None,
+    min_tg: float | None,
+    fmt: str,
+    out: Output,
+    backend: str | None = None,
+    context: int = DEFAULT_CONTEXT,
+) -> int:
     """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
     from harness.aggregate.advise import backend_option, backends_of, models_for_device
     from harness.aggregate.compare import render
@@ -99,7 +135,9 @@ def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None
         raise UsageError(f"--device: unknown device '{device_id}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
     backend = backend_option(backend)
     if backend and backend not in backends_of(device):
-        raise UsageError(f"--backend: {device.name} does not run llama.cpp's {backend} backend (it runs {', '.join(backends_of(device))})")
+        raise UsageError(
+            f"--backend: {device.name} does not run llama.cpp's {backend} backend (it runs {', '.join(backends_of(device))})"
+        )
     tree = load_valid(paths, out)
     table = models_for_device(tree.runs, device, min_tg, backend=backend, context=context)
     if table.empty:
@@ -108,7 +146,9 @@ def advise_device(paths: list[Path], device_id: str | None, min_tg: float | None
     out.data(render(table, fmt))
     if fmt == "md":
         kinds = table["tg128 is"].value_counts()
-        out.say(f"- {device.name}: tg128 {', '.join(f'{n} {kind}' for kind, n in kinds.items())} (llama-bench's test at "
-                "depth 0 on the backend named; each row names its basis, and its range where the spread allows one); "
-                f"memory is the need at {context} tokens of context (--ctx)")  # fmt: skip
+        out.say(
+            f"- {device.name}: tg128 {', '.join(f'{n} {kind}' for kind, n in kinds.items())} (llama-bench's test at "
+            "depth 0 on the backend named; each row names its basis, and its range where the spread allows one); "
+            f"memory is the need at {context} tokens of context (--ctx)"
+        )
     return EXIT_OK

@@ -12,7 +12,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-
 from harness import memory_fit
 from harness.catalogue.models import DEFAULT_MODEL, TIERS, Catalog, load_catalog, looks_like_path, resolve, unknown_model_message
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -20,30 +19,56 @@ from harness.machine.facts import fingerprint
 from harness.measure.backends.llamacpp import KV_CACHE_TYPES
 from harness.measure.preflight import parse_repack
 from harness.measure.protocol import BenchRequest, SweepSpec
-from harness.results.schema import TestShape
 from harness.measure.rpc import endpoints
-from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
 from harness.measure.runner import BenchOptions, run_bench
+from harness.measure.sweep import parse_int_list, parse_pg_list, parse_str_list
 from harness.output import Output
 from harness.results.printers import render, render_serving
-from harness.results.schema import BenchResult
+from harness.results.schema import BenchResult, TestShape
 from harness.results.store import check_results_dir, save_result
 
 FLASH_ATTN = {"0": 0, "1": 1, "-1": -1, "off": 0, "on": 1, "auto": -1}
 # CLI parameter names whose request field is spelled differently
-RENAMED = {"model": "models", "batch": "n_batch", "ubatch": "n_ubatch", "cache_type_k": "type_k",
-           "cache_type_v": "type_v", "timeout": "timeout_s", "no_warmup": "warmup"}
+RENAMED = {
+    "model": "models",
+    "batch": "n_batch",
+    "ubatch": "n_ubatch",
+    "cache_type_k": "type_k",
+    "cache_type_v": "type_v",
+    "timeout": "timeout_s",
+    "no_warmup": "warmup",
+}
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
 BACKENDS = ("llama-cpp-python", "openai", "ollama", "llama-bench")
 # What each backend other than in-process can honour, by option name (the CLI's spelling, as the user typed it).
 SERVER_REFUSES = {
-    "n_depth": "-d", "pg": "-pg", "n_batch": "-b", "n_ubatch": "-ub", "type_k": "-ctk", "type_v": "-ctv",
-    "n_gpu_layers": "-ngl", "flash_attn": "-fa", "threads": "-t", "repack": "--repack", "tier": "--tier",
-    "eval_suite": "--eval", "data_dir": "--data-dir", "binary": "--bin", "parallel": "--parallel (use meek load)",
-    "rpc": "--rpc", "link": "--link",
-}  # fmt: skip
-LLAMA_BENCH_REFUSES = {"tier": "--tier", "eval_suite": "--eval", "data_dir": "--data-dir", "seed": "--seed",
-                       "url": "--url", "api_key": "--api-key", "parallel": "--parallel"}  # fmt: skip
+    "n_depth": "-d",
+    "pg": "-pg",
+    "n_batch": "-b",
+    "n_ubatch": "-ub",
+    "type_k": "-ctk",
+    "type_v": "-ctv",
+    "n_gpu_layers": "-ngl",
+    "flash_attn": "-fa",
+    "threads": "-t",
+    "repack": "--repack",
+    "tier": "--tier",
+    "eval_suite": "--eval",
+    "data_dir": "--data-dir",
+    "binary": "--bin",
+    "parallel": "--parallel (use meek load)",
+    "rpc": "--rpc",
+    "link": "--link",
+}
+LLAMA_BENCH_REFUSES = {
+    "tier": "--tier",
+    "eval_suite": "--eval",
+    "data_dir": "--data-dir",
+    "seed": "--seed",
+    "url": "--url",
+    "api_key": "--api-key",
+    "parallel": "--parallel",
+}
 IN_PROCESS_REFUSES = {"url": "--url", "binary": "--bin", "api_key": "--api-key"}
 
 
@@ -52,20 +77,35 @@ def request(options: dict[str, Any], given: frozenset[str] = frozenset()) -> Ben
     o = options
     kv_types = tuple(KV_CACHE_TYPES)
     return BenchRequest(
-        models=tuple(o["model"]), tier=o["tier"], n_prompt=tuple(parse_int_list("-p", o["n_prompt"])),
-        n_gen=tuple(parse_int_list("-n", o["n_gen"])), pg=tuple(parse_pg_list("-pg", o["pg"])),
+        models=tuple(o["model"]),
+        tier=o["tier"],
+        n_prompt=tuple(parse_int_list("-p", o["n_prompt"])),
+        n_gen=tuple(parse_int_list("-n", o["n_gen"])),
+        pg=tuple(parse_pg_list("-pg", o["pg"])),
         n_depth=tuple(parse_int_list("-d", o["n_depth"])),
         parallel=tuple(parse_int_list("--parallel", o["parallel"], minimum=1)) if o["parallel"] else (),
         threads=tuple(parse_int_list("-t", o["threads"], minimum=1)) if o["threads"] else (),
         n_gpu_layers=tuple(parse_int_list("-ngl", o["n_gpu_layers"], minimum=-1)),
-        n_batch=tuple(parse_int_list("-b", o["batch"], minimum=1)), n_ubatch=tuple(parse_int_list("-ub", o["ubatch"], minimum=1)),
+        n_batch=tuple(parse_int_list("-b", o["batch"], minimum=1)),
+        n_ubatch=tuple(parse_int_list("-ub", o["ubatch"], minimum=1)),
         flash_attn=tuple(FLASH_ATTN[v] for v in parse_str_list("-fa", o["flash_attn"], tuple(FLASH_ATTN))),
         type_k=tuple(parse_str_list("-ctk", o["cache_type_k"], kv_types)),
-        type_v=tuple(parse_str_list("-ctv", o["cache_type_v"], kv_types)), repack=tuple(parse_repack(o["repack"])),
-        repetitions=o["repetitions"], warmup=not o["no_warmup"], seed=o["seed"], output=o["output"],
-        results_dir=o["results_dir"], timeout_s=o["timeout"], eval_suite=o["eval_suite"], data_dir=o["data_dir"],
-        backend=o["backend"], url=o["url"], binary=o["binary"], api_key=o["api_key"],
-        rpc=tuple(endpoints(o["rpc"])) if o["rpc"] else (), link=o["link"],
+        type_v=tuple(parse_str_list("-ctv", o["cache_type_v"], kv_types)),
+        repack=tuple(parse_repack(o["repack"])),
+        repetitions=o["repetitions"],
+        warmup=not o["no_warmup"],
+        seed=o["seed"],
+        output=o["output"],
+        results_dir=o["results_dir"],
+        timeout_s=o["timeout"],
+        eval_suite=o["eval_suite"],
+        data_dir=o["data_dir"],
+        backend=o["backend"],
+        url=o["url"],
+        binary=o["binary"],
+        api_key=o["api_key"],
+        rpc=tuple(endpoints(o["rpc"])) if o["rpc"] else (),
+        link=o["link"],
         given=given & set(BenchRequest.__dataclass_fields__) | frozenset(RENAMED[g] for g in given if g in RENAMED),
     )
 
@@ -114,8 +154,11 @@ def refuse(request: BenchRequest, refused: dict[str, str]) -> None:
     why = {
         "llama-cpp-python": "only used with --backend openai, ollama or llama-bench",
         "llama-bench": "not available with --backend llama-bench (measure in process for them)",
-    }.get(request.backend, f"cannot be honoured by --backend {request.backend}: the server loaded the model with its own "
-                           "settings (set them where it starts) and runs pp and tg tests at depth 0")  # fmt: skip
+    }.get(
+        request.backend,
+        f"cannot be honoured by --backend {request.backend}: the server loaded the model with its own "
+        "settings (set them where it starts) and runs pp and tg tests at depth 0",
+    )
     raise UsageError(f"{', '.join(names)}: {why}")
 
 
@@ -154,32 +197,49 @@ def _bench_in_process(request: BenchRequest, out: Output) -> int:
     if "n_gpu_layers" not in request.given and not machine.get("llama_cpp", {}).get("gpu_offload"):
         n_gpu_layers = [0]  # llama-bench's "all layers" offloads none on this build: recorded as what happens
     spec = SweepSpec(
-        models=models, n_prompt=list(request.n_prompt), n_gen=list(request.n_gen), pg=list(request.pg),
-        n_depth=list(request.n_depth), n_threads=request.thread_counts(), n_gpu_layers=n_gpu_layers,
-        n_batch=list(request.n_batch), n_ubatch=list(request.n_ubatch), flash_attn=list(request.flash_attn),
-        type_k=list(request.type_k), type_v=list(request.type_v), repack=list(request.repack),
+        models=models,
+        n_prompt=list(request.n_prompt),
+        n_gen=list(request.n_gen),
+        pg=list(request.pg),
+        n_depth=list(request.n_depth),
+        n_threads=request.thread_counts(),
+        n_gpu_layers=n_gpu_layers,
+        n_batch=list(request.n_batch),
+        n_ubatch=list(request.n_ubatch),
+        flash_attn=list(request.flash_attn),
+        type_k=list(request.type_k),
+        type_v=list(request.type_v),
+        repack=list(request.repack),
         n_parallel=list(request.parallel),
-    )  # fmt: skip
+    )
     score = None
     if request.eval_suite:
         from harness.quality.evaluate import EvalOptions, plan, scorer
         from harness.quality.tasks import SUITES
 
         suite = request.eval_suite
-        planned = plan([], suite, request.data_dir, None) if suite in SUITES else plan(suite.split(","), None, request.data_dir, None)
+        planned = (
+            plan([], suite, request.data_dir, None) if suite in SUITES else plan(suite.split(","), None, request.data_dir, None)
+        )
         score = scorer(EvalOptions(tasks=planned, threads=spec.n_threads[0], repack=spec.repack[0], timeout_s=request.timeout_s))
     options = BenchOptions(
-        spec=spec, repetitions=request.repetitions, warmup=request.warmup, timeout_s=request.timeout_s,
-        results_dir=request.results_dir, seed=request.seed, score=score,
-    )  # fmt: skip
+        spec=spec,
+        repetitions=request.repetitions,
+        warmup=request.warmup,
+        timeout_s=request.timeout_s,
+        results_dir=request.results_dir,
+        seed=request.seed,
+        score=score,
+    )
     with out:
         if request.rpc:  # the local run first (a result of its own), then the split, which records its ratio to it
             out.line(f"measuring locally first, then split across {', '.join(request.rpc)}")
             alone = run_bench(options, catalog, machine, out)
             local = [run for result in alone.results for run in result.runs]
             every_layer = n_gpu_layers if "n_gpu_layers" in request.given else [-1]  # all layers onto the devices
-            options = dataclasses.replace(options, spec=dataclasses.replace(spec, rpc=request.rpc, n_gpu_layers=every_layer),
-                                          link=request.link, local=local)  # fmt: skip
+            options = dataclasses.replace(
+                options, spec=dataclasses.replace(spec, rpc=request.rpc, n_gpu_layers=every_layer), link=request.link, local=local
+            )
             for path in alone.paths:
                 out.line(f"saved the local run {path}")
         outcome = run_bench(options, catalog, machine, out)
@@ -214,8 +274,17 @@ def _bench_elsewhere(request: BenchRequest, out: Output) -> int:
             raise UsageError("nothing to measure: give a non-zero -p or -n")
         for model in models:
             results.append(
-                remote.server_result(request.backend, url, model, shapes, request.repetitions, request.warmup,
-                                     request.api_key, request.timeout_s, request.seed)  # fmt: skip
+                remote.server_result(
+                    request.backend,
+                    url,
+                    model,
+                    shapes,
+                    request.repetitions,
+                    request.warmup,
+                    request.api_key,
+                    request.timeout_s,
+                    request.seed,
+                )
             )
     else:
         if request.binary is None:

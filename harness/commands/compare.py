@@ -21,8 +21,9 @@ def load_valid(paths: list[Path], out: Output) -> Tree:
     return tree
 
 
-def run(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output,
-        devices: list[str] | None = None) -> int:  # fmt: skip
+def run(
+    paths: list[Path], model: str | None, tests: list[str] | None, fmt: str, out: Output, devices: list[str] | None = None
+) -> int:
     from harness.aggregate.compare import compare_table, render, scores_table, select_model, serving_table, shape_notes
     from harness.machine.facts import fingerprint
 
@@ -34,7 +35,9 @@ def run(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str,
     _name_measured(serving, here)
     if not serving.empty and select_model(tree.runs, model, required=False).empty:  # serving points only, for this model
         serving_json = json.loads(render(serving, "json"))
-        out.data(json.dumps({"speed": [], "scores": [], "serving": serving_json}) + "\n" if fmt == "json" else render(serving, fmt))
+        out.data(
+            json.dumps({"speed": [], "scores": [], "serving": serving_json}) + "\n" if fmt == "json" else render(serving, fmt)
+        )
         return EXIT_OK
     if tree.runs.empty and not tree.serving.empty:
         select_model(tree.serving, model)  # no runs and no serving point of this model: the error names the models there
@@ -43,9 +46,17 @@ def run(paths: list[Path], model: str | None, tests: list[str] | None, fmt: str,
     scores = scores_table(tree.scores, model)
     pair = _two_devices(tree.runs, model, tests, devices) if devices and len(set(devices)) == 2 else None
     if fmt == "json":
-        out.data(json.dumps({"speed": json.loads(render(table, "json")), "scores": json.loads(render(scores, "json") or "[]"),
-                             "serving": json.loads(render(serving, "json") or "[]") if not serving.empty else [],
-                             **(_pair_json(pair) if pair else {})}) + "\n")  # fmt: skip
+        out.data(
+            json.dumps(
+                {
+                    "speed": json.loads(render(table, "json")),
+                    "scores": json.loads(render(scores, "json") or "[]"),
+                    "serving": json.loads(render(serving, "json") or "[]") if not serving.empty else [],
+                    **(_pair_json(pair) if pair else {}),
+                }
+            )
+            + "\n"
+        )
         return EXIT_OK
     out.data(render(table, fmt))
     if not scores.empty:
@@ -84,8 +95,10 @@ def _pair_json(pair: Pair) -> dict:
     from harness.aggregate.compare import render
 
     _, _, shared, only = pair
-    return {"side_by_side": json.loads(render(shared, "json")) if not shared.empty else [],
-            "only": [{"model": r.model, "device": r.side, "tests": r.tests} for r in only.itertuples()]}  # fmt: skip
+    return {
+        "side_by_side": json.loads(render(shared, "json")) if not shared.empty else [],
+        "only": [{"model": r.model, "device": r.side, "tests": r.tests} for r in only.itertuples()],
+    }
 
 
 def _print_pair(pair: Pair, out: Output) -> None:
@@ -94,8 +107,10 @@ def _print_pair(pair: Pair, out: Output) -> None:
 
     a, b, shared, only = pair
     ratio = f"{b[0]} / {a[0]}"
-    out.data(f"\nThe tests both ran, side by side (the same test only; each device's fastest row above; {ratio} is the "
-             "ratio of the two):\n\n")  # fmt: skip
+    out.data(
+        f"\nThe tests both ran, side by side (the same test only; each device's fastest row above; {ratio} is the "
+        "ratio of the two):\n\n"
+    )
     if shared.empty:
         out.say("(none: these two devices share no test here)")
     else:
@@ -114,4 +129,6 @@ def _name_measured(frame: pd.DataFrame, here: str) -> None:
     """'measured' becomes 'measured here' (this machine) or 'submitted' (another's), in place."""
     if not frame.empty:
         measured = frame["source"] == "measured"
-        frame.loc[measured, "source"] = frame.loc[measured, "machine_id"].map(lambda m: "measured here" if m == here else "submitted")
+        frame.loc[measured, "source"] = frame.loc[measured, "machine_id"].map(
+            lambda m: "measured here" if m == here else "submitted"
+        )

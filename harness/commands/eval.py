@@ -11,8 +11,8 @@ from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, Us
 from harness.machine.facts import fingerprint
 from harness.measure.preflight import RepackPolicy, parse_repack
 from harness.measure.protocol import model_info
-from harness.quality.evaluate import EvalOptions, score_into
 from harness.output import Output
+from harness.quality.evaluate import EvalOptions, score_into
 from harness.results.schema import BenchResult, Machine, new_result
 from harness.results.store import check_results_dir, save_result
 
@@ -44,9 +44,18 @@ def request(options: dict[str, Any]) -> EvalRequest:
     if len(wanted) > 1:
         raise UsageError("--repack: meek eval scores with one setting: give 0 or 1")
     return EvalRequest(
-        model=o["model"], suite=o["suite"], tasks=tuple(t.strip() for t in (o["tasks"] or "").split(",") if t.strip()),
-        data_dir=o["data_dir"], limit=o["limit"], strategy=o["strategy"], n_ctx=o["n_ctx"], threads=o["threads"],
-        chat=o["chat"], results_dir=o["results_dir"], repack=wanted[0], timeout_s=o["timeout"],
+        model=o["model"],
+        suite=o["suite"],
+        tasks=tuple(t.strip() for t in (o["tasks"] or "").split(",") if t.strip()),
+        data_dir=o["data_dir"],
+        limit=o["limit"],
+        strategy=o["strategy"],
+        n_ctx=o["n_ctx"],
+        threads=o["threads"],
+        chat=o["chat"],
+        results_dir=o["results_dir"],
+        repack=wanted[0],
+        timeout_s=o["timeout"],
     )
 
 
@@ -62,8 +71,14 @@ def run(request: EvalRequest, out: Output) -> int:
     resolved = resolve(request.model, load_catalog())
     machine = fingerprint()
     result = new_result(machine, model_info(resolved))
-    options = EvalOptions(tasks=planned, strategy=request.strategy, n_ctx=request.n_ctx, threads=request.threads,
-                          chat=request.chat, timeout_s=request.timeout_s)  # fmt: skip
+    options = EvalOptions(
+        tasks=planned,
+        strategy=request.strategy,
+        n_ctx=request.n_ctx,
+        threads=request.threads,
+        chat=request.chat,
+        timeout_s=request.timeout_s,
+    )
     try:
         policy = RepackPolicy(machine, out.line, request.timeout_s)
         options.repack = policy.repack_for(request.repack, resolved.path, 0, request.threads or 1)

@@ -8,8 +8,18 @@ from harness.errors import EXIT_OK, UsageError, require_existing
 from harness.frontier.gap import parse_kinds
 from harness.output import Output
 
-LIST_COLUMNS = ["model", "release_date", "open_weights", "params_total_b", "benchmark", "setting", "score", "kind", "source",
-                "source_link"]  # fmt: skip
+LIST_COLUMNS = [
+    "model",
+    "release_date",
+    "open_weights",
+    "params_total_b",
+    "benchmark",
+    "setting",
+    "score",
+    "kind",
+    "source",
+    "source_link",
+]
 KIND_NOTES = {
     "epoch-run": "Epoch AI ran the benchmark itself (its Benchmarking Hub; one harness for every model)",
     "developer-reported": "the model's developer published the figure (its card, report or blog; or another developer's "
@@ -19,8 +29,9 @@ KIND_NOTES = {
 }
 
 
-def list_rows(benchmark: str | None, kinds_text: str | None, model: str | None, access: str | None, limit: int,
-              fmt: str, out: Output) -> int:  # fmt: skip
+def list_rows(
+    benchmark: str | None, kinds_text: str | None, model: str | None, access: str | None, limit: int, fmt: str, out: Output
+) -> int:
     """`meek frontier list`: the rows meek gap and the figures use, filtered, each with its kind, setting and source."""
     from harness.aggregate.compare import render
     from harness.frontier.epoch import KINDS, frontier_table_path, load_frontier
@@ -60,8 +71,10 @@ def add(path: Path, out: Output) -> int:
 
     require_existing([path])
     rows, total = add_user_rows(path)
-    out.say(f"added {len(rows)} row(s) of kind 'user' to {user_table_path()} ({total} there); meek gap --kinds "
-            "epoch-run,developer-reported,user counts them")  # fmt: skip
+    out.say(
+        f"added {len(rows)} row(s) of kind 'user' to {user_table_path()} ({total} there); meek gap --kinds "
+        "epoch-run,developer-reported,user counts them"
+    )
     return EXIT_OK
 
 

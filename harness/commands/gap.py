@@ -35,21 +35,35 @@ def data_note(frame: pd.DataFrame, benchmark: str, today: pd.Timestamp) -> str:
     rows = frame[frame["benchmark"] == benchmark]
     closed = rows[~rows["open_weights"].fillna(False).astype(bool)]
     if closed.empty:
-        return (": no closed model has a score here, so the 'frontier' is open models only and the lags below are not "
-                "a frontier gap (not the headline)")  # fmt: skip
+        return (
+            ": no closed model has a score here, so the 'frontier' is open models only and the lags below are not "
+            "a frontier gap (not the headline)"
+        )
     until = pd.to_datetime(closed["release_date"]).max()
     days = (today - until).days
     if days > STOPPED_DAYS:
-        return (f": the frontier's newest score is from {until:%Y-%m}; the data has stopped, so this benchmark is not the "
-                "headline (lags after that are not measured)")  # fmt: skip
+        return (
+            f": the frontier's newest score is from {until:%Y-%m}; the data has stopped, so this benchmark is not the "
+            "headline (lags after that are not measured)"
+        )
     if days > STALE_DAYS:
-        return (f": the frontier's newest score is from {until:%Y-%m}; 'months behind today' counts the months since as "
-                "gap, so the lag at release is the figure to read")  # fmt: skip
+        return (
+            f": the frontier's newest score is from {until:%Y-%m}; 'months behind today' counts the months since as "
+            "gap, so the lag at release is the figure to read"
+        )
     return ""
 
 
-def run(benchmarks: list[str], classes_text: str | None, machine: str | None, results: Path, fmt: str, out: Output,
-        kinds_text: str | None = None, min_tg: float = 10.0) -> int:  # fmt: skip
+def run(
+    benchmarks: list[str],
+    classes_text: str | None,
+    machine: str | None,
+    results: Path,
+    fmt: str,
+    out: Output,
+    kinds_text: str | None = None,
+    min_tg: float = 10.0,
+) -> int:
     from harness.aggregate.compare import render
     from harness.frontier.epoch import DEFAULT_KINDS, frontier_table_path, load_frontier
 
@@ -74,16 +88,25 @@ def run(benchmarks: list[str], classes_text: str | None, machine: str | None, re
         out.data(render(table, fmt))
         return EXIT_OK
     mix = " (Epoch's mix: its Benchmarking Hub runs and developers' published figures)" if kinds == DEFAULT_KINDS else ""
-    out.say(f"Months behind the frontier on {today:%Y-%m-%d}; scores of kind {', '.join(kinds)}{mix}; from {frontier_table_path()}")
+    out.say(
+        f"Months behind the frontier on {today:%Y-%m-%d}; scores of kind {', '.join(kinds)}{mix}; from {frontier_table_path()}"
+    )
     for benchmark, raw in tables.items():
         out.say(f"\n{benchmark}{data_note(frame, benchmark, today)}")
         for row in raw.to_dict("records"):
             lag = row["release_lag_months"]
-            epoch = (f"lag at release {lag:.1f} months (Epoch's quantity: the mean over {row['release_lag_models']} open "
-                     f"model(s) that set a new best for the class since {FIRST_CHECKPOINT_YEAR})" if not math.isnan(lag)
-                     else "no open model for the class")  # fmt: skip
-            now = (f"; best now {row['open_model']} [{row['open_kind']}] {row['open_score']:.1f}, {row['lag_at_release_months']:.1f} "
-                   "months behind at its release" if isinstance(row["open_model"], str) else "")  # fmt: skip
+            epoch = (
+                f"lag at release {lag:.1f} months (Epoch's quantity: the mean over {row['release_lag_models']} open "
+                f"model(s) that set a new best for the class since {FIRST_CHECKPOINT_YEAR})"
+                if not math.isnan(lag)
+                else "no open model for the class"
+            )
+            now = (
+                f"; best now {row['open_model']} [{row['open_kind']}] {row['open_score']:.1f}, {row['lag_at_release_months']:.1f} "
+                "months behind at its release"
+                if isinstance(row["open_model"], str)
+                else ""
+            )
             out.say(f"- {row['machine_class']}: {epoch}{now}")
     out.say("")
     out.data(render(table.drop(columns=["rows used"]), "md"))
@@ -96,10 +119,15 @@ def run(benchmarks: list[str], classes_text: str | None, machine: str | None, re
             for lag in row["release_lags"].to_dict("records"):
                 if pd.Timestamp(lag["release_date"]) < pd.Timestamp(f"{FIRST_CHECKPOINT_YEAR}-01-01"):
                     continue
-                first = (f"{lag['frontier_model']} [{lag['frontier_kind']}] {lag['frontier_date']:%Y-%m-%d}"
-                         if isinstance(lag["frontier_model"], str) else "none earlier")  # fmt: skip
-                out.say(f"- {benchmark} {row['machine_class']}: {lag['model']} [{lag['kind']}] {lag['release_date']:%Y-%m-%d}, "
-                        f"{lag['score']:.1f}; {first}: {lag['lag_months']:.1f} months")  # fmt: skip
+                first = (
+                    f"{lag['frontier_model']} [{lag['frontier_kind']}] {lag['frontier_date']:%Y-%m-%d}"
+                    if isinstance(lag["frontier_model"], str)
+                    else "none earlier"
+                )
+                out.say(
+                    f"- {benchmark} {row['machine_class']}: {lag['model']} [{lag['kind']}] {lag['release_date']:%Y-%m-%d}, "
+                    f"{lag['score']:.1f}; {first}: {lag['lag_months']:.1f} months"
+                )
     if machine_id:
         _own_scores(frame, results, machine_id, today, out)
         from harness.frontier.card import machine_card

@@ -66,10 +66,19 @@ def request(options: dict[str, Any]) -> LoadRequest:
     """The request from `meek load`'s options as typed."""
     o = options
     return LoadRequest(
-        url=o["url"], serve=o["serve"], server=o["server"], server_bin=o["server_bin"], model=o["model"],
+        url=o["url"],
+        serve=o["serve"],
+        server=o["server"],
+        server_bin=o["server_bin"],
+        model=o["model"],
         concurrency=tuple(parse_int_list("--concurrency", o["concurrency"], minimum=1)) if o["concurrency"] else (),
-        rate=parse_rates(o["rate"]), n_prompt=o["n_prompt"], n_gen=o["n_gen"], requests=o["requests"],
-        seconds=o["seconds"], objective=Objective(o["min_stream_tps"], o["max_ttft_s"]), results_dir=o["results_dir"],
+        rate=parse_rates(o["rate"]),
+        n_prompt=o["n_prompt"],
+        n_gen=o["n_gen"],
+        requests=o["requests"],
+        seconds=o["seconds"],
+        objective=Objective(o["min_stream_tps"], o["max_ttft_s"]),
+        results_dir=o["results_dir"],
         api_key=o["api_key"],
     )
 
@@ -80,21 +89,28 @@ def run(request: LoadRequest, out: Output) -> int:
 
     check(request)
     check_results_dir(request.results_dir)
-    points: list[tuple[int | None, float | None]] = [(c, None) for c in request.concurrency or (() if request.rate else (1, 2, 4))]
+    points: list[tuple[int | None, float | None]] = [
+        (c, None) for c in request.concurrency or (() if request.rate else (1, 2, 4))
+    ]
     points += [(None, r) for r in request.rate]
     if request.url:
-        return _sweep(request, request.url, None, points, ModelInfo(label=request.model or "served model",
-                                                                    file_name=request.model or "served model"), out)  # fmt: skip
+        return _sweep(
+            request,
+            request.url,
+            None,
+            points,
+            ModelInfo(label=request.model or "served model", file_name=request.model or "served model"),
+            out,
+        )
     return _serve_and_sweep(request, points, out)
 
 
 def _serve_and_sweep(request: LoadRequest, points, out: Output) -> int:
     from harness.catalogue.models import load_catalog, resolve
-    from harness.machine.facts import fingerprint
+    from harness.machine.facts import fingerprint, physical_cores
     from harness.measure import preflight
     from harness.measure.protocol import model_info
     from harness.measure.serve import running_server
-    from harness.machine.facts import physical_cores
     from harness.measure.vendored import build_tool, tool_path
 
     assert request.serve is not None
@@ -102,7 +118,9 @@ def _serve_and_sweep(request: LoadRequest, points, out: Output) -> int:
     binary = None
     if request.server == "llama-server":
         binary = request.server_bin or (Path(os.environ["MEEK_LLAMA_SERVER"]) if os.environ.get("MEEK_LLAMA_SERVER") else None)
-        binary = binary or (tool_path("llama-server") if tool_path("llama-server").is_file() else build_tool("llama-server", out.line))
+        binary = binary or (
+            tool_path("llama-server") if tool_path("llama-server").is_file() else build_tool("llama-server", out.line)
+        )
         if not binary.is_file():
             raise UsageError(f"--server-bin {binary}: no such file")
     threads = physical_cores()
@@ -121,8 +139,14 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
     from harness.results.store import save_result
 
     server = OpenAIServer(url, request.model or model.label, request.api_key)
-    protocol = Protocol(backend="openai", repetitions=None, warmup=True, seed=request.seed, server=public_url(url),
-                        timing="streamed completions: per request time to first token, token gaps, end to end")  # fmt: skip
+    protocol = Protocol(
+        backend="openai",
+        repetitions=None,
+        warmup=True,
+        seed=request.seed,
+        server=public_url(url),
+        timing="streamed completions: per request time to first token, token gaps, end to end",
+    )
     result = new_result(fingerprint(), model, protocol)
     code = EXIT_OK
     try:
@@ -133,13 +157,16 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
             label = f"concurrency {concurrency}" if concurrency else f"rate {rate:g}/s"
             budget = request.requests or max(8, 4 * (concurrency or 2))
             out.status(f"{label}: up to {budget} requests or {request.seconds:g} s")
-            point, _ = run_point(server, prompts, request.n_prompt, request.n_gen, concurrency, rate, budget, request.seconds,
-                                 request.seed)  # fmt: skip
+            point, _ = run_point(
+                server, prompts, request.n_prompt, request.n_gen, concurrency, rate, budget, request.seconds, request.seed
+            )
             if started is not None:
                 point = point.model_copy(update={"server_build": started.build, "slots": started.slots})
             result.serving.append(point)
-            out.line(f"  {label}: {point.requests} requests, {point.errors} failed, {point.s_tg:.1f} t/s out, "
-                     f"{point.tg_per_stream:.1f} t/s per stream, TTFT p90 {(point.ttft.p90 / 1e6) if point.ttft else 0:.0f} ms")  # fmt: skip
+            out.line(
+                f"  {label}: {point.requests} requests, {point.errors} failed, {point.s_tg:.1f} t/s out, "
+                f"{point.tg_per_stream:.1f} t/s per stream, TTFT p90 {(point.ttft.p90 / 1e6) if point.ttft else 0:.0f} ms"
+            )
             if point.errors == point.requests:
                 raise MeekError(f"{label}: every request failed ({point.note}); the sweep stops, finished points are kept")
     except MeekError as error:
@@ -158,8 +185,17 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
 
 
 def latency_table(result: BenchResult) -> str:
-    head = ["load", "requests", "errors", "TTFT p50/p90/p99 ms", "ITL p50/p90/p99 ms", "E2E p50/p90/p99 s", "req/s",
-            "out t/s", "t/s per stream (median, p10)"]  # fmt: skip
+    head = [
+        "load",
+        "requests",
+        "errors",
+        "TTFT p50/p90/p99 ms",
+        "ITL p50/p90/p99 ms",
+        "E2E p50/p90/p99 s",
+        "req/s",
+        "out t/s",
+        "t/s per stream (median, p10)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
 
     def triple(spread, scale: float, digits: int) -> str:
@@ -167,9 +203,11 @@ def latency_table(result: BenchResult) -> str:
 
     for p in result.serving:
         load = f"{p.n_parallel} streams" if p.request_rate is None else f"{p.request_rate:g} req/s (peak {p.n_parallel} open)"
-        lines.append(f"| {load} | {p.requests} | {p.errors} | {triple(p.ttft, 1e6, 0)} | {triple(p.itl, 1e6, 1)} | "
-                     f"{triple(p.e2e, 1e9, 2)} | {p.requests_per_s or 0:.2f} | {p.s_tg:.1f} | {p.tg_per_stream:.1f}, "
-                     f"{p.tg_per_stream_p10 or 0:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {load} | {p.requests} | {p.errors} | {triple(p.ttft, 1e6, 0)} | {triple(p.itl, 1e6, 1)} | "
+            f"{triple(p.e2e, 1e9, 2)} | {p.requests_per_s or 0:.2f} | {p.s_tg:.1f} | {p.tg_per_stream:.1f}, "
+            f"{p.tg_per_stream_p10 or 0:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -181,5 +219,4 @@ def capacity_line(points: list[ServingPoint], objective: Objective) -> str:
         return f"capacity: no load level measured met the objective ({goal})"
     best = max(met, key=lambda p: (p.n_parallel, p.request_rate or 0))
     load = f"{best.n_parallel} concurrent streams" if best.request_rate is None else f"{best.request_rate:g} requests/s"
-    return (f"capacity: serves {load} at >= {best.tg_per_stream_p10 or 0:.1f} t/s each ({goal}; "
-            f"{best.s_tg:.1f} t/s in all)")
+    return f"capacity: serves {load} at >= {best.tg_per_stream_p10 or 0:.1f} t/s each ({goal}; {best.s_tg:.1f} t/s in all)"

@@ -13,8 +13,8 @@ from harness.output import Output
 def machine_facts(probe: bool) -> dict:
     """The fingerprint with the preflight verdict (probed now with the bundled model if `probe` and none is stored)."""
     from harness.catalogue.models import DEFAULT_MODEL, load_catalog, resolve
-    from harness.measure import preflight
     from harness.machine.facts import physical_cores
+    from harness.measure import preflight
 
     facts = fingerprint()
     if probe and "cpu_features_used" in facts.get("llama_cpp", {}):
@@ -55,7 +55,9 @@ def run(probe: bool, as_json: bool, out: Output) -> int:
     from harness.machine.sensors import available_sensors
 
     sensors = available_sensors()
-    lines += [("power sensors", sensor) for sensor in sensors] or [("power sensors", "none readable (power is reported as absent)")]
+    lines += [("power sensors", sensor) for sensor in sensors] or [
+        ("power sensors", "none readable (power is reported as absent)")
+    ]
     for key, value in lines:
         out.say(f"{key:>18}: {value}")
     for warning in facts.get("warnings", []):

@@ -21,8 +21,19 @@ def list_models(tier: str | None, out: Output) -> int:
             continue
         size = weights_bytes(m.params_total_b, m.quant, m.file_size_bytes)
         params = f"{m.params_total_b:g}" + (f" ({m.params_active_b:g} active)" if m.moe else "")
-        rows.append((m.id, m.tier, params, m.quant, gib(size) if m.file_size_bytes else f"~{gib(size)}", m.release_date,
-                     m.license, "yes" if local_file(m) else "-", "*" if m.standard else ""))  # fmt: skip
+        rows.append(
+            (
+                m.id,
+                m.tier,
+                params,
+                m.quant,
+                gib(size) if m.file_size_bytes else f"~{gib(size)}",
+                m.release_date,
+                m.license,
+                "yes" if local_file(m) else "-",
+                "*" if m.standard else "",
+            )
+        )
     # the id is never shortened: it is what you type after -m
     out.table(("id", "tier", "params (B)", "quant", "size", "released", "licence", "here", "std"), rows)
     out.say("here: file present locally; std: the tier's standard model. Details: meek models info ID")

@@ -14,14 +14,21 @@ from harness.plots.figures import FIGURES  # noqa: F401  (the CLI registers one 
 from harness.plots.figures import draw as draw_figure
 
 
-
 def figure(kind: str, results: list[Path], model: str | None, out_dir: Path, out: Output) -> int:
     """`meek plot throughput|depth|pareto|roofline`."""
     return draw_figure(kind, results, model, out_dir, out)
 
 
-def meek_model(parameters: dict[str, float], start: str, years: float, benchmark: str, machine_class: str, kinds_text: str | None,
-               out_dir: Path, out: Output) -> int:  # fmt: skip
+def meek_model(
+    parameters: dict[str, float],
+    start: str,
+    years: float,
+    benchmark: str,
+    machine_class: str,
+    kinds_text: str | None,
+    out_dir: Path,
+    out: Output,
+) -> int:
     """`meek plot meek-model`: the paper's loss-gap projection beside the measured lag at release."""
     from harness.frontier.meek_model import MeekModel
 
@@ -50,8 +57,10 @@ def meek_model(parameters: dict[str, float], start: str, years: float, benchmark
     lags = lags[pd.to_datetime(lags["release_date"]) >= begin]
     paths = save(meek_model_figure(lags, model, begin, years, benchmark, machine_class, kinds), out_dir, "meek-model")
     out.say("wrote " + ", ".join(str(p) for p in paths))
-    out.say(f"top: data ({len(lags)} record-setting open models); bottom: the paper's model, peak {model.peak_years:.1f} "
-            f"years after {begin:%Y-%m} ({begin + pd.Timedelta(days=model.peak_years * 365.25):%Y-%m})")  # fmt: skip
+    out.say(
+        f"top: data ({len(lags)} record-setting open models); bottom: the paper's model, peak {model.peak_years:.1f} "
+        f"years after {begin:%Y-%m} ({begin + pd.Timedelta(days=model.peak_years * 365.25):%Y-%m})"
+    )
     return EXIT_OK
 
 
@@ -75,8 +84,15 @@ def card(benchmark: str, results: Path, min_tg: float, kinds_text: str | None, o
     return EXIT_OK
 
 
-def frontier(benchmark: str, classes_text: str | None, results: Path, all_machines: bool, out_dir: Path, out: Output,
-             kinds_text: str | None = None) -> int:  # fmt: skip
+def frontier(
+    benchmark: str,
+    classes_text: str | None,
+    results: Path,
+    all_machines: bool,
+    out_dir: Path,
+    out: Output,
+    kinds_text: str | None = None,
+) -> int:
     from harness.aggregate.tree import primary_scores
     from harness.frontier.epoch import load_frontier
     from harness.plots.frontier import frontier_figure

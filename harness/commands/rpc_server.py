@@ -12,8 +12,9 @@ from harness.measure import rpc
 from harness.output import Output
 
 
-def run(host: str, port: int, cache: bool, threads: int | None, binary: Path | None, background: bool, stop: bool,
-        out: Output) -> int:
+def run(
+    host: str, port: int, cache: bool, threads: int | None, binary: Path | None, background: bool, stop: bool, out: Output
+) -> int:
     if stop:
         return rpc.stop_server(port, out.say)
     path = binary or (Path(os.environ["MEEK_RPC_SERVER"]) if os.environ.get("MEEK_RPC_SERVER") else None)

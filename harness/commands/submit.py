@@ -20,8 +20,10 @@ def run(path: Path, results_dir: Path, url: str | None, out: Output) -> int:
     for warning in report.warnings:
         out.warn(warning)
     for run in report.noisy:
-        out.warn(f"busy or unstable: {run} (it shows marked in compare and on the site; a rerun on a quieter machine "
-                 "gives a headline figure)")
+        out.warn(
+            f"busy or unstable: {run} (it shows marked in compare and on the site; a rerun on a quieter machine "
+            "gives a headline figure)"
+        )
     if url:
         out.say(f"posted to {url}: {post(report, url)}")
         return EXIT_OK

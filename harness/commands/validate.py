@@ -24,14 +24,21 @@ def run(paths: list[Path], as_json: bool, out: Output) -> int:
         failed = sum(not r.ok for r in reports)
         warned = sum(r.ok and bool(r.warnings) for r in reports)
         noisy = sum(r.ok and bool(r.noisy) for r in reports)
-        out.say(f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings, {noisy} with busy or "
-                f"unstable runs), {failed} failed")
+        out.say(
+            f"{len(reports)} file(s): {len(reports) - failed} valid ({warned} with warnings, {noisy} with busy or "
+            f"unstable runs), {failed} failed"
+        )
     return EXIT_FAILED if any(not r.ok for r in reports) else EXIT_OK
 
 
 def _report_json(report: FileReport) -> dict:
-    return {"path": str(report.path), "ok": report.ok, "failures": report.failures, "warnings": report.warnings,
-            "noisy": report.noisy}
+    return {
+        "path": str(report.path),
+        "ok": report.ok,
+        "failures": report.failures,
+        "warnings": report.warnings,
+        "noisy": report.noisy,
+    }
 
 
 def _report_lines(report: FileReport, out: Output) -> list[str]:

@@ -55,7 +55,9 @@ def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict
     machine_id = facts["machine_id"]
     device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
     record = Record(runs) if device is not None else None
-    here = runs[(runs["machine_id"] == machine_id) & (runs["test"] == "tg128") & (runs["n_depth"] == 0)] if not runs.empty else runs
+    here = (
+        runs[(runs["machine_id"] == machine_id) & (runs["test"] == "tg128") & (runs["n_depth"] == 0)] if not runs.empty else runs
+    )
     speeds = {}
     for model in models:
         mine = here[here["model"] == model.id] if not here.empty else here
@@ -68,11 +70,17 @@ def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict
     return speeds
 
 
-def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFrame, today: pd.Timestamp,
-                 facts: dict | None = None, runs: pd.DataFrame | None = None) -> Card:  # fmt: skip
+def machine_card(
+    results: Path,
+    benchmark: str,
+    min_tg: float,
+    frame: pd.DataFrame,
+    today: pd.Timestamp,
+    facts: dict | None = None,
+    runs: pd.DataFrame | None = None,
+) -> Card:
     """The card of the machine `facts` describe (this one by default), from the runs of `results` (or those given)."""
-    from harness.aggregate.tree import load_tree
-    from harness.aggregate.tree import primary_scores
+    from harness.aggregate.tree import load_tree, primary_scores
     from harness.machine.facts import fingerprint
 
     facts = facts or fingerprint(include_build=False)
@@ -90,8 +98,13 @@ def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFra
             scored.append((model, row))
     if not scored:
         why = "" if speeds else ": nothing measured here, and this machine's device is not in the hardware table to predict from"
-        card.lines.append(Line("best model", f"no catalogue model with a published {benchmark} score runs here at "
-                                             f"{min_tg:g} t/s or more{why}", ""))  # fmt: skip
+        card.lines.append(
+            Line(
+                "best model",
+                f"no catalogue model with a published {benchmark} score runs here at {min_tg:g} t/s or more{why}",
+                "",
+            )
+        )
     else:
         model, row = max(scored, key=lambda pair: float(pair[1]["score"]))
         speed, speed_kind = speeds[model.id]
@@ -101,19 +114,36 @@ def machine_card(results: Path, benchmark: str, min_tg: float, frame: pd.DataFra
             Line("best model it runs", f"{model.id} ({model.params_total_b:g}B, {model.quant})", "catalogue + memory model"),
             Line("speed", f"{speed:.1f} t/s generation", speed_kind),
             Line(f"published {benchmark}", f"{row['score']:.1f} ({row['model']}, {row['setting']})", str(row["kind"])),
-            Line("the frontier first there", f"{leader['model']}, {leader['release_date']:%Y-%m}" if leader is not None
-                 else "above every frontier score", str(leader["kind"]) if leader is not None else ""),  # fmt: skip
-            Line("months behind at its release", f"{months_behind(curve, row['score'], row['release_date']) or 0:.1f}",
-                 "computed from the rows above"),
-            Line("months behind today", f"{months_behind(curve, row['score'], today) or 0:.1f}",
-                 "computed; grows with months the table has no scores for"),
+            Line(
+                "the frontier first there",
+                f"{leader['model']}, {leader['release_date']:%Y-%m}" if leader is not None else "above every frontier score",
+                str(leader["kind"]) if leader is not None else "",
+            ),
+            Line(
+                "months behind at its release",
+                f"{months_behind(curve, row['score'], row['release_date']) or 0:.1f}",
+                "computed from the rows above",
+            ),
+            Line(
+                "months behind today",
+                f"{months_behind(curve, row['score'], today) or 0:.1f}",
+                "computed; grows with months the table has no scores for",
+            ),
         ]
-    own = primary_scores(results, {benchmark, "mmlu", "gpqa_diamond", "arc_challenge", "hellaswag", "gsm8k"},
-                         facts["machine_id"]) if results.exists() else pd.DataFrame()  # fmt: skip
+    own = (
+        primary_scores(results, {benchmark, "mmlu", "gpqa_diamond", "arc_challenge", "hellaswag", "gsm8k"}, facts["machine_id"])
+        if results.exists()
+        else pd.DataFrame()
+    )
     for score in own.itertuples() if not own.empty else []:
         subset = f", subset of {score.samples}" if score.subset else ""
-        card.lines.append(Line(f"meek eval {score.task}", f"{score.value * 100:.1f} ({score.model}, {score.shots}-shot{subset})",
-                               "measured here (a harness score, not a published one)"))  # fmt: skip
+        card.lines.append(
+            Line(
+                f"meek eval {score.task}",
+                f"{score.value * 100:.1f} ({score.model}, {score.shots}-shot{subset})",
+                "measured here (a harness score, not a published one)",
+            )
+        )
     if own.empty:
         card.lines.append(Line("meek eval", "no scores measured on this machine yet (run meek eval)", ""))
     return card

@@ -30,7 +30,6 @@ def require_columns(table: pd.DataFrame, name: str, columns: Iterable[str]) -> N
         raise MeekError(f"{name}: missing column(s) {', '.join(missing)} (found: {', '.join(table.columns)})")
 
 
-
 def first_column(table: pd.DataFrame, *names: str) -> pd.Series:
     """The first of `names` that the table has, else a column of missing values."""
     found = next((n for n in names if n in table.columns), None)

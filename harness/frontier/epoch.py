@@ -22,11 +22,11 @@ from harness.frontier.columns import (
     as_dates,
     as_percent,
     bool_or_none,
+    canonical_benchmark,
     first_column,
     require_columns,
     shots_label,
     source_name_from_link,
-    canonical_benchmark,
 )
 from harness.frontier.epoch_models import ModelFacts
 from harness.frontier.reported import reported_rows
@@ -76,9 +76,25 @@ BENCHMARK_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "simpleqa_verified": ("simpleqa_verified", ("mean_score",)),
     "hle_external": ("hle", ("Accuracy",)),
 }
-CORE_BENCHMARKS = ("mmlu", "gpqa_diamond", "hellaswag", "arc_challenge", "gsm8k", "math_level_5", "winogrande", "piqa",
-                   # developer-reported only (developer_reported_scores.csv): kept apart from their neighbours
-                   "mmlu_pro", "gpqa", "livecodebench", "aime_2024", "aime_2025", "ifeval", "math", "math_500")
+CORE_BENCHMARKS = (
+    "mmlu",
+    "gpqa_diamond",
+    "hellaswag",
+    "arc_challenge",
+    "gsm8k",
+    "math_level_5",
+    "winogrande",
+    "piqa",
+    # developer-reported only (developer_reported_scores.csv): kept apart from their neighbours
+    "mmlu_pro",
+    "gpqa",
+    "livecodebench",
+    "aime_2024",
+    "aime_2025",
+    "ifeval",
+    "math",
+    "math_500",
+)
 _CAPABILITIES_STEM = "epoch_capabilities_index"
 _CURATED_REQUIRED = ("model", "release_date", "benchmark", "score")
 
@@ -304,8 +320,12 @@ def add_user_rows(csv_path: Path) -> tuple[pd.DataFrame, int]:
     rows = rows.assign(source=rows["source"].where(rows["source"] != csv_path.name, f"added by the user from {csv_path.name}"))
     existing = _load_table(user_table_path()) if user_table_path().is_file() else rows.iloc[:0][COLUMNS]
     table = _finish(pd.concat([existing, rows[COLUMNS]], ignore_index=True))
-    write_table(table, user_table_path(), notes=["Rows added with `meek frontier add` (kind user); each keeps its source."],
-                attribution=False)  # fmt: skip
+    write_table(
+        table,
+        user_table_path(),
+        notes=["Rows added with `meek frontier add` (kind user); each keeps its source."],
+        attribution=False,
+    )
     return rows, len(table)
 
 

@@ -180,8 +180,11 @@ def best_open_that_fits(
     if rows.empty:
         return None
     needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
-    held = pd.Series([machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)],
-                     index=rows.index, dtype=bool)  # fmt: skip
+    held = pd.Series(
+        [machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)],
+        index=rows.index,
+        dtype=bool,
+    )
     rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[held]
     if rows.empty:
         return None
@@ -236,10 +239,15 @@ def release_lags(
     out = []
     for row in setters.to_dict("records"):
         leader = first_to_reach(curve, row["score"], row["release_date"])
-        out.append({**row, "frontier_model": leader["model"] if leader is not None else None,
-                    "frontier_date": leader["release_date"] if leader is not None else pd.NaT,
-                    "frontier_kind": leader.get("kind") if leader is not None else None,
-                    "lag_months": months_behind(curve, row["score"], row["release_date"]) or 0.0})  # fmt: skip
+        out.append(
+            {
+                **row,
+                "frontier_model": leader["model"] if leader is not None else None,
+                "frontier_date": leader["release_date"] if leader is not None else pd.NaT,
+                "frontier_kind": leader.get("kind") if leader is not None else None,
+                "lag_months": months_behind(curve, row["score"], row["release_date"]) or 0.0,
+            }
+        )
     return pd.DataFrame(out, columns=[*frame.columns, "frontier_model", "frontier_date", "frontier_kind", "lag_months"])
 
 
@@ -323,7 +331,7 @@ def gap_table(
                 open_score=best["score"],
                 open_date=best["release_date"],
                 open_source_link=best.get("source_link"),
-            open_kind=best.get("kind"),
+                open_kind=best.get("kind"),
                 lag_at_release_months=months_behind(curve, best["score"], best["release_date"]),
                 months_behind_today=months_behind(curve, best["score"], day),
             )
@@ -340,8 +348,14 @@ def gap_table(
             row[f"lag_{checkpoint_row.checkpoint:%Y-%m}"] = math.nan if lag is None else lag
         lags = release_lags(frame, benchmark, name, classes, **memory_options)
         mean_lag, setters = mean_release_lag(lags, since)
-        row.update(trend=trend, trend_months_per_year=slope, data_until=data_until, release_lag_months=mean_lag,
-                   release_lag_models=setters, release_lags=lags)  # fmt: skip
+        row.update(
+            trend=trend,
+            trend_months_per_year=slope,
+            data_until=data_until,
+            release_lag_months=mean_lag,
+            release_lag_models=setters,
+            release_lags=lags,
+        )
         table.append(row)
     return pd.DataFrame(table)
 

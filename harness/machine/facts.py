@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from harness.version import __version__
 from harness.home import meek_home
 from harness.machine import gpu
+from harness.version import __version__
 
 # SIMD features that matter for llama.cpp's CPU kernels: /proc/cpuinfo flag -> llama_print_system_info name.
 SIMD_FEATURES = {

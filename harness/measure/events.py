@@ -94,4 +94,16 @@ class Fatal:
     message: str
 
 
-Event = Loaded | RepetitionDone | Measured | MeasuredServing | TestFailed | Peaks | ProbeRan | EvalLoaded | EvalTask | EvalProgress | EvalScores
+Event = (
+    Loaded
+    | RepetitionDone
+    | Measured
+    | MeasuredServing
+    | TestFailed
+    | Peaks
+    | ProbeRan
+    | EvalLoaded
+    | EvalTask
+    | EvalProgress
+    | EvalScores
+)

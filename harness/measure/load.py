@@ -44,8 +44,15 @@ class Timing:
 
 def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
     """One streamed completion of n_gen tokens (the server asked to ignore end-of-text), its token arrival times."""
-    body = {"model": server.model, "prompt": prompt, "max_tokens": n_gen, "min_tokens": n_gen, "ignore_eos": True,
-            "temperature": 0, "cache_prompt": False}  # fmt: skip
+    body = {
+        "model": server.model,
+        "prompt": prompt,
+        "max_tokens": n_gen,
+        "min_tokens": n_gen,
+        "ignore_eos": True,
+        "temperature": 0,
+        "cache_prompt": False,
+    }
     timing = Timing(sent=time.perf_counter_ns())
     try:
         for arrived, event in server._stream(body):
@@ -68,24 +75,40 @@ def _spread(values: list[float]) -> Spread | None:
     return Spread(p50=float(p50), p90=float(p90), p99=float(p99))
 
 
-def summarize_point(timings: list[Timing], started: int, finished: int, concurrency: int, rate: float | None,
-                    n_prompt: int, n_gen: int, url: str) -> ServingPoint:  # fmt: skip
+def summarize_point(
+    timings: list[Timing], started: int, finished: int, concurrency: int, rate: float | None, n_prompt: int, n_gen: int, url: str
+) -> ServingPoint:
     good = [t for t in timings if t.error is None]
     duration = max(1, finished - started) / 1e9
     tokens = sum(len(t.arrivals) for t in good)
-    streams = [(len(t.arrivals) - 1) / ((t.arrivals[-1] - t.arrivals[0]) / 1e9) for t in good
-               if len(t.arrivals) > 1 and t.arrivals[-1] > t.arrivals[0]]  # fmt: skip
+    streams = [
+        (len(t.arrivals) - 1) / ((t.arrivals[-1] - t.arrivals[0]) / 1e9)
+        for t in good
+        if len(t.arrivals) > 1 and t.arrivals[-1] > t.arrivals[0]
+    ]
     gaps = [float(b - a) for t in good for a, b in zip(t.arrivals, t.arrivals[1:])]
     ttfts = [max(1, t.arrivals[0] - t.sent) for t in good]
     errors = [t.error for t in timings if t.error]
     return ServingPoint(
-        mode="server", n_parallel=concurrency, request_rate=rate, n_prompt=n_prompt, n_gen=n_gen,
-        s_tg=tokens / duration, tg_per_stream=statistics.median(streams) if streams else 0.0,
-        tg_per_stream_p10=float(np.percentile(streams, 10)) if streams else 0.0, ttft_ns=ttfts, ttft=_spread([float(x) for x in ttfts]),
-        itl=_spread(gaps), e2e=_spread([float(t.ended - t.sent) for t in good]), requests=len(timings),
-        errors=len(errors), requests_per_s=len(good) / duration, duration_s=duration, server=public_url(url),
+        mode="server",
+        n_parallel=concurrency,
+        request_rate=rate,
+        n_prompt=n_prompt,
+        n_gen=n_gen,
+        s_tg=tokens / duration,
+        tg_per_stream=statistics.median(streams) if streams else 0.0,
+        tg_per_stream_p10=float(np.percentile(streams, 10)) if streams else 0.0,
+        ttft_ns=ttfts,
+        ttft=_spread([float(x) for x in ttfts]),
+        itl=_spread(gaps),
+        e2e=_spread([float(t.ended - t.sent) for t in good]),
+        requests=len(timings),
+        errors=len(errors),
+        requests_per_s=len(good) / duration,
+        duration_s=duration,
+        server=public_url(url),
         note=f"{len(errors)} request(s) failed, first: {errors[0]}"[:300] if errors else None,
-    )  # fmt: skip
+    )
 
 
 def peak_in_flight(timings: list[Timing]) -> int:
@@ -98,8 +121,17 @@ def peak_in_flight(timings: list[Timing]) -> int:
     return max(1, peak)
 
 
-def run_point(server: OpenAIServer, prompts: list[str], n_prompt: int, n_gen: int, concurrency: int | None,
-              rate: float | None, max_requests: int, max_seconds: float, seed: int = 0) -> tuple[ServingPoint, list[Timing]]:  # fmt: skip
+def run_point(
+    server: OpenAIServer,
+    prompts: list[str],
+    n_prompt: int,
+    n_gen: int,
+    concurrency: int | None,
+    rate: float | None,
+    max_requests: int,
+    max_seconds: float,
+    seed: int = 0,
+) -> tuple[ServingPoint, list[Timing]]:
     """One load level: `concurrency` closed-loop streams, or Poisson arrivals at `rate` per second; stops sending at
     max_requests or max_seconds, whichever comes first, and waits for what is in flight."""
     timings: list[Timing] = []
@@ -118,6 +150,7 @@ def run_point(server: OpenAIServer, prompts: list[str], n_prompt: int, n_gen: in
 
     started = time.perf_counter_ns()
     if concurrency is not None:
+
         def stream() -> None:
             while (prompt := next_prompt()) is not None:
                 timing = one_request(server, prompt, n_gen)
@@ -131,6 +164,7 @@ def run_point(server: OpenAIServer, prompts: list[str], n_prompt: int, n_gen: in
     else:
         assert rate is not None
         rng = random.Random(seed)
+
         def send(prompt: str) -> None:
             keep(one_request(server, prompt, n_gen))
 

@@ -35,10 +35,17 @@ PROBE_PROMPT_TOKENS = 32  # a batch large enough to take the repacked matrix ker
 # Build flags of a portable llama-cpp-python, by the feature names of llama_print_system_info (AMX left out on purpose:
 # it is the path that faults under some hypervisors, and the probe decides whether it runs).
 PORTABLE_FLAGS = {
-    "AVX": "GGML_AVX", "AVX2": "GGML_AVX2", "FMA": "GGML_FMA", "F16C": "GGML_F16C", "BMI2": "GGML_BMI2",
-    "AVX_VNNI": "GGML_AVX_VNNI", "AVX512": "GGML_AVX512", "AVX512_VBMI": "GGML_AVX512_VBMI",
-    "AVX512_VNNI": "GGML_AVX512_VNNI", "AVX512_BF16": "GGML_AVX512_BF16",
-}  # fmt: skip
+    "AVX": "GGML_AVX",
+    "AVX2": "GGML_AVX2",
+    "FMA": "GGML_FMA",
+    "F16C": "GGML_F16C",
+    "BMI2": "GGML_BMI2",
+    "AVX_VNNI": "GGML_AVX_VNNI",
+    "AVX512": "GGML_AVX512",
+    "AVX512_VBMI": "GGML_AVX512_VBMI",
+    "AVX512_VNNI": "GGML_AVX512_VNNI",
+    "AVX512_BF16": "GGML_AVX512_BF16",
+}
 
 
 @dataclasses.dataclass
@@ -148,8 +155,9 @@ def _try(model_path: Path, n_gpu_layers: int, repack: int, threads: int, timeout
     return None
 
 
-def check(model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int = 1, timeout_s: float = 300,
-          retry_repack: bool = False) -> Verdict | None:  # fmt: skip
+def check(
+    model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int = 1, timeout_s: float = 300, retry_repack: bool = False
+) -> Verdict | None:
     """The verdict for this machine and build: cached, or probed now with this model.
 
     `retry_repack` (the user asked for --repack 1) probes repack on again even where a stored verdict says it crashed.
@@ -172,8 +180,9 @@ def check(model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int =
     second = _try(model_path, n_gpu_layers, 0, threads, timeout_s)
     if second is None:
         disabled = [{"path": path, "reason": crashed} for path in repack_paths(machine)]
-        verdict = Verdict(repack_default=0, checked_utc=now, model=model_path.name, key=key, crashed=crashed,
-                          cpu_paths_disabled=disabled)  # fmt: skip
+        verdict = Verdict(
+            repack_default=0, checked_utc=now, model=model_path.name, key=key, crashed=crashed, cpu_paths_disabled=disabled
+        )
         _store(verdict)
         return verdict
     if not second.crashed:

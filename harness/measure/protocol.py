@@ -34,9 +34,14 @@ class LoadSettings:
 def settings_of(load: LoadSettings) -> Settings:
     """The load settings as the result file records them."""
     return Settings(
-        n_gpu_layers=load.n_gpu_layers, n_batch=load.n_batch, n_ubatch=load.n_ubatch, flash_attn=load.flash_attn,
-        type_k=load.type_k, type_v=load.type_v, repack=load.repack,
-    )  # fmt: skip
+        n_gpu_layers=load.n_gpu_layers,
+        n_batch=load.n_batch,
+        n_ubatch=load.n_ubatch,
+        flash_attn=load.flash_attn,
+        type_k=load.type_k,
+        type_v=load.type_v,
+        repack=load.repack,
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,13 @@ def expand(spec: SweepSpec) -> list[LoadGroup]:  # noqa: C901
             spec.n_gpu_layers, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.type_k, spec.type_v, spec.repack
         ):
             load = LoadSettings(
-                n_gpu_layers=ngl, n_batch=nb, n_ubatch=min(nub, nb), flash_attn=fa, type_k=tk, type_v=tv, repack=rpk,
+                n_gpu_layers=ngl,
+                n_batch=nb,
+                n_ubatch=min(nub, nb),
+                flash_attn=fa,
+                type_k=tk,
+                type_v=tv,
+                repack=rpk,
                 rpc=spec.rpc,
             )
             tests = [

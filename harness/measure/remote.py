@@ -14,8 +14,6 @@ from harness.errors import MeekError, UsageError
 from harness.machine.facts import fingerprint
 from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
 from harness.measure.protocol import DEFAULT_TENSOR_SPLIT
-from harness.results.schema import TestShape
-from harness.results.stats import summarize
 from harness.results.schema import (
     BenchResult,
     LocalBaseline,
@@ -26,8 +24,10 @@ from harness.results.schema import (
     Run,
     RunError,
     Split,
+    TestShape,
     new_result,
 )
+from harness.results.stats import summarize
 
 if TYPE_CHECKING:
     from harness.measure.protocol import BenchRequest
@@ -36,8 +36,17 @@ SERVERS: dict[str, type[OpenAIServer | OllamaServer]] = {"openai": OpenAIServer,
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def server_result(backend: str, url: str, model: str, shapes: list[TestShape], repetitions: int, warmup: bool,
-                  api_key: str | None = None, timeout_s: float = 600, seed: int = 0) -> BenchResult:  # fmt: skip
+def server_result(
+    backend: str,
+    url: str,
+    model: str,
+    shapes: list[TestShape],
+    repetitions: int,
+    warmup: bool,
+    api_key: str | None = None,
+    timeout_s: float = 600,
+    seed: int = 0,
+) -> BenchResult:
     """Run every shape against the server (each request may take `timeout_s` seconds); a failed test becomes an error
     entry and the others still run."""
     server = SERVERS[backend](url, model, api_key, timeout_s)
@@ -56,9 +65,13 @@ def server_result(backend: str, url: str, model: str, shapes: list[TestShape], r
     )
     served = cast(Literal["openai", "ollama"], backend)  # a key of SERVERS: SERVERS[backend] raised KeyError otherwise
     protocol = Protocol(
-        backend=served, repetitions=repetitions, warmup=warmup, seed=seed, timing="see each run's timing_source",
+        backend=served,
+        repetitions=repetitions,
+        warmup=warmup,
+        seed=seed,
+        timing="see each run's timing_source",
         server=public_url(url),
-    )  # fmt: skip
+    )
     result = new_result(machine, model_info, protocol, status="complete")
     for shape in shapes:
         try:
@@ -96,11 +109,37 @@ def llama_bench_command(binary: Path, model_path: Path, request: BenchRequest) -
     def joined(values) -> str:
         return ",".join(map(str, values))
 
-    command = [str(binary), "-m", str(model_path), "-p", joined(request.n_prompt), "-n", joined(request.n_gen),
-               "-d", joined(request.n_depth), "-t", joined(request.thread_counts()), "-r", str(request.repetitions),
-               "-ngl", joined(request.n_gpu_layers), "-b", joined(request.n_batch), "-ub", joined(request.n_ubatch),
-               "-fa", joined(FLASH_ATTN_WORDS[f] for f in request.flash_attn), "-ctk", joined(request.type_k),
-               "-ctv", joined(request.type_v), "--repack", joined(request.repack), "-o", "jsonl"]  # fmt: skip  (a line per finished test)
+    command = [
+        str(binary),
+        "-m",
+        str(model_path),
+        "-p",
+        joined(request.n_prompt),
+        "-n",
+        joined(request.n_gen),
+        "-d",
+        joined(request.n_depth),
+        "-t",
+        joined(request.thread_counts()),
+        "-r",
+        str(request.repetitions),
+        "-ngl",
+        joined(request.n_gpu_layers),
+        "-b",
+        joined(request.n_batch),
+        "-ub",
+        joined(request.n_ubatch),
+        "-fa",
+        joined(FLASH_ATTN_WORDS[f] for f in request.flash_attn),
+        "-ctk",
+        joined(request.type_k),
+        "-ctv",
+        joined(request.type_v),
+        "--repack",
+        joined(request.repack),
+        "-o",
+        "jsonl",
+    ]  # a line per finished test
     for prompt, gen in request.pg:
         command += ["-pg", f"{prompt},{gen}"]
     if not request.warmup:
@@ -137,17 +176,19 @@ def _run_llama_bench(command: list[str], binary: Path, timeout_s: float, rpc: tu
     from harness.measure.rpc import answers
 
     gone = [endpoint for endpoint in rpc if not answers(endpoint)]
-    why = (f"an RPC endpoint stopped answering mid-run: {', '.join(gone)} (llama-bench exit {completed.returncode})" if gone
-           else f"llama-bench failed (exit {completed.returncode}): {(lines or ['no message'])[-1]}")  # fmt: skip
+    why = (
+        f"an RPC endpoint stopped answering mid-run: {', '.join(gone)} (llama-bench exit {completed.returncode})"
+        if gone
+        else f"llama-bench failed (exit {completed.returncode}): {(lines or ['no message'])[-1]}"
+    )
     if not records:
         raise MeekError(why)
     return records, why
 
 
-
-
-def split_of(request: BenchRequest, binary: Path, model_path: Path, split_results: list[BenchResult],
-             devices: dict[str, str]) -> Split:  # fmt: skip
+def split_of(
+    request: BenchRequest, binary: Path, model_path: Path, split_results: list[BenchResult], devices: dict[str, str]
+) -> Split:
     """The split's endpoints (what each serves, as llama-bench lists them), the user's link, and the same tests run
     locally right after (when the model fits here), so each test's cost reads as a ratio."""
     from harness import memory_fit
@@ -158,11 +199,16 @@ def split_of(request: BenchRequest, binary: Path, model_path: Path, split_result
     if memory_fit.free_bytes(offload=False) > model_path.stat().st_size * 1.2:
         alone = dataclasses.replace(request, rpc=())
         records, _ = _run_llama_bench(llama_bench_command(binary, model_path, alone), binary, request.timeout_s)
-        local_runs = [run for result in results_from_records(records, "llama-bench run by meek", binary.name).results
-                      for run in result.runs]  # fmt: skip  (read as the split's runs are, so like is set beside like)
+        local_runs = [
+            run for result in results_from_records(records, "llama-bench run by meek", binary.name).results for run in result.runs
+        ]  # read as the split's runs are, so like is set beside like
         local = [b for result in split_results for b in local_baselines(result.runs, local_runs)]
-    return Split(endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc], link=request.link, local=local,
-                 tensor_split=DEFAULT_TENSOR_SPLIT)  # fmt: skip
+    return Split(
+        endpoints=[RpcEndpoint(address=e, serves=devices[e]) for e in request.rpc],
+        link=request.link,
+        local=local,
+        tensor_split=DEFAULT_TENSOR_SPLIT,
+    )
 
 
 def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
@@ -198,4 +244,3 @@ def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
         for result in imported.results:
             result.split = split
     return imported.results
-

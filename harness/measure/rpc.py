@@ -26,10 +26,14 @@ from harness.home import meek_home
 from harness.results.schema import LocalBaseline, Run
 
 DEFAULT_PORT = 50052
-WARNING = ("rpc-server has no authentication: anyone who can reach this port can run code through it on this machine. "
-           "Bind it to a trusted network only.")  # fmt: skip
-HOW_TO_REBUILD = ('CMAKE_ARGS="-DGGML_RPC=ON" pip install --force-reinstall --no-cache-dir llama-cpp-python, or measure '
-                  "with --backend llama-bench --bin <an RPC-enabled llama-bench> (python bench/rpc.py --build-only builds one)")  # fmt: skip
+WARNING = (
+    "rpc-server has no authentication: anyone who can reach this port can run code through it on this machine. "
+    "Bind it to a trusted network only."
+)
+HOW_TO_REBUILD = (
+    'CMAKE_ARGS="-DGGML_RPC=ON" pip install --force-reinstall --no-cache-dir llama-cpp-python, or measure '
+    "with --backend llama-bench --bin <an RPC-enabled llama-bench> (python bench/rpc.py --build-only builds one)"
+)
 
 
 def endpoints(text: str) -> list[str]:
@@ -56,8 +60,11 @@ def endpoints(text: str) -> list[str]:
 def local_baselines(split_runs: list[Run], local_runs: list[Run]) -> list[LocalBaseline]:
     """Each split run beside the same test, at the same threads, run on this machine alone: its rate and the ratio."""
     local = {(run.test, run.n_threads): run.avg_ts for run in local_runs}
-    return [LocalBaseline(test=run.test, avg_ts=local[key], ratio=run.avg_ts / local[key])
-            for run in split_runs if local.get(key := (run.test, run.n_threads))]  # fmt: skip
+    return [
+        LocalBaseline(test=run.test, avg_ts=local[key], ratio=run.avg_ts / local[key])
+        for run in split_runs
+        if local.get(key := (run.test, run.n_threads))
+    ]
 
 
 def is_loopback(host: str) -> bool:
@@ -77,8 +84,9 @@ def _ggml():
     candidates = []
     maps = Path("/proc/self/maps")
     if maps.exists():
-        candidates = [Path(line.split()[-1]) for line in maps.read_text().splitlines()
-                      if re.search(r"/libggml\.(so[.\d]*|dylib)$", line)]  # fmt: skip
+        candidates = [
+            Path(line.split()[-1]) for line in maps.read_text().splitlines() if re.search(r"/libggml\.(so[.\d]*|dylib)$", line)
+        ]
     candidates += [library / name for name in ("libggml.so.0", "libggml.so", "libggml.dylib", "ggml.dll")]
     for path in candidates:
         if path.exists():
@@ -157,8 +165,9 @@ def rpc_devices(llama_bench: Path, rpc: list[str]) -> dict[str, str]:
         if not answers(endpoint):
             raise MeekError(f"the RPC endpoint {endpoint} did not answer: is `meek rpc-server` running there?")
     try:
-        listed = subprocess.run([str(llama_bench), "-rpc", ",".join(rpc), "--list-devices"], capture_output=True, text=True,
-                                timeout=60)  # fmt: skip
+        listed = subprocess.run(
+            [str(llama_bench), "-rpc", ",".join(rpc), "--list-devices"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise MeekError(f"could not ask {llama_bench} for the RPC devices: {error}") from None
     devices = {}

@@ -16,8 +16,7 @@ from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, re
 from harness.errors import MeekError
 from harness.measure import preflight
 from harness.measure.events import Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
-from harness.measure.protocol import LoadGroup, SweepSpec, expand, model_info, settings_of
-from harness.measure.protocol import DEFAULT_TENSOR_SPLIT
+from harness.measure.protocol import DEFAULT_TENSOR_SPLIT, LoadGroup, SweepSpec, expand, model_info, settings_of
 from harness.measure.rpc import local_baselines
 from harness.measure.worker import WorkerFailed, bench_group, run_in_worker
 from harness.memory_fit import gib
@@ -126,13 +125,16 @@ def noisy_warning(run: Run) -> str | None:
     reasons = list(run.unstable)
     if run.other_cpu_share is not None and not any(r.startswith("busy") for r in reasons):
         reasons.append(f"other processes took {run.other_cpu_share:.0%} of the CPU")  # says whether the machine was quiet
-    return (f"warning: {run.test} t{run.n_threads} is busy or unstable ({'; '.join(reasons)}): its figure is marked in the "
-            "file, compare and the site; rerun on a quieter machine (close other programs, or more repetitions: -r 10)")
+    return (
+        f"warning: {run.test} t{run.n_threads} is busy or unstable ({'; '.join(reasons)}): its figure is marked in the "
+        "file, compare and the site; rerun on a quieter machine (close other programs, or more repetitions: -r 10)"
+    )
 
 
 def note_batching(result: BenchResult) -> None:
     """A point with several streams whose aggregate generation is not above the single stream's (same shape and
     settings) says so, with both figures: batching pays only while one stream leaves the device's compute idle."""
+
     def key(p):
         return (p.n_prompt, p.n_gen, p.n_threads, repr(p.settings))
 
@@ -140,12 +142,16 @@ def note_batching(result: BenchResult) -> None:
     for index, point in enumerate(result.serving):
         alone = single.get(key(point))
         if point.n_parallel > 1 and alone is not None and point.s_tg <= alone:
-            note = (f"aggregate generation {point.s_tg:.1f} t/s is not above one stream's {alone:.1f}: one stream already "
-                    "keeps this device's compute busy, so batching adds no throughput here")  # fmt: skip
+            note = (
+                f"aggregate generation {point.s_tg:.1f} t/s is not above one stream's {alone:.1f}: one stream already "
+                "keeps this device's compute busy, so batching adds no throughput here"
+            )
             result.serving[index] = point.model_copy(update={"note": note})
 
 
-def _with_repack(group: LoadGroup, resolved: ResolvedModel, checks: preflight.RepackPolicy, result: BenchResult) -> LoadGroup | None:
+def _with_repack(
+    group: LoadGroup, resolved: ResolvedModel, checks: preflight.RepackPolicy, result: BenchResult
+) -> LoadGroup | None:
     """The group with its repack setting decided (the machine's default where none was asked for); None, with an error
     entry, when the setting asked for crashes here."""
     load = group.load
@@ -174,10 +180,13 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
     params_b = (facts.get("n_params") or 0) / 1e9 or memory_fit.params_from_file(facts["file_size_bytes"], facts.get("quant"))
     kept = []
     for test in group.tests:
-        need = memory_fit.need(params_b, facts.get("quant"), facts["file_size_bytes"], test.n_ctx, facts,
-                               group.load.type_k, group.load.type_v)  # fmt: skip
+        need = memory_fit.need(
+            params_b, facts.get("quant"), facts["file_size_bytes"], test.n_ctx, facts, group.load.type_k, group.load.type_v
+        )
         if need.total > available:
-            estimated = " (estimated from the parameter count: the GGUF header does not give its shape)" if need.kv_estimated else ""
+            estimated = (
+                " (estimated from the parameter count: the GGUF header does not give its shape)" if need.kv_estimated else ""
+            )
             result.errors.append(
                 RunError(
                     stage="test",
@@ -224,8 +233,10 @@ def _run_group(resolved: ResolvedModel, group: LoadGroup, options: BenchOptions,
                 point = event.point
                 result.serving.append(point)
                 pp = f"S_PP {point.s_pp:9.1f}  " if point.s_pp is not None else ""
-                progress.line(f"  {group.tests[event.index].name:<22} t{point.n_threads:<3} {pp}S_TG {point.s_tg:8.1f} t/s "
-                              f"({point.tg_per_stream:.1f} per stream)")  # fmt: skip
+                progress.line(
+                    f"  {group.tests[event.index].name:<22} t{point.n_threads:<3} {pp}S_TG {point.s_tg:8.1f} t/s "
+                    f"({point.tg_per_stream:.1f} per stream)"
+                )
             elif isinstance(event, TestFailed):
                 result.errors.append(
                     RunError(stage="test", test=event.test, n_threads=event.n_threads, settings=settings, message=event.message)

@@ -40,16 +40,48 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_command(kind: str, binary: Path | None, model_path: Path, port: int, slots: int, n_ctx: int, threads: int,
-                   repack: int) -> list[str]:  # fmt: skip
+def server_command(
+    kind: str, binary: Path | None, model_path: Path, port: int, slots: int, n_ctx: int, threads: int, repack: int
+) -> list[str]:
     if kind == "llama-server":
         assert binary is not None
-        command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port), "--parallel",
-                   str(slots), "--ctx-size", str(n_ctx), "--threads", str(threads), "--kv-unified", "--no-webui"]  # fmt: skip
+        command = [
+            str(binary),
+            "-m",
+            str(model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--parallel",
+            str(slots),
+            "--ctx-size",
+            str(n_ctx),
+            "--threads",
+            str(threads),
+            "--kv-unified",
+            "--no-webui",
+        ]
         return command + (["--no-repack"] if repack == 0 else [])
-    return [sys.executable, "-m", "harness.measure.backends.lcpp_server", "--repack", str(repack), "--model",
-            str(model_path), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads",
-            str(threads), "--interrupt_requests", "False"]  # fmt: skip  (queue requests; by default a new one cuts the last)
+    return [
+        sys.executable,
+        "-m",
+        "harness.measure.backends.lcpp_server",
+        "--repack",
+        str(repack),
+        "--model",
+        str(model_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(threads),
+        "--interrupt_requests",
+        "False",
+    ]  # queue requests; by default a new one cuts the last
 
 
 def _ready(url: str) -> bool:
@@ -75,8 +107,9 @@ def _build_of(binary: Path | None) -> str | None:
 
 
 @contextlib.contextmanager
-def running_server(kind: str, binary: Path | None, model_path: Path, slots: int, n_ctx: int, threads: int,
-                   repack: int, say) -> Iterator[Started]:  # fmt: skip
+def running_server(
+    kind: str, binary: Path | None, model_path: Path, slots: int, n_ctx: int, threads: int, repack: int, say
+) -> Iterator[Started]:
     """A server of `kind` on a free loopback port, ready to answer; stopped (terminate, then kill) when the block ends,
     however it ends."""
     port = free_port()

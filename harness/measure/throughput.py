@@ -18,8 +18,8 @@ from harness.measure.backends.base import Backend
 from harness.measure.events import Event, Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.monitor import OtherCpuMeter, PeakMemorySampler
 from harness.measure.protocol import LoadGroup, TestInstance, settings_of
-from harness.results.stats import busy_reasons, summarize
 from harness.results.schema import Load, Run, ServingPoint
+from harness.results.stats import busy_reasons, summarize
 
 Emit = Callable[[Event], None]
 
@@ -41,8 +41,16 @@ def run_group(
             load_ns = time.perf_counter_ns() - started
             facts = backend.describe()
             load = Load(settings=settings, load_time_ms=load_ns / 1e6, description=facts.get("description"), **sampler.peaks())
-            emit(Loaded(load, facts.get("size_bytes"), facts.get("n_params"), facts.get("n_layer"), facts.get("n_vocab"),
-                        tuple(facts.get("rpc_devices") or ())))  # fmt: skip
+            emit(
+                Loaded(
+                    load,
+                    facts.get("size_bytes"),
+                    facts.get("n_params"),
+                    facts.get("n_layer"),
+                    facts.get("n_vocab"),
+                    tuple(facts.get("rpc_devices") or ()),
+                )
+            )
             faults.at("bench-decode")
             for index, test in enumerate(group.tests):
                 sampler.reset()
@@ -158,11 +166,20 @@ def measure_parallel(backend: Backend, test: TestInstance, repetitions: int, war
     s_tg = [streams * shape.n_gen / (ns / 1e9) for ns in t_tg]
     total = [streams * (shape.n_prompt + shape.n_gen) / ((a + b) / 1e9) for a, b in zip(t_pp, t_tg)]
     return {
-        "mode": "in-process", "n_parallel": streams, "n_prompt": shape.n_prompt, "n_gen": shape.n_gen,
-        "n_kv": streams * (shape.n_prompt + shape.n_gen), "n_threads": test.n_threads, "t_pp_ns": t_pp, "t_tg_ns": t_tg,
-        "s_pp": float(np.median(s_pp)) if s_pp else None, "s_tg": float(np.median(s_tg)), "s": float(np.median(total)),
-        "tg_per_stream": float(np.median(s_tg)) / streams, "ttft_ns": ttft if shape.n_prompt else [],
-    }  # fmt: skip
+        "mode": "in-process",
+        "n_parallel": streams,
+        "n_prompt": shape.n_prompt,
+        "n_gen": shape.n_gen,
+        "n_kv": streams * (shape.n_prompt + shape.n_gen),
+        "n_threads": test.n_threads,
+        "t_pp_ns": t_pp,
+        "t_tg_ns": t_tg,
+        "s_pp": float(np.median(s_pp)) if s_pp else None,
+        "s_tg": float(np.median(s_tg)),
+        "s": float(np.median(total)),
+        "tg_per_stream": float(np.median(s_tg)) / streams,
+        "ttft_ns": ttft if shape.n_prompt else [],
+    }
 
 
 def power_readings(readings: dict[str, dict], tokens: int) -> list[dict]:

@@ -15,8 +15,13 @@ from pathlib import Path
 from harness.errors import MeekError
 from harness.home import meek_home
 
-FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-         "-DLLAMA_BUILD_EXAMPLES=OFF"]  # fmt: skip
+FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+]
 
 
 def build_home() -> Path:
@@ -43,11 +48,27 @@ def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line
         version = metadata.version("llama-cpp-python")
         say(f"fetching the llama-cpp-python {version} source (pip download)")
         download = home / "sdist"
-        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d",
-                                  str(download), f"llama-cpp-python=={version}"], capture_output=True, text=True)  # fmt: skip
+        fetched = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                str(download),
+                f"llama-cpp-python=={version}",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if fetched.returncode != 0:
-            raise MeekError(f"could not fetch the llama-cpp-python {version} source to build {target}: "
-                            f"{fetched.stderr.strip().splitlines()[-1] if fetched.stderr.strip() else 'pip failed'}")  # fmt: skip
+            raise MeekError(
+                f"could not fetch the llama-cpp-python {version} source to build {target}: "
+                f"{fetched.stderr.strip().splitlines()[-1] if fetched.stderr.strip() else 'pip failed'}"
+            )
         with tarfile.open(next(download.glob("llama_cpp_python-*.tar.gz"))) as tar:
             tar.extractall(home, filter="data")
         sources = list(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
@@ -56,8 +77,16 @@ def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line
     say(f"building {target}{' with RPC' if rpc else ''} from {sources[0]} (a few minutes, once)")
     jobs = str(os.cpu_count() or 2)
     for command in (
-        ["cmake", "-S", str(sources[0]), "-B", str(build), *FLAGS, f"-DLLAMA_BUILD_SERVER={server}",
-         f"-DGGML_RPC={'ON' if rpc else 'OFF'}"],
+        [
+            "cmake",
+            "-S",
+            str(sources[0]),
+            "-B",
+            str(build),
+            *FLAGS,
+            f"-DLLAMA_BUILD_SERVER={server}",
+            f"-DGGML_RPC={'ON' if rpc else 'OFF'}",
+        ],
         ["cmake", "--build", str(build), "--target", TARGETS.get(target, target), "-j", jobs],
     ):
         built = subprocess.run(command, capture_output=True, text=True)  # compiler warnings stay out of the way

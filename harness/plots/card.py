@@ -20,7 +20,14 @@ def card_figure(card: Card, kinds: tuple[str, ...]) -> Figure:
         axes.text(0.0, y, safe_text(line.label, 34), fontsize=10, fontweight="bold", va="center", transform=axes.transAxes)
         axes.text(0.33, y, safe_text(line.value, 70), fontsize=10, va="center", transform=axes.transAxes)
         if line.kind:
-            axes.text(0.33, y - 0.45 / max(len(card.lines), 1), safe_text(line.kind, 90), fontsize=7, color="0.4",
-                      va="center", transform=axes.transAxes)  # fmt: skip
+            axes.text(
+                0.33,
+                y - 0.45 / max(len(card.lines), 1),
+                safe_text(line.kind, 90),
+                fontsize=7,
+                color="0.4",
+                va="center",
+                transform=axes.transAxes,
+            )
     source_line(figure, EPOCH_CREDIT + " and developers' pages", f"{card.benchmark}; published scores of kind {', '.join(kinds)}")
     return figure

@@ -44,7 +44,9 @@ def _roofline(runs, scores, source):
 FIGURES: dict[str, FigureKind] = {
     "throughput": FigureKind("pp and tg tokens/s per machine, with error bars from the raw samples.", _throughput),
     "depth": FigureKind("pp and tg tokens/s against context depth (run meek bench -d 0,1024,4096 first).", _depth),
-    "pareto": FigureKind("Quality against speed per machine and model (needs speed and scores: meek bench --eval quick).", _pareto),
+    "pareto": FigureKind(
+        "Quality against speed per machine and model (needs speed and scores: meek bench --eval quick).", _pareto
+    ),
     "roofline": FigureKind("Generation tokens/s against model size, with each device's memory-bandwidth bound.", _roofline),
 }
 

@@ -55,8 +55,15 @@ def frontier_figure(
     _step(axes, frontier, today, color="black", linewidth=2, label="frontier (best of any model so far)")
     _step(axes, open_curve, today, color="tab:blue", linewidth=1.6, label="best open-weight model so far")
     for rank, leader in enumerate(frontier.tail(3).itertuples()):  # the latest records, staggered so they do not collide
-        axes.annotate(safe_text(leader.model, 24), (leader.release_date, leader.score), textcoords="offset points",
-                      xytext=(-6, 4 + 9 * (2 - rank)), fontsize=7, ha="right", color="0.2")  # fmt: skip
+        axes.annotate(
+            safe_text(leader.model, 24),
+            (leader.release_date, leader.score),
+            textcoords="offset points",
+            xytext=(-6, 4 + 9 * (2 - rank)),
+            fontsize=7,
+            ha="right",
+            color="0.2",
+        )
     gap_lines = []
     for index, class_name in enumerate(classes):
         colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
@@ -72,27 +79,55 @@ def frontier_figure(
             continue
         months = (today - leader["release_date"]).days / 30.4375
         at_release = (best["release_date"] - leader["release_date"]).days / 30.4375
-        axes.annotate("", xy=(today, best["score"]), xytext=(leader["release_date"], best["score"]),
-                      arrowprops={"arrowstyle": "<->", "color": colour, "linewidth": 1.0})  # fmt: skip
+        axes.annotate(
+            "",
+            xy=(today, best["score"]),
+            xytext=(leader["release_date"], best["score"]),
+            arrowprops={"arrowstyle": "<->", "color": colour, "linewidth": 1.0},
+        )
         gap_lines.append(
             f"{class_name}: {safe_text(best['model'], 28)} ({best['score']:.1f}, {best['release_date']:%Y-%m}) = the frontier of "
             f"{leader['release_date']:%Y-%m}: {months:.0f} months behind today, {at_release:.0f} at its release"
         )
     if gap_lines:
-        axes.text(0.01, 0.98, "\n".join(gap_lines), transform=axes.transAxes, fontsize=8, va="top", ha="left",
-                  bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})  # fmt: skip
+        axes.text(
+            0.01,
+            0.98,
+            "\n".join(gap_lines),
+            transform=axes.transAxes,
+            fontsize=8,
+            va="top",
+            ha="left",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        )
     data_until = pd.to_datetime(frame.loc[frame["benchmark"] == benchmark, "release_date"]).max()
     if data_until < today:
         axes.axvspan(data_until, today, color="0.92", zorder=0)  # type: ignore[arg-type]  # dates on a date axis
-        axes.text(data_until + (today - data_until) / 2, 0.5, f"no scores in the table\nafter {data_until:%Y-%m}",
-                  transform=axes.get_xaxis_transform(), fontsize=8, color="0.4", ha="center", va="center")  # fmt: skip
+        axes.text(
+            data_until + (today - data_until) / 2,
+            0.5,
+            f"no scores in the table\nafter {data_until:%Y-%m}",
+            transform=axes.get_xaxis_transform(),
+            fontsize=8,
+            color="0.4",
+            ha="center",
+            va="center",
+        )
     if own_scores is not None and not own_scores.empty:
         for row in own_scores.itertuples():
             marker = "D" if not row.subset else "d"
             label = f"measured here: {safe_text(row.model, 24)} {safe_text(row.quant, 10) if row.quant else ''}, {row.shots}-shot, meek eval"
             label += ", subset" if row.subset else ""
-            axes.plot(pd.Timestamp(row.created_utc).tz_localize(None), row.value * 100, marker, markersize=8,
-                      markerfacecolor="white" if row.subset else "red", markeredgecolor="red", linestyle="none", label=label)  # fmt: skip
+            axes.plot(
+                pd.Timestamp(row.created_utc).tz_localize(None),
+                row.value * 100,
+                marker,
+                markersize=8,
+                markerfacecolor="white" if row.subset else "red",
+                markeredgecolor="red",
+                linestyle="none",
+                label=label,
+            )
     axes.set_title(f"{name}: the frontier, open-weight models, and what fits a home machine")
     axes.set_xlabel("release date (measured points: date of the run)")
     axes.set_ylabel(f"{name} score (%)")
@@ -100,8 +135,10 @@ def frontier_figure(
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8, frameon=False)  # below: hides no data
     settings = "all settings as published" if setting is None else f"setting: {setting}"
     kinds = ", ".join(sorted(set(frame.loc[frame["benchmark"] == benchmark, "kind"].dropna()))) if "kind" in frame else ""
-    axes.text(0.01, 0.99, f"scores of kind: {kinds or 'not stated'}", transform=axes.transAxes, fontsize=8, va="top",
-              color="0.3")  # fmt: skip
-    source_line(figure, EPOCH_CREDIT + " and developers' pages", f"{settings}; harness scores and published scores are "
-                "different measurements")  # fmt: skip
+    axes.text(0.01, 0.99, f"scores of kind: {kinds or 'not stated'}", transform=axes.transAxes, fontsize=8, va="top", color="0.3")
+    source_line(
+        figure,
+        EPOCH_CREDIT + " and developers' pages",
+        f"{settings}; harness scores and published scores are different measurements",
+    )
     return figure

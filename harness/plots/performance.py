@@ -82,8 +82,15 @@ def _draw_bars(axes: Axes, stats: pd.DataFrame, order: list[str], tests: list[st
     for test in tests:
         part = bars[bars["test"] == test]
         errors = [(part["median"] - part["low"]).clip(lower=0), (part["high"] - part["median"]).clip(lower=0)]
-        axes.barh(part["y"], part["median"], height=part["height"] * 0.9, xerr=errors, color=colour_of(colours[test]),
-                  label=safe_text(test), error_kw={"ecolor": "0.2", "capsize": 2, "elinewidth": 1})  # fmt: skip
+        axes.barh(
+            part["y"],
+            part["median"],
+            height=part["height"] * 0.9,
+            xerr=errors,
+            color=colour_of(colours[test]),
+            label=safe_text(test),
+            error_kw={"ecolor": "0.2", "capsize": 2, "elinewidth": 1},
+        )
         for y, median, high in zip(part["y"], part["median"], part["high"], strict=True):
             axes.text(high, y, f" {_rate(median)}", va="center", fontsize=7)
     axes.set_yticks(range(len(order)), order, fontsize=8)
@@ -150,10 +157,15 @@ def depth_series(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[frame["kind"].isin(["pp", "tg"])]
     points = (
         frame.groupby(["label", "model", "kind", "base", "n_depth"], dropna=False)
-        .agg(median=("median_ts", "median"), stddev=("stddev_ts", pooled_stddev), model_label=("model_label", "first"),
-             size=("n_prompt", "max"), gen=("n_gen", "max"))
+        .agg(
+            median=("median_ts", "median"),
+            stddev=("stddev_ts", pooled_stddev),
+            model_label=("model_label", "first"),
+            size=("n_prompt", "max"),
+            gen=("n_gen", "max"),
+        )
         .reset_index()
-    )  # fmt: skip
+    )
     if points.empty:
         return points
     points["depths"] = points.groupby(["label", "model", "kind", "base"])["n_depth"].transform("nunique")
@@ -174,16 +186,39 @@ def _draw_depth(axes: Axes, lines: pd.DataFrame, kind: str, colours: dict[str, i
     axes.set_xlabel("context depth, tokens already in the KV cache")
     axes.set_ylabel("tokens/s (median; bars ±1 stddev of repetitions)" if first else "tokens/s")
     if lines.empty:
-        axes.text(0.5, 0.5, f"no {kind} results at more than one depth:\n{DEPTH_HINT}", ha="center", va="center",
-                  transform=axes.transAxes, fontsize=9, color="0.35")  # fmt: skip
+        axes.text(
+            0.5,
+            0.5,
+            f"no {kind} results at more than one depth:\n{DEPTH_HINT}",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            fontsize=9,
+            color="0.35",
+        )
         return
     for (label, _), line in lines.groupby(["label", "base"], sort=False):
         index = colours[label]
-        axes.errorbar(line["n_depth"], line["median"], yerr=line["stddev"], marker=marker_of(index), color=colour_of(index),
-                      capsize=3, markersize=5, linewidth=1.5, label=label)  # fmt: skip
+        axes.errorbar(
+            line["n_depth"],
+            line["median"],
+            yerr=line["stddev"],
+            marker=marker_of(index),
+            color=colour_of(index),
+            capsize=3,
+            markersize=5,
+            linewidth=1.5,
+            label=label,
+        )
         if len(bases) > 1:  # the legend names setups, so say which test each line is
-            axes.annotate(safe_text(line["base"].iloc[0], 16), (line["n_depth"].iloc[-1], line["median"].iloc[-1]),
-                          xytext=(4, 4), textcoords="offset points", fontsize=7, color=colour_of(index))  # fmt: skip
+            axes.annotate(
+                safe_text(line["base"].iloc[0], 16),
+                (line["n_depth"].iloc[-1], line["median"].iloc[-1]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour_of(index),
+            )
     axes.set_ylim(bottom=0)
     axes.set_xlim(-0.03 * lines["n_depth"].max(), 1.1 * lines["n_depth"].max())
 
@@ -244,8 +279,9 @@ def model_scores(scores: pd.DataFrame, task: str) -> pd.DataFrame:
     rows = scores[scores["task"] == task].copy()
     rows["subset"] = rows["subset"].fillna(False).astype(bool)
     rows = rows[rows["subset"] == rows.groupby("model")["subset"].transform("min")]
-    grouped = rows.groupby("model").agg(score=("value", "median"), subset=("subset", "first"), metric=("metric", "first"),
-                                        shots=("shots", "first"))  # fmt: skip
+    grouped = rows.groupby("model").agg(
+        score=("value", "median"), subset=("subset", "first"), metric=("metric", "first"), shots=("shots", "first")
+    )
     grouped["score"] *= 100
     return grouped.reset_index()
 
@@ -275,13 +311,29 @@ def _draw_points(axes: Axes, points: pd.DataFrame) -> list:
     for index, (label, group) in enumerate(points.groupby("label", sort=True)):
         colour, marker = colour_of(index), marker_of(index)
         for subset, part in group.groupby("subset"):
-            axes.scatter(part["speed"], part["score"], s=50, marker=marker, zorder=3, linewidths=1.5,
-                         facecolors="none" if subset else colour, edgecolors=colour)  # fmt: skip
+            axes.scatter(
+                part["speed"],
+                part["score"],
+                s=50,
+                marker=marker,
+                zorder=3,
+                linewidths=1.5,
+                facecolors="none" if subset else colour,
+                edgecolors=colour,
+            )
         handles.append(Line2D([], [], linestyle="none", marker=marker, color=colour, label=label))
     fastest = points.sort_values("speed").drop_duplicates("model", keep="last")  # a model's points share its score: name it once
     for _, point in fastest.iterrows():
-        axes.annotate(safe_text(point["model_label"], 24), (point["speed"], point["score"]), xytext=(0, 8),
-                      textcoords="offset points", fontsize=8, color="0.2", ha="center", bbox=LABEL_BOX)  # fmt: skip
+        axes.annotate(
+            safe_text(point["model_label"], 24),
+            (point["speed"], point["score"]),
+            xytext=(0, 8),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.2",
+            ha="center",
+            bbox=LABEL_BOX,
+        )
     return handles
 
 
@@ -347,7 +399,9 @@ def roofline_figure(runs: pd.DataFrame, source: str, model: str | None = None) -
     for index, (label, group) in enumerate(points.groupby("label", sort=True)):
         colour = colour_of(colours[group["device"].iloc[0]])
         handles.append(
-            axes.scatter(group["gb_per_token"], group["speed"], s=50, marker=marker_of(index), color=colour, zorder=3, label=label)
+            axes.scatter(
+                group["gb_per_token"], group["speed"], s=50, marker=marker_of(index), color=colour, zorder=3, label=label
+            )
         )
     _label_roofline_points(axes, points)
     handles += _draw_bounds(axes, points, colours, xs)
@@ -360,11 +414,26 @@ def roofline_figure(runs: pd.DataFrame, source: str, model: str | None = None) -
 def _label_roofline_points(axes: Axes, points: pd.DataFrame) -> None:
     """Each point's share of its bound beside it; each model's name once, above its column of points."""
     for _, point in points[points["bound"].notna()].iterrows():
-        axes.annotate(f"{point['speed'] / point['bound']:.0%}", (point["gb_per_token"], point["speed"]), xytext=(6, 0),
-                      textcoords="offset points", fontsize=7, color="0.25", va="center")  # fmt: skip
+        axes.annotate(
+            f"{point['speed'] / point['bound']:.0%}",
+            (point["gb_per_token"], point["speed"]),
+            xytext=(6, 0),
+            textcoords="offset points",
+            fontsize=7,
+            color="0.25",
+            va="center",
+        )
     for _, point in points.sort_values("speed").drop_duplicates("model", keep="last").iterrows():
-        axes.annotate(safe_text(point["model_label"], 24), (point["gb_per_token"], point["speed"]), xytext=(0, 9),
-                      textcoords="offset points", fontsize=8, color="0.2", ha="center", bbox=LABEL_BOX)  # fmt: skip
+        axes.annotate(
+            safe_text(point["model_label"], 24),
+            (point["gb_per_token"], point["speed"]),
+            xytext=(0, 9),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.2",
+            ha="center",
+            bbox=LABEL_BOX,
+        )
 
 
 def _roofline_axes(axes: Axes, points: pd.DataFrame, xs: tuple[float, float], test: str) -> None:

@@ -20,8 +20,8 @@ from harness.home import meek_home
 from harness.measure.events import EvalLoaded, EvalProgress, EvalScores, EvalTask
 from harness.measure.preflight import RepackPolicy
 from harness.measure.runner import Progress, ScoreHook
-from harness.results.schema import BenchResult, RunError, Score
 from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, SuiteEntry, available_local_tasks, local_task, seeded_subset
+from harness.results.schema import BenchResult, RunError, Score
 
 STANDARD_PRIMARY = {"mmlu": "acc", "hellaswag": "acc_norm", "arc_challenge": "acc_norm", "gsm8k": "exact_match,strict-match"}
 
@@ -115,9 +115,18 @@ def _check_online_tasks(names: list[str]) -> None:
             raise UsageError(f"unknown task '{name}'." + (f" Did you mean {' or '.join(near)}?" if near else ""))
 
 
-def run_eval(model_path: Path, sha256: str, planned: list[PlannedTask], strategy: str = "prefix-reuse", n_ctx: int = 2048,
-             threads: int | None = None, chat: bool = False, repack: int | None = None, timeout_s: float = 600,
-             progress=None) -> list[dict]:  # fmt: skip
+def run_eval(
+    model_path: Path,
+    sha256: str,
+    planned: list[PlannedTask],
+    strategy: str = "prefix-reuse",
+    n_ctx: int = 2048,
+    threads: int | None = None,
+    chat: bool = False,
+    repack: int | None = None,
+    timeout_s: float = 600,
+    progress=None,
+) -> list[dict]:
     """Score every planned task with lm-eval, in a worker process; return one score dict per (task, metric).
 
     Every scored request goes into a cache in $MEEK_HOME/eval-cache as soon as it is scored (per model file, strategy,
@@ -175,8 +184,17 @@ def cached_requests(cache: Path) -> int:
     return total
 
 
-def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str, n_ctx: int, threads: int | None, chat: bool,
-               repack: int | None, cache: str) -> None:  # fmt: skip
+def eval_child(
+    emit,
+    model_path: str,
+    planned: list[PlannedTask],
+    strategy: str,
+    n_ctx: int,
+    threads: int | None,
+    chat: bool,
+    repack: int | None,
+    cache: str,
+) -> None:
     """In the worker: load the model, run lm-eval task by task, send each task's scores back as soon as it is done."""
     import datasets
     import lm_eval
@@ -193,8 +211,14 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
     # reaches the user's terminal outside a checkout); that commit says nothing about the scores, so none is asked for.
     lm_eval.evaluator.get_git_commit_hash = lambda: None
     try:
-        model = MeekLlamaCpp(path=model_path, n_ctx=n_ctx, n_threads=threads, strategy=strategy, repack=repack,
-                             on_progress=lambda done: emit(EvalProgress(done)))  # fmt: skip
+        model = MeekLlamaCpp(
+            path=model_path,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            strategy=strategy,
+            repack=repack,
+            on_progress=lambda done: emit(EvalProgress(done)),
+        )
     except (ValueError, RuntimeError) as error:
         raise MeekError(f"the model could not be loaded for scoring: {error}") from None
     emit(EvalLoaded())
@@ -204,10 +228,20 @@ def eval_child(emit, model_path: str, planned: list[PlannedTask], strategy: str,
             started = time.perf_counter()
             configs = task.local.configs if task.local else [task.name]
             output = lm_eval.simple_evaluate(
-                model=model, tasks=configs, samples=task.samples, limit=task.limit, num_fewshot=task.shots if not task.local else None,
-                use_cache=cache, log_samples=False, apply_chat_template=chat, fewshot_as_multiturn=chat and bool(task.shots),
-                random_seed=0, numpy_random_seed=1234, fewshot_random_seed=1234, verbosity="ERROR",
-            )  # fmt: skip
+                model=model,
+                tasks=configs,
+                samples=task.samples,
+                limit=task.limit,
+                num_fewshot=task.shots if not task.local else None,
+                use_cache=cache,
+                log_samples=False,
+                apply_chat_template=chat,
+                fewshot_as_multiturn=chat and bool(task.shots),
+                random_seed=0,
+                numpy_random_seed=1234,
+                fewshot_random_seed=1234,
+                verbosity="ERROR",
+            )
             scoring = f"{strategy}, n_ctx {n_ctx}" + (", repack 0" if repack == 0 else "")
             emit(EvalScores(_scores_from(task, output, time.perf_counter() - started, scoring, chat)))
     finally:
@@ -234,10 +268,15 @@ def _scores_from(task: PlannedTask, output: dict, elapsed: float, scoring: str, 
     names = [c["task"] for c in task.local.configs] if task.local else [task.name]
     metric_keys = sorted({k for name in names for k in results.get(name, {}) if "_stderr" not in k and k != "alias" and "," in k})
     base = {
-        "task": task.name, "subset": task.subset, "subset_seed": SUITE_SEED if task.samples and task.subset else None,
-        "lm_eval_version": metadata.version("lm_eval"), "task_hash": task.task_hash(), "scoring": scoring + (", chat template" if chat else ""),
-        "data": "local files" if task.local else "lm-eval standard (hub)", "elapsed_s": round(elapsed, 1),
-    }  # fmt: skip
+        "task": task.name,
+        "subset": task.subset,
+        "subset_seed": SUITE_SEED if task.samples and task.subset else None,
+        "lm_eval_version": metadata.version("lm_eval"),
+        "task_hash": task.task_hash(),
+        "scoring": scoring + (", chat template" if chat else ""),
+        "data": "local files" if task.local else "lm-eval standard (hub)",
+        "elapsed_s": round(elapsed, 1),
+    }
     scores = []
     for key in metric_keys:
         metric, filter_name = key.split(",", 1)
@@ -296,9 +335,17 @@ def score_into(result: BenchResult, resolved: ResolvedModel, evaluate: EvalOptio
     assert sha256 is not None  # model_info() hashed the file
     try:
         scores = run_eval(
-            resolved.path, sha256, evaluate.tasks, evaluate.strategy, evaluate.n_ctx, evaluate.threads,
-            evaluate.chat, evaluate.repack, evaluate.timeout_s, progress,
-        )  # fmt: skip
+            resolved.path,
+            sha256,
+            evaluate.tasks,
+            evaluate.strategy,
+            evaluate.n_ctx,
+            evaluate.threads,
+            evaluate.chat,
+            evaluate.repack,
+            evaluate.timeout_s,
+            progress,
+        )
         result.scores += [Score(**score) for score in scores]
     except MeekError as error:
         result.errors.append(RunError(stage="eval", message=str(error)))

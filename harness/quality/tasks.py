@@ -18,7 +18,10 @@ import numpy as np
 from harness.errors import MeekError, UsageError
 from harness.home import meek_home
 
-MC_METRICS = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}, {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}]  # fmt: skip
+MC_METRICS = [
+    {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+    {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True},
+]
 LETTERS = "ABCDEFGHIJ"
 
 

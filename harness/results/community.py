@@ -31,32 +31,70 @@ class Table:
 LLAMA_CPP = "ggml-org/llama.cpp"
 KYUZ0 = "kyuz0/amd-strix-halo-toolboxes"
 TABLES = [
-    Table("llama-cpp-benches/dgx-spark_b6918.csv", "dgx-spark", dt.date(2025, 11, 2),
-          f"{LLAMA_CPP} @ 4c7e9893c4ca, benches/dgx-spark.md, build 2f68ce7cf (6918)"),
-    Table("llama-cpp-benches/dgx-spark_b7941.csv", "dgx-spark", dt.date(2026, 2, 5),
-          f"{LLAMA_CPP} benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941), read from lzptouch/llama.cpp @ 0b3d966f1855"),
-    Table("llama-cpp-benches/nemotron-dgx-spark_b8268.csv", "dgx-spark", dt.date(2026, 3, 6),
-          f"{LLAMA_CPP} benches/nemotron/nemotron-dgx-spark.md, build 04a65daab (8268), read from zommiommy/llama.cpp @ 04e8f3e11a66"),
-    Table("strix-halo-kyuz0/results_flat.csv", "ryzen-ai-max-395", dt.date(2026, 5, 18),
-          f"{KYUZ0} docs/results.json @ 08aa7bc026cb (generated 2026-05-18)"),
-    Table("strix-halo-kyuz0/results_2025-12-05_flat.csv", "ryzen-ai-max-395", dt.date(2025, 12, 5),
-          f"{KYUZ0} docs/results.json @ 7584a31548ee (2025-12-05)"),
-]  # fmt: skip
+    Table(
+        "llama-cpp-benches/dgx-spark_b6918.csv",
+        "dgx-spark",
+        dt.date(2025, 11, 2),
+        f"{LLAMA_CPP} @ 4c7e9893c4ca, benches/dgx-spark.md, build 2f68ce7cf (6918)",
+    ),
+    Table(
+        "llama-cpp-benches/dgx-spark_b7941.csv",
+        "dgx-spark",
+        dt.date(2026, 2, 5),
+        f"{LLAMA_CPP} benches/dgx-spark/dgx-spark.md, build 11fb327bf (7941), read from lzptouch/llama.cpp @ 0b3d966f1855",
+    ),
+    Table(
+        "llama-cpp-benches/nemotron-dgx-spark_b8268.csv",
+        "dgx-spark",
+        dt.date(2026, 3, 6),
+        f"{LLAMA_CPP} benches/nemotron/nemotron-dgx-spark.md, build 04a65daab (8268), read from zommiommy/llama.cpp @ 04e8f3e11a66",
+    ),
+    Table(
+        "strix-halo-kyuz0/results_flat.csv",
+        "ryzen-ai-max-395",
+        dt.date(2026, 5, 18),
+        f"{KYUZ0} docs/results.json @ 08aa7bc026cb (generated 2026-05-18)",
+    ),
+    Table(
+        "strix-halo-kyuz0/results_2025-12-05_flat.csv",
+        "ryzen-ai-max-395",
+        dt.date(2025, 12, 5),
+        f"{KYUZ0} docs/results.json @ 7584a31548ee (2025-12-05)",
+    ),
+]
 DEPTH_CAMPAIGNS = [
-    Table("strix-halo-kyuz0/ryzen-ai-halo_depth.csv", "ryzen-ai-max-395", dt.date(2026, 7, 12),
-          f"{KYUZ0} docs/ryzen-ai-halo-results.json @ a7c71e919172"),
-    Table("strix-halo-kyuz0/toolbox-performance_depth.csv", "ryzen-ai-max-395", dt.date(2026, 8, 7),
-          f"{KYUZ0} docs/toolbox-performance-results.json @ 6e10045d382f"),
-]  # fmt: skip
-GEERLING = Table("geerlingguy-ai-benchmarks/readme_findings.csv", "", dt.date(2025, 12, 18),
-                 "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md findings tables (each run names its issue or PR)")
+    Table(
+        "strix-halo-kyuz0/ryzen-ai-halo_depth.csv",
+        "ryzen-ai-max-395",
+        dt.date(2026, 7, 12),
+        f"{KYUZ0} docs/ryzen-ai-halo-results.json @ a7c71e919172",
+    ),
+    Table(
+        "strix-halo-kyuz0/toolbox-performance_depth.csv",
+        "ryzen-ai-max-395",
+        dt.date(2026, 8, 7),
+        f"{KYUZ0} docs/toolbox-performance-results.json @ 6e10045d382f",
+    ),
+]
+GEERLING = Table(
+    "geerlingguy-ai-benchmarks/readme_findings.csv",
+    "",
+    dt.date(2025, 12, 18),
+    "geerlingguy/ai-benchmarks @ bdf94413f5f2, README.md findings tables (each run names its issue or PR)",
+)
 # The copies named in the CSV's copy_source say when they were read: index-file-id 58562324721 "sourceAccessedAt
 # 2026-08-12", 70200890968 "Research date: 2026-09-26", 71248589943 an "as of 2026-09-30" lineup. Every row was on its
 # scoreboard by the latest of them.
-SCOREBOARD = Table("llama-cpp-scoreboards/llama2-7b-q4_0_scoreboards.csv", "", dt.date(2026, 9, 30),
-                   "rows of ggml-org/llama.cpp discussions 15013, 15021, 10879 as copied in shared/data/community")
-LOCALSCORE = ("localscore/localscore_results.tsv",
-              "d893a/localscore-insights @ a4f81747b3e6, assets/localscore_results.tsv (scraped from https://www.localscore.ai)")  # fmt: skip
+SCOREBOARD = Table(
+    "llama-cpp-scoreboards/llama2-7b-q4_0_scoreboards.csv",
+    "",
+    dt.date(2026, 9, 30),
+    "rows of ggml-org/llama.cpp discussions 15013, 15021, 10879 as copied in shared/data/community",
+)
+LOCALSCORE = (
+    "localscore/localscore_results.tsv",
+    "d893a/localscore-insights @ a4f81747b3e6, assets/localscore_results.tsv (scraped from https://www.localscore.ai)",
+)
 
 
 def regenerate(data: Path, results_dir: Path, out: Output) -> int:
@@ -65,8 +103,8 @@ def regenerate(data: Path, results_dir: Path, out: Output) -> int:
     from harness.results.import_localscore import import_tsv
     from harness.results.import_scoreboard import import_scoreboard
     from harness.results.import_tables import import_depth_csv, import_table
-    from harness.results.submit import write_imported
     from harness.results.store import check_results_dir
+    from harness.results.submit import write_imported
 
     if not data.is_dir():
         out.error(f"{data}: no community data folder (../shared/data/community)")

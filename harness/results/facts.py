@@ -3,8 +3,8 @@ weight bytes each generated token reads (what the bandwidth bound and compare's 
 
 from __future__ import annotations
 
-from harness.catalogue.models import CatalogModel
 from harness.catalogue.hardware import Device, device_for_machine
+from harness.catalogue.models import CatalogModel
 from harness.results.schema import BenchResult, Machine, Run, ServingPoint
 
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.version import __version__
-from harness.catalogue.models import load_catalog
 from harness.catalogue.hardware import Device, find_device
+from harness.catalogue.models import load_catalog
 from harness.results.import_llama_bench import Imported
 from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, PowerReading, Protocol, Run, new_result
+from harness.version import __version__
 
 TEST = "geerling eval rate (lengths not stated)"
 # README section -> (Ollama tag, the catalogue id of the model Ollama serves under it at its default quant, or None)
@@ -80,24 +80,58 @@ def _machine(system: str, device: Device, runtime: str) -> Machine:
     slug = "-".join(re.findall(r"[a-z0-9]+", device.id))[:40]
     digest = hashlib.sha256(f"{system}|{runtime}".encode()).hexdigest()[:6]
     reported = device.match[0]  # the name software reports for it, so the record maps back onto this device
-    gpus = [] if device.kind == "cpu" else [Gpu(vendor=device.vendor, name=reported, unified_memory=device.kind == "unified",
-                                                 memory_bytes=int((device.memory_gb or 0) * 2**30) or None)]  # fmt: skip
+    gpus = (
+        []
+        if device.kind == "cpu"
+        else [
+            Gpu(
+                vendor=device.vendor,
+                name=reported,
+                unified_memory=device.kind == "unified",
+                memory_bytes=int((device.memory_gb or 0) * 2**30) or None,
+            )
+        ]
+    )
     return Machine(
-        machine_id=f"{slug}-geerling-{digest}", cpu=Cpu(model=(reported if device.kind != "gpu" else system)[:200],
-                                                        arch="unknown", simd=[]),
-        memory_bytes=None, gpus=gpus, unified_memory=device.kind == "unified", os={"system": system[:40]},
-        python="unknown", harness_version=__version__, llama_cpp=LlamaBuild(backends=[runtime]),
-    )  # fmt: skip
+        machine_id=f"{slug}-geerling-{digest}",
+        cpu=Cpu(model=(reported if device.kind != "gpu" else system)[:200], arch="unknown", simd=[]),
+        memory_bytes=None,
+        gpus=gpus,
+        unified_memory=device.kind == "unified",
+        os={"system": system[:40]},
+        python="unknown",
+        harness_version=__version__,
+        llama_cpp=LlamaBuild(backends=[runtime]),
+    )
 
 
 def _run(row: dict[str, str]) -> Run:
     rate = float(row["eval_rate_tps"])
     power = []
     if (row.get("power_peak_w") or "").strip():
-        power = [PowerReading(source="wall meter, as published", kind="wall, peak (not an average)",
-                              avg_w=float(row["power_peak_w"]), energy_j=0.0, seconds=0.0)]  # fmt: skip
-    return Run(test=TEST, n_prompt=0, n_gen=1, n_depth=0, n_threads=None, n_ctx=1, settings=None, summary_only=True,
-               avg_ts=rate, stddev_ts=0.0, power=power, timing_source=f"Geerling README row: {row['details_link']}"[:200])  # fmt: skip
+        power = [
+            PowerReading(
+                source="wall meter, as published",
+                kind="wall, peak (not an average)",
+                avg_w=float(row["power_peak_w"]),
+                energy_j=0.0,
+                seconds=0.0,
+            )
+        ]
+    return Run(
+        test=TEST,
+        n_prompt=0,
+        n_gen=1,
+        n_depth=0,
+        n_threads=None,
+        n_ctx=1,
+        settings=None,
+        summary_only=True,
+        avg_ts=rate,
+        stddev_ts=0.0,
+        power=power,
+        timing_source=f"Geerling README row: {row['details_link']}"[:200],
+    )
 
 
 def results_from_findings(text: str, date: dt.date, source: str, name: str) -> Imported:
@@ -120,13 +154,22 @@ def results_from_findings(text: str, date: dt.date, source: str, name: str) -> I
         key = (system, section, runtime)
         if key not in groups:
             entry = load_catalog().get(catalogue_id) if catalogue_id else None
-            model = ModelInfo(id=catalogue_id, label=catalogue_id or tag, file_name=f"ollama {tag}",
-                              quant=entry.quant if entry else None,
-                              description=f"Ollama's {tag} at its default quant (not the catalogue's file)")  # fmt: skip
-            protocol = Protocol(backend="llama-bench" if vulkan else "ollama", repetitions=None, warmup=False, seed=0,
-                                timing="published eval rate (Ollama obench.sh, or llama.cpp on Vulkan); no raw samples",
-                                imported_from=f"Geerling findings, {'llama.cpp Vulkan' if vulkan else 'runtime not stated'}, {name}",
-                                source=source[:500])  # fmt: skip
+            model = ModelInfo(
+                id=catalogue_id,
+                label=catalogue_id or tag,
+                file_name=f"ollama {tag}",
+                quant=entry.quant if entry else None,
+                description=f"Ollama's {tag} at its default quant (not the catalogue's file)",
+            )
+            protocol = Protocol(
+                backend="llama-bench" if vulkan else "ollama",
+                repetitions=None,
+                warmup=False,
+                seed=0,
+                timing="published eval rate (Ollama obench.sh, or llama.cpp on Vulkan); no raw samples",
+                imported_from=f"Geerling findings, {'llama.cpp Vulkan' if vulkan else 'runtime not stated'}, {name}",
+                source=source[:500],
+            )
             groups[key] = new_result(_machine(system, device, runtime), model, protocol, status="complete", created_utc=created)
         groups[key].runs.append(run)
     return imported.keep_valid(groups.values(), name)

@@ -18,15 +18,26 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.version import __version__
+from harness.catalogue.hardware import find_device, vendor_of
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.catalogue.hardware import find_device, vendor_of
-from harness.results.schema import TestShape
-from harness.results.stats import summarize
 from harness.results.reading import MAX_FILE_BYTES, read_text
-from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
+from harness.results.schema import (
+    BenchResult,
+    Cpu,
+    Gpu,
+    LlamaBuild,
+    Machine,
+    ModelInfo,
+    Protocol,
+    Run,
+    Settings,
+    TestShape,
+    new_result,
+)
+from harness.results.stats import summarize
 from harness.results.store import safe_name
+from harness.version import __version__
 
 if TYPE_CHECKING:
     from harness.results.validate import Validator
@@ -99,7 +110,9 @@ def read_records(path: Path) -> tuple[list[dict], str]:
 
 def quant_of(model_type: str) -> str | None:
     """'llama 8B Q4_K - Medium' -> 'Q4_K_M'; 'llama 256M Q4_1' -> 'Q4_1' (llama.cpp's file-type names)."""
-    match = re.search(r"\b((?:I?Q\d\w*|F16|BF16|F32|MXFP4))(?: MoE)?(?: - (Small|Medium|Large|Extra Small|XS|XXS))?\s*$", model_type)
+    match = re.search(
+        r"\b((?:I?Q\d\w*|F16|BF16|F32|MXFP4))(?: MoE)?(?: - (Small|Medium|Large|Extra Small|XS|XXS))?\s*$", model_type
+    )
     if not match:
         return None
     size = {"Small": "S", "Medium": "M", "Large": "L", "Extra Small": "XS"}.get(match.group(2) or "", match.group(2) or "")
@@ -244,4 +257,3 @@ def validated(result: BenchResult, source_name: str, validator: Validator | None
         return "markup, script, control or text-direction characters in a string"
     report = (validator or Validator()).check_document(document, text, FileReport(Path(source_name)))
     return "; ".join(report.failures) or None
-

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.version import __version__
-from harness.catalogue.models import CatalogModel, load_catalog
 from harness.catalogue.hardware import find_device, vendor_of
+from harness.catalogue.models import CatalogModel, load_catalog
 from harness.results.import_llama_bench import Imported, quant_of
 from harness.results.import_tables import catalogue_model
 from harness.results.reading import read_text
 from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Vendor, new_result
+from harness.version import __version__
 
 SHAPES = [(1024, 16), (4096, 256), (2048, 256), (2048, 768), (1024, 1024), (1280, 3072), (384, 1152), (64, 1024), (16, 1536)]
 MEAN_PROMPT = round(sum(p for p, _ in SHAPES) / len(SHAPES))
@@ -31,8 +31,11 @@ MEAN_GEN = round(sum(g for _, g in SHAPES) / len(SHAPES))
 MAX_CTX = max(p + g for p, g in SHAPES)
 PP_TEST, TG_TEST = "localscore pp (9-shape avg)", "localscore tg (9-shape avg)"
 # LocalScore's three standard models, by the names it shows (it labels the 1B as 1500 M parameters).
-STANDARD = {"Llama 3.2 1B Instruct": "llama-3.2-1b-q4_k_m", "Meta Llama 3.1 8B Instruct": "llama-3.1-8b-q4_k_m",
-            "Qwen2.5 14B Instruct": "qwen2.5-14b-q4_k_m"}  # fmt: skip
+STANDARD = {
+    "Llama 3.2 1B Instruct": "llama-3.2-1b-q4_k_m",
+    "Meta Llama 3.1 8B Instruct": "llama-3.1-8b-q4_k_m",
+    "Qwen2.5 14B Instruct": "qwen2.5-14b-q4_k_m",
+}
 
 
 def _model(row: dict[str, str], models: list[CatalogModel]) -> ModelInfo:
@@ -41,9 +44,15 @@ def _model(row: dict[str, str], models: list[CatalogModel]) -> ModelInfo:
     by_id = {m.id: m for m in models}
     entry = by_id.get(STANDARD.get(row["model_name"], "")) if quant == "Q4_K_M" else None
     entry = entry or catalogue_model(row["model_name"], params_b, quant, models)
-    return ModelInfo(id=entry.id if entry else None, label=entry.id if entry else row["model_name"][:200],
-                     file_name=row["model_name"][:300], quant=quant, n_params=int(params_b * 1e9) if params_b else None,
-                     file_size_bytes=entry.file_size_bytes if entry else None, name=row["model_name"][:200])  # fmt: skip
+    return ModelInfo(
+        id=entry.id if entry else None,
+        label=entry.id if entry else row["model_name"][:200],
+        file_name=row["model_name"][:300],
+        quant=quant,
+        n_params=int(params_b * 1e9) if params_b else None,
+        file_size_bytes=entry.file_size_bytes if entry else None,
+        name=row["model_name"][:200],
+    )
 
 
 def _machine(row: dict[str, str]) -> Machine:
@@ -56,26 +65,59 @@ def _machine(row: dict[str, str]) -> Machine:
     if row["accel_type"] == "GPU":
         vendor: Vendor = device.vendor if device else vendor_of(accel)
         vram = float(row["accel_ram"]) * 1e9 if row.get("accel_ram") else None
-        gpus = [Gpu(vendor=vendor, name=accel[:200], memory_bytes=int(vram) if vram else None,
-                    unified_memory=bool(device and device.kind == "unified") or vendor == "apple")]  # fmt: skip
+        gpus = [
+            Gpu(
+                vendor=vendor,
+                name=accel[:200],
+                memory_bytes=int(vram) if vram else None,
+                unified_memory=bool(device and device.kind == "unified") or vendor == "apple",
+            )
+        ]
     return Machine(
-        machine_id=f"{slug}-localscore-{digest}", cpu=Cpu(model=(cpu or accel)[:200], arch="unknown", simd=[]),
-        memory_bytes=int(ram) if ram else None, gpus=gpus, unified_memory=bool(gpus and gpus[0].unified_memory),
-        os={"system": row.get("system_os", "")[:40]}, python="unknown", harness_version=__version__,
+        machine_id=f"{slug}-localscore-{digest}",
+        cpu=Cpu(model=(cpu or accel)[:200], arch="unknown", simd=[]),
+        memory_bytes=int(ram) if ram else None,
+        gpus=gpus,
+        unified_memory=bool(gpus and gpus[0].unified_memory),
+        os={"system": row.get("system_os", "")[:40]},
+        python="unknown",
+        harness_version=__version__,
         llama_cpp=LlamaBuild(backends=["CPU" if row["accel_type"] == "CPU" else "GPU"]),
-    )  # fmt: skip
+    )
 
 
 def _runs(row: dict[str, str]) -> list[Run]:
     where = f"LocalScore result {row['test_num']}: average over its 9 (prompt, generation) shapes"
     ttft_ms = float(row["ttft"]) if row.get("ttft") and row.get("ttft_unit") == "ms" else None
     return [
-        Run(test=PP_TEST, n_prompt=MEAN_PROMPT, n_gen=0, n_depth=0, n_threads=None, n_ctx=MAX_CTX, settings=None,
-            summary_only=True, avg_ts=float(row["prompt_tps"]), stddev_ts=0.0, timing_source=where,
-            ttft_ns=[int(ttft_ms * 1e6)] if ttft_ms else []),
-        Run(test=TG_TEST, n_prompt=0, n_gen=MEAN_GEN, n_depth=0, n_threads=None, n_ctx=MAX_CTX, settings=None,
-            summary_only=True, avg_ts=float(row["gen_tps"]), stddev_ts=0.0, timing_source=where),
-    ]  # fmt: skip
+        Run(
+            test=PP_TEST,
+            n_prompt=MEAN_PROMPT,
+            n_gen=0,
+            n_depth=0,
+            n_threads=None,
+            n_ctx=MAX_CTX,
+            settings=None,
+            summary_only=True,
+            avg_ts=float(row["prompt_tps"]),
+            stddev_ts=0.0,
+            timing_source=where,
+            ttft_ns=[int(ttft_ms * 1e6)] if ttft_ms else [],
+        ),
+        Run(
+            test=TG_TEST,
+            n_prompt=0,
+            n_gen=MEAN_GEN,
+            n_depth=0,
+            n_threads=None,
+            n_ctx=MAX_CTX,
+            settings=None,
+            summary_only=True,
+            avg_ts=float(row["gen_tps"]),
+            stddev_ts=0.0,
+            timing_source=where,
+        ),
+    ]
 
 
 def results_from_tsv(text: str, source: str, name: str) -> Imported:
@@ -90,9 +132,15 @@ def results_from_tsv(text: str, source: str, name: str) -> Imported:
             created = dt.datetime.strptime(row["test_date"], "%Y.%m.%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
             key = (row["accel_name"], row["system_cpu"], row["model_name"], row["model_quant"])
             if key not in groups:
-                protocol = Protocol(backend="localscore", repetitions=None, warmup=True, seed=0,
-                                    timing="LocalScore's published averages over its 9 test shapes (no raw samples)",
-                                    imported_from=f"LocalScore leaderboard, {name}"[:300], source=source[:500])  # fmt: skip
+                protocol = Protocol(
+                    backend="localscore",
+                    repetitions=None,
+                    warmup=True,
+                    seed=0,
+                    timing="LocalScore's published averages over its 9 test shapes (no raw samples)",
+                    imported_from=f"LocalScore leaderboard, {name}"[:300],
+                    source=source[:500],
+                )
                 groups[key] = new_result(_machine(row), _model(row, models), protocol, status="complete", created_utc=created)
         except (ValidationError, ValueError, KeyError, TypeError) as error:
             imported.skipped.append(f"result {number}: {str(error).splitlines()[0]}")

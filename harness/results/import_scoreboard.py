@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.catalogue.hardware import Device, find_device, load_hardware
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.catalogue.hardware import Device, find_device, load_hardware
 from harness.results.import_llama_bench import Imported
 from harness.results.import_tables import _machine
 from harness.results.reading import read_text
@@ -48,9 +48,12 @@ UNPLACEABLE = {
 }
 # Published names the table's patterns do not reach, placed by hand with what the row leaves open (said in the source).
 PLACED = {
-    "nvidia tesla v100 32 gb": ("tesla-v100-sxm2-32gb", "form factor not published: placed on the V100 SXM2 32 GB; the "
-                                "V100 PCIe 32 GB has the same memory and 900 GB/s (250 W, not 300 W)"),
-}  # fmt: skip
+    "nvidia tesla v100 32 gb": (
+        "tesla-v100-sxm2-32gb",
+        "form factor not published: placed on the V100 SXM2 32 GB; the "
+        "V100 PCIe 32 GB has the same memory and 900 GB/s (250 W, not 300 W)",
+    ),
+}
 
 
 def scoreboard_rows(text: str) -> list[dict[str, str]]:
@@ -91,11 +94,26 @@ def _runs(row: dict[str, str]) -> list[Run]:
     for test, n_prompt, n_gen in TESTS:
         mean = _rate(row, f"{test}_tps")
         spread = (row.get(f"{test}_std") or "").strip()
-        timing = "scoreboard row: llama-bench mean ± sd of its repetitions" if spread else \
-            "scoreboard row: llama-bench mean; no sd published (0 recorded)"  # fmt: skip
-        runs.append(Run(test=test, n_prompt=n_prompt, n_gen=n_gen, n_depth=0, n_threads=None, n_ctx=n_prompt + n_gen,
-                        settings=SETTINGS, summary_only=True, avg_ts=mean, stddev_ts=float(spread) if spread else 0.0,
-                        timing_source=timing))  # fmt: skip
+        timing = (
+            "scoreboard row: llama-bench mean ± sd of its repetitions"
+            if spread
+            else "scoreboard row: llama-bench mean; no sd published (0 recorded)"
+        )
+        runs.append(
+            Run(
+                test=test,
+                n_prompt=n_prompt,
+                n_gen=n_gen,
+                n_depth=0,
+                n_threads=None,
+                n_ctx=n_prompt + n_gen,
+                settings=SETTINGS,
+                summary_only=True,
+                avg_ts=mean,
+                stddev_ts=float(spread) if spread else 0.0,
+                timing_source=timing,
+            )
+        )
     return runs
 
 
@@ -117,8 +135,14 @@ def results_from_scoreboard(text: str, date: dt.date, source: str, name: str) ->
     if entry is None:  # a user's models.yaml cannot remove a shipped entry; this guards a broken install
         raise MeekError(f"the model catalogue has no {MODEL_ID}: the scoreboards' model")
     file_name = entry.source.hf_file or "llama-2-7b.Q4_0.gguf"
-    model = ModelInfo(id=MODEL_ID, label=MODEL_ID, file_name=file_name, quant=entry.quant,
-                      n_params=int(entry.params_total_b * 1e9), source=f"{entry.source.hf_repo} {file_name}")  # fmt: skip
+    model = ModelInfo(
+        id=MODEL_ID,
+        label=MODEL_ID,
+        file_name=file_name,
+        quant=entry.quant,
+        n_params=int(entry.params_total_b * 1e9),
+        source=f"{entry.source.hf_repo} {file_name}",
+    )
     created = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
     imported, results = Imported(), []
     for number, row in enumerate(scoreboard_rows(text), 2):  # numbered as lines of the file
@@ -137,10 +161,15 @@ def results_from_scoreboard(text: str, date: dt.date, source: str, name: str) ->
         details = [url or board, f"device as published: {published}", f"row from {(row.get('copy_source') or '').strip()}"]
         details += [f"note: {note}" for note in [(row.get("note") or "").strip()] if note]
         details += [assumed] if assumed else []
-        protocol = Protocol(backend="llama-bench", repetitions=None, warmup=True, seed=0,
-                            timing="published scoreboard row (llama-bench mean ± sd; no raw samples)",
-                            imported_from=f"{board}, {backend}, build {build or 'not given'}"[:300],
-                            source="; ".join([*details, source])[:500])  # fmt: skip
+        protocol = Protocol(
+            backend="llama-bench",
+            repetitions=None,
+            warmup=True,
+            seed=0,
+            timing="published scoreboard row (llama-bench mean ± sd; no raw samples)",
+            imported_from=f"{board}, {backend}, build {build or 'not given'}"[:300],
+            source="; ".join([*details, source])[:500],
+        )
         machine = _machine(device, backend, build, f"{board}|{published}|{build}|{row.get('copy_source', '')}")
         result = new_result(machine, model, protocol, status="complete", created_utc=created)
         result.runs.extend(runs)

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.version import __version__
+from harness.catalogue.hardware import Device, load_hardware
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import UsageError
-from harness.catalogue.hardware import Device, load_hardware
 from harness.results.import_llama_bench import Imported, quant_of
 from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
+from harness.version import __version__
 
 TEST = re.compile(r"^(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?$")
 MEAN_SD = re.compile(r"^\s*([\d.]+)\s*(?:±\s*([\d.]+))?\s*$")
@@ -65,25 +65,54 @@ def _run(row: dict[str, str]) -> Run | None:
         return None
     flash = str(row.get("fa", "")).strip().lower()
     settings = Settings(
-        n_gpu_layers=int(row.get("ngl") or 99 if "ngl" in row else -1), n_batch=int(row.get("n_batch") or 2048),
-        n_ubatch=int(row.get("n_ubatch") or 512), flash_attn=1 if flash in ("1", "true") else 0 if flash in ("0", "false") else -1,
-        type_k=row.get("type_k") or "f16", type_v=row.get("type_v") or "f16",
-    )  # fmt: skip
-    return Run(test=test, n_prompt=n_prompt, n_gen=n_gen, n_depth=n_depth, n_threads=int(row["threads"]) if row.get("threads") else None,
-               n_ctx=n_prompt + n_gen + n_depth, settings=settings, summary_only=True, avg_ts=float(rate),
-               stddev_ts=float(spread), timing_source="published llama-bench table: mean ± sd of its repetitions")  # fmt: skip
+        n_gpu_layers=int(row.get("ngl") or 99 if "ngl" in row else -1),
+        n_batch=int(row.get("n_batch") or 2048),
+        n_ubatch=int(row.get("n_ubatch") or 512),
+        flash_attn=1 if flash in ("1", "true") else 0 if flash in ("0", "false") else -1,
+        type_k=row.get("type_k") or "f16",
+        type_v=row.get("type_v") or "f16",
+    )
+    return Run(
+        test=test,
+        n_prompt=n_prompt,
+        n_gen=n_gen,
+        n_depth=n_depth,
+        n_threads=int(row["threads"]) if row.get("threads") else None,
+        n_ctx=n_prompt + n_gen + n_depth,
+        settings=settings,
+        summary_only=True,
+        avg_ts=float(rate),
+        stddev_ts=float(spread),
+        timing_source="published llama-bench table: mean ± sd of its repetitions",
+    )
 
 
 def _machine(device: Device, backend: str, build: str, source: str) -> Machine:
     digest = hashlib.sha256(f"{device.id}|{backend}|{source}".encode()).hexdigest()[:6]
     reported = device.match[0]  # the name software reports for it, so the record maps back onto this device
-    gpus = [] if device.kind == "cpu" else [Gpu(vendor=device.vendor, name=reported, unified_memory=device.kind == "unified",
-                                                 memory_bytes=int((device.memory_gb or 0) * 2**30) or None)]  # fmt: skip
+    gpus = (
+        []
+        if device.kind == "cpu"
+        else [
+            Gpu(
+                vendor=device.vendor,
+                name=reported,
+                unified_memory=device.kind == "unified",
+                memory_bytes=int((device.memory_gb or 0) * 2**30) or None,
+            )
+        ]
+    )
     return Machine(
-        machine_id=f"{device.id}-imported-{digest}"[:80], cpu=Cpu(model=reported, arch="unknown", simd=[]), memory_bytes=None,
-        gpus=gpus, unified_memory=device.kind == "unified", os={}, python="unknown", harness_version=__version__,
+        machine_id=f"{device.id}-imported-{digest}"[:80],
+        cpu=Cpu(model=reported, arch="unknown", simd=[]),
+        memory_bytes=None,
+        gpus=gpus,
+        unified_memory=device.kind == "unified",
+        os={},
+        python="unknown",
+        harness_version=__version__,
         llama_cpp=LlamaBuild(commit=build or None, backends=[b for b in re.split(r"[,\s]+", backend) if b][:16] or ["unknown"]),
-    )  # fmt: skip
+    )
 
 
 def results_from_table(text: str, device_id: str, date: dt.date, source: str, name: str) -> Imported:
@@ -117,15 +146,31 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
             quant = (row.get("quant") or quant_of(label) or quant_of(row.get("model", "")) or "").upper() or None
             size_gib = _number(row.get("file_size_gib") or row.get("size"))
             entry = catalogue_model(label, params, quant, models)
-            model = ModelInfo(id=entry.id if entry else None, label=entry.id if entry else label[:200], file_name=label[:300],
-                              file_size_bytes=int(size_gib * 2**30) if size_gib else None, quant=quant,
-                              n_params=int(params * 1e9) if params else None, description=row.get("model", "")[:200] or None)  # fmt: skip
-            protocol = Protocol(backend="llama-bench", repetitions=None, warmup=True, seed=0,
-                                timing="published llama-bench table (mean ± sd; no raw samples)",
-                                imported_from=f"llama-bench table, {backend}, build {build or 'unknown'}, {name}"[:300],
-                                source=source[:500])  # fmt: skip
-            groups[key] = new_result(_machine(device, row.get("backend") or backend, build, source), model, protocol,
-                                     status="complete", created_utc=created)  # fmt: skip
+            model = ModelInfo(
+                id=entry.id if entry else None,
+                label=entry.id if entry else label[:200],
+                file_name=label[:300],
+                file_size_bytes=int(size_gib * 2**30) if size_gib else None,
+                quant=quant,
+                n_params=int(params * 1e9) if params else None,
+                description=row.get("model", "")[:200] or None,
+            )
+            protocol = Protocol(
+                backend="llama-bench",
+                repetitions=None,
+                warmup=True,
+                seed=0,
+                timing="published llama-bench table (mean ± sd; no raw samples)",
+                imported_from=f"llama-bench table, {backend}, build {build or 'unknown'}, {name}"[:300],
+                source=source[:500],
+            )
+            groups[key] = new_result(
+                _machine(device, row.get("backend") or backend, build, source),
+                model,
+                protocol,
+                status="complete",
+                created_utc=created,
+            )
         groups[key].runs.append(run)
     return imported.keep_valid(groups.values(), name)
 
@@ -144,12 +189,21 @@ def _depth_run(row: dict[str, str]) -> Run:
     tokens = n_prompt + n_gen
     samples_ns = [max(1, round(tokens / rate * 1e9)) for rate in rates]
     test = f"pp{n_prompt}" if n_prompt else f"tg{n_gen}"
-    settings = Settings(n_gpu_layers=-1, n_batch=int(row["batch"]), n_ubatch=int(row["ubatch"]), flash_attn=-1,
-                        type_k="f16", type_v="f16")  # the campaign states neither: llama-bench's defaults
-    return Run(test=f"{test} @ d{depth}" if depth else test, n_prompt=n_prompt, n_gen=n_gen, n_depth=depth, n_threads=None,
-               n_ctx=depth + tokens, settings=settings, samples_ns=samples_ns,
-               timing_source="published llama-bench repetitions (t/s each)",
-               **{k: v for k, v in summarize(tokens, samples_ns).items()})  # fmt: skip
+    settings = Settings(
+        n_gpu_layers=-1, n_batch=int(row["batch"]), n_ubatch=int(row["ubatch"]), flash_attn=-1, type_k="f16", type_v="f16"
+    )  # the campaign states neither: llama-bench's defaults
+    return Run(
+        test=f"{test} @ d{depth}" if depth else test,
+        n_prompt=n_prompt,
+        n_gen=n_gen,
+        n_depth=depth,
+        n_threads=None,
+        n_ctx=depth + tokens,
+        settings=settings,
+        samples_ns=samples_ns,
+        timing_source="published llama-bench repetitions (t/s each)",
+        **{k: v for k, v in summarize(tokens, samples_ns).items()},
+    )
 
 
 def results_from_depth_csv(text: str, device_id: str, date: dt.date, source: str, name: str) -> Imported:
@@ -169,15 +223,29 @@ def results_from_depth_csv(text: str, device_id: str, date: dt.date, source: str
         if key not in groups:
             quant = (row.get("quant") or quant_of(row["model"]) or "").upper() or None
             entry = next((m for m in models if m.source.hf_file and Path(m.source.hf_file).stem == row["model"]), None)
-            model = ModelInfo(id=entry.id if entry else None, label=entry.id if entry else row["model"][:200],
-                              file_name=(row.get("model_source") or row["model"])[:300], quant=quant)  # fmt: skip
+            model = ModelInfo(
+                id=entry.id if entry else None,
+                label=entry.id if entry else row["model"][:200],
+                file_name=(row.get("model_source") or row["model"])[:300],
+                quant=quant,
+            )
             runtime = "Vulkan" if "vulkan" in setup.lower() else "ROCm" if "rocm" in setup.lower() else setup
-            protocol = Protocol(backend="llama-bench", repetitions=len(run.samples_ns), warmup=True, seed=0,
-                                timing="published llama-bench repetitions of a depth campaign",
-                                imported_from=f"depth campaign, {setup}, profile {profile}, build {row['build_commit']}, {name}"[:300],
-                                source=source[:500])  # fmt: skip
-            groups[key] = new_result(_machine(device, runtime, row["build_commit"], f"{source}|{setup}|{profile}"), model,
-                                     protocol, status="complete", created_utc=created)  # fmt: skip
+            protocol = Protocol(
+                backend="llama-bench",
+                repetitions=len(run.samples_ns),
+                warmup=True,
+                seed=0,
+                timing="published llama-bench repetitions of a depth campaign",
+                imported_from=f"depth campaign, {setup}, profile {profile}, build {row['build_commit']}, {name}"[:300],
+                source=source[:500],
+            )
+            groups[key] = new_result(
+                _machine(device, runtime, row["build_commit"], f"{source}|{setup}|{profile}"),
+                model,
+                protocol,
+                status="complete",
+                created_utc=created,
+            )
         groups[key].runs.append(run)
     return imported.keep_valid(groups.values(), name)
 

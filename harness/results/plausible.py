@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.catalogue.models import CatalogModel
 from harness.catalogue.hardware import max_bandwidth_gbs
+from harness.catalogue.models import CatalogModel
 from harness.results.facts import device_of, offloaded
 from harness.results.schema import BenchResult
 
@@ -107,14 +107,19 @@ def serving_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
         label = f"serving B={point.n_parallel} pp{point.n_prompt}+tg{point.n_gen}"
         steps = point.s_tg / point.n_parallel
         if steps * facts.bytes_per_token / 1e9 > limit * MARGIN:
-            problems.append(f"{label}: {point.s_tg:.1f} t/s over {point.n_parallel} streams is {steps:.1f} steps/s x "
-                            f"{facts.bytes_per_token / 1e9:.2f} GB, beyond {what}'s {limit:.0f} GB/s")  # fmt: skip
+            problems.append(
+                f"{label}: {point.s_tg:.1f} t/s over {point.n_parallel} streams is {steps:.1f} steps/s x "
+                f"{facts.bytes_per_token / 1e9:.2f} GB, beyond {what}'s {limit:.0f} GB/s"
+            )
         if point.s_tg * 2 * facts.active_params > PEAK_FLOPS * MARGIN:
-            problems.append(f"{label}: {point.s_tg:,.0f} t/s needs more than the fastest device's {PEAK_FLOPS / 1e12:,.0f} TFLOPS")
+            problems.append(
+                f"{label}: {point.s_tg:,.0f} t/s needs more than the fastest device's {PEAK_FLOPS / 1e12:,.0f} TFLOPS"
+            )
         stream_limit = limit * MARGIN * 1e9 / facts.bytes_per_token  # one stream is bounded as a single-stream run is
         if point.tg_per_stream > stream_limit or (point.mode == "in-process" and point.tg_per_stream > point.s_tg * 1.001):
-            problems.append(f"{label}: {point.tg_per_stream:.1f} t/s per stream is beyond one stream's bound, or above all "
-                            "streams together")  # fmt: skip
+            problems.append(
+                f"{label}: {point.tg_per_stream:.1f} t/s per stream is beyond one stream's bound, or above all streams together"
+            )
         if any(t > MAX_TTFT_NS for t in point.ttft_ns):
             problems.append(f"{label}: a time to first token over an hour")
     return problems
@@ -127,7 +132,9 @@ def score_problems(result: BenchResult) -> list[str]:
             if not 0 <= score.value <= 1:
                 problems.append(f"score {score.task} {score.metric} = {score.value:g}: a proportion is between 0 and 1")
             if score.stderr is not None and score.stderr > 0.5:
-                problems.append(f"score {score.task} {score.metric}: stderr {score.stderr:g} is above 0.5, the most a proportion has")
+                problems.append(
+                    f"score {score.task} {score.metric}: stderr {score.stderr:g} is above 0.5, the most a proportion has"
+                )
         elif abs(score.value) > 1e6:
             problems.append(f"score {score.task} {score.metric} = {score.value:g} is out of any metric's range")
     return problems
@@ -179,6 +186,8 @@ def plausibility(result: BenchResult, model: CatalogModel | None) -> tuple[list[
     machine_failures, warnings = machine_problems(result)
     failures += machine_failures
     if facts.basis == "file" and (result.runs or result.serving):
-        warnings.append("model not in the catalogue: its speed is bounded by the file's own size and parameter count"
-                        + (" (as a possible mixture of experts)" if facts.bytes_per_token < 0.5 * (result.model.file_size_bytes or 0) else ""))
+        warnings.append(
+            "model not in the catalogue: its speed is bounded by the file's own size and parameter count"
+            + (" (as a possible mixture of experts)" if facts.bytes_per_token < 0.5 * (result.model.file_size_bytes or 0) else "")
+        )
     return failures, warnings

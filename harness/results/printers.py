@@ -11,11 +11,42 @@ from pathlib import Path
 from harness.results.schema import BenchResult
 
 FIELDS = [
-    "machine_id", "build_commit", "backends", "model_id", "model_filename", "model_type", "model_quant", "model_sha256", "model_size",
-    "model_n_params", "n_batch", "n_ubatch", "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "repack", "n_prompt",
-    "n_gen", "n_depth", "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts", "ttft_ms",
-    "peak_rss_bytes", "peak_gpu_used_bytes", "unstable", "other_cpu_share", "samples_ns", "samples_ts",
-]  # fmt: skip
+    "machine_id",
+    "build_commit",
+    "backends",
+    "model_id",
+    "model_filename",
+    "model_type",
+    "model_quant",
+    "model_sha256",
+    "model_size",
+    "model_n_params",
+    "n_batch",
+    "n_ubatch",
+    "n_threads",
+    "type_k",
+    "type_v",
+    "n_gpu_layers",
+    "flash_attn",
+    "repack",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+    "test",
+    "test_time",
+    "avg_ns",
+    "stddev_ns",
+    "avg_ts",
+    "stddev_ts",
+    "median_ts",
+    "ttft_ms",
+    "peak_rss_bytes",
+    "peak_gpu_used_bytes",
+    "unstable",
+    "other_cpu_share",
+    "samples_ns",
+    "samples_ts",
+]
 
 
 def rows(results: list[BenchResult]) -> list[dict]:
@@ -62,8 +93,24 @@ def rows(results: list[BenchResult]) -> list[dict]:
     return out
 
 
-SERVING_FIELDS = ["model", "mode", "B", "PP", "TG", "N_KV", "T_PP s", "S_PP t/s", "T_TG s", "S_TG t/s", "T s", "S t/s",
-                  "t/s per stream", "TTFT ms", "peak RSS", "note"]  # fmt: skip  (llama-batched-bench's names)
+SERVING_FIELDS = [
+    "model",
+    "mode",
+    "B",
+    "PP",
+    "TG",
+    "N_KV",
+    "T_PP s",
+    "S_PP t/s",
+    "T_TG s",
+    "S_TG t/s",
+    "T s",
+    "S t/s",
+    "t/s per stream",
+    "TTFT ms",
+    "peak RSS",
+    "note",
+]  # llama-batched-bench's names
 
 
 def serving_rows(results: list[BenchResult]) -> list[dict]:
@@ -75,12 +122,26 @@ def serving_rows(results: list[BenchResult]) -> list[dict]:
         for point in result.serving:
             t_pp = statistics.median(point.t_pp_ns) / 1e9 if point.t_pp_ns else None
             t_tg = statistics.median(point.t_tg_ns) / 1e9 if point.t_tg_ns else None
-            out.append({"model": result.model.id or result.model.label, "mode": point.mode, "B": point.n_parallel,
-                        "PP": point.n_prompt, "TG": point.n_gen, "N_KV": point.n_kv, "T_PP s": t_pp, "S_PP t/s": point.s_pp,
-                        "T_TG s": t_tg, "S_TG t/s": point.s_tg, "T s": (t_pp or 0) + (t_tg or 0) if t_tg else None,
-                        "S t/s": point.s, "t/s per stream": point.tg_per_stream,
-                        "TTFT ms": statistics.median(point.ttft_ns) / 1e6 if point.ttft_ns else None,
-                        "peak RSS": point.peak_rss_bytes, "note": point.note or ""})  # fmt: skip
+            out.append(
+                {
+                    "model": result.model.id or result.model.label,
+                    "mode": point.mode,
+                    "B": point.n_parallel,
+                    "PP": point.n_prompt,
+                    "TG": point.n_gen,
+                    "N_KV": point.n_kv,
+                    "T_PP s": t_pp,
+                    "S_PP t/s": point.s_pp,
+                    "T_TG s": t_tg,
+                    "S_TG t/s": point.s_tg,
+                    "T s": (t_pp or 0) + (t_tg or 0) if t_tg else None,
+                    "S t/s": point.s,
+                    "t/s per stream": point.tg_per_stream,
+                    "TTFT ms": statistics.median(point.ttft_ns) / 1e6 if point.ttft_ns else None,
+                    "peak RSS": point.peak_rss_bytes,
+                    "note": point.note or "",
+                }
+            )
     return out
 
 
@@ -96,11 +157,20 @@ def render_serving(results: list[BenchResult], fmt: str) -> str:
         return buffer.getvalue()
 
     def cell(value) -> str:
-        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) and value < 10 else \
-            f"{value:.1f}" if isinstance(value, float) else str(value)  # fmt: skip
+        return (
+            "-"
+            if value is None
+            else f"{value:.3f}"
+            if isinstance(value, float) and value < 10
+            else f"{value:.1f}"
+            if isinstance(value, float)
+            else str(value)
+        )
 
-    lines = ["| " + " | ".join(SERVING_FIELDS) + " |", "|" + "|".join("---" if c in ("model", "mode", "note") else "---:"
-                                                                     for c in SERVING_FIELDS) + "|"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(SERVING_FIELDS) + " |",
+        "|" + "|".join("---" if c in ("model", "mode", "note") else "---:" for c in SERVING_FIELDS) + "|",
+    ]
     for r in records:
         r = {**r, "peak RSS": _mib(r["peak RSS"])}
         lines.append("| " + " | ".join(cell(r[c]) for c in SERVING_FIELDS) + " |")

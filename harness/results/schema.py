@@ -114,10 +114,12 @@ class Settings(Strict):
     type_k: str = Field(max_length=10)
     type_v: str = Field(max_length=10)
     repack: int | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="llama-bench's --repack: 1 lets llama.cpp repack weights into its extra CPU buffer types (AMX, CPU repack), "
         "0 keeps them plain (llama_model_params.use_extra_bufts); null: not recorded (files before it; llama.cpp's default is 1)",
-    )  # fmt: skip
+    )
 
 
 class Load(Strict):
@@ -172,14 +174,17 @@ class Run(Strict):
     avg_ns: float | None = Field(default=None, ge=0)
     stddev_ns: float | None = Field(default=None, ge=0)
     unstable: list[str] = Field(
-        default=[], max_length=10,
+        default=[],
+        max_length=10,
         description="why the figure should not be trusted at face value (spread, outliers, a busy machine); empty when stable",
-    )  # fmt: skip
+    )
     other_cpu_share: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="share of the machine's CPU capacity other processes took during the timed repetitions (0..1); "
         "null when not measured (imported, a server, or repetitions under 0.5 s)",
-    )  # fmt: skip
+    )
     peak_rss_bytes: Bytes | None = None
     peak_gpu_used_bytes: Bytes | None = None
 
@@ -228,7 +233,9 @@ class ServingPoint(Strict):
     s: float | None = Field(default=None, ge=0, le=1e9, description="S: all tokens / total time (median)")
     tg_per_stream: float = Field(ge=0, le=1e9, description="generation t/s each stream saw (median)")
     tg_per_stream_p10: float | None = Field(default=None, ge=0, le=1e9, description="... its 10th percentile (server)")
-    ttft_ns: list[Nanoseconds] = Field(default=[], max_length=100000, description="time to first token of each sequence or request")
+    ttft_ns: list[Nanoseconds] = Field(
+        default=[], max_length=100000, description="time to first token of each sequence or request"
+    )
     itl: Spread | None = Field(default=None, description="inter-token latency (server)")
     e2e: Spread | None = Field(default=None, description="end-to-end request latency (server)")
     ttft: Spread | None = Field(default=None, description="time to first token percentiles")

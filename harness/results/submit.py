@@ -94,8 +94,10 @@ def post(report: FileReport, url: str, timeout: float = 30) -> str:
     except urllib.error.HTTPError as error:
         if 300 <= error.code < 400:
             where = printable_field(error.headers.get("Location", "elsewhere"))
-            raise MeekError(f"the collector at {url} answered HTTP {error.code} (moved to {where}): the file was not "
-                            "posted; use the address it names") from None  # fmt: skip
+            raise MeekError(
+                f"the collector at {url} answered HTTP {error.code} (moved to {where}): the file was not "
+                "posted; use the address it names"
+            ) from None
         raise MeekError(f"the collector at {url} refused the file: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)

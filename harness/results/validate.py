@@ -157,7 +157,11 @@ class Validator:
             older = isinstance(document.get("schema_version"), int) and document["schema_version"] < SCHEMA_VERSION
             report.failures.append(
                 "no content_sha256: cannot tell whether the file was edited"
-                + (f" (a schema_version {document['schema_version']} file: `meek results upgrade` signs it as the current version)" if older else "")
+                + (
+                    f" (a schema_version {document['schema_version']} file: `meek results upgrade` signs it as the current version)"
+                    if older
+                    else ""
+                )
             )
         elif stored_hash != hashlib.sha256(text.encode()).hexdigest():
             report.failures.append("content_sha256 does not match the content: the file was edited after it was written")
@@ -228,8 +232,10 @@ class Validator:
                 if first is not None:
                     report.failures.append(f"same raw samples as {first.path}, which the record's git history has first: a copy")
                 else:
-                    report.failures.append(f"same raw samples as {others} with other details: one is a copy, and nothing "
-                                           "says which came first, so neither counts")  # fmt: skip
+                    report.failures.append(
+                        f"same raw samples as {others} with other details: one is a copy, and nothing "
+                        "says which came first, so neither counts"
+                    )
         return reports
 
 
@@ -242,8 +248,11 @@ def _added_at(path: Path) -> int | None:
     try:
         completed = subprocess.run(
             ["git", "-C", str(path.parent), "log", "--diff-filter=A", "--format=%ct", "--", path.name],
-            capture_output=True, text=True, timeout=20, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     stamps = [int(line) for line in completed.stdout.split() if line.isdigit()] if completed.returncode == 0 else []

@@ -20,13 +20,17 @@ import pandas as pd
 
 from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
-from harness.catalogue.models import load_catalog
 from harness.catalogue.hardware import vendor_of
+from harness.catalogue.models import load_catalog
 from harness.site.compare_page import COMPARE_BODY, comparison
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = [("index.html", "Leaderboard"), ("compare.html", "Compare two machines"), ("buying.html", "Buying guide"),
-         ("frontier.html", "Frontier")]  # fmt: skip
+PAGES = [
+    ("index.html", "Leaderboard"),
+    ("compare.html", "Compare two machines"),
+    ("buying.html", "Buying guide"),
+    ("frontier.html", "Frontier"),
+]
 
 
 def _number(value) -> float | None:
@@ -78,12 +82,21 @@ def leaderboard(tree: Tree) -> list[dict]:
     tiers = {m.id: m.tier for m in load_catalog().models}
     runs = tree.runs if not tree.runs.empty else tree.runs.assign(device_memory_gb=pd.Series(dtype=float))
     base = runs.groupby(KEYS).agg(
-        label=("model_label", "first"), quant=("quant", "first"), device=("device", "first"), gpu=("gpu", "first"),
-        cpu=("cpu", "first"), memory_gb=("device_memory_gb", "first"), price_usd=("price_usd", "first"),
-        power_w=("power_w", "first"), files=("file", "nunique"), ttft_ms=("ttft_ms", "median"),
-        rss=("peak_rss_bytes", "max"), gpu_bytes=("peak_gpu_bytes", "max"), source=("source", "first"),
+        label=("model_label", "first"),
+        quant=("quant", "first"),
+        device=("device", "first"),
+        gpu=("gpu", "first"),
+        cpu=("cpu", "first"),
+        memory_gb=("device_memory_gb", "first"),
+        price_usd=("price_usd", "first"),
+        power_w=("power_w", "first"),
+        files=("file", "nunique"),
+        ttft_ms=("ttft_ms", "median"),
+        rss=("peak_rss_bytes", "max"),
+        gpu_bytes=("peak_gpu_bytes", "max"),
+        source=("source", "first"),
         split=("split", "first"),
-    )  # fmt: skip
+    )
     pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
     base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
     scores = tree.scores[tree.scores["primary"]] if not tree.scores.empty else tree.scores
@@ -98,30 +111,67 @@ def leaderboard(tree: Tree) -> list[dict]:
         memory = max(v for v in (row["rss"], row["gpu_bytes"], -1) if pd.notna(v))
         rows.append(
             {
-                "model": model, "label": row["label"], "quant": row["quant"], "tier": tiers.get(model, "unlisted"),
-                "machine": machine, "device": row["device"], "vendor": _vendor(row), "memory_gb": _number(row["memory_gb"]),
-                "backend": backend, "pp_test": row["pp_test"] if pd.notna(row["pp_test"]) else None,
-                "pp": _number(row["pp_median_ts"]), "tg_test": row["tg_test"] if pd.notna(row["tg_test"]) else None,
-                "tg": tg_rate, "ttft_ms": _number(row["ttft_ms"]),
-                "pp_noisy": bool(row["pp_noisy"] == True), "tg_noisy": bool(row["tg_noisy"] == True),  # noqa: E712
+                "model": model,
+                "label": row["label"],
+                "quant": row["quant"],
+                "tier": tiers.get(model, "unlisted"),
+                "machine": machine,
+                "device": row["device"],
+                "vendor": _vendor(row),
+                "memory_gb": _number(row["memory_gb"]),
+                "backend": backend,
+                "pp_test": row["pp_test"] if pd.notna(row["pp_test"]) else None,
+                "pp": _number(row["pp_median_ts"]),
+                "tg_test": row["tg_test"] if pd.notna(row["tg_test"]) else None,
+                "tg": tg_rate,
+                "ttft_ms": _number(row["ttft_ms"]),
+                "pp_noisy": bool(row["pp_noisy"] == True),  # noqa: E712  (NaN where the run has no pp test)
+                "tg_noisy": bool(row["tg_noisy"] == True),  # noqa: E712
                 "noise": _noise_text(row),
                 "peak_memory_gb": _number(memory / 1e9) if memory >= 0 else None,
                 "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
                 "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
-                "price_usd": _number(row["price_usd"]), "files": int(row["files"]), "scores": by_pair.get((model, machine), {}),
+                "price_usd": _number(row["price_usd"]),
+                "files": int(row["files"]),
+                "scores": by_pair.get((model, machine), {}),
                 "serves": serves.pop((model, machine), ""),
                 "split": row["split"] or "",
                 "provenance": "imported" if str(row["source"]).startswith("imported") else "measured",
                 "source": str(row["source"]).removeprefix("imported: "),
             }
-        )  # fmt: skip
+        )
     for (model, machine), text in serves.items():  # serving points without a single-stream run
-        rows.append({"model": model, "label": model, "quant": None, "tier": tiers.get(model, "unlisted"), "machine": machine,
-                     "device": None, "vendor": None, "memory_gb": None, "backend": None, "pp_test": None, "pp": None,
-                     "tg_test": None, "tg": None, "pp_noisy": False, "tg_noisy": False, "noise": "", "ttft_ms": None,
-                     "peak_memory_gb": None, "tg_per_1000usd": None,
-                     "tg_per_watt": None, "price_usd": None, "files": 0, "scores": {}, "serves": text, "split": "",
-                     "provenance": "measured", "source": "measured"})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "label": model,
+                "quant": None,
+                "tier": tiers.get(model, "unlisted"),
+                "machine": machine,
+                "device": None,
+                "vendor": None,
+                "memory_gb": None,
+                "backend": None,
+                "pp_test": None,
+                "pp": None,
+                "tg_test": None,
+                "tg": None,
+                "pp_noisy": False,
+                "tg_noisy": False,
+                "noise": "",
+                "ttft_ms": None,
+                "peak_memory_gb": None,
+                "tg_per_1000usd": None,
+                "tg_per_watt": None,
+                "price_usd": None,
+                "files": 0,
+                "scores": {},
+                "serves": text,
+                "split": "",
+                "provenance": "measured",
+                "source": "measured",
+            }
+        )
     return rows
 
 
@@ -132,8 +182,10 @@ def _serves(tree: Tree) -> dict[tuple[str, str], str]:
     if tree.serving.empty:
         return {}
     table = serving_table(tree.serving)
-    return {key: "; ".join(f"{r['mode']}: {r['serves']}" for _, r in group.iterrows())
-            for key, group in table.groupby(["model", "machine_id"])}  # fmt: skip
+    return {
+        key: "; ".join(f"{r['mode']}: {r['serves']}" for _, r in group.iterrows())
+        for key, group in table.groupby(["model", "machine_id"])
+    }
 
 
 def buying_rows(runs: pd.DataFrame) -> list[dict]:
@@ -149,11 +201,25 @@ def buying_rows(runs: pd.DataFrame) -> list[dict]:
         assert model is not None
         table, _, _ = advise(runs, model, None, None, record=record)
         for row in table.to_dict("records"):
-            rows.append({"model": model_id, "device": row["device"], "kind": row["kind"], "memory_gb": _number(row["memory_gb"]),
-                         "price_usd": _number(row["price_usd"]), "backend": row["backend"], "tg": _number(row["tg128 t/s"]),
-                         "range": row["tg128 range"], "basis": row["basis"], "provenance": row["tg128 is"],
-                         "pp": _number(row["pp512 t/s"]), "pp_kind": row["pp512 is"], "margin_gib": _number(row["margin GiB"]),
-                         "tg_per_1000usd": _number(row["t/s per $1000"]), "tg_per_watt": _number(row["t/s per W"])})  # fmt: skip
+            rows.append(
+                {
+                    "model": model_id,
+                    "device": row["device"],
+                    "kind": row["kind"],
+                    "memory_gb": _number(row["memory_gb"]),
+                    "price_usd": _number(row["price_usd"]),
+                    "backend": row["backend"],
+                    "tg": _number(row["tg128 t/s"]),
+                    "range": row["tg128 range"],
+                    "basis": row["basis"],
+                    "provenance": row["tg128 is"],
+                    "pp": _number(row["pp512 t/s"]),
+                    "pp_kind": row["pp512 is"],
+                    "margin_gib": _number(row["margin GiB"]),
+                    "tg_per_1000usd": _number(row["t/s per $1000"]),
+                    "tg_per_watt": _number(row["t/s per W"]),
+                }
+            )
     return rows
 
 
@@ -209,14 +275,24 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
     (out_dir / "devices").mkdir(exist_ok=True)
     for device_id, device_runs in deep.items():
         name = str(device_runs["device"].iloc[0])
-        _write_page(out_dir / "devices" / f"{device_id}.html", f"Device {name}", "device",
-                    _device_body(device_id, device_runs, out_dir), depth=1)  # fmt: skip
+        _write_page(
+            out_dir / "devices" / f"{device_id}.html",
+            f"Device {name}",
+            "device",
+            _device_body(device_id, device_runs, out_dir),
+            depth=1,
+        )
     (out_dir / "machines").mkdir(exist_ok=True)
     for machine_id, page in machine_pages.items():
         # the page name is the machine id itself: the schema keeps ids to [a-z0-9-], at most 80, no dash at either end,
         # so two machines never share a page and the leaderboard's links (the id, URL-encoded) always resolve
-        _write_page(out_dir / "machines" / f"{machine_id}.html", f"Machine {machine_id}", "machine",
-                    _machine_body(machine_id, page), depth=1)  # fmt: skip
+        _write_page(
+            out_dir / "machines" / f"{machine_id}.html",
+            f"Machine {machine_id}",
+            "machine",
+            _machine_body(machine_id, page),
+            depth=1,
+        )
 
 
 def _finite(value):
@@ -286,8 +362,7 @@ its range).</p>
 
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
     from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
-    from harness.frontier.gap import MACHINE_CLASSES, gap_table
-    from harness.frontier.gap import gap_rows
+    from harness.frontier.gap import MACHINE_CLASSES, gap_rows, gap_table
     from harness.plots.frontier import frontier_figure
     from harness.plots.style import save
 
@@ -303,8 +378,10 @@ def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
     for benchmark in benchmarks:
         save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir / "assets", f"frontier-{benchmark}")
         table = gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
-        parts.append(f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
-                     f'alt="{html.escape(benchmark)} frontier chart" class="figure">')  # fmt: skip
+        parts.append(
+            f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
+            f'alt="{html.escape(benchmark)} frontier chart" class="figure">'
+        )
         parts.append(_html_table(table))
     return "\n".join(parts)
 
@@ -324,9 +401,11 @@ def _device_body(device_id: str, runs: pd.DataFrame, out_dir: Path) -> str:
     for (_, _), group in runs[runs["model"].isin(chosen)].groupby(["model", "runtime"], dropna=False):
         setup = group.groupby("machine_id")["n_depth"].nunique().idxmax()
         lines.append(group[group["machine_id"] == setup])
-    parts = [f"<p>{html.escape(str(runs['device'].iloc[0]))}: {runs['file'].nunique()} result files from "
-             f"{runs['machine_id'].nunique()} setups (builds, toolboxes, runtimes). Every number here is imported or "
-             "measured, never predicted; each row names its source.</p>"]  # fmt: skip
+    parts = [
+        f"<p>{html.escape(str(runs['device'].iloc[0]))}: {runs['file'].nunique()} result files from "
+        f"{runs['machine_id'].nunique()} setups (builds, toolboxes, runtimes). Every number here is imported or "
+        "measured, never predicted; each row names its source.</p>"
+    ]
     if lines:
         shown = pd.concat(lines)
         setup_names = shown["source"].str.removeprefix("imported: ").str.split(", ").str[:2].str.join(", ")
@@ -335,10 +414,13 @@ def _device_body(device_id: str, runs: pd.DataFrame, out_dir: Path) -> str:
         save(figure, out_dir / "assets", f"depth-{device_id}")
         parts.append(f'<img src="../assets/depth-{html.escape(device_id)}.svg" alt="depth curves" class="figure">')
     points = runs[runs["n_depth"] > 0]
-    table = (points.groupby(["model_label", "test", "runtime", "source"], dropna=False)["median_ts"].median()
-             .reset_index().rename(columns={"model_label": "model", "median_ts": "t/s"}))  # fmt: skip
-    table = (table.assign(order=shape_rank(table["test"])).sort_values(["model", "order"], kind="stable")
-             .drop(columns="order"))  # fmt: skip
+    table = (
+        points.groupby(["model_label", "test", "runtime", "source"], dropna=False)["median_ts"]
+        .median()
+        .reset_index()
+        .rename(columns={"model_label": "model", "median_ts": "t/s"})
+    )
+    table = table.assign(order=shape_rank(table["test"])).sort_values(["model", "order"], kind="stable").drop(columns="order")
     parts.append(f'<h2>Every point at depth</h2><div class="scroll">{_html_table(table)}</div>')
     return "\n".join(parts)
 
@@ -353,13 +435,43 @@ def _machine_body(machine_id: str, page: dict) -> str:
         f'<span class="bar-value">{r.median_ts:.1f} t/s</span></div>'
         for r in runs.itertuples()
     )
-    runs = runs.assign(noisy=runs["unstable"].eq(True).map({True: "! busy or unstable", False: ""}),
-                       other_cpu=pd.to_numeric(runs["other_cpu_share"], errors="coerce") * 100)
-    table = runs[["model_label", "quant", "test", "backend", "settings", "median_ts", "stddev_ts", "n_samples", "noisy",
-                  "other_cpu", "ttft_ms", "created_utc"]].rename(columns={"noisy": "mark", "other_cpu": "other CPU %"}).rename(columns={"model_label": "model", "median_ts": "t/s (median)", "stddev_ts": "stddev",
-                                                  "n_samples": "samples", "ttft_ms": "TTFT ms", "created_utc": "run (UTC)"})  # fmt: skip
-    return (f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
-            f'<div class="scroll">{_html_table(table)}</div>')  # fmt: skip
+    runs = runs.assign(
+        noisy=runs["unstable"].eq(True).map({True: "! busy or unstable", False: ""}),
+        other_cpu=pd.to_numeric(runs["other_cpu_share"], errors="coerce") * 100,
+    )
+    table = (
+        runs[
+            [
+                "model_label",
+                "quant",
+                "test",
+                "backend",
+                "settings",
+                "median_ts",
+                "stddev_ts",
+                "n_samples",
+                "noisy",
+                "other_cpu",
+                "ttft_ms",
+                "created_utc",
+            ]
+        ]
+        .rename(columns={"noisy": "mark", "other_cpu": "other CPU %"})
+        .rename(
+            columns={
+                "model_label": "model",
+                "median_ts": "t/s (median)",
+                "stddev_ts": "stddev",
+                "n_samples": "samples",
+                "ttft_ms": "TTFT ms",
+                "created_utc": "run (UTC)",
+            }
+        )
+    )
+    return (
+        f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
+        f'<div class="scroll">{_html_table(table)}</div>'
+    )
 
 
 def _html_table(frame: pd.DataFrame) -> str:

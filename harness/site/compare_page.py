@@ -33,6 +33,9 @@ def comparison(runs: pd.DataFrame) -> dict:
     sides = figures.drop_duplicates("side").sort_values(["side_kind", "side_label"], kind="stable")
     models = sorted(dict(zip(figures["model"], figures["model_label"])).items(), key=lambda m: (str(m[1]).lower(), m[0]))
     # lists, not objects keyed by a model name: a name comes from a stranger's file ("__proto__", "constructor")
-    return {"sides": [{"id": r.side, "label": r.side_label, "kind": r.side_kind} for r in sides.itertuples()],
-            "models": [list(m) for m in models], "pair": default_pair(figures),
-            "figures": {side: list(tests.items()) for side, tests in by_side.items()}}  # fmt: skip
+    return {
+        "sides": [{"id": r.side, "label": r.side_label, "kind": r.side_kind} for r in sides.itertuples()],
+        "models": [list(m) for m in models],
+        "pair": default_pair(figures),
+        "figures": {side: list(tests.items()) for side, tests in by_side.items()},
+    }

@@ -157,8 +157,15 @@ class OpenAIServer:
 
     def generation_sample(self, prompt: str, n_gen: int) -> tuple[Sample, str]:
         wanted = n_gen + 1  # n_gen intervals between n_gen + 1 streamed tokens
-        body = {"model": self.model, "prompt": prompt, "max_tokens": wanted, "min_tokens": wanted, "ignore_eos": True,
-                "temperature": 0, "cache_prompt": False}  # fmt: skip
+        body = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": wanted,
+            "min_tokens": wanted,
+            "ignore_eos": True,
+            "temperature": 0,
+            "cache_prompt": False,
+        }
         arrivals = [arrived for arrived, event in self._stream(body) if any(c.get("text") for c in event.get("choices", []))]
         if len(arrivals) < wanted:
             raise MeekError(f"the server stopped after {len(arrivals)} tokens of {wanted} (it ignores min_tokens and ignore_eos)")
@@ -181,8 +188,13 @@ class OllamaServer:
             )
 
     def _generate(self, prompt: str, n_gen: int) -> dict:
-        body = {"model": self.model, "prompt": prompt, "raw": True, "stream": False,
-                "options": {"num_predict": n_gen, "temperature": 0, "seed": 0}}  # fmt: skip
+        body = {
+            "model": self.model,
+            "prompt": prompt,
+            "raw": True,
+            "stream": False,
+            "options": {"num_predict": n_gen, "temperature": 0, "seed": 0},
+        }
         return _json(f"{self.url}/api/generate", body, self.api_key, self.timeout_s)
 
     def count_tokens(self, text: str) -> int:
