@@ -26,3 +26,16 @@ def test_spread_and_outliers_are_flagged():
 
 def test_single_sample_has_no_known_spread():
     assert instability_reasons([10.0]) == ["only one sample: no spread known"]
+
+
+def test_percentiles_never_leave_the_samples():
+    """The one percentile: inclusive interpolation, so p90 of 100..140 is 136, not 144 (statistics.quantiles' exclusive
+    method gave a value above the largest sample); p0 and p100 are the extremes."""
+    from harness.results.stats import percentile, percentiles
+
+    samples = [100, 110, 120, 130, 140]
+    assert percentile(samples, 90) == 136
+    assert percentiles(samples, [0, 50, 100]) == [100, 120, 140]
+    assert percentile([7], 99) == 7
+    for q in (1, 10, 50, 90, 99):
+        assert min(samples) <= percentile(samples, q) <= max(samples)

@@ -28,6 +28,7 @@ from harness import memory_fit
 from harness.aggregate.tree import prefer_stable
 from harness.catalogue.hardware import Device
 from harness.catalogue.models import CatalogModel
+from harness.results.stats import percentiles
 
 CANONICAL = {"tg": "tg128", "pp": "pp512"}
 LLAMA_CPP_TOOLS = frozenset({"llama-bench", "llama-cpp-python"})  # the backend column's llama.cpp builds
@@ -248,7 +249,7 @@ def learn_transfers(cells: pd.DataFrame) -> list[Transfer]:
                     pooled += ratios
             if not per_device:
                 continue
-            spread = np.quantile(pooled, [0.1, 0.9]) if len(pooled) >= 3 else (min(pooled), max(pooled))
+            spread = percentiles(pooled, [10, 90]) if len(pooled) >= 3 else [min(pooled), max(pooled)]
             transfers.append(
                 Transfer(
                     family,

@@ -36,6 +36,7 @@ import pandas as pd
 from harness.aggregate.canonical import backends_of
 from harness.catalogue.hardware import Device
 from harness.catalogue.models import CatalogModel
+from harness.results.stats import percentiles
 
 ASSUMED_EFFICIENCY = 0.6  # share of peak bandwidth llama.cpp generation typically reaches; used only without data
 MIN_MOE_PEERS = 3  # mixture-of-experts cells from fewer devices give way to the dense fit x the factor
@@ -98,8 +99,8 @@ def spread(ratios: list[float]) -> tuple[float, float]:
         return math.nan, math.nan
     if len(ratios) < 5:
         return min(ratios), max(ratios)
-    low, high = np.quantile(ratios, [0.1, 0.9])
-    return float(low), float(high)
+    low, high = percentiles(ratios, [10, 90])
+    return low, high
 
 
 def _fitted(row, model_fit: Fit) -> float:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.results.facts import bytes_per_token, device_of, offloaded
 from harness.results.schema import BenchResult
+from harness.results.stats import percentile
 from harness.results.validate import FileReport, Validator, result_files
 
 RUN_COLUMNS = [
@@ -237,7 +238,7 @@ def serving_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
         ttft = (
             point.ttft.p90 / 1e6
             if point.ttft
-            else (statistics.quantiles(point.ttft_ns, n=10)[-1] / 1e6 if len(point.ttft_ns) > 1 else None)
+            else (percentile(point.ttft_ns, 90) / 1e6 if point.ttft_ns else None)
         )
         rows.append(
             {

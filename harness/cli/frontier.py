@@ -41,10 +41,10 @@ def gap(
     min_tg: float = typer.Option(10.0, "--min-tg", help="With --machine this: the speed a model must reach to count (t/s)."),
 ) -> None:
     """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
-    from harness.frontier.views import gap
+    from harness.commands import gap as command
 
     benchmarks = [b.strip() for b in benchmark.split(",") if b.strip()]
-    run(lambda: gap(benchmarks, classes, machine, results, fmt, out, kinds, min_tg))
+    run(lambda: command.run(benchmarks, classes, machine, results, fmt, out, kinds, min_tg))
 
 
 @frontier_app.command(

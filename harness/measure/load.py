@@ -17,11 +17,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from harness.errors import MeekError
-from harness.measure.backends.server import OpenAIServer, prompt_of, public_url
+from harness.http import public_url
+from harness.measure.backends.server import OpenAIServer, has_text, prompt_of
 from harness.results.schema import ServingPoint, Spread
+from harness.results.stats import percentile, percentiles
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
     }
     timing = Timing(sent=time.perf_counter_ns())
     try:
-        for arrived, event in server._stream(body):
-            if any(choice.get("text") for choice in event.get("choices", [])):
+        for arrived, event in server.stream(body):
+            if has_text(event):
                 timing.arrivals.append(arrived)
     except MeekError as error:
         timing.error = str(error)
@@ -71,8 +71,8 @@ def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
 def _spread(values: list[float]) -> Spread | None:
     if not values:
         return None
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return Spread(p50=float(p50), p90=float(p90), p99=float(p99))
+    p50, p90, p99 = percentiles(values, [50, 90, 99])
+    return Spread(p50=p50, p90=p90, p99=p99)
 
 
 def summarize_point(
@@ -97,7 +97,7 @@ def summarize_point(
         n_gen=n_gen,
         s_tg=tokens / duration,
         tg_per_stream=statistics.median(streams) if streams else 0.0,
-        tg_per_stream_p10=float(np.percentile(streams, 10)) if streams else 0.0,
+        tg_per_stream_p10=percentile(streams, 10) if streams else 0.0,
         ttft_ns=ttfts,
         ttft=_spread([float(x) for x in ttfts]),
         itl=_spread(gaps),

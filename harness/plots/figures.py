@@ -1,5 +1,5 @@
 """The one registry of the figures drawn from a results tree (`meek plot <kind>`), and drawing one of them: load the
-valid results, draw, save PNG and SVG. `meek plot frontier` is drawn from the frontier table (harness/frontier/views.py)."""
+valid results, draw, save PNG and SVG. `meek plot frontier` is drawn from the frontier table (harness/commands/plot.py)."""
 
 from __future__ import annotations
 

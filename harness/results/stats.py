@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Sequence
 
 UNSTABLE_RELATIVE_STDDEV = 0.05  # stddev >= 5% of the mean
 UNSTABLE_OUTLIER = 0.15  # a sample more than 15% away from the median
@@ -11,6 +13,28 @@ UNSTABLE_OUTLIER = 0.15  # a sample more than 15% away from the median
 # busy loop pinned to the other core (`taskset -c 1 python3 -c "while True: pass"`) 0.32-0.36, and tg128 at 54-58 t/s
 # instead of 147-194. 10% sits far above the quiet floor and well below one stolen core of two.
 BUSY_OTHER_CPU_SHARE = 0.10
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float]:
+    """The q-th percentiles (0-100) of the values, interpolated linearly between the closest ranks (numpy's default and
+    the "inclusive" method): never below the smallest value or above the largest. The one percentile in the project."""
+    if not values:
+        raise ValueError("no values to take percentiles of")
+    if any(not 0 <= q <= 100 for q in qs):
+        raise ValueError("percentiles are between 0 and 100")
+    ordered = sorted(values)
+    found = []
+    for q in qs:
+        position = (len(ordered) - 1) * q / 100
+        below = math.floor(position)
+        above = min(below + 1, len(ordered) - 1)
+        found.append(ordered[below] + (ordered[above] - ordered[below]) * (position - below))
+    return found
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of the values: see percentiles()."""
+    return percentiles(values, [q])[0]
 
 
 def tokens_per_second(n_tokens: int, samples_ns: list[int]) -> list[float]:

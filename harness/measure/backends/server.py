@@ -9,16 +9,14 @@ prompt with the same token count, so no server answers from its prompt cache.
 
 from __future__ import annotations
 
-import json
 import random
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.errors import MeekError, UsageError
+from harness.http import Client, public_url
 
 WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal of 64 strings)
     "river stone market window garden silver morning yellow music paper summer forest engine little ocean travel "
@@ -26,7 +24,7 @@ WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal 
     "jacket ladder meadow needle orange pocket rabbit saddle tunnel violin wagon anchor bridge cotton dragon feather "
     "harbor kettle lemon marble nickel pepper quartz ribbon shadow timber velvet whistle zipper"
 ).split()
-TIMEOUT_S = 600
+TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -42,38 +40,8 @@ class ServerTest:
     samples: list[Sample] = field(default_factory=list)
     warmup_ns: list[int] = field(default_factory=list)
     timing_source: str = ""
-
-
-def _request(url: str, body: dict | None = None, timeout: float = TIMEOUT_S, api_key: str | None = None):
-    headers = {"Content-Type": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if body is not None else "GET")
-    try:
-        return urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        detail = error.read(300).decode(errors="replace").strip()
-        raise MeekError(f"the server at {public_url(url)} answered HTTP {error.code} {error.reason}: {detail}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise MeekError(f"cannot reach a server at {public_url(url)}: {getattr(error, 'reason', error)}") from None
-
-
-def _json(url: str, body: dict | None = None, api_key: str | None = None, timeout: float = TIMEOUT_S) -> dict:
-    with _request(url, body, timeout, api_key) as response:
-        try:
-            return json.loads(response.read())
-        except ValueError:
-            raise MeekError(
-                f"the server at {public_url(url)} did not answer with JSON: is it the right kind of server?"
-            ) from None
-
-
-def public_url(url: str) -> str:
-    """The URL without user name, password or query (which may hold a key), fit for a result file."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    return urllib.parse.urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+    # TCP connects made inside timed samples (ns each): none when the pooled connection held, as it should
+    connect_ns: list[int] = field(default_factory=list)
 
 
 def check_url(url: str) -> str:
@@ -81,6 +49,19 @@ def check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--url must look like http://127.0.0.1:8080 (got '{url}')")
     return url.rstrip("/")
+
+
+def duration_ns(value: object, scale: float, what: str) -> int:
+    """A server's reported duration (in units of `scale` ns) as ns: a positive finite number, else one line saying so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value * scale < 1e15:
+        raise MeekError(f"the server reported {what} = {str(value)[:40]!r}, not a positive duration: the sample is not kept")
+    return int(value * scale)
+
+
+def has_text(event: dict) -> bool:
+    """An OpenAI completion event that carries generated text."""
+    choices = event.get("choices")
+    return isinstance(choices, list) and any(isinstance(c, dict) and c.get("text") for c in choices)
 
 
 def words(count: int, rng: random.Random) -> str:
@@ -109,8 +90,10 @@ class OpenAIServer:
     name = "openai"
 
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
-        self.url, self.api_key, self.timeout_s = check_url(url), api_key, timeout_s
-        served = [m.get("id") for m in _json(f"{self.url}/v1/models", api_key=api_key, timeout=10).get("data", [])]
+        self.url, self.timeout_s = check_url(url), timeout_s
+        self.client = Client(self.url, api_key, timeout_s)
+        listing = self.client.json("/v1/models", timeout_s=10)
+        served = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
         if model in served or not served:
             self.model = model
         elif len(served) == 1:
@@ -122,37 +105,36 @@ class OpenAIServer:
         """Prompt tokens as the server counts them: its tokenizer endpoint, else the usage of a one-token completion."""
         for path, key in (("/extras/tokenize", "input"), ("/tokenize", "content")):
             try:
-                return len(_json(f"{self.url}{path}", {key: text}, self.api_key, timeout=30)["tokens"])
+                return len(self.client.json(path, {key: text}, timeout_s=30)["tokens"])
             except (MeekError, KeyError, TypeError):
                 continue
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0}
-        usage = _json(f"{self.url}/v1/completions", body, self.api_key, self.timeout_s).get("usage") or {}
-        if "prompt_tokens" not in usage:
+        reply = self.client.json("/v1/completions", body)
+        usage = (reply.get("usage") if isinstance(reply, dict) else None) or {}
+        count = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise MeekError("the server reports no prompt token counts (no tokenizer endpoint, no usage): cannot run pp tests")
-        return int(usage["prompt_tokens"])
+        return count
 
-    def _stream(self, body: dict) -> Iterator[tuple[int, dict]]:
-        with _request(f"{self.url}/v1/completions", {**body, "stream": True}, self.timeout_s, self.api_key) as response:
-            for raw in response:
-                line = raw.decode(errors="replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    return
-                yield time.perf_counter_ns(), json.loads(payload)
+    def stream(self, body: dict) -> Iterator[tuple[int, dict]]:
+        """A streamed completion: each event with its arrival time (perf_counter_ns), over the pooled connection."""
+        yield from self.client.events("/v1/completions", {**body, "stream": True})
+
+    def close(self) -> None:
+        self.client.close()
 
     def prompt_sample(self, prompt: str) -> tuple[Sample, str]:
         body = {"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "cache_prompt": False}
         sent = time.perf_counter_ns()
         first, prompt_ms = None, None
-        for arrived, event in self._stream(body):
+        for arrived, event in self.stream(body):
             first = first or arrived
-            prompt_ms = (event.get("timings") or {}).get("prompt_ms", prompt_ms)
+            timings = event.get("timings")
+            prompt_ms = timings.get("prompt_ms", prompt_ms) if isinstance(timings, dict) else prompt_ms
         if first is None:
             raise MeekError("the server streamed no token")
-        if prompt_ms:
-            return Sample(int(prompt_ms * 1e6), first - sent), "server timings (prompt_ms)"
+        if prompt_ms is not None:
+            return Sample(duration_ns(prompt_ms, 1e6, "timings.prompt_ms"), first - sent), "server timings (prompt_ms)"
         return Sample(first - sent, first - sent), "stream: request sent to first token (includes HTTP and one generated token)"
 
     def generation_sample(self, prompt: str, n_gen: int) -> tuple[Sample, str]:
@@ -166,7 +148,7 @@ class OpenAIServer:
             "temperature": 0,
             "cache_prompt": False,
         }
-        arrivals = [arrived for arrived, event in self._stream(body) if any(c.get("text") for c in event.get("choices", []))]
+        arrivals = [arrived for arrived, event in self.stream(body) if has_text(event)]
         if len(arrivals) < wanted:
             raise MeekError(f"the server stopped after {len(arrivals)} tokens of {wanted} (it ignores min_tokens and ignore_eos)")
         return Sample(arrivals[wanted - 1] - arrivals[0]), "stream: first to last generated token"
@@ -179,8 +161,10 @@ class OllamaServer:
     name = "ollama"
 
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
-        self.url, self.model, self.api_key, self.timeout_s = check_url(url), model, api_key, timeout_s
-        tags = _json(f"{self.url}/api/tags", api_key=api_key, timeout=10).get("models", [])
+        self.url, self.model, self.timeout_s = check_url(url), model, timeout_s
+        self.client = Client(self.url, api_key, timeout_s)
+        listing = self.client.json("/api/tags", timeout_s=10)
+        tags = [t for t in listing.get("models", []) if isinstance(t, dict)] if isinstance(listing, dict) else []
         names = [t.get("name") for t in tags] + [t.get("model") for t in tags]
         if model not in names and f"{model}:latest" not in names:
             raise UsageError(
@@ -195,35 +179,51 @@ class OllamaServer:
             "stream": False,
             "options": {"num_predict": n_gen, "temperature": 0, "seed": 0},
         }
-        return _json(f"{self.url}/api/generate", body, self.api_key, self.timeout_s)
+        reply = self.client.json("/api/generate", body)
+        if not isinstance(reply, dict):
+            raise MeekError(f"ollama at {public_url(self.url)} answered something that is not a JSON object")
+        return reply
+
+    def close(self) -> None:
+        self.client.close()
 
     def count_tokens(self, text: str) -> int:
-        return int(self._generate(text, 1).get("prompt_eval_count", 0))
+        count = self._generate(text, 1).get("prompt_eval_count", 0)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise MeekError("ollama reported no prompt token count")
+        return count
 
     def prompt_sample(self, prompt: str) -> tuple[Sample, str]:
         reply = self._generate(prompt, 1)
-        return Sample(int(reply["prompt_eval_duration"])), "ollama prompt_eval_duration"
+        return Sample(duration_ns(reply.get("prompt_eval_duration"), 1, "prompt_eval_duration")), "ollama prompt_eval_duration"
 
     def generation_sample(self, prompt: str, n_gen: int) -> tuple[Sample, str]:
         reply = self._generate(prompt, n_gen)
-        if int(reply.get("eval_count", 0)) != n_gen:
-            raise MeekError(f"ollama generated {reply.get('eval_count')} tokens of {n_gen}")
-        return Sample(int(reply["eval_duration"])), "ollama eval_duration"
+        if reply.get("eval_count") != n_gen:
+            raise MeekError(f"ollama generated {str(reply.get('eval_count'))[:20]} tokens of {n_gen}")
+        return Sample(duration_ns(reply.get("eval_duration"), 1, "eval_duration")), "ollama eval_duration"
 
 
-def measure(server, n_prompt: int, n_gen: int, repetitions: int, warmup: bool, seed: int = 0) -> ServerTest:
-    """One test shape (pp or tg, as llama-bench names them) against the server, with a fresh prompt each repetition."""
+def measure(
+    server: OpenAIServer | OllamaServer, n_prompt: int, n_gen: int, repetitions: int, warmup: bool, seed: int = 0
+) -> ServerTest:
+    """One test shape (pp or tg, as llama-bench names them) against the server, with a fresh prompt each repetition. The
+    prompts are built (tokenizer requests) before each timed request, so the pooled connection is open when it starts;
+    a connect that happens inside a timed sample anyway (the server closed the connection) is recorded with the test."""
     if n_prompt and n_gen:
         raise MeekError("server backends run pp and tg tests, not combined pp+tg ones")
     rng = random.Random(seed)
     test = ServerTest(n_prompt, n_gen)
     for repetition in range(repetitions + (1 if warmup else 0)):
+        prompt = prompt_of(server, n_prompt, rng) if n_prompt else words(8, rng)
+        connects = len(server.client.connect_ns)
         if n_prompt:
-            sample, test.timing_source = server.prompt_sample(prompt_of(server, n_prompt, rng))
+            sample, test.timing_source = server.prompt_sample(prompt)
         else:
-            sample, test.timing_source = server.generation_sample(words(8, rng), n_gen)
+            sample, test.timing_source = server.generation_sample(prompt, n_gen)
         if warmup and repetition == 0:
             test.warmup_ns.append(sample.ns)
         else:
             test.samples.append(sample)
+            test.connect_ns += server.client.connect_ns[connects:]
     return test
