@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from harness.errors import MeekError
+from harness.output import printable_field
 
 TIMEOUT_S = 600.0
 CONNECT_TIMEOUT_S = 10.0
@@ -34,8 +35,9 @@ def public_url(url: str) -> str:
 class Client:
     """Requests to one server over one pooled connection. Use as a context manager, or call close()."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
+    def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S, role: str = "server"):
         self.base_url = base_url.rstrip("/")
+        self.role = role  # how errors name the other end: "the server at ...", "the collector at ..."
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             headers=headers,
@@ -67,16 +69,18 @@ class Client:
 
     def _fail(self, url: str, error: Exception) -> MeekError:
         if isinstance(error, httpx.TimeoutException):
-            return MeekError(f"the server at {public_url(url)} did not answer in time ({type(error).__name__})")
-        return MeekError(f"cannot reach a server at {public_url(url)}: {error}")
+            return MeekError(f"the {self.role} at {public_url(url)} did not answer in time ({type(error).__name__})")
+        article = "a" if self.role == "server" else "the"
+        return MeekError(f"cannot reach {article} {self.role} at {public_url(url)}: {error}")
 
-    @staticmethod
-    def _check(url: str, response: httpx.Response) -> None:
+    def _check(self, url: str, response: httpx.Response) -> None:
+        where = f"the {self.role} at {public_url(url)}"
         if response.is_redirect:
-            raise MeekError(f"the server at {public_url(url)} redirected (HTTP {response.status_code}); redirects are not followed")
+            moved = printable_field(response.headers.get("Location", "elsewhere"))[:200]
+            raise MeekError(f"{where} answered HTTP {response.status_code} (moved to {moved}); redirects are not followed")
         if response.status_code >= 400:
-            detail = response.read()[:300].decode(errors="replace").strip()
-            raise MeekError(f"the server at {public_url(url)} answered HTTP {response.status_code} {response.reason_phrase}: {detail}")
+            detail = printable_field(response.read()[:300].decode(errors="replace").strip())
+            raise MeekError(f"{where} answered HTTP {response.status_code} {response.reason_phrase}: {detail}")
 
     def connect(self) -> None:
         """Open the pooled connection now (a HEAD of the base URL; any answer will do), so timed requests reuse it."""

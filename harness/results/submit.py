@@ -7,13 +7,11 @@ to the whole document.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from harness.errors import MeekError
+from harness.http import Client
 from harness.output import Output, printable_field
 from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
@@ -78,37 +76,15 @@ def place(report: FileReport, results_dir: Path) -> tuple[Path, bool]:
 
 
 def post(report: FileReport, url: str, timeout: float = 30) -> str:
-    """POST the cleaned document as JSON to a collector; the collector's reply, in one line."""
+    """POST the cleaned document as JSON to a collector; the collector's reply, in one line. A redirect is never
+    followed (a POST replayed elsewhere, or turned into a GET, would report another address's answer)."""
     if not url.startswith(("https://", "http://")):
-        raise MeekError(f"--url must start with https:// or http:// (got '{url}')")
+        raise MeekError(f"--url must start with https:// or http:// (got '{printable_field(url)}')")
     assert report.result is not None  # a report that validated (check_for_submission)
     document = signed_document(cleaned(report.result))
-    request = urllib.request.Request(
-        url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    opener = urllib.request.build_opener(_NoRedirect())
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            body = response.read(2000).decode(errors="replace").strip()
-            return f"{response.status} {printable_field(body[:200])}"
-    except urllib.error.HTTPError as error:
-        if 300 <= error.code < 400:
-            where = printable_field(error.headers.get("Location", "elsewhere"))
-            raise MeekError(
-                f"the collector at {url} answered HTTP {error.code} (moved to {where}): the file was not "
-                "posted; use the address it names"
-            ) from None
-        raise MeekError(f"the collector at {url} refused the file: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise MeekError(f"cannot reach the collector at {url}: {reason}") from None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A POST is never followed to another address: urllib would turn a 302 into a GET there and report its reply."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # the 3xx surfaces as an HTTPError
+    with Client(url, timeout_s=timeout, role="collector") as client:
+        response = client.send(url, document)
+        return f"{response.status_code} {printable_field(response.text[:2000].strip()[:200])}"
 
 
 def pull_request_steps(path: Path) -> list[str]:
