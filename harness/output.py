@@ -37,6 +37,23 @@ def printable_field(text: object) -> str:
     return UNPRINTABLE.sub("?", str(text))
 
 
+def markdown_cell(value: object) -> str:
+    """A value as one cell of a markdown table: a '|' escaped so it cannot open a column, no line breaks."""
+    return printable_field(value).replace("|", "\\|")
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]], right: Iterable[str] = ()) -> str:
+    """The one markdown table writer: a header, an alignment row (the `right` columns right-aligned, as numbers are), a
+    line per row. Cells are written with str() after the caller has formatted them; every cell is escaped."""
+    aligned = set(right)
+    lines = [
+        "| " + " | ".join(markdown_cell(c) for c in columns) + " |",
+        "|" + "|".join("---:" if c in aligned else "---" for c in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 class Output:
     """stdout for what a command answers, stderr for what it says along the way; in a terminal, a spinner line for work
     in flight (`status`), which a pipe never sees."""

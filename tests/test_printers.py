@@ -39,3 +39,14 @@ def test_markdown_table_like_llama_bench():
     assert len(lines) == 2 + len(results[0].runs)
     run = results[0].runs[0]
     assert f"| {run.test} | {run.avg_ts:.2f} ± {run.stddev_ts:.2f}" in lines[2]
+
+
+def test_the_one_markdown_writer_escapes_what_would_break_a_row():
+    """A '|' in a stranger's model name cannot open a column, a newline cannot start a row (every table goes through
+    harness.output.markdown_table)."""
+    from harness.output import markdown_table
+
+    table = markdown_table(["model", "t/s"], [["evil | name\n| x | 1 |", "12.5"]], right=["t/s"])
+    lines = table.splitlines()
+    assert lines[:2] == ["| model | t/s |", "|---|---:|"]
+    assert len(lines) == 3 and lines[2] == "| evil \\| name? \\| x \\| 1 \\| | 12.5 |"

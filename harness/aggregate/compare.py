@@ -16,7 +16,7 @@ import pandas as pd
 
 from harness.aggregate.tree import prefer_stable
 from harness.errors import MeekError, UsageError
-from harness.output import printable_field
+from harness.output import markdown_table, printable_field
 
 DEFAULT_TESTS = ("pp512", "tg128")
 GROUP = ["model", "test", "machine_id", "device", "backend", "runtime", "settings", "source", "split"]
@@ -367,15 +367,13 @@ def render(table: pd.DataFrame, fmt: str) -> str:
 
 
 def markdown(table: pd.DataFrame) -> str:
+    """A frame as a markdown table: numbers right-aligned, rates to one decimal (three figures below 1)."""
+
     def cell(value) -> str:
         if isinstance(value, float):
             return "" if math.isnan(value) else f"{value:.1f}" if abs(value) >= 1 else f"{value:.3g}"
-        return str(value).replace("|", "\\|")
+        return str(value)
 
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool for c in table.columns]
-    lines = [
-        "| " + " | ".join(table.columns) + " |",
-        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
-    ]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool]
+    rows = ([cell(v) for v in row] for row in table.itertuples(index=False))
+    return markdown_table([str(c) for c in table.columns], rows, right=numeric)

@@ -11,7 +11,7 @@ from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, Us
 from harness.machine.facts import fingerprint
 from harness.measure.preflight import RepackPolicy, parse_repack
 from harness.measure.protocol import model_info
-from harness.output import Output
+from harness.output import Output, markdown_table
 from harness.quality.evaluate import EvalOptions, score_into
 from harness.results.schema import BenchResult, Machine, new_result
 from harness.results.store import check_results_dir, save_result
@@ -103,15 +103,20 @@ def run(request: EvalRequest, out: Output) -> int:
 
 
 def scores_table(result: BenchResult) -> str:
-    lines = [
-        "| model | task | metric | value | ± stderr | shots | items | subset | time s |",
-        "|---|---|---|---:|---:|---:|---:|---|---:|",
+    columns = ["model", "task", "metric", "value", "± stderr", "shots", "items", "subset", "time s"]
+    rows = [
+        [
+            result.model.label,
+            s.task,
+            s.metric + (" *" if s.primary else ""),
+            f"{s.value:.4f}",
+            f"{s.stderr:.4f}" if s.stderr is not None else "-",
+            s.shots,
+            s.samples,
+            "yes" if s.subset else "no",
+            f"{s.elapsed_s:.0f}",
+        ]
+        for s in result.scores
     ]
-    for s in result.scores:
-        stderr = f"{s.stderr:.4f}" if s.stderr is not None else "-"
-        mark = " *" if s.primary else ""
-        lines.append(
-            f"| {result.model.label} | {s.task} | {s.metric}{mark} | {s.value:.4f} | {stderr} | {s.shots} | {s.samples} | "
-            f"{'yes' if s.subset else 'no'} | {s.elapsed_s:.0f} |"
-        )
-    return "\n".join(lines) + "\n(* the metric the task is usually quoted by)\n"
+    table = markdown_table(columns, rows, right=["value", "± stderr", "shots", "items", "time s"])
+    return table + "(* the metric the task is usually quoted by)\n"

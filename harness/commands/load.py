@@ -11,7 +11,7 @@ from typing import Any
 from harness.errors import EXIT_OK, MeekError, UsageError
 from harness.measure.load import Objective, prompts_for, run_point
 from harness.measure.sweep import parse_int_list
-from harness.output import Output
+from harness.output import Output, markdown_table
 from harness.results.schema import BenchResult, ModelInfo, Protocol, RunError, ServingPoint, new_result
 
 DISTINCT_PROMPTS = 16  # prompts of the asked length, cycled; the server is told not to reuse its prompt cache
@@ -196,19 +196,27 @@ def latency_table(result: BenchResult) -> str:
         "out t/s",
         "t/s per stream (median, p10)",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    rows = []
 
     def triple(spread, scale: float, digits: int) -> str:
         return "/".join(f"{v / scale:.{digits}f}" for v in (spread.p50, spread.p90, spread.p99)) if spread else "-"
 
     for p in result.serving:
         load = f"{p.n_parallel} streams" if p.request_rate is None else f"{p.request_rate:g} req/s (peak {p.n_parallel} open)"
-        lines.append(
-            f"| {load} | {p.requests} | {p.errors} | {triple(p.ttft, 1e6, 0)} | {triple(p.itl, 1e6, 1)} | "
-            f"{triple(p.e2e, 1e9, 2)} | {p.requests_per_s or 0:.2f} | {p.s_tg:.1f} | {p.tg_per_stream:.1f}, "
-            f"{p.tg_per_stream_p10 or 0:.1f} |"
+        rows.append(
+            [
+                load,
+                p.requests,
+                p.errors,
+                triple(p.ttft, 1e6, 0),
+                triple(p.itl, 1e6, 1),
+                triple(p.e2e, 1e9, 2),
+                f"{p.requests_per_s or 0:.2f}",
+                f"{p.s_tg:.1f}",
+                f"{p.tg_per_stream:.1f}, {p.tg_per_stream_p10 or 0:.1f}",
+            ]
         )
-    return "\n".join(lines) + "\n"
+    return markdown_table(head, rows, right=head[1:])
 
 
 def capacity_line(points: list[ServingPoint], objective: Objective) -> str:

@@ -8,6 +8,7 @@ import json
 import statistics
 from pathlib import Path
 
+from harness.output import markdown_table
 from harness.results.schema import BenchResult
 
 FIELDS = [
@@ -167,14 +168,8 @@ def render_serving(results: list[BenchResult], fmt: str) -> str:
             else str(value)
         )
 
-    lines = [
-        "| " + " | ".join(SERVING_FIELDS) + " |",
-        "|" + "|".join("---" if c in ("model", "mode", "note") else "---:" for c in SERVING_FIELDS) + "|",
-    ]
-    for r in records:
-        r = {**r, "peak RSS": _mib(r["peak RSS"])}
-        lines.append("| " + " | ".join(cell(r[c]) for c in SERVING_FIELDS) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[cell({**r, "peak RSS": _mib(r["peak RSS"])}[c]) for c in SERVING_FIELDS] for r in records]
+    return markdown_table(SERVING_FIELDS, rows, right=[c for c in SERVING_FIELDS if c not in ("model", "mode", "note")])
 
 
 def render(results: list[BenchResult], fmt: str) -> str:
@@ -225,10 +220,7 @@ MD_COLUMNS = [
 
 def markdown(records: list[dict]) -> str:
     """A table like llama-bench's; a run flagged unstable carries a '!' after its rate."""
-    lines = [
-        "| " + " | ".join(MD_COLUMNS) + " |",
-        "|" + "|".join("---:" if c not in ("model", "backend", "test") else "---" for c in MD_COLUMNS) + "|",
-    ]
+    rows = []
     for r in records:
         cells = [
             r["model_id"] or Path(r["model_filename"]).stem,
@@ -246,5 +238,5 @@ def markdown(records: list[dict]) -> str:
             f"{r['ttft_ms']:.1f}" if r["ttft_ms"] is not None else "-",
             _mib(r["peak_rss_bytes"]),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown_table(MD_COLUMNS, rows, right=[c for c in MD_COLUMNS if c not in ("model", "backend", "test")])
