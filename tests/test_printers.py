@@ -49,4 +49,4 @@ def test_the_one_markdown_writer_escapes_what_would_break_a_row():
     table = markdown_table(["model", "t/s"], [["evil | name\n| x | 1 |", "12.5"]], right=["t/s"])
     lines = table.splitlines()
     assert lines[:2] == ["| model | t/s |", "|---|---:|"]
-    assert len(lines) == 3 and lines[2] == "| evil \\| name? \\| x \\| 1 \\| | 12.5 |"
+    assert len(lines) == 3 and lines[2] == "| evil \\| name?\\| x \\| 1 \\| | 12.5 |"
