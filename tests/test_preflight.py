@@ -1,5 +1,5 @@
 """The preflight probe and the crash paths, with real llama.cpp: on a machine whose repack (AMX) path crashes, the real
-probe and fallback; on every machine, the same code path through workers told to die with a signal (harness/faults.py)."""
+probe and fallback; on every machine, the same code path through workers told to die with a signal (harness/measure/faults.py)."""
 
 from __future__ import annotations
 

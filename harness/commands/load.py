@@ -176,6 +176,11 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
     except KeyboardInterrupt:
         result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
         code = 130
+    except Exception as error:  # a fault of ours or an answer no check foresaw: the finished points are still kept
+        message = f"the sweep stopped on an unexpected {type(error).__name__}: {error}; finished points are kept"
+        result.errors.append(RunError(stage="serve", message=message[:500]))
+        out.error(message)
+        code = 1
     result.status = "complete" if code == EXIT_OK else "interrupted" if code == 130 else "partial"
     if result.serving:
         out.line(f"saved {save_result(result, request.results_dir, out.line)}")

@@ -1,4 +1,4 @@
-"""Performance figures from a results tree's runs and scores (see harness/aggregate.py).
+"""Performance figures from a results tree's runs and scores (see harness/aggregate/tree.py).
 
 throughput: tokens/s per machine for each test; depth: tokens/s against context depth; pareto: benchmark score against
 generation speed, with the front of choices nothing beats on both; roofline: generation speed against the weight bytes

@@ -79,7 +79,7 @@ class MeekLlamaCpp(TemplateLM):
         install_log_capture()  # llama.cpp's own log lines stay out of the progress bar; warnings are kept for errors
         # llama_cpp.Llama fills llama_model_params itself and has no argument for use_extra_bufts (llama-bench's --repack),
         # so the model is loaded through the LlamaModel wrapper that Llama itself uses, with params of our own: the same
-        # tokenizer and metadata calls, and the repack setting the preflight probe found to run (harness/preflight.py).
+        # tokenizer and metadata calls, and the repack setting the preflight probe found to run (harness/measure/preflight.py).
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if int(n_gpu_layers) == -1 else int(n_gpu_layers)
         if repack is None:  # from lm-eval's command line, say: what the preflight probe finds runs on this machine
@@ -279,7 +279,7 @@ class MeekLlamaCpp(TemplateLM):
 
     # --- progress and the request cache -----------------------------------------------------------------------------
     def _before_scoring(self, n: int) -> None:
-        """Where a test's injected crash (harness/faults.py: eval-request-N) happens: before request N is scored."""
+        """Where a test's injected crash (harness/measure/faults.py: eval-request-N) happens: before request N is scored."""
         for point in faults.planned():
             number = point.removeprefix("eval-request-")
             if number != point and number.isdigit() and self.requests_scored < int(number) <= self.requests_scored + n:

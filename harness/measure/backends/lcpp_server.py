@@ -2,7 +2,7 @@
 --repack 0 --model m.gguf --port 8080` (every other argument goes to `python -m llama_cpp.server`).
 
 llama-cpp-python's server has no option for `use_extra_bufts` (llama-server's `--no-repack`, llama-bench's `--repack 0`),
-and on machines where llama.cpp's repacked-weight path crashes (harness/preflight.py) it dies on its first request. Its
+and on machines where llama.cpp's repacked-weight path crashes (harness/measure/preflight.py) it dies on its first request. Its
 `Llama` objects take their model parameters from `llama_model_default_params()`, so this wrapper starts the server with
 that function returning the repack setting asked for: the one place meek changes a default inside llama-cpp-python.
 """
