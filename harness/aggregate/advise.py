@@ -1,4 +1,4 @@
-"""`meek advise`: which device to buy for a model and a budget, in llama-bench's terms (tg128 and pp512 at depth 0, on
+"""The record's answer to which device to buy for a model and a budget (`meek advise`), in llama-bench's terms (tg128 and pp512 at depth 0, on
 a named llama.cpp backend), each figure of one kind:
 
 - measured: that test was run on that device with a llama.cpp build (the median over machines);

@@ -1,4 +1,4 @@
-"""`meek compare`: machines side by side for a model, from the runs of a results tree (see harness/aggregate/tree.py).
+"""Machines side by side for a model (`meek compare`), from the runs of a results tree (harness/aggregate/tree.py).
 
 Rows are grouped by machine, backend and settings; figures are medians over the files submitted for that group. A row
 whose rate is closer to the row above than the noise of either is marked: those two machines cannot be told apart.

@@ -1,5 +1,5 @@
-"""The `meek` command: a thin Typer layer over the harness modules, one module per command group. No measurement logic
-lives here: each command parses its options and calls one library function.
+"""The `meek` command: a thin Typer layer over harness/commands/, one module per command group. No logic lives here:
+each command declares its options and hands them to its command module (import-linter's contracts keep it so).
 
 Importing a module registers its commands; `meek --help` lists them in this order.
 """

@@ -1,4 +1,5 @@
-"""What `meek compare` and `meek advise` print, from the result files that pass validation."""
+"""`meek compare`: machines (or two devices) side by side for a model, from the result files that pass validation; the
+logic is harness/aggregate/compare.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`meek load`, as a command runs it: check the options, start a server if asked (and stop it on every path out),
+"""`meek load`: check the options, start a server if asked (and stop it on every path out),
 run the sweep point by point, keep every finished point in a result file, print the latency table and the capacity."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What `meek machine` shows: the fingerprint, the power sensors readable here, and the preflight verdict (which of
+"""`meek machine`: the fingerprint, the power sensors readable here, and the preflight verdict (which of
 llama.cpp's CPU paths run on this machine)."""
 
 from __future__ import annotations

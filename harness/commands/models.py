@@ -1,4 +1,4 @@
-"""What `meek models list|info|verify` show: the catalogue, one entry with its GGUF header, a file's checksum."""
+"""`meek models list|info|verify`: the catalogue, one entry with its GGUF header, a file's checksum."""
 
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
-"""This machine and the ones for sale: the fingerprint (CPU, memory, GPUs, llama.cpp build), GPUs, power sensors, and the
-hardware table of devices with their bandwidth, memory, price and power."""
+"""This machine: the fingerprint (CPU, memory, GPUs, llama.cpp build), its GPUs and its power sensors. The devices for
+sale are the catalogue's hardware table (harness/catalogue/hardware.py)."""

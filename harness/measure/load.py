@@ -1,4 +1,4 @@
-"""`meek load`: how many people or agents a box serves at once, through an OpenAI-compatible server.
+"""Load sweeps (`meek load`): how many people or agents a box serves at once, through an OpenAI-compatible server.
 
 Each point of the sweep is a closed-loop concurrency (N streams, each sending its next request when the last ends) or
 an open-loop request rate (Poisson arrivals), bounded in requests and in seconds. Every request streams: time to first

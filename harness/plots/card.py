@@ -1,4 +1,4 @@
-"""`meek plot card`: this machine's card (harness/frontier/card.py) as a figure to share: one line per figure, its kind
+"""The card figure (`meek plot card`): this machine's card (harness/frontier/card.py) as a figure to share: one line per figure, its kind
 beside it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`meek plot meek-model`: the paper's loss-gap projection under the measured lag, on one time axis.
+"""The meek-model figure (`meek plot meek-model`): the paper's loss-gap projection under the measured lag, on one time axis.
 
 Top: data, the lag at release of each open model that set a new best for the machine class on the benchmark (the
 frontier table's rows, of the kinds asked for), with its least-squares trend. Bottom: the model, dL(t) of

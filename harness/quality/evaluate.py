@@ -1,4 +1,4 @@
-"""`meek eval`: plan which tasks and items to score, run lm-eval with the in-process model, and collect the scores."""
+"""Scoring (`meek eval`, `meek bench --eval`): plan which tasks and items to score, run lm-eval with the in-process model, and collect the scores."""
 
 from __future__ import annotations
 

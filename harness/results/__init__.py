@@ -1,2 +1,2 @@
-"""Result files: the schema (versioned, signed by a content hash), validating strangers' files, submitting, importing
-llama-bench output, and printing results as tables."""
+"""Result files: the schema (versioned, signed by a content hash), run statistics, validating strangers' files, writing
+and upgrading them, submitting, the importers of other tools' output and published tables, and printing them as tables."""

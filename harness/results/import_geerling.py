@@ -1,4 +1,4 @@
-"""`meek import geerling`: Jeff Geerling's findings tables (geerlingguy/ai-benchmarks README, flattened to CSV with the
+"""Importing Jeff Geerling's findings tables (`meek import geerling`): (geerlingguy/ai-benchmarks README, flattened to CSV with the
 columns model_section, system, cpu_gpu, eval_rate_tps, power_peak_w, runtime, details_link) as summary-only results.
 
 What the tables give, and so what a run says:

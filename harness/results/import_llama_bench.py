@@ -1,4 +1,4 @@
-"""`meek import llama-bench`: llama-bench's `-o json` and `-o jsonl` output as result files, so posted numbers can be compared.
+"""Importing llama-bench's output (`meek import llama-bench`): `-o json` and `-o jsonl` output as result files, so posted numbers can be compared.
 
 Records are grouped into one result per (machine, build, model file). The summaries are recomputed from llama-bench's raw
 samples (its JSON rounds the rates), and each record is checked on its own: a bad one is skipped with its reason.

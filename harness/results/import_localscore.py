@@ -1,4 +1,4 @@
-"""`meek import localscore`: the LocalScore leaderboard (localscore.ai, run by llamafile's `localscore`) as summary-only
+"""Importing the LocalScore leaderboard (`meek import localscore`): (localscore.ai, run by llamafile's `localscore`) as summary-only
 result files, one per (accelerator, CPU, model), each run naming its LocalScore result number.
 
 LocalScore is not llama-bench: its prompt and generation rates are averages over nine fixed (prompt, generation)

@@ -1,4 +1,4 @@
-"""`meek import scoreboard`: llama.cpp's community scoreboards (CUDA discussions/15013, ROCm 15021, Vulkan 10879) as
+"""Importing llama.cpp's community scoreboards (`meek import scoreboard`): (CUDA discussions/15013, ROCm 15021, Vulkan 10879) as
 result files, one per row, from a CSV with the columns scoreboard, backend, device_as_published, pp512_tps, pp512_std,
 tg128_tps, tg128_std, build_commit, copy_source, note (shared/data/community/llama-cpp-scoreboards/).
 

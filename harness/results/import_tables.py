@@ -1,4 +1,4 @@
-"""`meek import llama-bench-table`: llama-bench's published tables (markdown as it prints them, or a CSV of one) as
+"""Importing llama-bench's published tables (`meek import llama-bench-table`, `depth-campaign`): (markdown as it prints them, or a CSV of one) as
 result files, for numbers posted without raw output: llama.cpp's own `benches/` files, a table pasted in an issue.
 
 Such a table gives mean ± sd per test, so each run is `summary_only`. llama-bench prints only the columns that differ

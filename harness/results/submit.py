@@ -1,4 +1,4 @@
-"""`meek submit`: check a result file, strip what must not be shared, and place it for a pull request (or post it).
+"""Sharing a result file (`meek submit`): check it, strip what must not be shared, and place it for a pull request (or post it).
 
 Local paths can carry a user name, so every absolute path in every string of the file (error messages, file names,
 imported_from, model names, OS details, warnings ...) is cut to its last part before the file is shared: one rule, applied

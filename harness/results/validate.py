@@ -1,4 +1,4 @@
-"""`meek validate`: every result file is data from a stranger. Each file gets a verdict and a reason for every problem.
+"""Validating result files (`meek validate`, and every reader of the record): each file is data from a stranger. Each file gets a verdict and a reason for every problem.
 
 Checks, in order: a regular file of bounded size and strict JSON (harness/results/reading.py: numbers in range, no
 duplicate keys, no markup, control or direction characters), the schema (no coercion), the content hash, then

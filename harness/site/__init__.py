@@ -1,1 +1,1 @@
-"""`meek report`: a results tree as a static site that opens from disk."""
+"""The leaderboard site (`meek report`): a results tree as a static site that opens from disk."""

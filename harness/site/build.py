@@ -1,4 +1,4 @@
-"""`meek report`: a results tree as a static site that opens from disk (no server, no CDN, no internet).
+"""The site's pages and data (`meek report`): a results tree as a static site that opens from disk (no server, no CDN, no internet).
 
 Pages: the leaderboard (sortable, filterable), one page per machine, a side-by-side of two machines, the frontier
 chart with machine classes, and the buying view. Data goes to assets/data.js as JSON; the pages' script writes every
