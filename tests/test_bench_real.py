@@ -108,10 +108,10 @@ def test_depth_fill_is_restored_not_recomputed(smollm2_path, repack_default):
     """Repetitions at depth start from a snapshot of the filled context: the restored cache gives the same logits."""
     import numpy as np
 
-    from harness.measure.backends.llamacpp import LlamaCppBackend
     from harness.measure.protocol import LoadSettings
+    from harness.measure.runtime.llamacpp import LlamaCppRuntime
 
-    backend = LlamaCppBackend()
+    backend = LlamaCppRuntime()
     backend.load(str(smollm2_path), LoadSettings(repack=repack_default))
     backend.new_context(256, 2)
     backend.process_prompt(64, np.random.default_rng(1))

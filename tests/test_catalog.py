@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from harness.catalogue.models import load_catalog, resolve
-from harness.commands.bench import models_for_tier
 from harness.errors import MeekError
+from harness.measure.backends.in_process import models_for_tier
 
 
 def test_catalogue_covers_what_people_run():

@@ -235,11 +235,7 @@ def serving_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     rows = []
     for point in result.serving:
         machine = _machine_columns(result, offloaded(point, result.machine))
-        ttft = (
-            point.ttft.p90 / 1e6
-            if point.ttft
-            else (percentile(point.ttft_ns, 90) / 1e6 if point.ttft_ns else None)
-        )
+        ttft = point.ttft.p90 / 1e6 if point.ttft else (percentile(point.ttft_ns, 90) / 1e6 if point.ttft_ns else None)
         rows.append(
             {
                 "file": str(file),

@@ -129,9 +129,9 @@ def _store(verdict: Verdict) -> None:
 
 def probe_child(emit, model_path: str, n_gpu_layers: int, repack: int, threads: int) -> None:
     """In the worker: load with the settings asked for, decode a short prompt batch, pick a token, generate one."""
-    from harness.measure.backends.llamacpp import LlamaCppBackend
+    from harness.measure.runtime.llamacpp import LlamaCppRuntime
 
-    backend = LlamaCppBackend()
+    backend = LlamaCppRuntime()
     try:
         backend.load(model_path, LoadSettings(n_gpu_layers=n_gpu_layers, n_batch=64, n_ubatch=64, repack=repack))
         backend.new_context(PROBE_PROMPT_TOKENS + 8, threads)

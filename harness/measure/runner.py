@@ -118,6 +118,16 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     return outcome
 
 
+def save_all(results: list[BenchResult], results_dir: Path, progress: Progress) -> BenchOutcome:
+    """Save each result measured by a backend other than in process (a server, the user's llama-bench); one error line
+    per failed test."""
+    outcome = BenchOutcome(results=list(results))
+    for result in results:
+        outcome.paths.append(save_result(result, results_dir, progress.line))
+        outcome.errors += [f"{e.test}: {e.message}" if e.test else e.message for e in result.errors]
+    return outcome
+
+
 def noisy_warning(run: Run) -> str | None:
     """One line for a test whose figure is not this machine's own speed (busy or unstable), saying what to do."""
     if not run.unstable:

@@ -14,10 +14,10 @@ import numpy as np
 from harness.errors import MeekError
 from harness.machine.sensors import PowerSampler, tokens_per_joule
 from harness.measure import faults
-from harness.measure.backends.base import Backend
 from harness.measure.events import Event, Loaded, Measured, MeasuredServing, Peaks, RepetitionDone, TestFailed
 from harness.measure.monitor import OtherCpuMeter, PeakMemorySampler
 from harness.measure.protocol import LoadGroup, TestInstance, settings_of
+from harness.measure.runtime.base import Runtime
 from harness.results.schema import Load, Run, ServingPoint
 from harness.results.stats import busy_reasons, summarize
 
@@ -25,7 +25,7 @@ Emit = Callable[[Event], None]
 
 
 def run_group(
-    backend: Backend, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, emit: Emit, seed: int = 0
+    backend: Runtime, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, emit: Emit, seed: int = 0
 ) -> None:
     """Load the model once, run every test of the group, and emit each result as soon as it exists.
 
@@ -73,7 +73,7 @@ def run_group(
         backend.close()
 
 
-def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
+def measure_test(backend: Runtime, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
     """Time one test `repetitions` times; return raw samples (ns), time to first token samples, warm-up and summary.
 
     The depth fill is computed once and restored from a snapshot for later repetitions, as llama-bench does.
@@ -139,7 +139,7 @@ def measure_test(backend: Backend, test: TestInstance, repetitions: int, warmup:
     }
 
 
-def measure_parallel(backend: Backend, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
+def measure_parallel(backend: Runtime, test: TestInstance, repetitions: int, warmup: bool, rng, on_repetition=None) -> dict:
     """One serving point as llama-batched-bench measures it: B sequences in one context with a unified KV cache; clear
     it; each sequence's prompt of PP tokens decoded together (timed: T_PP); then TG steps of one token per sequence
     (timed: T_TG). Repeated `repetitions` times after a warm-up; every repetition's two times are kept."""

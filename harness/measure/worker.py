@@ -58,10 +58,10 @@ def _bootstrap(target: Callable, args: tuple, connection) -> None:
 
 def bench_group(emit, model_path: str, group: LoadGroup, repetitions: int, warmup: bool, seed: int) -> None:
     """A `meek bench` load group: load once, run every test, stream each result."""
-    from harness.measure.backends.llamacpp import LlamaCppBackend
+    from harness.measure.runtime.llamacpp import LlamaCppRuntime
     from harness.measure.throughput import run_group
 
-    run_group(LlamaCppBackend(), model_path, group, repetitions, warmup, emit, seed)
+    run_group(LlamaCppRuntime(), model_path, group, repetitions, warmup, emit, seed)
 
 
 def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[Event]:

@@ -27,7 +27,7 @@ from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
 from harness.measure import faults
-from harness.measure.backends.llamacpp import install_log_capture
+from harness.measure.runtime.llamacpp import install_log_capture
 
 STRATEGIES = ("prefix-reuse", "plain")
 SCORING_VERSION = 2  # bump when scores of the same requests can change: keys the request cache

@@ -14,9 +14,16 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
+from harness.catalogue.models import DEFAULT_MODEL, load_catalog
 from harness.errors import MeekError, UsageError
 from harness.http import Client, public_url
+from harness.machine.facts import fingerprint
+from harness.measure.protocol import BenchRequest
+from harness.measure.runner import BenchOutcome, Progress, ScoreHook, save_all
+from harness.results.schema import BenchResult, ModelInfo, Protocol, Run, RunError, TestShape, new_result
+from harness.results.stats import summarize
 
 WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal of 64 strings)
     "river stone market window garden silver morning yellow music paper summer forest engine little ocean travel "
@@ -93,7 +100,8 @@ class OpenAIServer:
         self.url, self.timeout_s = check_url(url), timeout_s
         self.client = Client(self.url, api_key, timeout_s)
         listing = self.client.json("/v1/models", timeout_s=10)
-        served = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        served = [str(m["id"]) for m in entries or [] if isinstance(m, dict) and m.get("id")] if isinstance(entries, list) else []
         if model in served or not served:
             self.model = model
         elif len(served) == 1:
@@ -227,3 +235,129 @@ def measure(
             test.samples.append(sample)
             test.connect_ns += server.client.connect_ns[connects:]
     return test
+
+
+SERVERS: dict[str, type[OpenAIServer | OllamaServer]] = {"openai": OpenAIServer, "ollama": OllamaServer}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def server_result(
+    backend: str,
+    url: str,
+    model: str,
+    shapes: list[TestShape],
+    repetitions: int,
+    warmup: bool,
+    api_key: str | None = None,
+    timeout_s: float = 600,
+    seed: int = 0,
+) -> BenchResult:
+    """Run every shape against the server (each request may take `timeout_s` seconds); a failed test becomes an error
+    entry and the others still run."""
+    server = SERVERS[backend](url, model, api_key, timeout_s)
+    try:
+        return _measured(server, backend, url, model, shapes, repetitions, warmup, seed)
+    finally:
+        server.close()
+
+
+def _measured(
+    server: OpenAIServer | OllamaServer,
+    backend: str,
+    url: str,
+    model: str,
+    shapes: list[TestShape],
+    repetitions: int,
+    warmup: bool,
+    seed: int,
+) -> BenchResult:
+    machine = fingerprint()
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in LOOPBACK:
+        machine["warnings"] = [*machine.get("warnings", []), f"server at {host}: the machine facts describe this client"]
+    entry = load_catalog().get(model)
+    model_info = ModelInfo(
+        id=entry.id if entry else None,
+        label=model,
+        file_name=(entry.source.file or entry.source.hf_file or model) if entry else model,
+        file_size_bytes=entry.file_size_bytes if entry else None,
+        quant=entry.quant if entry else None,
+        source=f"served as '{server.model}'",
+    )
+    served = cast(Literal["openai", "ollama"], backend)  # a key of SERVERS: SERVERS[backend] raised KeyError otherwise
+    protocol = Protocol(
+        backend=served,
+        repetitions=repetitions,
+        warmup=warmup,
+        seed=seed,
+        timing="see each run's timing_source",
+        server=public_url(url),
+    )
+    result = new_result(machine, model_info, protocol, status="complete")
+    for shape in shapes:
+        try:
+            test = measure(server, shape.n_prompt, shape.n_gen, repetitions, warmup, seed)
+        except MeekError as error:
+            result.errors.append(RunError(stage="test", message=str(error), test=shape.name))
+            continue
+        samples_ns = [s.ns for s in test.samples]
+        result.runs.append(
+            Run(
+                test=shape.name,
+                n_prompt=shape.n_prompt,
+                n_gen=shape.n_gen,
+                n_depth=0,
+                n_threads=None,
+                n_ctx=shape.n_ctx,
+                settings=None,
+                timing_source=test.timing_source,
+                samples_ns=samples_ns,
+                warmup_ns=test.warmup_ns,
+                ttft_ns=[s.ttft_ns for s in test.samples if s.ttft_ns is not None],
+                **summarize(shape.n_prompt + shape.n_gen, samples_ns),
+            )
+        )
+    result.status = "complete" if not result.errors else "partial" if result.runs else "failed"
+    return result
+
+
+class ServerBackend:
+    """`--backend openai|ollama`: pp and tg tests at depth 0 against a running server, which loaded the model with its own
+    settings (so every load or sweep option is refused rather than silently ignored)."""
+
+    honours = frozenset({"url", "api_key", "seed"})
+    refusal_why = (
+        "the server loaded the model with its own settings (set them where it starts) and runs pp and tg tests at depth 0"
+    )
+
+    def __init__(self, name: str, default_url: str | None):
+        self.name, self.default_url = name, default_url
+        self.refusal = f"cannot be honoured by --backend {name}: {self.refusal_why}"
+
+    def measure(self, request: BenchRequest, progress: Progress, score: ScoreHook | None = None) -> BenchOutcome:
+        url = request.url or self.default_url
+        if not url:
+            raise UsageError(f"--backend {self.name} needs --url (e.g. http://127.0.0.1:8080)")
+        shapes = [TestShape(p, 0) for p in request.n_prompt if p] + [TestShape(0, n) for n in request.n_gen if n]
+        if not shapes:
+            raise UsageError("nothing to measure: give a non-zero -p or -n")
+        models = [m.strip() for value in request.models for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
+        results = [
+            server_result(
+                self.name,
+                url,
+                model,
+                shapes,
+                request.repetitions,
+                request.warmup,
+                request.api_key,
+                request.timeout_s,
+                request.seed,
+            )
+            for model in models
+        ]
+        return save_all(results, request.results_dir, progress)
+
+
+OPENAI = ServerBackend("openai", None)
+OLLAMA = ServerBackend("ollama", "http://127.0.0.1:11434")

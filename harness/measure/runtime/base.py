@@ -1,4 +1,5 @@
-"""The interface a runtime offers the measurement protocol: load, make a context, clear it, decode timed batches."""
+"""The in-process runtime interface the measurement protocol drives (harness/measure/throughput.py): load, make a
+context, clear it, decode timed batches. llama-cpp-python speaks it (llamacpp.py); an MLX runtime would be a second."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Protocol
 from harness.measure.protocol import LoadSettings
 
 
-class Backend(Protocol):
+class Runtime(Protocol):
     """A loaded model that can process prompt tokens and generate tokens, one context at a time."""
 
     name: str

@@ -1,104 +1,21 @@
-"""`meek bench --backend openai|ollama|llama-bench`: the same tests through a server or the user's own llama-bench build,
-into the same result files. The result names the backend, the server (without credentials) and each run's timing source."""
+"""The user's own llama-bench as a backend (`--backend llama-bench --bin PATH`): every sweep option passed through to it,
+its JSON lines read as result files of this machine, and a split over RPC servers measured with the same tests run
+locally beside it (the ratio). The tests it finished before a crash or a dead RPC endpoint are kept."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
-import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
 
-from harness.catalogue.models import load_catalog, resolve
+from harness.catalogue.models import DEFAULT_MODEL, load_catalog, resolve
 from harness.errors import MeekError, UsageError
 from harness.machine.facts import fingerprint
-from harness.measure.backends.server import OllamaServer, OpenAIServer, measure, public_url
-from harness.measure.protocol import DEFAULT_TENSOR_SPLIT
-from harness.results.schema import (
-    BenchResult,
-    LocalBaseline,
-    Machine,
-    ModelInfo,
-    Protocol,
-    RpcEndpoint,
-    Run,
-    RunError,
-    Split,
-    TestShape,
-    new_result,
-)
-from harness.results.stats import summarize
-
-if TYPE_CHECKING:
-    from harness.measure.protocol import BenchRequest
-
-SERVERS: dict[str, type[OpenAIServer | OllamaServer]] = {"openai": OpenAIServer, "ollama": OllamaServer}
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def server_result(
-    backend: str,
-    url: str,
-    model: str,
-    shapes: list[TestShape],
-    repetitions: int,
-    warmup: bool,
-    api_key: str | None = None,
-    timeout_s: float = 600,
-    seed: int = 0,
-) -> BenchResult:
-    """Run every shape against the server (each request may take `timeout_s` seconds); a failed test becomes an error
-    entry and the others still run."""
-    server = SERVERS[backend](url, model, api_key, timeout_s)
-    machine = fingerprint()
-    host = urllib.parse.urlsplit(url).hostname
-    if host not in LOOPBACK:
-        machine["warnings"] = [*machine.get("warnings", []), f"server at {host}: the machine facts describe this client"]
-    entry = load_catalog().get(model)
-    model_info = ModelInfo(
-        id=entry.id if entry else None,
-        label=model,
-        file_name=(entry.source.file or entry.source.hf_file or model) if entry else model,
-        file_size_bytes=entry.file_size_bytes if entry else None,
-        quant=entry.quant if entry else None,
-        source=f"served as '{server.model}'",
-    )
-    served = cast(Literal["openai", "ollama"], backend)  # a key of SERVERS: SERVERS[backend] raised KeyError otherwise
-    protocol = Protocol(
-        backend=served,
-        repetitions=repetitions,
-        warmup=warmup,
-        seed=seed,
-        timing="see each run's timing_source",
-        server=public_url(url),
-    )
-    result = new_result(machine, model_info, protocol, status="complete")
-    for shape in shapes:
-        try:
-            test = measure(server, shape.n_prompt, shape.n_gen, repetitions, warmup, seed)
-        except MeekError as error:
-            result.errors.append(RunError(stage="test", message=str(error), test=shape.name))
-            continue
-        samples_ns = [s.ns for s in test.samples]
-        result.runs.append(
-            Run(
-                test=shape.name,
-                n_prompt=shape.n_prompt,
-                n_gen=shape.n_gen,
-                n_depth=0,
-                n_threads=None,
-                n_ctx=shape.n_ctx,
-                settings=None,
-                timing_source=test.timing_source,
-                samples_ns=samples_ns,
-                warmup_ns=test.warmup_ns,
-                ttft_ns=[s.ttft_ns for s in test.samples if s.ttft_ns is not None],
-                **summarize(shape.n_prompt + shape.n_gen, samples_ns),
-            )
-        )
-    result.status = "complete" if not result.errors else "partial" if result.runs else "failed"
-    return result
-
+from harness.measure.backends import FLAGS
+from harness.measure.protocol import DEFAULT_TENSOR_SPLIT, BenchRequest
+from harness.measure.runner import BenchOutcome, Progress, ScoreHook, save_all
+from harness.results.schema import BenchResult, LocalBaseline, Machine, RpcEndpoint, RunError, Split
 
 FLASH_ATTN_WORDS = {0: "off", 1: "on", -1: "auto"}
 
@@ -152,8 +69,6 @@ def llama_bench_command(binary: Path, model_path: Path, request: BenchRequest) -
 def _run_llama_bench(command: list[str], binary: Path, timeout_s: float, rpc: tuple[str, ...] = ()) -> tuple[list, str | None]:
     """llama-bench's records (`-o jsonl`: one per finished test), and why it stopped early, if it did: the tests it
     finished before a crash or a dead RPC endpoint are kept."""
-    import json
-
     try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
@@ -244,3 +159,34 @@ def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
         for result in imported.results:
             result.split = split
     return imported.results
+
+
+def machine_repack(model: str, threads: int, timeout: float, progress: Progress) -> int:
+    """--repack for the user's llama-bench when none is given: this machine's preflight default (probed with the in-process
+    build: a repack path that faults here faults in any build), so its numbers compare with the harness's."""
+    from harness.measure.preflight import RepackPolicy
+
+    return RepackPolicy(fingerprint(), progress.line, timeout).repack_for(None, resolve(model, load_catalog()).path, 0, threads)
+
+
+class LlamaBench:
+    name = "llama-bench"
+    honours = frozenset(FLAGS) - {"tier", "eval_suite", "data_dir", "seed", "url", "api_key", "parallel"}
+    refusal = "not available with --backend llama-bench (measure in process for them)"
+
+    def measure(self, request: BenchRequest, progress: Progress, score: ScoreHook | None = None) -> BenchOutcome:
+        if request.binary is None:
+            raise UsageError("--backend llama-bench needs --bin PATH/TO/llama-bench")
+        if len(request.repack) > 1:
+            raise UsageError("--repack: give one value (0 or 1) with --backend llama-bench")
+        models = [m.strip() for value in request.models for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
+        threads = request.thread_counts()
+        repack = request.repack[0]
+        if repack is None:
+            repack = machine_repack(models[0], threads[0], request.timeout_s, progress)
+        run = dataclasses.replace(request, threads=tuple(threads), repack=(repack,))
+        results = [result for model in models for result in llama_bench_results(run, model)]
+        return save_all(results, request.results_dir, progress)
+
+
+BACKEND = LlamaBench()

@@ -50,7 +50,7 @@ def recent_llama_log() -> str:
     return " | ".join(list(_log_lines)[-3:])
 
 
-class LlamaCppBackend:
+class LlamaCppRuntime:
     """One model loaded in this process, with at most one context at a time."""
 
     name = "llama-cpp-python"
