@@ -89,8 +89,11 @@ class Client:
         except httpx.HTTPError as error:
             raise self._fail(self.base_url, error) from None
 
-    def send(self, path: str, body: Any = None, timeout_s: float | None = None, method: str | None = None) -> httpx.Response:
-        """The whole response to a GET (no body) or a POST of JSON; an HTTP error status is a MeekError."""
+    def send(
+        self, path: str, body: Any = None, timeout_s: float | None = None, method: str | None = None, check: bool = True
+    ) -> httpx.Response:
+        """The whole response to a GET (no body) or a POST of JSON; a redirect or an HTTP error status is a MeekError
+        unless `check` is false (the caller reads the status itself)."""
         url = self._url(path)
         extra = {"timeout": timeout_s} if timeout_s is not None else {}
         try:
@@ -103,7 +106,8 @@ class Client:
             )
         except httpx.HTTPError as error:
             raise self._fail(url, error) from None
-        self._check(url, response)
+        if check:
+            self._check(url, response)
         return response
 
     def json(self, path: str, body: Any = None, timeout_s: float | None = None) -> Any:
@@ -137,14 +141,16 @@ class Client:
 
     def events(self, path: str, body: Any) -> Iterator[tuple[int, dict]]:
         """A server-sent-events stream (OpenAI's `data: {...}` lines until `data: [DONE]`), each event with its arrival."""
+        done = False
         with self.lines(path, body) as lines:
-            for arrived, line in lines:
+            for arrived, line in lines:  # read to the end even after [DONE]: a response left unread closes the connection
                 line = line.strip()
-                if not line.startswith("data:"):
+                if done or not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
-                    return
+                    done = True
+                    continue
                 try:
                     event = json.loads(payload)
                 except ValueError:

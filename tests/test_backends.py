@@ -101,6 +101,8 @@ def test_openai_backend_measures_through_a_real_server(llama_server, run_meek, t
     assert by_test["tg8"].timing_source == "stream: first to last generated token"
     assert by_test["pp32"].timing_source.startswith("stream: request sent to first token")
     assert by_test["pp32"].settings is None and by_test["pp32"].ttft_ns
+    # one pooled keep-alive connection, opened before the tests: no timed request (no TTFT) included a connect
+    assert by_test["pp32"].connect_ns == [] and by_test["tg8"].connect_ns == []
     assert "tg8" in stdout
 
 

@@ -194,7 +194,7 @@ def test_site_pages_show_the_mark(trees, run_meek, tmp_path):
 def test_a_version_4_file_still_reads_and_migrates_by_name():
     document = json.loads((GOLDEN / "result-v4-serving-smollm2.json").read_text())
     assert document["schema_version"] == 4 and MIGRATIONS[4] is migrate_4_to_5
-    assert validate_document(document).schema_version == SCHEMA_VERSION == 5
+    assert validate_document(document).schema_version == SCHEMA_VERSION == 6
     runs_v3 = validate_document(json.loads((GOLDEN / "result-v3-smollm2.json").read_text())).runs
     assert runs_v3 and all(run.other_cpu_share is None for run in runs_v3)  # older files never measured it
     v5 = json.loads((GOLDEN / "result-v5-busy-smollm2.json").read_text())

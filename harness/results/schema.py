@@ -19,7 +19,7 @@ from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 from harness.results.migrations import MIGRATIONS
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
@@ -185,6 +185,12 @@ class Run(Strict):
         description="share of the machine's CPU capacity other processes took during the timed repetitions (0..1); "
         "null when not measured (imported, a server, or repetitions under 0.5 s)",
     )
+    connect_ns: list[Nanoseconds] | None = Field(
+        default=None,
+        max_length=10000,
+        description="a server test: each connection the client had to open inside a timed request (TCP and TLS, ns); "
+        "empty when every request reused the pooled connection, so no sample or TTFT includes a connect; null in process",
+    )
     peak_rss_bytes: Bytes | None = None
     peak_gpu_used_bytes: Bytes | None = None
 
@@ -324,7 +330,7 @@ class Score(Strict):
 
 
 class BenchResult(Strict):
-    schema_version: Literal[5] = SCHEMA_VERSION
+    schema_version: Literal[6] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status

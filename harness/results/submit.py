@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from harness.errors import MeekError
-from harness.http import Client
+from harness.http import Client, public_url
 from harness.output import Output, printable_field
 from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
@@ -82,9 +82,18 @@ def post(report: FileReport, url: str, timeout: float = 30) -> str:
         raise MeekError(f"--url must start with https:// or http:// (got '{printable_field(url)}')")
     assert report.result is not None  # a report that validated (check_for_submission)
     document = signed_document(cleaned(report.result))
+    where = public_url(url)
     with Client(url, timeout_s=timeout, role="collector") as client:
-        response = client.send(url, document)
-        return f"{response.status_code} {printable_field(response.text[:2000].strip()[:200])}"
+        response = client.send(url, document, check=False)
+    if response.is_redirect:
+        moved = printable_field(response.headers.get("Location", "elsewhere"))[:200]
+        raise MeekError(
+            f"the collector at {where} answered HTTP {response.status_code} (moved to {moved}): the file was not posted; "
+            "use the address it names"
+        )
+    if response.status_code >= 400:
+        raise MeekError(f"the collector at {where} refused the file: HTTP {response.status_code} {response.reason_phrase}")
+    return f"{response.status_code} {printable_field(response.text[:2000].strip()[:200])}"
 
 
 def pull_request_steps(path: Path) -> list[str]:

@@ -314,6 +314,7 @@ def _measured(
                 samples_ns=samples_ns,
                 warmup_ns=test.warmup_ns,
                 ttft_ns=[s.ttft_ns for s in test.samples if s.ttft_ns is not None],
+                connect_ns=test.connect_ns,
                 **summarize(shape.n_prompt + shape.n_gen, samples_ns),
             )
         )
