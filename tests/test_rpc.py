@@ -39,6 +39,13 @@ def rpc_servers(run_meek, count: int):
             run_meek("rpc-server", "--stop", "--port", str(port))
 
 
+def command_of(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone since it was listed
+        return []
+
+
 def rpc_servers_left() -> list[int]:
     return [p.pid for p in psutil.process_iter(["name", "cmdline"]) if "rpc-server" in " ".join(p.info["cmdline"] or [])]
 
@@ -136,9 +143,26 @@ def test_two_loopback_rpc_servers_split_the_bundled_model_with_its_ratio_to_the_
 
 @needs_rpc
 def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_kept(run_meek, tmp_path):
+    """The endpoint is stopped once llama-bench has printed pp16's line (seen through a `tee` in front of it), with
+    llama-bench held still (SIGSTOP) from that moment until the endpoint is gone: pp16 is finished and tg512 is not,
+    however fast or slow the host is."""
+    import shlex
     import subprocess
     import sys
     import time
+
+    progress = tmp_path / "llama-bench.jsonl"
+    wrapper = tmp_path / "bin" / "llama-bench"  # the same name, so the result reads as llama-bench's
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/bash\nset -o pipefail\n{shlex.quote(str(LLAMA_BENCH))} "$@" | tee -a {shlex.quote(str(progress))}\n'
+    )
+    wrapper.chmod(0o755)
+
+    def finished() -> list[str]:
+        lines = progress.read_text().splitlines() if progress.exists() else []
+        records = [json.loads(line) for line in lines if line.startswith("{") and line.endswith("}")]
+        return [f"{'pp' if r['n_gen'] == 0 else 'tg'}{r['n_prompt'] or r['n_gen']}" for r in records if "n_prompt" in r]
 
     with rpc_servers(run_meek, 2) as addresses:
         meek = subprocess.Popen(
@@ -152,7 +176,7 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
                 "--backend",
                 "llama-bench",
                 "--bin",
-                str(LLAMA_BENCH),
+                str(wrapper),
                 "--rpc",
                 ",".join(addresses),
                 "-p",
@@ -171,9 +195,25 @@ def test_an_endpoint_that_dies_mid_run_is_one_line_and_the_finished_tests_are_ke
             text=True,
             env={**os.environ},
         )
-        time.sleep(6)  # pp16 is done in well under a second; tg512 x 5 takes tens of seconds
-        run_meek("rpc-server", "--stop", "--port", addresses[1].rsplit(":", 1)[1])
-        _, stderr = meek.communicate(timeout=300)
+        try:
+            deadline = time.monotonic() + 240
+            while "pp16" not in finished():
+                assert meek.poll() is None, f"meek ended before pp16 finished: {meek.communicate()[1]}"
+                assert time.monotonic() < deadline, "pp16 did not finish within 240 s"
+                time.sleep(0.05)
+            (bench,) = [p for p in psutil.Process(meek.pid).children(recursive=True) if command_of(p)[:1] == [str(LLAMA_BENCH)]]
+            bench.suspend()  # it cannot finish tg512 while the endpoint goes
+            try:
+                assert finished() == ["pp16"]
+                code, _, stderr = run_meek("rpc-server", "--stop", "--port", addresses[1].rsplit(":", 1)[1])
+                assert code == 0, stderr
+            finally:
+                bench.resume()
+            _, stderr = meek.communicate(timeout=300)
+        finally:
+            if meek.poll() is None:
+                meek.kill()
+                meek.communicate()
     assert meek.returncode == 1
     assert "an RPC endpoint stopped answering mid-run" in stderr, stderr
     document = json.loads(next((tmp_path / "results").glob("*/*.json")).read_text())

@@ -4,7 +4,7 @@ rpc-server must only listen on a trusted network. `meek rpc-server` binds to 127
 
 - `endpoints()` parses `--rpc host:port[,host:port]` (no credentials, no scheme).
 - `rpc_server()` runs llama.cpp's rpc-server (the user's, or one built from the vendored source with RPC on) until
-  Ctrl-C, or in the background with a pid file that `--stop` reads.
+  Ctrl-C, or in the background with a pid file (pid, start time, name) that `--stop` checks before it stops anything.
 - `rpc_devices()` asks an RPC-enabled llama-bench what each endpoint serves (`--list-devices`: its device and memory).
 - `in_process_rpc()` says whether the installed llama-cpp-python has the RPC backend (it usually does not: its wheel
   is built without -DGGML_RPC=ON, and its own `rpc_servers` argument is broken, llama-cpp-python issue #1914).
@@ -16,13 +16,13 @@ import ctypes
 import ipaddress
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 from harness.errors import MeekError, UsageError
 from harness.home import meek_home
+from harness.measure.processes import stop, stop_recorded, write_pid_file
 from harness.results.schema import LocalBaseline, Run
 
 DEFAULT_PORT = 50052
@@ -199,7 +199,11 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
         time.sleep(1.0)
         if process.poll() is not None:
             raise MeekError(f"rpc-server exited with code {process.returncode}: see {meek_home() / 'rpc' / f'{port}.log'}")
-        pid_file(port).write_text(str(process.pid))
+        try:
+            write_pid_file(pid_file(port), process.pid)  # its start time and name too: --stop checks it is still this one
+        except MeekError:
+            stop(process)
+            raise
         say(f"rpc-server listening on {host}:{port} (pid {process.pid}); stop it with: meek rpc-server --stop --port {port}")
         return 0
     process = subprocess.Popen(command)
@@ -207,28 +211,17 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         say("rpc-server stopped")
         return 130
 
 
 def stop_server(port: int, say) -> int:
+    """Stop the background rpc-server meek started on `port`, once its pid file's pid, start time and name show it is
+    still that process; a pid file that does not (stale, garbled, or from an earlier meek) is refused with one line."""
     path = pid_file(port)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UsageError(f"no rpc-server started by meek on port {port} ({path} is not there)")
-    pid = int(path.read_text().strip() or 0)
-    try:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    path.unlink(missing_ok=True)
-    say(f"stopped the rpc-server on port {port} (pid {pid})")
+    stopped = stop_recorded(path, grace_s=5)
+    say(f"stopped the rpc-server on port {port} (pid {stopped.pid})")
     return 0

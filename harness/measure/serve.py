@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import MeekError
+from harness.measure.processes import stop
 
 SERVERS = ("llama-server", "llama-cpp-python")
 READY_TIMEOUT_S = 180
@@ -130,16 +131,6 @@ def running_server(
             time.sleep(0.25)
         yield Started(url, kind, slots if kind == "llama-server" else 1, _build_of(binary), command)
     finally:
-        stop(process)
+        stop(process, children=True)  # and anything it started
         log.close()
         say(f"stopped {kind}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from harness.errors import MeekError
 from harness.measure.events import Event, Fatal, Finished
+from harness.measure.processes import stop
 from harness.measure.protocol import LoadGroup
 
 # Signals by which llama.cpp dies when it runs an instruction this CPU (or its hypervisor) does not run, or faults in
@@ -92,12 +93,7 @@ def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[E
                 return
             yield event
     finally:
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
-            if process.is_alive():
-                process.kill()
-        process.join()
+        stop(process, grace_s=5)
         receiver.close()
 
 
