@@ -30,14 +30,14 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_server(smollm2_path, repack_default):
     """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, on a free loopback port, with this
-    machine's repack setting (through harness.measure.backends.lcpp_server: the server itself has no option for it)."""
+    machine's repack setting (through harness.measure.runtime.lcpp_server: the server itself has no option for it)."""
     pytest.importorskip("uvicorn", reason='needs llama-cpp-python[server] (pip install -e ".[test]")')
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "harness.measure.backends.lcpp_server",
+            "harness.measure.runtime.lcpp_server",
             "--repack",
             str(repack_default),
             "--model",

@@ -31,7 +31,7 @@ def direct_loglikelihood(path, context: str, continuation: str, repack: int) -> 
     machine's repack setting: Llama has no argument for it, so its default model parameters are swapped while it loads)."""
     from llama_cpp import Llama
 
-    from harness.measure.backends.lcpp_server import llama_repack
+    from harness.measure.runtime.lcpp_server import llama_repack
 
     with llama_repack(repack):
         llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2)

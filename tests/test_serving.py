@@ -102,7 +102,7 @@ def test_a_server_that_dies_mid_sweep_is_one_line_and_the_finished_points_are_ke
         [
             sys.executable,
             "-m",
-            "harness.measure.backends.lcpp_server",
+            "harness.measure.runtime.lcpp_server",
             "--repack",
             str(repack_default),
             "--model",

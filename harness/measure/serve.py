@@ -2,7 +2,7 @@
 
 llama.cpp's llama-server (the user's binary, or one built from the vendored source), with --parallel slots set to the
 sweep's largest concurrency and a unified KV cache big enough for all of them; or llama-cpp-python's own server
-(harness/measure/backends/lcpp_server.py), which runs one request at a time. Both bind to 127.0.0.1 only.
+(harness/measure/runtime/lcpp_server.py), which runs one request at a time. Both bind to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import MeekError
+from harness.http import Client
 from harness.measure.processes import stop
 
 SERVERS = ("llama-server", "llama-cpp-python")
@@ -67,7 +66,7 @@ def server_command(
     return [
         sys.executable,
         "-m",
-        "harness.measure.backends.lcpp_server",
+        "harness.measure.runtime.lcpp_server",
         "--repack",
         str(repack),
         "--model",
@@ -86,13 +85,14 @@ def server_command(
 
 
 def _ready(url: str) -> bool:
-    for path in ("/health", "/v1/models"):
-        try:
-            with urllib.request.urlopen(url + path, timeout=2) as response:
-                if response.status == 200:
+    """Whether the server answers 200 on /health (llama-server) or /v1/models (llama-cpp-python's) yet."""
+    with Client(url, timeout_s=2) as client:
+        for path in ("/health", "/v1/models"):
+            try:
+                if client.send(path, check=False).status_code == 200:
                     return True
-        except (urllib.error.URLError, OSError):
-            continue
+            except MeekError:
+                continue
     return False
 
 
