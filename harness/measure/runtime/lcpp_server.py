@@ -1,4 +1,4 @@
-"""llama-cpp-python's OpenAI-compatible server with llama.cpp's weight repacking set: `python -m harness.measure.backends.lcpp_server
+"""llama-cpp-python's OpenAI-compatible server with llama.cpp's weight repacking set: `python -m harness.measure.runtime.lcpp_server
 --repack 0 --model m.gguf --port 8080` (every other argument goes to `python -m llama_cpp.server`).
 
 llama-cpp-python's server has no option for `use_extra_bufts` (llama-server's `--no-repack`, llama-bench's `--repack 0`),
