@@ -48,7 +48,7 @@ def start_server(model_path: Path, threads: int, llama_server: Path | None = Non
         command = [
             sys.executable,
             "-m",
-            "harness.measure.backends.lcpp_server",
+            "harness.measure.runtime.lcpp_server",
             "--repack",
             str(repack),
             "--model",
@@ -136,7 +136,7 @@ def main() -> None:
             process.terminate()
     machine = fingerprint(include_build=False)
     lines = [
-        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), {MODEL}, "
+        f"Measured {dt.date.today()} on {machine.cpu.model} ({machine.cpu.physical_cores} cores), {MODEL}, "
         f"{args.threads} threads, {args.reps} repetitions per test, {args.rounds} rounds (order rotating).",
         "",
         f"Command: `python bench/backends.py --rounds {args.rounds} --reps {args.reps}`",

@@ -67,7 +67,7 @@ def main() -> None:
             print(model_id, task, shots, {k: round(v["value"], 4) for k, v in by_metric.items()}, reference, flush=True)
     machine = fingerprint(include_build=False)
     lines = [
-        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores); {args.items} seeded items per task "
+        f"Measured {dt.date.today()} on {machine.cpu.model} ({machine.cpu.physical_cores} cores); {args.items} seeded items per task "
         "from ../shared/data/bench, lm-eval prompts (HellaSwag: context + ending; ARC: 'Question: ... Answer:' + choice text).",
         "",
         f"Command: `python bench/eval_accuracy.py --items {args.items} --models {args.models} --max-shots {args.max_shots}`",

@@ -149,7 +149,7 @@ def main() -> None:
     machine = fingerprint(include_build=False)
     lines = [
         (
-            f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores), "
+            f"Measured {dt.date.today()} on {machine.cpu.model} ({machine.cpu.physical_cores} cores), "
             f"SmolLM2-135M-Instruct Q4_1, {sum(len(v) for v in planned.samples.values())} seeded {args.task} items "
             f"({shots}-shot), {args.threads} threads, no request cache. The two strategies take turns on chunks of "
             f"{args.chunk} contexts (order alternating), so this machine's slow swings in speed fall on both alike; the "

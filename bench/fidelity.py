@@ -142,14 +142,14 @@ def main() -> None:
 
 def write_report(args, samples) -> None:
     machine = fingerprint()
-    preflight.apply(machine, preflight.cached(machine))
-    build = machine["llama_cpp"]
-    disabled = ", ".join(p["path"] for p in machine.get("cpu_paths_disabled", []))
+    machine = preflight.apply(machine, preflight.cached(machine))
+    build = machine.llama_cpp
+    disabled = ", ".join(p.path for p in machine.cpu_paths_disabled)
     fallback = f" (this machine's preflight fallback: {disabled} crashed here)" if args.repack == 0 and disabled else ""
     lines = [
-        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores, "
-        f"{machine['memory_bytes'] / 2**30:.0f} GiB), llama-cpp-python {build['llama_cpp_python']}, llama.cpp {build.get('commit')}, "
-        f"CPU features {' '.join(build.get('cpu_features_used', []))}.",
+        f"Measured {dt.date.today()} on {machine.cpu.model} ({machine.cpu.physical_cores} cores, "
+        f"{(machine.memory_bytes or 0) / 2**30:.0f} GiB), llama-cpp-python {build.llama_cpp_python}, llama.cpp {build.commit}, "
+        f"CPU features {' '.join(build.cpu_features_used)}.",
         "",
         f"Command: `python bench/fidelity.py --rounds {args.rounds} --reps {args.reps} --threads {args.threads}`; "
         f"both tools run back to back in each round (order alternating), flash attention off, --repack {args.repack} on "

@@ -90,9 +90,9 @@ def probe(path: Path, n_ctx: int, cache: str, flash_attn: bool, swa_full: bool, 
 def predicted(path: Path, n_ctx: int, cache: str, flash_attn: bool, swa_full: bool) -> memory_fit.Need:
     facts = read_gguf_facts(path)
     return memory_fit.need(
-        facts["n_params"] / 1e9,
-        facts["quant"],
-        facts["file_size_bytes"],
+        facts.n_params / 1e9,
+        facts.quant,
+        facts.file_size_bytes,
         n_ctx,
         facts,
         cache,
@@ -190,7 +190,7 @@ def main() -> None:
 
         from harness.machine.facts import fingerprint
 
-        cpu = fingerprint(include_build=False).get("cpu", {}).get("model") or platform.processor()
+        cpu = fingerprint(include_build=False).cpu.model or platform.processor()
         command = "python bench/memory_fit.py --write" + (" --no-repack" if args.no_repack else "")
         body = (
             f"Measured {dt.date.today()} on {cpu} ({os.cpu_count()} cores, CPU backend) with `{command}`: each bundled model "

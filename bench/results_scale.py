@@ -62,7 +62,7 @@ def main() -> None:
                 print(name, f"{seconds:.2f} s", completed.stdout.strip().splitlines()[-1][:120], flush=True)
     machine = fingerprint(include_build=False)
     lines = [
-        f"Measured {dt.date.today()} on {machine['cpu']['model']} ({machine['cpu']['physical_cores']} cores): {args.files:,} "
+        f"Measured {dt.date.today()} on {machine.cpu.model} ({machine.cpu.physical_cores} cores): {args.files:,} "
         f"generated result files ({size / 2**20:.0f} MiB), each command a fresh process "
         f"(interpreter start included), {args.rounds} round(s).",
         "",

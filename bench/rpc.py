@@ -74,7 +74,7 @@ def main() -> None:
     finally:
         for port in ports:
             meek("rpc-server", "--stop", "--port", str(port))
-    cpu = fingerprint(include_build=False)["cpu"]["model"]
+    cpu = fingerprint(include_build=False).cpu.model
     rows = ["| test | split / local (median) | min-max |", "|---|---:|---:|"]
     rows += [f"| {test} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} |" for test, v in sorted(ratios.items())]
     body = "\n".join(

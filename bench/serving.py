@@ -137,7 +137,7 @@ def main() -> None:
             f"| {b} | {statistics.median(pp):.3f} ({min(pp):.3f}-{max(pp):.3f}) | {statistics.median(tg):.3f} "
             f"({min(tg):.3f}-{max(tg):.3f}) | {ours:.1f} | {theirs:.1f} |"
         )
-    cpu = fingerprint(include_build=False)["cpu"]["model"]
+    cpu = fingerprint(include_build=False).cpu.model
     body = "\n".join(
         [
             f"Measured {dt.date.today()} on {cpu} ({threads} threads, --repack {repack}) with `python bench/serving.py "

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import psutil
 
+from harness.catalogue.gguf_file import GgufFacts
 from harness.errors import MeekError
 from harness.machine import gpu
 
 if TYPE_CHECKING:
     from harness.catalogue import hardware
-    from harness.catalogue.models import CatalogModel
+    from harness.catalogue.models import CatalogModel, ModelShape
+    from harness.results.schema import Machine
 
 GIB = 2**30
 Kind = Literal["gpu", "unified", "cpu"]
@@ -119,24 +121,38 @@ class Shape:
     swa_layers: int = 0  # how many layers slide
 
     @classmethod
-    def from_facts(cls, facts: dict | None) -> Shape | None:
+    def from_facts(cls, facts: GgufFacts | ModelShape | None) -> Shape | None:
         """The shape from GGUF facts (harness/catalogue/gguf_file.py) or a catalogue entry's shape; None without the
         attention fields."""
-        facts = facts or {}
-        fields = ("block_count", "head_count_kv", "key_length", "value_length")
-        sizes = [cast(int, v) for v in (facts.get(f) for f in fields) if _count(v)]
+        if facts is None:
+            return None
+        if not isinstance(facts, GgufFacts):  # a catalogue entry's shape: every field given
+            window = facts.sliding_window
+            return cls(
+                facts.layers,
+                facts.kv_heads,
+                facts.head_dim,
+                facts.head_dim,
+                heads=facts.heads,
+                embedding=facts.embedding,
+                vocab=facts.vocab,
+                sliding_window=window,
+                swa_layers=min(facts.swa_layers, facts.layers) if window else 0,
+            )
+        fields = (facts.block_count, facts.head_count_kv, facts.key_length, facts.value_length)
+        sizes = [cast(int, v) for v in fields if _count(v)]
         if len(sizes) != len(fields):
             return None
         layers, kv_heads, key_length, value_length = sizes
-        window = _int_or_none(facts.get("sliding_window")) or 0
+        window = _int_or_none(facts.sliding_window) or 0
         return cls(
             layers,
             kv_heads,
             key_length,
             value_length,
-            heads=_int_or_none(facts.get("head_count")),
-            embedding=_int_or_none(facts.get("embedding_length")),
-            vocab=_int_or_none(facts.get("vocab_size")),
+            heads=_int_or_none(facts.head_count),
+            embedding=_int_or_none(facts.embedding_length),
+            vocab=_int_or_none(facts.vocab_size),
             sliding_window=window,
             swa_layers=_swa_layers(facts, layers) if window else 0,
         )
@@ -150,15 +166,12 @@ def _int_or_none(value: object) -> int | None:
     return cast(int, value) if _count(value) else None
 
 
-def _swa_layers(facts: dict, layers: int) -> int:
-    """How many layers slide: a catalogue entry's count, the GGUF's per-layer flags or period, or llama.cpp's default
-    period for the architecture."""
-    if _count(facts.get("swa_layers")):
-        return min(facts["swa_layers"], layers)
-    pattern = facts.get("sliding_window_pattern")
-    if isinstance(pattern, list):
+def _swa_layers(facts: GgufFacts, layers: int) -> int:
+    """How many layers slide: the GGUF's per-layer flags or period, or llama.cpp's default period for the architecture."""
+    pattern = facts.sliding_window_pattern
+    if isinstance(pattern, tuple):
         return sum(bool(flag) for flag in pattern[:layers])
-    period = pattern if _count(pattern) else SWA_PERIOD.get(facts.get("architecture") or "", 0)
+    period = pattern if pattern is not None and _count(pattern) else SWA_PERIOD.get(facts.architecture, 0)
     return sum(1 for il in range(layers) if il % period < period - 1) if period else 0
 
 
@@ -210,7 +223,7 @@ def estimated_kv_bytes_per_token(params_total_b: float) -> float:
     return KV_BYTES_PER_TOKEN_AT_8B * math.sqrt(_positive(params_total_b, "the parameter count (billions)") / 8)
 
 
-def kv_bytes_per_token(facts: dict | None, type_k: str = "f16", type_v: str = "f16") -> float | None:
+def kv_bytes_per_token(facts: GgufFacts | ModelShape | None, type_k: str = "f16", type_v: str = "f16") -> float | None:
     """KV-cache bytes per token of context if every layer held every token (an upper bound for sliding-window models);
     None when the facts lack a field (the caller then estimates from the parameter count)."""
     shape = Shape.from_facts(facts)
@@ -262,7 +275,7 @@ def need(
     quant: str | None = None,
     file_size_bytes: int | None = None,
     context: int = DEFAULT_CONTEXT,
-    facts: dict | None = None,
+    facts: GgufFacts | ModelShape | None = None,
     type_k: str = "f16",
     type_v: str = "f16",
     kv_per_token: float | None = None,
@@ -274,7 +287,7 @@ def need(
 ) -> Need:
     """What a model needs at `context` tokens. All parameters count, every expert of a mixture-of-experts model included:
     they must all be in memory. The KV cache comes from `kv_per_token`, else the shape in the GGUF `facts` (or a catalogue
-    entry's), else the estimate from the parameter count (scaled from f16 to the cache types asked for). Flash attention
+    entry's shape), else the estimate from the parameter count (scaled from f16 to the cache types asked for). Flash attention
     off by default: llama-cpp-python's default and the larger compute buffer."""
     weights = weights_bytes(params_total_b, quant, file_size_bytes, bits_per_weight)
     context = int(_positive(context, "the context (tokens)"))
@@ -294,8 +307,7 @@ def model_need(
     """What a catalogue model needs at `context`: its file (or parameters at its quant), and its KV cache and compute
     buffer from the shape models.yaml gives (the estimate where it gives none)."""
     size = model.file_size_bytes or int((model.file_size_approx_gb or 0) * 1e9) or None
-    facts = model.shape.as_facts() if model.shape is not None else None
-    return need(model.params_total_b, model.quant, size, context, facts, type_k, type_v, flash_attn=flash_attn)
+    return need(model.params_total_b, model.quant, size, context, model.shape, type_k, type_v, flash_attn=flash_attn)
 
 
 def usable_bytes(kind: str, memory_bytes: float, vendor: str | None = None) -> float:
@@ -398,21 +410,24 @@ class Device:
     vendor: str | None = None  # the GPU's maker, for unified memory
 
 
-def this_machine(facts: dict) -> Device:
+def this_machine(machine: Machine) -> Device:
     """This machine (from its fingerprint) as a device: unified memory, its first discrete GPU's memory (the model whole
     on the GPU), or its RAM (CPU inference)."""
-    gpus = facts.get("gpus") or []
-    if facts.get("unified_memory"):
-        vendor = next((g.get("vendor") for g in gpus if g.get("unified_memory")), None)
-        return Device("unified", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB unified memory", vendor)
-    if gpus and gpus[0].get("memory_bytes"):
+    gpus = machine.gpus
+    if not machine.unified_memory and gpus and gpus[0].memory_bytes:
         return Device(
             "gpu",
-            gpus[0]["memory_bytes"],
-            f"{gpus[0]['memory_bytes'] / GIB:.0f} GiB GPU memory ({gpus[0]['name']})",
-            gpus[0].get("vendor"),
+            gpus[0].memory_bytes,
+            f"{gpus[0].memory_bytes / GIB:.0f} GiB GPU memory ({gpus[0].name})",
+            gpus[0].vendor,
         )
-    return Device("cpu", facts["memory_bytes"], f"{facts['memory_bytes'] / GIB:.0f} GiB RAM, CPU inference")
+    memory = machine.memory_bytes
+    if memory is None:  # only an imported result's machine leaves it out; a fingerprint always has it
+        raise MeekError(f"the memory of machine {machine.machine_id} is not known")
+    if machine.unified_memory:
+        vendor = next((g.vendor for g in gpus if g.unified_memory), None)
+        return Device("unified", memory, f"{memory / GIB:.0f} GiB unified memory", vendor)
+    return Device("cpu", memory, f"{memory / GIB:.0f} GiB RAM, CPU inference")
 
 
 def free_bytes(offload: bool) -> int:

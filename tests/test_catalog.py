@@ -7,6 +7,24 @@ import pytest
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import MeekError
 from harness.measure.backends.in_process import models_for_tier
+from harness.results.schema import Machine
+
+
+def a_machine(memory_gib: float, unified: bool = False, cpu: str = "a CPU", gpus=(), machine_id="a-test-machine") -> Machine:
+    """A machine fingerprint with the memory, CPU and GPUs given (what the fit checks read); the rest made up."""
+    return Machine.model_validate(
+        {
+            "machine_id": machine_id,
+            "cpu": {"model": cpu, "arch": "x86_64", "simd": []},
+            "memory_bytes": int(memory_gib * 2**30),
+            "gpus": list(gpus),
+            "unified_memory": unified,
+            "os": {},
+            "python": "3.11",
+            "harness_version": "0",
+            "llama_cpp": {},
+        }
+    )
 
 
 def test_catalogue_covers_what_people_run():
@@ -37,10 +55,10 @@ def test_tier_selection(monkeypatch):
     assert models_for_tier("tiny", catalog) == ["smollm2-135m", "gemma3-270m"]
     # a 16 GiB machine running on the CPU may use 60% (9.6 GiB): an 8B Q4_K_M (4.6 GiB weights + 1.5 GiB KV cache at 8k
     # + 0.5 GiB buffers) fits, gpt-oss-20b (11.3 GiB of weights) does not
-    cpu_16 = {"memory_bytes": 16 * 2**30, "unified_memory": False, "gpus": []}
+    cpu_16 = a_machine(16)
     auto = models_for_tier("auto", catalog, cpu_16)
     assert {"smollm2-135m", "gemma3-270m", "llama-3.2-1b-q4_k_m", "llama-3.1-8b-q4_k_m", "qwen3-8b-q4_k_m"} == set(auto)
-    unified_128 = {"memory_bytes": 128 * 2**30, "unified_memory": True, "gpus": []}
+    unified_128 = a_machine(128, unified=True)
     assert "gpt-oss-120b-mxfp4" in models_for_tier("auto", catalog, unified_128)
     with pytest.raises(MeekError, match="unknown tier"):
         models_for_tier("huge", catalog)

@@ -10,6 +10,7 @@ import pytest
 
 from harness.frontier.gap import DAYS_PER_MONTH, mean_release_lag, release_lags
 from harness.frontier.reported import reported_rows
+from tests.test_catalog import a_machine
 from tests.test_gap_cli import hand_made_frame
 
 
@@ -124,13 +125,8 @@ def test_the_card_of_a_24gb_card_names_its_best_model_with_kinds():
 
     shipped = Path(__file__).resolve().parent.parent / "results"
     runs = load_tree([p for p in shipped.iterdir() if p.name.startswith("rtx-4090-")]).runs
-    facts = {
-        "machine_id": "a-4090-box",
-        "cpu": {"model": "AMD Ryzen 9 7950X"},
-        "unified_memory": False,
-        "memory_bytes": 64 * 2**30,
-        "gpus": [{"name": "NVIDIA GeForce RTX 4090", "memory_bytes": 24 * 2**30}],
-    }
+    rtx = {"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090", "memory_bytes": 24 * 2**30}
+    facts = a_machine(64, cpu="AMD Ryzen 9 7950X", gpus=[rtx], machine_id="a-4090-box")
     frame = load_frontier()
     frame = frame[frame["kind"].isin(DEFAULT_KINDS)]
     card = machine_card(shipped, "gpqa_diamond", 20.0, frame, pd.Timestamp("2026-12-01"), facts=facts, runs=runs)

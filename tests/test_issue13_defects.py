@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -200,9 +201,9 @@ def test_fit_check_estimates_the_kv_cache_when_the_header_does_not_say(monkeypat
     from harness.measure import runner
     from harness.results.schema import BenchResult
 
-    facts = {**read_gguf_facts(smollm2_path), "head_count_kv": None, "key_length": None}  # unreadable in the header
+    facts = dataclasses.replace(read_gguf_facts(smollm2_path), head_count_kv=None, key_length=None)  # unreadable in the header
     monkeypatch.setattr(runner, "read_gguf_facts", lambda path: facts)
-    monkeypatch.setattr(memory_fit, "free_bytes", lambda offload: facts["file_size_bytes"] + 2**20)
+    monkeypatch.setattr(memory_fit, "free_bytes", lambda offload: facts.file_size_bytes + 2**20)
     group = LoadGroup(model="m", load=LoadSettings(), tests=[TestInstance(TestShape(512, 0, 8192), 1)])
     result = BenchResult.model_construct(errors=[])
     resolved = ResolvedModel(spec=str(smollm2_path), path=smollm2_path, entry=None)

@@ -1,3 +1,5 @@
+import pytest
+
 from harness.machine.facts import compiled_backends, fingerprint, missing_simd
 from harness.results.schema import Machine
 
@@ -7,13 +9,45 @@ def test_fingerprint_is_complete_and_anonymous():
     import socket
 
     facts = fingerprint()
-    Machine.model_validate(facts)  # the shape stored in result files
-    assert facts["cpu"]["logical_cores"] >= 1 and facts["memory_bytes"] > 0
-    assert facts["llama_cpp"]["commit"] and "CPU" in facts["llama_cpp"]["backends"]
-    text = str(facts).lower()
+    assert isinstance(facts, Machine)  # the shape stored in result files
+    assert facts.cpu.logical_cores and facts.cpu.logical_cores >= 1 and facts.memory_bytes and facts.memory_bytes > 0
+    assert facts.llama_cpp.commit and "CPU" in facts.llama_cpp.backends
+    text = facts.model_dump_json().lower()
     assert socket.gethostname().lower() not in text
-    assert getpass.getuser().lower() not in facts["machine_id"]
-    assert fingerprint()["machine_id"] == facts["machine_id"], "the id must be stable"
+    assert getpass.getuser().lower() not in facts.machine_id
+    assert fingerprint().machine_id == facts.machine_id, "the id must be stable"
+
+
+def test_the_fingerprint_is_a_value_and_the_verdict_goes_into_a_copy():
+    import pydantic
+
+    from harness.measure import preflight
+
+    facts = fingerprint()
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        facts.machine_id = "another-machine"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        facts.llama_cpp.commit = "another-commit"  # type: ignore[misc]
+    crashed = preflight.Verdict(
+        repack_default=0,
+        checked_utc="2026-01-01T00:00:00+00:00",
+        model="m.gguf",
+        key={},
+        crashed="SIGILL on the first decode with --repack 1",
+        cpu_paths_disabled=[{"path": "amx", "reason": "SIGILL on the first decode with --repack 1"}],
+    )
+    probed = preflight.apply(facts, crashed)
+    assert [p.path for p in probed.cpu_paths_disabled] == ["amx"] and facts.cpu_paths_disabled == []
+    assert preflight.apply(facts, None) is facts
+    # `meek machine --json`: what was read, with the keys it had as a dict (no defaults for what was not found)
+    assert "cpu_paths_disabled" not in facts.model_dump(exclude_unset=True)
+    assert "cpu_paths_disabled" in probed.model_dump(exclude_unset=True)
+
+
+def test_the_hardware_only_fingerprint_has_an_empty_build():
+    facts = fingerprint(include_build=False)
+    assert facts.llama_cpp.llama_cpp_python is None and facts.warnings == []
+    assert facts.machine_id == fingerprint().machine_id
 
 
 def test_missing_simd_features_are_named():

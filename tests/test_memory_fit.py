@@ -3,7 +3,9 @@ load each), the usable memory per kind of device, the 32B-on-24-GB case people r
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -58,8 +60,48 @@ def test_sliding_window_layers_keep_their_window(meek_home):
     # llama.cpp logged 24 MiB (3 full layers x 8192 cells) + 15 MiB (15 layers x 1024 cells: 512 + a 512-token micro-batch)
     assert memory_fit.kv_cache_bytes(shape, 8192) == (24 + 15) * 2**20
     assert memory_fit.kv_cache_bytes(shape, 8192, swa_full=True) == 144 * 2**20  # llama-cpp-python's default
-    per_layer_flags = {**facts, "sliding_window_pattern": [True, False] * 9}
+    per_layer_flags = dataclasses.replace(facts, sliding_window_pattern=(True, False) * 9)
     assert memory_fit.Shape.from_facts(per_layer_flags).swa_layers == 9  # type: ignore[union-attr]
+
+
+def test_gguf_facts_cache_reads_the_old_entries_and_parses_again_what_it_cannot_read(monkeypatch, smollm2_path):
+    from harness.catalogue import gguf_file
+
+    # the entry as the version whose facts were a dict wrote it (its keys, in its order)
+    old_entry = {
+        "architecture": "llama",
+        "name": "Smollm2 135M 8k Lc100K Mix1 Ep2",
+        "quant": "Q4_1",
+        "n_params": 134515008,
+        "n_tensors": 272,
+        "file_size_bytes": 98362432,
+        "context_length": 8192,
+        "block_count": 30,
+        "embedding_length": 576,
+        "head_count": 9,
+        "head_count_kv": 3,
+        "key_length": 64,
+        "value_length": 64,
+        "expert_count": None,
+        "vocab_size": 49152,
+        "sliding_window": None,
+        "sliding_window_pattern": None,
+        "expert_used_count": None,
+    }
+    facts = read_gguf_facts(smollm2_path)
+    assert facts.to_json() == old_entry and list(facts.to_json()) == list(old_entry)
+    cache_file = gguf_file._cache_file()
+    cache = json.loads(cache_file.read_text())
+    (key,) = [k for k in cache if k.startswith(f"{smollm2_path.resolve()}|") and k.endswith("|gguf-2")]
+    cache[key] = old_entry
+    cache_file.write_text(json.dumps(cache))
+    with monkeypatch.context() as patched:  # read as it is, not parsed again
+        patched.setattr(gguf_file, "_parse", lambda path, size: pytest.fail("parsed again"))
+        assert read_gguf_facts(smollm2_path) == facts
+    cache[key] = {"architecture": "llama"}  # an entry this version cannot read: parsed again and stored again
+    cache_file.write_text(json.dumps(cache))
+    assert read_gguf_facts(smollm2_path) == facts
+    assert json.loads(cache_file.read_text())[key] == old_entry
 
 
 def test_compute_buffer_grows_with_context_without_flash_attention():

@@ -10,6 +10,7 @@ import pytest
 
 from harness.machine.facts import fingerprint, missing_simd
 from harness.measure import preflight
+from harness.results.schema import LlamaBuild
 from harness.results.store import read_result
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench"
@@ -89,10 +90,9 @@ def test_a_new_llama_cpp_build_invalidates_the_verdict(fresh_home, smollm2_path)
     verdict = preflight.check(smollm2_path, machine, threads=2)
     assert preflight.cached(machine) == verdict
     for field, value in (("commit", "another-commit"), ("llama_cpp_python", "9.9.9"), ("system_info", "CPU : AVX2 = 1 |")):
-        rebuilt = json.loads(json.dumps(machine))
-        rebuilt["llama_cpp"][field] = value
+        rebuilt = machine.model_copy(update={"llama_cpp": machine.llama_cpp.model_copy(update={field: value})})
         assert preflight.cached(rebuilt) is None, field
-    moved = {**machine, "machine_id": "another-machine-8g-abcdef"}
+    moved = machine.model_copy(update={"machine_id": "another-machine-8g-abcdef"})
     assert preflight.cached(moved) is None
 
 
@@ -123,7 +123,8 @@ def test_a_build_that_crashes_either_way_names_the_cpu_features(run_meek, fresh_
 
 
 def test_a_wheel_built_for_another_cpu_names_what_this_cpu_lacks(monkeypatch):
-    machine = {"llama_cpp": {"cpu_features_used": ["SSE3", "AVX", "AVX2", "FMA", "AVX512", "AVX512_VNNI", "OPENMP"]}}
+    build = LlamaBuild(cpu_features_used=["SSE3", "AVX", "AVX2", "FMA", "AVX512", "AVX512_VNNI", "OPENMP"])
+    machine = fingerprint(include_build=False).model_copy(update={"llama_cpp": build})
     monkeypatch.setattr(preflight, "cpu_flags", lambda: ["avx", "avx2", "fma", "f16c"])
     message = preflight.broken_build_message(machine, "SIGILL")
     assert "uses AVX512, AVX512_VNNI, which this CPU does not run" in message

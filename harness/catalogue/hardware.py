@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -87,8 +87,11 @@ def find_device(name: str) -> Device | None:
     return best
 
 
-def device_for_machine(machine: dict, gpu_offload: bool) -> Device | None:
-    """The device whose memory a run streamed weights from: the first GPU if offloaded, else the CPU; unified boxes by either."""
+def device_for_machine(machine: dict[str, Any], gpu_offload: bool) -> Device | None:
+    """The device whose memory a run streamed weights from: the first GPU if offloaded, else the CPU; unified boxes by either.
+
+    `machine` holds the names in the result schema's shape ({"cpu": {"model"}, "gpus": [{"name"}], "unified_memory"}):
+    harness/results/facts.py's device_of gives them for a machine fingerprint."""
     gpus = machine.get("gpus") or []
     gpu_name = str(gpus[0].get("name") or "") if gpus else ""
     cpu_name = str((machine.get("cpu") or {}).get("model") or "")

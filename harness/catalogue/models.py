@@ -74,20 +74,6 @@ class ModelShape(BaseModel):
     sliding_window: int = Field(default=0, ge=0)
     swa_layers: int = Field(default=0, ge=0)
 
-    def as_facts(self) -> dict:
-        """In the GGUF facts' names (harness/catalogue/gguf_file.py)."""
-        return {
-            "block_count": self.layers,
-            "head_count_kv": self.kv_heads,
-            "key_length": self.head_dim,
-            "value_length": self.head_dim,
-            "head_count": self.heads,
-            "embedding_length": self.embedding,
-            "vocab_size": self.vocab,
-            "sliding_window": self.sliding_window,
-            "swa_layers": self.swa_layers,
-        }
-
 
 class CatalogModel(BaseModel):
     model_config = ConfigDict(extra="forbid")

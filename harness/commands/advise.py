@@ -116,14 +116,15 @@ def advise_device(
     """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
     from harness.aggregate.advise import backend_option, backends_of, models_for_device
     from harness.aggregate.compare import render
-    from harness.catalogue.hardware import device_for_machine, load_hardware
+    from harness.catalogue.hardware import load_hardware
 
     devices = {d.id: d for d in load_hardware()}
     if device_id is None:
         from harness.machine.facts import fingerprint
+        from harness.results.facts import device_of
 
-        facts = fingerprint(include_build=False)
-        device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
+        machine = fingerprint(include_build=False)
+        device = device_of(machine, offload=bool(machine.gpus))
         if device is None:
             raise UsageError("--machine this: this machine's CPU or GPU is not in the hardware table; name one with --device")
     elif device_id in devices:

@@ -32,7 +32,7 @@ def run(
     points = tree.serving[tree.serving["device_id"].isin(devices)] if devices else tree.serving
     # serving points of other models (a `bench --parallel` file in the tree) are no reason to refuse this model's runs
     serving = serving_table(points, model, required=False) if not points.empty else pd.DataFrame()
-    here = fingerprint(include_build=False)["machine_id"]
+    here = fingerprint(include_build=False).machine_id
     _name_measured(serving, here)
     if not serving.empty and select_model(tree.runs, model, required=False).empty:  # serving points only, for this model
         serving_json = json.loads(render(serving, "json"))

@@ -13,7 +13,7 @@ from harness.measure.preflight import RepackPolicy, parse_repack
 from harness.measure.protocol import model_info
 from harness.output import Output, markdown_table
 from harness.quality.evaluate import EvalOptions, score_into
-from harness.results.schema import BenchResult, Machine, new_result
+from harness.results.schema import BenchResult, new_result
 from harness.results.store import check_results_dir, save_result
 
 STRATEGIES = ("prefix-reuse", "plain")
@@ -69,8 +69,8 @@ def run(request: EvalRequest, out: Output) -> int:
     check_results_dir(request.results_dir)  # before anything is scored
     planned = plan(list(request.tasks), request.suite, request.data_dir, request.limit)
     resolved = resolve(request.model, load_catalog())
-    machine = fingerprint()
-    result = new_result(machine, model_info(resolved))
+    policy = RepackPolicy(fingerprint(), out.line, request.timeout_s)
+    result = new_result(policy.machine, model_info(resolved))
     options = EvalOptions(
         tasks=planned,
         strategy=request.strategy,
@@ -80,12 +80,11 @@ def run(request: EvalRequest, out: Output) -> int:
         timeout_s=request.timeout_s,
     )
     try:
-        policy = RepackPolicy(machine, out.line, request.timeout_s)
         options.repack = policy.repack_for(request.repack, resolved.path, 0, request.threads or 1)
     except MeekError as error:  # the setting asked for crashes here, or every setting does: a failed run, not bad input
         out.error(error)
         return EXIT_FAILED
-    result.machine = Machine.model_validate(machine)
+    result.machine = policy.machine  # with what the preflight probe left out, if anything
     subset = " (subset)" if any(p.subset for p in planned) else ""
     out.line(f"scoring {resolved.label} on {', '.join(p.name for p in planned)}{subset}")
     try:

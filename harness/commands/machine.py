@@ -8,49 +8,52 @@ import json
 from harness.machine.facts import fingerprint
 from harness.memory_fit import gib
 from harness.output import Output
+from harness.results.schema import Machine
 
 
-def machine_facts(probe: bool) -> dict:
-    """The fingerprint with the preflight verdict (probed now with the bundled model if `probe` and none is stored)."""
+def machine_facts(probe: bool) -> tuple[Machine, str]:
+    """The fingerprint with the preflight verdict in it (probed now with the bundled model if `probe` and none is
+    stored), and the verdict in a line."""
     from harness.catalogue.models import DEFAULT_MODEL, load_catalog, resolve
     from harness.machine.facts import physical_cores
     from harness.measure import preflight
 
-    facts = fingerprint()
-    if probe and "cpu_features_used" in facts.get("llama_cpp", {}):
-        verdict = preflight.check(resolve(DEFAULT_MODEL, load_catalog()).path, facts, threads=physical_cores())
+    machine = fingerprint()
+    if probe and machine.llama_cpp.error is None:  # a build whose features could be read
+        verdict = preflight.check(resolve(DEFAULT_MODEL, load_catalog()).path, machine, threads=physical_cores())
     else:
-        verdict = preflight.cached(facts)
-    preflight.apply(facts, verdict)
-    facts["preflight"] = preflight.describe(verdict)
-    return facts
+        verdict = preflight.cached(machine)
+    return preflight.apply(machine, verdict), preflight.describe(verdict)
 
 
 def run(probe: bool, as_json: bool, out: Output) -> int:
-    facts = machine_facts(probe)
-    if as_json:
+    machine, verdict = machine_facts(probe)
+    if as_json:  # what was found (fields left unset are left out), and the verdict
+        facts = {**machine.model_dump(mode="json", exclude_unset=True), "preflight": verdict}
         out.data(json.dumps(facts, indent=2) + "\n")
         return 0
-    cpu, build = facts["cpu"], facts.get("llama_cpp", {})
+    cpu, build = machine.cpu, machine.llama_cpp
     lines = [
-        ("machine id", facts["machine_id"]),
-        ("cpu", f"{cpu['model']} ({cpu['arch']}), {cpu['physical_cores']} cores / {cpu['logical_cores']} threads"),
-        ("simd", " ".join(cpu["simd"]) or "-"),
-        ("memory", gib(facts["memory_bytes"]) + (" (unified)" if facts["unified_memory"] else "")),
+        ("machine id", machine.machine_id),
+        ("cpu", f"{cpu.model} ({cpu.arch}), {cpu.physical_cores} cores / {cpu.logical_cores} threads"),
+        ("simd", " ".join(cpu.simd) or "-"),
+        ("memory", gib(machine.memory_bytes or 0) + (" (unified)" if machine.unified_memory else "")),
     ]
-    for gpu in facts["gpus"] or [{"vendor": "", "name": "none found", "memory_bytes": None}]:
-        memory = f", {gib(gpu['memory_bytes'])}" if gpu.get("memory_bytes") else ""
-        driver = f", driver {gpu['driver']}" if gpu.get("driver") else ""
-        lines.append(("gpu", f"{gpu['vendor']} {gpu['name']}{memory}{driver}"))
+    for gpu in machine.gpus:
+        memory = f", {gib(gpu.memory_bytes)}" if gpu.memory_bytes else ""
+        driver = f", driver {gpu.driver}" if gpu.driver else ""
+        lines.append(("gpu", f"{gpu.vendor} {gpu.name}{memory}{driver}"))
+    if not machine.gpus:
+        lines.append(("gpu", " none found"))
     lines += [
-        ("os", f"{facts['os']['system']} {facts['os']['release']}"),
-        ("python", facts["python"]),
-        ("llama-cpp-python", str(build.get("llama_cpp_python"))),
-        ("llama.cpp commit", f"{build.get('commit')} (ggml {build.get('ggml_version')})"),
-        ("backends", ", ".join(build.get("backends", [])) + (" (GPU offload available)" if build.get("gpu_offload") else "")),
-        ("cpu features used", " ".join(build.get("cpu_features_used", []))),
-        ("preflight", facts.get("preflight", "-")),
-        ("harness", facts["harness_version"]),
+        ("os", f"{machine.os['system']} {machine.os['release']}"),
+        ("python", machine.python),
+        ("llama-cpp-python", str(build.llama_cpp_python)),
+        ("llama.cpp commit", f"{build.commit} (ggml {build.ggml_version})"),
+        ("backends", ", ".join(build.backends) + (" (GPU offload available)" if build.gpu_offload else "")),
+        ("cpu features used", " ".join(build.cpu_features_used)),
+        ("preflight", verdict),
+        ("harness", machine.harness_version),
     ]
     from harness.machine.sensors import available_sensors
 
@@ -60,6 +63,6 @@ def run(probe: bool, as_json: bool, out: Output) -> int:
     ]
     for key, value in lines:
         out.say(f"{key:>18}: {value}")
-    for warning in facts.get("warnings", []):
+    for warning in machine.warnings:
         out.warn(warning)
     return 0

@@ -58,7 +58,7 @@ def info(model_id: str, out: Output) -> int:
         out.say(f"{'file':>18}: not here yet (meek models verify {entry.id} fetches and checks it)")
         return 0
     out.say(f"{'file':>18}: {path}")
-    for key, value in read_gguf_facts(path).items():
+    for key, value in read_gguf_facts(path).to_json().items():
         out.say(f"{'gguf.' + key:>18}: {value}")
     return 0
 

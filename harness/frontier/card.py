@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from harness import memory_fit
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.frontier.gap import best_so_far, first_to_reach, months_behind
+
+if TYPE_CHECKING:
+    from harness.results.schema import Machine
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,14 @@ def published_score(frame: pd.DataFrame, model: CatalogModel, benchmark: str) ->
     return rows.sort_values("score", ascending=False, kind="stable").iloc[0] if not rows.empty else None
 
 
-def _speeds(runs: pd.DataFrame, facts: dict, models: list[CatalogModel]) -> dict[str, tuple[float, str]]:
+def _speeds(runs: pd.DataFrame, facts: Machine, models: list[CatalogModel]) -> dict[str, tuple[float, str]]:
     """Generation t/s (llama-bench's tg128 at depth 0) per catalogue model on this machine: measured here, else the
     record's canonical figure for its device (measured, converted or predicted, said which)."""
     from harness.aggregate.advise import Record
-    from harness.catalogue.hardware import device_for_machine
+    from harness.results.facts import device_of
 
-    machine_id = facts["machine_id"]
-    device = device_for_machine(facts, gpu_offload=bool(facts["gpus"]))
+    machine_id = facts.machine_id
+    device = device_of(facts, offload=bool(facts.gpus))
     record = Record(runs) if device is not None else None
     here = (
         runs[(runs["machine_id"] == machine_id) & (runs["test"] == "tg128") & (runs["n_depth"] == 0)] if not runs.empty else runs
@@ -76,21 +80,21 @@ def machine_card(
     min_tg: float,
     frame: pd.DataFrame,
     today: pd.Timestamp,
-    facts: dict | None = None,
+    facts: Machine | None = None,
     runs: pd.DataFrame | None = None,
 ) -> Card:
     """The card of the machine `facts` describe (this one by default), from the runs of `results` (or those given)."""
     from harness.aggregate.tree import load_tree, primary_scores
     from harness.machine.facts import fingerprint
 
-    facts = facts or fingerprint(include_build=False)
+    facts = fingerprint(include_build=False) if facts is None else facts
     machine = memory_fit.this_machine(facts)
     if runs is None:
         runs = load_tree([results]).runs if results.exists() else pd.DataFrame()
     kind, memory, vendor = machine.kind, machine.memory_bytes, machine.vendor
     fitting = [m for m in load_catalog().models if memory_fit.fits(memory_fit.model_need(m).total, kind, memory, vendor)]
     speeds = _speeds(runs, facts, fitting)
-    card = Card(facts["machine_id"], machine.note, benchmark)
+    card = Card(facts.machine_id, machine.note, benchmark)
     scored = []
     for model in fitting:
         row = published_score(frame, model, benchmark)
@@ -131,7 +135,7 @@ def machine_card(
             ),
         ]
     own = (
-        primary_scores(results, {benchmark, "mmlu", "gpqa_diamond", "arc_challenge", "hellaswag", "gsm8k"}, facts["machine_id"])
+        primary_scores(results, {benchmark, "mmlu", "gpqa_diamond", "arc_challenge", "hellaswag", "gsm8k"}, facts.machine_id)
         if results.exists()
         else pd.DataFrame()
     )

@@ -420,7 +420,7 @@ def this_machine_class() -> tuple[MachineClass, str]:
     """This machine as a class, through the one memory model (harness/memory_fit.py: this_machine)."""
     from harness.machine.facts import fingerprint
 
-    facts = fingerprint(include_build=False)
-    device = memory_fit.this_machine(facts)
+    machine = fingerprint(include_build=False)
+    device = memory_fit.this_machine(machine)
     note = f"{device.note}; usable as for the classes of that kind"
-    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note, vendor=device.vendor), facts["machine_id"]
+    return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note, vendor=device.vendor), machine.machine_id

@@ -11,11 +11,13 @@ import re
 import secrets
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from harness.home import meek_home
 from harness.machine import gpu
+from harness.results.schema import LlamaBuild, Machine
 from harness.version import __version__
 
 # SIMD features that matter for llama.cpp's CPU kernels: /proc/cpuinfo flag -> llama_print_system_info name.
@@ -71,9 +73,10 @@ def _cpuinfo_lines() -> list[str]:
         return []
 
 
-def llama_build() -> dict:
-    """llama-cpp-python version, the vendored llama.cpp commit, compiled backends and the CPU features the build uses."""
-    info: dict = {"llama_cpp_python": _version("llama-cpp-python")}
+def llama_build() -> LlamaBuild:
+    """llama-cpp-python version, the vendored llama.cpp commit, compiled backends and the CPU features the build uses;
+    `error` says why the runtime is not usable (and the fields after the failing step are left unset)."""
+    info: dict[str, Any] = {"llama_cpp_python": _version("llama-cpp-python")}
     try:
         import llama_cpp
         from llama_cpp import _ggml
@@ -90,7 +93,7 @@ def llama_build() -> dict:
         info["cpu_features_used"] = re.findall(r"(\w+) = 1", system_info)
     except Exception as error:  # the fingerprint must not fail because the runtime is missing
         info["error"] = f"{type(error).__name__}: {error}"
-    return info
+    return LlamaBuild.model_validate(info)
 
 
 def compiled_backends(system_info: str) -> list[str]:
@@ -104,7 +107,7 @@ def missing_simd(flags: list[str], features_used: list[str]) -> list[str]:
     """CPU features the processor has but the llama.cpp build does not use: a generic build can be several times slower.
 
     AMX is left out: llama.cpp uses it only through the repacked-weight path, which faults on some VMs that advertise it;
-    a build with AMX is checked by the preflight probe before it measures anything (harness/preflight.py), so advising
+    a build with AMX is checked by the preflight probe before it measures anything (harness/measure/preflight.py), so advising
     every user without it to rebuild would lead some of them into that crash for a gain only in prompt processing."""
     used = set(features_used)
     return [SIMD_FEATURES[f] for f in flags if SIMD_FEATURES[f] not in used and f != "amx_int8"]
@@ -117,7 +120,7 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def machine_id(cpu: str, memory_bytes: int, gpus: list[dict]) -> str:
+def machine_id(cpu: str, memory_bytes: int, gpus: list[dict[str, Any]]) -> str:
     """A stable, anonymous id: a slug of the main chip and memory, plus a random suffix created once in $MEEK_HOME."""
     id_file = meek_home() / "machine-suffix"
     if not id_file.is_file():
@@ -129,13 +132,19 @@ def machine_id(cpu: str, memory_bytes: int, gpus: list[dict]) -> str:
     return f"{slug}-{round(memory_bytes / 2**30)}g-{suffix}"
 
 
-def fingerprint(include_build: bool = True) -> dict:
-    """Everything stored about the machine with a result: hardware, OS, Python, the llama.cpp build."""
+def fingerprint(include_build: bool = True) -> Machine:
+    """Everything stored about the machine with a result: hardware, OS, Python, the llama.cpp build.
+
+    A frozen value: the preflight probe's findings go into a copy (harness/measure/preflight.py). What was not found is
+    left unset, so `model_dump(exclude_unset=True)` is what was read (`meek machine --json`). Without `include_build`
+    (the hardware only: llama_cpp is not imported) the build is an empty LlamaBuild and there are no warnings: a
+    fingerprint for fit checks and machine ids, not for a result file.
+    """
     memory = psutil.virtual_memory().total
     gpus = gpu.list_gpus()
     cpu = cpu_model()
     flags = cpu_flags()
-    facts = {
+    facts: dict[str, Any] = {
         "machine_id": machine_id(cpu, memory, gpus),
         "cpu": {
             "model": cpu,
@@ -151,16 +160,16 @@ def fingerprint(include_build: bool = True) -> dict:
         "python": platform.python_version(),
         "harness_version": __version__,
     }
-    if include_build:
-        facts["llama_cpp"] = llama_build()
-        facts["warnings"] = build_warnings(flags, facts["llama_cpp"])
-    return facts
+    if not include_build:
+        return Machine.model_validate({**facts, "llama_cpp": LlamaBuild()})
+    build = llama_build()
+    return Machine.model_validate({**facts, "llama_cpp": build, "warnings": build_warnings(flags, build)})
 
 
-def build_warnings(flags: list[str], build: dict) -> list[str]:
-    if "cpu_features_used" not in build:
-        return [f"llama-cpp-python is not usable: {build.get('error', 'not installed')}"]
-    missing = missing_simd(flags, build["cpu_features_used"])
+def build_warnings(flags: list[str], build: LlamaBuild) -> list[str]:
+    if build.error is not None:  # set exactly when the build's features could not be read
+        return [f"llama-cpp-python is not usable: {build.error}"]
+    missing = missing_simd(flags, build.cpu_features_used)
     if missing:
         return [
             f"this llama.cpp build does not use {', '.join(missing)}, which this CPU has: a generic build can be several times "

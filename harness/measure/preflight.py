@@ -19,16 +19,18 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from harness.errors import MeekError
+from harness.errors import MeekError, UsageError
 from harness.home import meek_home
 from harness.machine.facts import SIMD_FEATURES, cpu_flags
 from harness.measure import faults
 from harness.measure.events import ProbeRan
 from harness.measure.protocol import LoadSettings
 from harness.measure.worker import CRASH_SIGNALS, WorkerFailed, run_in_worker
+from harness.results.schema import DisabledPath, Machine
 
 VERDICT_VERSION = 1
 PROBE_PROMPT_TOKENS = 32  # a batch large enough to take the repacked matrix kernels, as a real prompt does
@@ -55,9 +57,9 @@ class Verdict:
     repack_default: int  # 1 where llama.cpp's extra buffer types run, 0 after they crashed
     checked_utc: str
     model: str  # the file the probe loaded
-    key: dict
+    key: dict[str, Any]
     crashed: str | None = None  # e.g. "SIGSEGV on the first decode with --repack 1"
-    cpu_paths_disabled: list[dict] = dataclasses.field(default_factory=list)  # [{"path": "amx", "reason": "..."}]
+    cpu_paths_disabled: list[dict[str, str]] = dataclasses.field(default_factory=list)  # [{"path": "amx", "reason": "..."}]
 
     def note(self) -> str | None:
         """One line for the user when measurements use the fallback: what crashed, what runs instead, what it costs,
@@ -71,21 +73,21 @@ class Verdict:
             "with --repack 0 runs). Bare metal or a hypervisor that passes AMX through gets it back; --repack 1 tries again."
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"verdict_version": VERDICT_VERSION, **dataclasses.asdict(self)}
 
 
-def build_key(machine: dict) -> dict:
+def build_key(machine: Machine) -> dict[str, Any]:
     """What a verdict holds for: this machine, this llama.cpp build (version, commit, compiled features, library files)
     and its backends. Any change gives a new key, so a rebuilt llama-cpp-python is probed again."""
-    build = machine.get("llama_cpp", {})
+    build = machine.llama_cpp
     return {
-        "machine_id": machine["machine_id"],
-        "llama_cpp_python": build.get("llama_cpp_python"),
-        "commit": build.get("commit"),
-        "system_info_sha256": hashlib.sha256(str(build.get("system_info")).encode()).hexdigest()[:16],
+        "machine_id": machine.machine_id,
+        "llama_cpp_python": build.llama_cpp_python,
+        "commit": build.commit,
+        "system_info_sha256": hashlib.sha256(str(build.system_info).encode()).hexdigest()[:16],
         "libraries": _library_stamp(),
-        "backends": build.get("backends", []),
+        "backends": list(build.backends),
     }
 
 
@@ -102,12 +104,12 @@ def _library_stamp() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _cache_file(key: dict) -> Path:
+def _cache_file(key: dict[str, Any]) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return meek_home() / "preflight" / f"{digest}.json"
 
 
-def cached(machine: dict) -> Verdict | None:
+def cached(machine: Machine) -> Verdict | None:
     """The stored verdict for this machine and build, or None if it was never probed (or the file is unreadable)."""
     key = build_key(machine)
     try:
@@ -156,7 +158,12 @@ def _try(model_path: Path, n_gpu_layers: int, repack: int, threads: int, timeout
 
 
 def check(
-    model_path: Path, machine: dict, n_gpu_layers: int = 0, threads: int = 1, timeout_s: float = 300, retry_repack: bool = False
+    model_path: Path,
+    machine: Machine,
+    n_gpu_layers: int = 0,
+    threads: int = 1,
+    timeout_s: float = 300,
+    retry_repack: bool = False,
 ) -> Verdict | None:
     """The verdict for this machine and build: cached, or probed now with this model.
 
@@ -193,16 +200,17 @@ def check(
 class RepackPolicy:
     """The repack setting for each measurement of one command, from the preflight verdict: probed (or read from the
     cache) when the first model needs it, then reused; its note and the build's warnings are said once, after it, so bad
-    input fails before any of them."""
+    input fails before any of them. `machine` is the fingerprint with what the probe left out (preflight.apply): the
+    one to put in result files once repack_for has run."""
 
-    def __init__(self, machine: dict, say: Callable[[str], None], timeout_s: float) -> None:
+    def __init__(self, machine: Machine, say: Callable[[str], None], timeout_s: float) -> None:
         self.machine, self.say, self.timeout_s = machine, say, timeout_s
         self.verdict: Verdict | None = None
         self.checked = self.retried = self.noted = self.warned = False
 
     def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
         self.verdict = check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
-        apply(self.machine, self.verdict)
+        self.machine = apply(self.machine, self.verdict)
         self.checked = True
 
     def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
@@ -212,7 +220,7 @@ class RepackPolicy:
         finally:
             if not self.warned:  # the build's warnings, once, when the first model is about to be measured
                 self.warned = True
-                for warning in self.machine.get("warnings", []):
+                for warning in self.machine.warnings:
                     self.say(f"warning: {warning}")
 
     def _repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
@@ -244,16 +252,16 @@ def default_repack(model_path: Path, threads: int = 1) -> int:
     return verdict.repack_default if verdict else 1
 
 
-def repack_paths(machine: dict) -> list[str]:
+def repack_paths(machine: Machine) -> list[str]:
     """The extra CPU buffer types this build has, which --repack 0 leaves out: AMX (AMX_INT8 = 1) and CPU repack."""
-    used = set(machine.get("llama_cpp", {}).get("cpu_features_used", []))
+    used = set(machine.llama_cpp.cpu_features_used)
     paths = (["amx"] if "AMX_INT8" in used else []) + (["cpu-repack"] if "REPACK" in used else [])
     return paths or ["extra buffer types"]
 
 
-def broken_build_message(machine: dict, signal_name: str) -> str:
+def broken_build_message(machine: Machine, signal_name: str) -> str:
     """Why llama.cpp dies even with repack off: the CPU features the build uses against those this CPU runs, and the fix."""
-    build_simd = [f for f in machine.get("llama_cpp", {}).get("cpu_features_used", []) if f in SIMD_FEATURES.values()]
+    build_simd = [f for f in machine.llama_cpp.cpu_features_used if f in SIMD_FEATURES.values()]
     cpu_has = [SIMD_FEATURES[f] for f in cpu_flags()]
     lacking = [f for f in build_simd if f not in cpu_has]
     flags = " ".join(f"-D{PORTABLE_FLAGS[f]}=ON" for f in cpu_has if f in PORTABLE_FLAGS)
@@ -282,11 +290,13 @@ def crash_hint(signal_name: str | None, repack: int | None) -> str:
     return " (llama.cpp faulted in a CPU kernel even with --repack 0: `meek machine` names the build's CPU features)"
 
 
-def apply(machine: dict, verdict: Verdict | None) -> None:
-    """Record the verdict in the machine fingerprint that goes into result files."""
+def apply(machine: Machine, verdict: Verdict | None) -> Machine:
+    """The machine fingerprint that goes into result files with the verdict recorded in it (a copy; the same machine
+    when there is no verdict)."""
     if verdict is None:
-        return
-    machine["cpu_paths_disabled"] = list(verdict.cpu_paths_disabled)
+        return machine
+    disabled = [DisabledPath.model_validate(path) for path in verdict.cpu_paths_disabled]
+    return machine.model_copy(update={"cpu_paths_disabled": disabled})
 
 
 def describe(verdict: Verdict | None) -> str:
@@ -305,5 +315,5 @@ def parse_repack(text: str | None) -> list[int | None]:
         return [None]
     values = [part.strip() for part in str(text).split(",")]
     if not values or any(not re.fullmatch(r"[01]", v) for v in values):
-        raise MeekError(f"--repack: expected 0, 1 or 0,1, got '{text}'")
+        raise UsageError(f"--repack: expected 0, 1 or 0,1, got '{text}'")
     return [int(v) for v in dict.fromkeys(values)]

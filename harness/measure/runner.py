@@ -71,7 +71,7 @@ class BenchOutcome:
     interrupted: bool = False
 
 
-def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: Progress) -> BenchOutcome:
+def run_bench(options: BenchOptions, catalog: Catalog, machine: Machine, progress: Progress) -> BenchOutcome:
     """Run the whole sweep; write a result file per model; collect one error line per failure."""
     outcome = BenchOutcome()
     groups = expand(options.spec)
@@ -80,7 +80,7 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
     failed_only: list[BenchResult] = []
     for model_spec in options.spec.models:
         label = Path(model_spec).stem if looks_like_path(model_spec) else model_spec
-        result = new_result(machine, ModelInfo(label=label, file_name=Path(model_spec).name), protocol)
+        result = new_result(checks.machine, ModelInfo(label=label, file_name=Path(model_spec).name), protocol)
         try:
             resolved = resolve(model_spec, catalog)
             result.model = model_info(resolved)
@@ -89,12 +89,12 @@ def run_bench(options: BenchOptions, catalog: Catalog, machine: dict, progress: 
                 if not group.tests:
                     continue
                 repacked = _with_repack(group, resolved, checks, result)  # the preflight probe runs here, once
-                result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
+                result.machine = checks.machine  # with what the probe left out, if anything
                 if repacked is not None:
                     _run_group(resolved, repacked, options, result, progress)
             if options.score:
                 options.score(result, resolved, checks, progress)
-                result.machine = Machine.model_validate(machine)  # with what the probe left out, if anything
+                result.machine = checks.machine  # with what the probe left out, if anything
         except MeekError as error:
             result.errors.append(RunError(stage="resolve", message=str(error)))
         except KeyboardInterrupt:
@@ -187,11 +187,11 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
     model: weights + KV cache at the test's context and cache types + compute buffers)."""
     facts = read_gguf_facts(resolved.path)
     available = memory_fit.free_bytes(offload=group.load.n_gpu_layers != 0)
-    params_b = (facts.get("n_params") or 0) / 1e9 or memory_fit.params_from_file(facts["file_size_bytes"], facts.get("quant"))
+    params_b = facts.n_params / 1e9 or memory_fit.params_from_file(facts.file_size_bytes, facts.quant)
     kept = []
     for test in group.tests:
         need = memory_fit.need(
-            params_b, facts.get("quant"), facts["file_size_bytes"], test.n_ctx, facts, group.load.type_k, group.load.type_v
+            params_b, facts.quant, facts.file_size_bytes, test.n_ctx, facts, group.load.type_k, group.load.type_v
         )
         if need.total > available:
             estimated = (

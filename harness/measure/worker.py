@@ -1,7 +1,7 @@
 """Runs llama.cpp work in a child process, so a crash, an out-of-memory kill or a hang becomes an error the parent reports.
 
 The child streams events back as they happen; whatever arrived before a failure is kept. Three kinds of work run this
-way: a `meek bench` load group (`bench_group`), the preflight probe (harness/preflight.py) and `meek eval`'s scoring
+way: a `meek bench` load group (`bench_group`), the preflight probe (harness/measure/preflight.py) and `meek eval`'s scoring
 (harness/quality/evaluate.py). Each is a top-level function `target(emit, *args)`; `emit(event)` sends one of the typed
 events of harness/measure/events.py.
 """

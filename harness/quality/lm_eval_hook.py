@@ -37,7 +37,7 @@ class _RegistryWatcher(importlib.abc.MetaPathFinder):
             load(module)
             _register(module)
 
-        spec.loader.exec_module = exec_module
+        setattr(spec.loader, "exec_module", exec_module)  # this one loader's method, wrapped (mypy: no method-assign)
         return spec
 
 

@@ -3,7 +3,7 @@
 The pydantic models below are the schema; harness/data/result.schema.json is generated from them (`meek schema`).
 A file from a newer schema is refused ("upgrade meek-harness"); older versions are migrated by named functions.
 Every written file carries `content_sha256`, a hash over its canonical JSON, so an edited file is caught (`meek validate`);
-it catches edits, not a forger who recomputes it: the plausibility checks in harness/validate.py are the other half.
+it catches edits, not a forger who recomputes it: the plausibility checks in harness/results/validate.py and plausible.py are the other half.
 """
 
 from __future__ import annotations
@@ -34,7 +34,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Cpu(Strict):
+class Frozen(Strict):
+    """Strict, and a value: its fields cannot be set after it is made (a changed machine is a copy: model_copy(update=...))."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Cpu(Frozen):
     model: str = Field(max_length=200)
     arch: str = Field(max_length=40)
     physical_cores: int | None = Field(default=None, ge=1, le=4096)
@@ -42,7 +48,7 @@ class Cpu(Strict):
     simd: list[str] = Field(max_length=64)
 
 
-class Gpu(Strict):
+class Gpu(Frozen):
     vendor: Vendor
     name: str = Field(max_length=200)
     memory_bytes: Bytes | None = None
@@ -51,7 +57,7 @@ class Gpu(Strict):
     unified_memory: bool = False
 
 
-class LlamaBuild(Strict):
+class LlamaBuild(Frozen):
     llama_cpp_python: str | None = Field(default=None, max_length=40)
     system_info: str | None = Field(default=None, max_length=2000)
     gpu_offload: bool | None = None
@@ -62,14 +68,14 @@ class LlamaBuild(Strict):
     error: str | None = Field(default=None, max_length=500)
 
 
-class DisabledPath(Strict):
+class DisabledPath(Frozen):
     """A llama.cpp CPU path the preflight probe found crashing on this machine, and left out of every measurement."""
 
     path: str = Field(max_length=40, description="amx, cpu-repack ...")
     reason: str = Field(max_length=500)
 
 
-class Machine(Strict):
+class Machine(Frozen):
     machine_id: str = Field(
         pattern=r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$",
         description="lower-case letters, digits and inner dashes, at most 80: used as is for folder and page names",
@@ -349,7 +355,7 @@ class BenchResult(Strict):
 
 
 def new_result(
-    machine: Machine | dict,
+    machine: Machine,
     model: ModelInfo,
     protocol: Protocol | None = None,
     status: Status = "partial",
@@ -361,7 +367,7 @@ def new_result(
         schema_version=SCHEMA_VERSION,
         created_utc=created_utc or dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
         status=status,
-        machine=machine if isinstance(machine, Machine) else Machine.model_validate(machine),
+        machine=machine,
         model=model,
         protocol=protocol,
     )

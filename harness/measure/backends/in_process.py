@@ -15,6 +15,7 @@ from harness.machine.facts import fingerprint
 from harness.measure.backends import FLAGS
 from harness.measure.protocol import BenchRequest, SweepSpec
 from harness.measure.runner import BenchOptions, BenchOutcome, Progress, ScoreHook, run_bench
+from harness.results.schema import Machine
 
 
 def model_list(request: BenchRequest, catalog: Catalog) -> list[str]:
@@ -25,12 +26,12 @@ def model_list(request: BenchRequest, catalog: Catalog) -> list[str]:
     return list(dict.fromkeys(models or [DEFAULT_MODEL]))
 
 
-def models_for_tier(tier: str, catalog: Catalog, machine: dict | None = None) -> list[str]:
+def models_for_tier(tier: str, catalog: Catalog, machine: Machine | None = None) -> list[str]:
     """Standard model ids of the named tiers; `auto` picks those that fit this machine at the default context (the one
     memory model: harness/memory_fit.py)."""
     names = [t.strip().lower() for t in tier.split(",")]
     if names == ["auto"]:
-        device = memory_fit.this_machine(machine or fingerprint(include_build=False))
+        device = memory_fit.this_machine(machine if machine is not None else fingerprint(include_build=False))
         return [
             m.id
             for t in TIERS
@@ -59,7 +60,7 @@ class InProcess:
             raise UsageError(unknown_model_message(models[0], catalog))
         machine = fingerprint()  # its warnings are printed after the preflight probe (preflight.RepackPolicy)
         n_gpu_layers = list(request.n_gpu_layers)
-        if "n_gpu_layers" not in request.given and not machine.get("llama_cpp", {}).get("gpu_offload"):
+        if "n_gpu_layers" not in request.given and not machine.llama_cpp.gpu_offload:
             n_gpu_layers = [0]  # llama-bench's "all layers" offloads none on this build: recorded as what happens
         spec = SweepSpec(
             models=models,

@@ -15,7 +15,7 @@ from harness.machine.facts import fingerprint
 from harness.measure.backends import FLAGS
 from harness.measure.protocol import DEFAULT_TENSOR_SPLIT, BenchRequest
 from harness.measure.runner import BenchOutcome, Progress, ScoreHook, save_all
-from harness.results.schema import BenchResult, LocalBaseline, Machine, RpcEndpoint, RunError, Split
+from harness.results.schema import BenchResult, LocalBaseline, RpcEndpoint, RunError, Split
 
 FLASH_ATTN_WORDS = {0: "off", 1: "on", -1: "auto"}
 
@@ -146,7 +146,7 @@ def llama_bench_results(request: BenchRequest, model: str) -> list[BenchResult]:
     imported = results_from_records(records, "llama-bench run by meek", binary.name)
     if imported.skipped:
         raise MeekError(f"llama-bench output not understood: {imported.skipped[0]}")
-    machine = Machine.model_validate(fingerprint())
+    machine = fingerprint()
     info = model_info(resolved)
     for result in imported.results:
         result.machine = machine.model_copy(update={"llama_cpp": result.machine.llama_cpp})  # its own build, this machine

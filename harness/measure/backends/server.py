@@ -274,7 +274,9 @@ def _measured(
     machine = fingerprint()
     host = urllib.parse.urlsplit(url).hostname
     if host not in LOOPBACK:
-        machine["warnings"] = [*machine.get("warnings", []), f"server at {host}: the machine facts describe this client"]
+        machine = machine.model_copy(
+            update={"warnings": [*machine.warnings, f"server at {host}: the machine facts describe this client"]}
+        )
     entry = load_catalog().get(model)
     model_info = ModelInfo(
         id=entry.id if entry else None,
