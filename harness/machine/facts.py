@@ -107,8 +107,9 @@ def missing_simd(flags: list[str], features_used: list[str]) -> list[str]:
     """CPU features the processor has but the llama.cpp build does not use: a generic build can be several times slower.
 
     AMX is left out: llama.cpp uses it only through the repacked-weight path, which faults on some VMs that advertise it;
-    a build with AMX is checked by the preflight probe before it measures anything (harness/measure/preflight.py), so advising
-    every user without it to rebuild would lead some of them into that crash for a gain only in prompt processing."""
+    a build with AMX is checked by the preflight probe before it measures anything (harness/measure/preflight.py), so
+    advising every user without it to rebuild would lead some of them into that crash for a gain only in prompt
+    processing."""
     used = set(features_used)
     return [SIMD_FEATURES[f] for f in flags if SIMD_FEATURES[f] not in used and f != "amx_int8"]
 

@@ -3,7 +3,8 @@
 The pydantic models below are the schema; harness/data/result.schema.json is generated from them (`meek schema`).
 A file from a newer schema is refused ("upgrade meek-harness"); older versions are migrated by named functions.
 Every written file carries `content_sha256`, a hash over its canonical JSON, so an edited file is caught (`meek validate`);
-it catches edits, not a forger who recomputes it: the plausibility checks in harness/results/validate.py and plausible.py are the other half.
+it catches edits, not a forger who recomputes it: the plausibility checks (harness/results/validate.py, plausible.py)
+are the other half.
 """
 
 from __future__ import annotations
