@@ -30,9 +30,9 @@ def _is_link(path: Path) -> bool:
 
 
 def make_folder(folder: Path, below: Path | None = None) -> Path:
-    """Create `folder` (and its parents) and return it. With `below` (a folder the command was given), every part from
-    `below` down must be a real folder, not a link: a link planted there would carry the files elsewhere. Without it,
-    `folder` itself must not be a link (the folders above it are the user's own choice: /tmp may be a link)."""
+    """Create `folder` (and its parents) and return it. With `below` (a folder the command was given), every part below
+    `below` must be a real folder, not a link: a link planted there would carry the files elsewhere. The folder the user
+    named, and those above it, are the user's own choice (a results folder kept on another disk through a link)."""
     folder = Path(os.path.abspath(folder))
     start = Path(os.path.abspath(below)) if below is not None else None
     parts = [folder, *folder.parents]
@@ -40,12 +40,12 @@ def make_folder(folder: Path, below: Path | None = None) -> Path:
     for part in reversed(checked):
         if part == part.parent:
             continue
-        if _is_link(part) and (start is not None or part == folder):
+        if start is not None and part != start and _is_link(part):
             raise Refused(f"{part} is a symbolic link: not followed (write into a real folder)")
         if part.exists() and not part.is_dir():
             raise Refused(f"{part} is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    if _is_link(folder):  # made into a link between the check and the mkdir
+    if start is not None and folder != start and _is_link(folder):  # made into a link between the check and the mkdir
         raise Refused(f"{folder} is a symbolic link: not followed")
     return folder
 

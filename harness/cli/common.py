@@ -3,6 +3,8 @@ policy (harness/errors.py): 0 done, 1 a run or check failed, 2 a usage error, 13
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -47,16 +49,45 @@ def results_dirs(paths: list[Path] | None) -> list[Path]:
 
 def run(action: Callable[[], int | None]) -> NoReturn:
     """Run a command's action (which parses its options and calls one library function) and exit with its code; a
-    MeekError becomes one line on stderr and its exit code (2 for a usage error, 1 otherwise); Ctrl-C exits 130."""
+    MeekError becomes one line on stderr and its exit code (2 for a usage error, 1 otherwise); Ctrl-C exits 130.
+    SIGTERM and SIGHUP (a `kill`, a closed terminal, a service manager) take the Ctrl-C path, so every server and
+    worker meek started is stopped and what finished is saved; the exit code is then 128 + the signal (143, 129), as
+    a shell reports a process the signal ended."""
+    received: list[int] = []
+    previous = _stop_on_termination(received)
     try:
         code = action()
     except MeekError as error:
         out.error(error)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        out.line("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        out.line(f"stopped by {signal.Signals(received[0]).name}" if received else "interrupted")
+        raise typer.Exit(128 + received[0] if received else EXIT_INTERRUPTED) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if received and code == EXIT_INTERRUPTED:  # the action caught the interrupt itself and stopped what it ran
+        out.line(f"stopped by {signal.Signals(received[0]).name}")
+        raise typer.Exit(128 + received[0])
     raise typer.Exit(code or 0)
+
+
+TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop_on_termination(received: list[int]) -> dict:
+    """Make SIGTERM and SIGHUP raise KeyboardInterrupt (the first of them only: a second one while meek stops its
+    servers does not cut that short), recording which came in `received`; the handlers replaced, to put back. Nothing
+    where signals cannot be handled (a thread other than the main one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def terminate(signum, frame) -> None:
+        if not received:
+            received.append(signum)
+            raise KeyboardInterrupt
+
+    return {signum: signal.signal(signum, terminate) for signum in TERMINATION_SIGNALS}
 
 
 def given(ctx: typer.Context) -> frozenset[str]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from harness.errors import UsageError, require_existing
+from harness.files import write_file
 from harness.output import Output
 from harness.results.schema import json_schema
 from harness.site.build import build_site
@@ -30,7 +31,7 @@ def schema(write: Path | None, out: Output) -> int:
     """`meek schema`: the JSON Schema of the current schema_version, printed or written to a file."""
     text = json.dumps(json_schema(), indent=1) + "\n"
     if write:
-        write.write_text(text)
+        write_file(write, text)  # atomically; a link planted at the name is refused, not written through
     else:
         out.data(text)
     return 0

@@ -1,6 +1,8 @@
 """Stopping processes, one way for all of meek, and pid files that let a later `meek` stop a process it started, its
 identity checked first.
 
+- `start()` starts a child (subprocess.Popen) that, on Linux, gets SIGTERM when meek's process ends however it ends
+  (SIGKILL included: prctl PR_SET_PDEATHSIG), so a server meek runs in the foreground never outlives it.
 - `stop()` stops a process meek holds (a subprocess.Popen, a multiprocessing.Process or a psutil.Process): SIGTERM, a
   grace period, SIGKILL, then the exit waited for (and reaped when it is meek's child); its children too when asked.
 - `write_pid_file()` records a process's pid, start time and name, written atomically (a temporary file created with
@@ -13,13 +15,17 @@ identity checked first.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
 import secrets
+import signal
 import stat
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
@@ -36,6 +42,37 @@ START_TOLERANCE_S = 1.0  # a start time is read as boot time + ticks since boot;
 MAX_PID_FILE_BYTES = 4096
 
 Stoppable = Union[subprocess.Popen, BaseProcess, psutil.Process]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def start(command: list[str], **options) -> subprocess.Popen:
+    """subprocess.Popen(command, **options), the child armed (on Linux) to get SIGTERM when the meek that started it
+    ends, however it ends: belt and braces beside the SIGTERM/SIGHUP handlers of the `meek` command, for the kill
+    nothing can catch (SIGKILL, the out-of-memory killer). Not for a process meant to outlive meek (`--background`)."""
+    arm = _parent_death_signal()
+    return subprocess.Popen(command, preexec_fn=arm, **options) if arm else subprocess.Popen(command, **options)
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec_fn that asks Linux to send the child SIGTERM when its parent ends, and ends the child at once when the
+    parent ended before it was armed; None where there is no prctl (macOS, Windows). prctl is looked up here, before the
+    fork: the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between the fork and the prctl: no signal will come
+            os._exit(143)
+
+    return arm
 
 
 def stop(process: Stoppable, grace_s: float = GRACE_S, children: bool = False) -> bool:

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from harness.errors import MeekError, UsageError
+from harness.files import Refused, make_folder
 from harness.home import meek_home
-from harness.measure.processes import stop, stop_recorded, write_pid_file
+from harness.measure.processes import start, stop, stop_recorded, write_pid_file
 from harness.results.schema import LocalBaseline, Run
 
 DEFAULT_PORT = 50052
@@ -193,8 +194,7 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
         say(f"note: {WARNING}")
     command = [str(binary), "-H", host, "-p", str(port), *(["-c"] if cache else []), *(["-t", str(threads)] if threads else [])]
     if background:
-        (meek_home() / "rpc").mkdir(parents=True, exist_ok=True)
-        log = open(meek_home() / "rpc" / f"{port}.log", "w")  # noqa: SIM115  (the server writes to it after we return)
+        log = _open_log(make_folder(meek_home() / "rpc") / f"{port}.log")
         process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         time.sleep(1.0)
         if process.poll() is not None:
@@ -206,7 +206,7 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
             raise
         say(f"rpc-server listening on {host}:{port} (pid {process.pid}); stop it with: meek rpc-server --stop --port {port}")
         return 0
-    process = subprocess.Popen(command)
+    process = start(command)  # ends with meek, however meek ends (SIGKILL included, on Linux)
     say(f"rpc-server listening on {host}:{port}; Ctrl-C stops it")
     try:
         return process.wait()
@@ -214,6 +214,17 @@ def rpc_server(binary: Path, host: str, port: int, cache: bool, threads: int | N
         stop(process)
         say("rpc-server stopped")
         return 130
+
+
+def _open_log(path: Path):
+    """The background server's log, truncated, opened never through a link planted at its name (O_NOFOLLOW)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as error:
+        if path.is_symlink():
+            raise Refused(f"{path} is a symbolic link: not followed (remove it)") from None
+        raise MeekError(f"could not write the log {path}: {error.strerror or error}") from None
+    return os.fdopen(descriptor, "w")
 
 
 def stop_server(port: int, say) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.errors import MeekError
 from harness.http import Client
-from harness.measure.processes import stop
+from harness.measure.processes import start, stop
 
 SERVERS = ("llama-server", "llama-cpp-python")
 READY_TIMEOUT_S = 180
@@ -116,7 +116,8 @@ def running_server(
     port = free_port()
     command = server_command(kind, binary, model_path, port, slots, n_ctx, threads, repack)
     log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty server never blocks on a full pipe
-    process = subprocess.Popen(command, stdout=log, stderr=log, text=True, start_new_session=True)
+    # its own session (a terminal's Ctrl-C reaches meek, which stops it), and it ends with meek however meek ends
+    process = start(command, stdout=log, stderr=log, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         say(f"starting {kind} on {url} ({slots} slot(s), {n_ctx} tokens of context)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 from pathlib import Path
 
@@ -12,6 +13,8 @@ matplotlib.use("Agg")  # files only: no display needed, works on a headless box
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+
+from harness.files import write_inside
 
 LABEL_CHARS = 40  # longest string from a result file shown in a figure
 EPOCH_CREDIT = 'Frontier data: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0), epoch.ai'
@@ -33,13 +36,18 @@ def source_line(figure: Figure, *sources: str) -> None:
 
 
 def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write name.png (150 dpi) and name.svg into out_dir; the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
-    figure.savefig(paths[0], dpi=150)
-    figure.savefig(paths[1])
-    plt.close(figure)
-    return paths
+    """Write name.png (150 dpi) and name.svg into out_dir (`name` may start with a folder inside it: "assets/depth-x");
+    the paths written. Each is drawn into memory, then written through write_inside: a symbolic link planted at either
+    name, or at a folder from out_dir down, is refused in one line, never written through."""
+    try:
+        drawn = []
+        for suffix in ("png", "svg"):
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=suffix, dpi=150 if suffix == "png" else "figure")  # "figure": savefig's default
+            drawn.append((f"{name}.{suffix}", buffer.getvalue()))
+    finally:
+        plt.close(figure)
+    return [write_inside(out_dir, relative, data) for relative, data in drawn]
 
 
 def safe_text(value: object, limit: int = LABEL_CHARS) -> str:

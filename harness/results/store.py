@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import MeekError, UsageError
+from harness.files import Refused, make_folder, replace_file
 from harness.results.document import signed_document
 from harness.results.schema import SCHEMA_VERSION, BenchResult, validate_document
 
@@ -30,17 +31,20 @@ def save_result(result: BenchResult, results_dir: Path, say) -> Path:
     under $MEEK_HOME/unsaved-results instead and say where, so a measurement is never lost to a folder."""
     try:
         return write_result(result, results_dir)
-    except OSError as error:
+    except (OSError, Refused) as error:  # Refused: a link planted in the tree; the measurement goes elsewhere, not lost
         from harness.home import meek_home
 
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         fallback = write_result(result, meek_home() / "unsaved-results")
-        say(f"warning: could not write into {results_dir} ({error.strerror or error}); saved to {fallback} instead")
+        say(f"warning: could not write into {results_dir} ({reason}); saved to {fallback} instead")
         return fallback
 
 
 def upgrade_file(path: Path) -> bool:
     """Rewrite a result file of an older schema_version in place as the current version, with its content hash; False
-    when it is current already. The file is replaced atomically; MeekError when it is not a readable result."""
+    when it is current already. The file is replaced atomically (a temporary file created exclusively beside it, then
+    renamed over it: nothing is written through a link planted there); MeekError when it is not a readable result or
+    is itself a link."""
     from harness.results.reading import Rejected, read_json
 
     try:
@@ -52,9 +56,7 @@ def upgrade_file(path: Path) -> bool:
     if document.get("schema_version") == SCHEMA_VERSION:
         return False
     result = validate_document({k: v for k, v in document.items() if k != "content_sha256"}, str(path))
-    temporary = Path(path).with_name(Path(path).name + ".upgrading")
-    temporary.write_text(json.dumps(signed_document(result), indent=1) + "\n")
-    temporary.replace(path)
+    replace_file(Path(path), json.dumps(signed_document(result), indent=1) + "\n")
     return True
 
 
@@ -79,23 +81,25 @@ def result_path(results_dir: Path, result: BenchResult) -> Path:
 
 
 def write_result(result: BenchResult, results_dir: Path) -> Path:
-    """Validate and write atomically (temp file, then link): an existing file is never overwritten."""
+    """Validate and write atomically (temp file, then link): an existing file is never overwritten, and no folder from
+    results_dir down to the file may be a symbolic link (Refused: it would carry the file elsewhere)."""
     document = signed_document(result)
     target = result_path(results_dir, result)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent, below=results_dir)
     text = json.dumps(document, indent=1) + "\n"
-    for attempt in range(100):
-        candidate = target if attempt == 0 else target.with_name(f"{target.stem}-{attempt}.json")
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.link(temporary, candidate)  # fails if the name exists: no overwrite
-            return candidate
-        except FileExistsError:
-            continue
-        finally:
-            os.unlink(temporary)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    try:  # written and flushed once, then linked under the first free name: no rewrite per name tried
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        for attempt in range(10_000):
+            candidate = target if attempt == 0 else target.with_name(f"{target.stem}-{attempt}.json")
+            try:
+                os.link(temporary, candidate)  # fails if the name exists: no overwrite
+                return candidate
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(temporary)
     raise MeekError(f"could not find a free file name for {target}")

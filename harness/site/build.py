@@ -12,7 +12,6 @@ import dataclasses
 import html
 import json
 import math
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
 from harness.catalogue.hardware import vendor_of
 from harness.catalogue.models import load_catalog
+from harness.files import make_folder, write_inside
 from harness.site.compare_page import COMPARE_BODY, comparison
 
 ASSETS = Path(__file__).parent / "assets"
@@ -256,38 +256,43 @@ def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[
 
 
 def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> None:
-    """Write the whole site into out_dir (created; pages of an earlier build are replaced). The tree is not changed."""
+    """Write the whole site into out_dir (created; pages of an earlier build are replaced). The tree is not changed.
+    Every file goes through write_inside: a symbolic link planted in out_dir (index.html, assets/, machines/) is refused
+    in one line, never written through."""
     runs = tree.runs.assign(device_memory_gb=tree.runs["device_id"].map(_device_memory())) if not tree.runs.empty else tree.runs
     tree = dataclasses.replace(tree, runs=runs)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    assets = out_dir / "assets"
-    shutil.copytree(ASSETS, assets, dirs_exist_ok=True)
+    make_folder(out_dir)
+    for asset in sorted(ASSETS.iterdir()):
+        if asset.is_file():
+            write_inside(out_dir, f"assets/{asset.name}", asset.read_bytes())
     rows = leaderboard(tree) if not (tree.runs.empty and tree.serving.empty) else []
     deep = depth_devices(tree.runs) if not tree.runs.empty else {}
     buying = buying_rows(tree.runs) if not tree.runs.empty else []
     compared = comparison(tree.runs) if not tree.runs.empty else {}
     data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep), "compare": compared}
-    (assets / "data.js").write_text("window.MEEK_DATA = " + json.dumps(_finite(data), allow_nan=False) + ";\n")
+    write_inside(out_dir, "assets/data.js", "window.MEEK_DATA = " + json.dumps(_finite(data), allow_nan=False) + ";\n")
     machine_pages = machines(tree) if not tree.runs.empty else {}
     for name, title in PAGES:
         body = _frontier_body(out_dir, frontier_benchmarks) if name == "frontier.html" else STATIC_BODIES[name]
-        _write_page(out_dir / name, title, name.removesuffix(".html"), body, depth=0)
-    (out_dir / "devices").mkdir(exist_ok=True)
+        _write_page(out_dir, name, title, name.removesuffix(".html"), body, depth=0)
+    make_folder(out_dir / "devices", below=out_dir)
     for device_id, device_runs in deep.items():
         name = str(device_runs["device"].iloc[0])
         _write_page(
-            out_dir / "devices" / f"{device_id}.html",
+            out_dir,
+            f"devices/{device_id}.html",
             f"Device {name}",
             "device",
             _device_body(device_id, device_runs, out_dir),
             depth=1,
         )
-    (out_dir / "machines").mkdir(exist_ok=True)
+    make_folder(out_dir / "machines", below=out_dir)
     for machine_id, page in machine_pages.items():
         # the page name is the machine id itself: the schema keeps ids to [a-z0-9-], at most 80, no dash at either end,
         # so two machines never share a page and the leaderboard's links (the id, URL-encoded) always resolve
         _write_page(
-            out_dir / "machines" / f"{machine_id}.html",
+            out_dir,
+            f"machines/{machine_id}.html",
             f"Machine {machine_id}",
             "machine",
             _machine_body(machine_id, page),
@@ -312,10 +317,12 @@ def _device_memory() -> dict[str, float | None]:
     return {d.id: d.memory_gb for d in load_hardware()}
 
 
-def _write_page(path: Path, title: str, page: str, body: str, depth: int) -> None:
+def _write_page(out_dir: Path, relative: str, title: str, page: str, body: str, depth: int) -> None:
     up = "../" * depth
     nav = " ".join(f'<a href="{up}{name}">{html.escape(label)}</a>' for name, label in PAGES)
-    path.write_text(
+    write_inside(
+        out_dir,
+        relative,
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · meek-harness</title><link rel="stylesheet" href="{up}assets/style.css"></head>
@@ -326,7 +333,7 @@ def _write_page(path: Path, title: str, page: str, body: str, depth: int) -> Non
 <footer>Built by <code>meek report</code> from validated result files. Frontier data: Epoch AI, "Data on AI Benchmarking"
 (CC BY 4.0). Prices are launch prices; power is the device's rated power.</footer>
 <script src="{up}assets/data.js"></script><script src="{up}assets/app.js"></script></body></html>
-"""
+""",
     )
 
 
@@ -376,7 +383,7 @@ def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
         )
     ]
     for benchmark in benchmarks:
-        save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir / "assets", f"frontier-{benchmark}")
+        save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir, f"assets/frontier-{benchmark}")
         table = gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
         parts.append(
             f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
@@ -411,7 +418,7 @@ def _device_body(device_id: str, runs: pd.DataFrame, out_dir: Path) -> str:
         setup_names = shown["source"].str.removeprefix("imported: ").str.split(", ").str[:2].str.join(", ")
         shown = shown.assign(device=setup_names, backend=shown["runtime"].fillna("unknown"), settings="")
         figure = depth_figure(shown, "record: " + "; ".join(sorted(set(shown["source"].str.removeprefix("imported: "))))[:220])
-        save(figure, out_dir / "assets", f"depth-{device_id}")
+        save(figure, out_dir, f"assets/depth-{device_id}")
         parts.append(f'<img src="../assets/depth-{html.escape(device_id)}.svg" alt="depth curves" class="figure">')
     points = runs[runs["n_depth"] > 0]
     table = (
