@@ -2,6 +2,7 @@
 that nobody edited the file after signing it; anyone can sign).
 
 - Generation: tokens/s x weight bytes read per token <= the device's memory bandwidth (x 1.25 for rounded spec sheets).
+  A split across RPC endpoints is bounded by the machine's own device too: an endpoint in a file lifts no bound.
 - Prompt processing: tokens/s x 2 FLOPs per active parameter <= the peak FLOPS of the fastest device known (x 1.25).
 - The model's size comes from the catalogue when it knows the file (by sha256, else by id), never from the file; a model
   the catalogue does not know is bounded by the file's own facts with floors no real model file is below, and flagged.
@@ -76,8 +77,10 @@ def rate_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
     problems = []
     for run in result.runs:
         if run.n_gen and not run.n_prompt:  # generation: memory bandwidth
-            # a split across RPC servers may stream from a faster machine than this one: only the fastest device bounds it
-            large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES and result.split is None
+            # A split is bounded as the machine alone is: the devices it can be shown to span are the machine's own (a
+            # loopback endpoint is this machine; a remote one is only an address and a memory size, whatever it claims
+            # to serve), and a layer split's token runs through its devices in turn, so none is faster than the fastest.
+            large = facts.bytes_per_token >= CACHE_RESIDENT_BYTES
             device = device_of(result.machine, offloaded(run, result.machine)) if large else None
             limit, what = (device.bandwidth_gbs, device.name) if device else (max_bandwidth_gbs(), "the fastest device known")
             needed = run.peak_ts * facts.bytes_per_token / 1e9
@@ -85,6 +88,7 @@ def rate_problems(result: BenchResult, facts: ModelFacts) -> list[str]:
                 problems.append(
                     f"{run.test}: {run.peak_ts:.1f} t/s x {facts.bytes_per_token / 1e9:.2f} GB per token needs {needed:.0f} GB/s, "
                     f"beyond {what}'s {limit:.0f} GB/s memory bandwidth"
+                    + (" (a split is bounded by this machine's own devices: its RPC endpoints add none)" if result.split else "")
                 )
         elif run.n_prompt and not run.n_gen:  # prompt processing: compute
             needed = run.peak_ts * 2 * facts.active_params

@@ -2,7 +2,8 @@
 
 Checks, in order: a regular file of bounded size and strict JSON (harness/results/reading.py: numbers in range, no
 duplicate keys, no markup, control or direction characters), the schema (no coercion), the content hash, then
-plausibility: summary statistics that follow from the raw samples, the bounds of harness/results/plausible.py, sane dates
+plausibility: summary statistics that follow from the raw samples (serving points and a split's ratios too:
+harness/results/consistency.py), the bounds of harness/results/plausible.py, sane dates
 and versions, a model the catalogue knows; last, across files, copies (decided by evidence, never by path order).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.errors import MeekError
+from harness.results.consistency import consistency_problems
 from harness.results.plausible import plausibility
 from harness.results.reading import MAX_FILE_BYTES, Rejected, parse_untrusted
 from harness.results.schema import SCHEMA_VERSION, BenchResult, Run, validate_document
@@ -169,6 +171,7 @@ class Validator:
         model = self.model_of(result)
         for run in result.runs:
             report.failures.extend(sample_problems(run))
+        report.failures.extend(consistency_problems(result))
         report.noisy = noisy_runs(result)
         imported = bool(result.protocol and result.protocol.imported_from)
         if not imported and any(run.summary_only for run in result.runs):
