@@ -61,7 +61,9 @@ def test_an_impossible_table_is_refused_and_a_bad_device_is_a_usage_error(run_me
     table = tmp_path / "forged.md"
     table.write_text(PASTED.replace("83.43 ± 0.59", "83000.43 ± 0.59"))
     code, stdout, stderr = _import(run_meek, table, tmp_path / "results")
-    assert code == 0 and "0 result file(s) written" in stdout and "memory bandwidth" in stderr
+    assert code == 0 and "1 result file(s) written, 1 skipped" in stdout and "memory bandwidth" in stderr
+    (path,) = (tmp_path / "results").glob("*/*.json")  # the impossible tg32 row is refused alone, its group kept
+    assert [run["test"] for run in json.loads(path.read_text())["runs"]] == ["pp2048", "pp2048 @ d4096"]
     code, _, stderr = _import(run_meek, table, tmp_path / "results", device="dgx-spork")
     assert code == 2 and "unknown device 'dgx-spork'" in stderr
 

@@ -1,5 +1,10 @@
 """`meek import llama-bench|llama-bench-table|depth-campaign|geerling|scoreboard|localscore`: other tools' output and
-published tables as result files, each marked imported with its source (the importers are harness/results/import_*.py)."""
+published tables as result files, each marked imported with its source (the importers are harness/results/import_*.py).
+
+A row that cannot be read or would not validate is refused alone, with one line naming it; the exit code is 1 when an
+input gave nothing to import (every row refused: "0 written, N refused"), and 0 when it wrote files or when everything
+it holds was already in the tree (a repeated import says "nothing new" and succeeds).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 from harness.errors import EXIT_OK, UsageError, require_existing
 from harness.output import Output
 from harness.results.store import check_results_dir
-from harness.results.submit import write_imported
+from harness.results.submit import Present, write_imported
 
 
 def llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
@@ -17,9 +22,10 @@ def llama_bench(paths: list[Path], results_dir: Path, out: Output) -> int:
 
     require_existing(paths)
     check_results_dir(results_dir)
-    for path in paths:
-        write_imported(import_file(path), path, results_dir, out)
-    return EXIT_OK
+    present, code = Present(results_dir), EXIT_OK
+    for path in paths:  # each file is imported and summed up on its own; the exit code is 1 when any gave nothing
+        code = max(code, write_imported(import_file(path), path, results_dir, out, present))
+    return code
 
 
 def _day(date: str) -> dt.date:

@@ -98,36 +98,32 @@ LOCALSCORE = (
 
 
 def regenerate(data: Path, results_dir: Path, out: Output) -> int:
-    """Import every source into results_dir (files already there are kept, not written twice); the exit code."""
+    """Import every source into results_dir (files already there are kept, not written twice; the tree is read once,
+    not once per source); the exit code, 1 when a source gave nothing to import."""
     from harness.results.import_geerling import import_findings
     from harness.results.import_localscore import import_tsv
     from harness.results.import_scoreboard import import_scoreboard
     from harness.results.import_tables import import_depth_csv, import_table
     from harness.results.store import check_results_dir
-    from harness.results.submit import write_imported
+    from harness.results.submit import Present, write_imported
 
     if not data.is_dir():
         out.error(f"{data}: no community data folder (../shared/data/community)")
         return 2
     check_results_dir(results_dir)
-    for table in TABLES:
-        path = data / table.path
+    imports = [
+        *((t.path, lambda p, t=t: import_table(p, t.device, t.date, t.source)) for t in TABLES),
+        *((t.path, lambda p, t=t: import_depth_csv(p, t.device, t.date, t.source)) for t in DEPTH_CAMPAIGNS),
+        (GEERLING.path, lambda p: import_findings(p, GEERLING.date, GEERLING.source)),
+        (SCOREBOARD.path, lambda p: import_scoreboard(p, SCOREBOARD.date, SCOREBOARD.source)),
+        (LOCALSCORE[0], lambda p: import_tsv(p, LOCALSCORE[1])),
+    ]
+    present, code = Present(results_dir), 0
+    for relative, read in imports:
+        path = data / relative
         out.line(f"importing {path}")
-        write_imported(import_table(path, table.device, table.date, table.source), path, results_dir, out)
-    for table in DEPTH_CAMPAIGNS:
-        path = data / table.path
-        out.line(f"importing {path}")
-        write_imported(import_depth_csv(path, table.device, table.date, table.source), path, results_dir, out)
-    path = data / GEERLING.path
-    out.line(f"importing {path}")
-    write_imported(import_findings(path, GEERLING.date, GEERLING.source), path, results_dir, out)
-    path = data / SCOREBOARD.path
-    out.line(f"importing {path}")
-    write_imported(import_scoreboard(path, SCOREBOARD.date, SCOREBOARD.source), path, results_dir, out)
-    path = data / LOCALSCORE[0]
-    out.line(f"importing {path}")
-    write_imported(import_tsv(path, LOCALSCORE[1]), path, results_dir, out)
-    return 0
+        code = max(code, write_imported(read(path), path, results_dir, out, present))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

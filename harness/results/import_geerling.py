@@ -15,18 +15,14 @@ place (a Raspberry Pi, a mini PC's CPU) is skipped with its reason.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from harness.catalogue.hardware import Device, find_device
 from harness.catalogue.models import load_catalog
-from harness.results.import_llama_bench import Imported
+from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number
 from harness.results.reading import read_text
 from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, PowerReading, Protocol, Run, new_result
 from harness.version import __version__
@@ -105,15 +101,15 @@ def _machine(system: str, device: Device, runtime: str) -> Machine:
     )
 
 
-def _run(row: dict[str, str]) -> Run:
-    rate = float(row["eval_rate_tps"])
+def _run(row: Cells) -> Run:
+    rate = number(row["eval_rate_tps"], "eval_rate_tps", 0, 1e7)
     power = []
     if (row.get("power_peak_w") or "").strip():
         power = [
             PowerReading(
                 source="wall meter, as published",
                 kind="wall, peak (not an average)",
-                avg_w=float(row["power_peak_w"]),
+                avg_w=number(row["power_peak_w"], "power_peak_w", 0, 1e5),
                 energy_j=0.0,
                 seconds=0.0,
             )
@@ -135,44 +131,50 @@ def _run(row: dict[str, str]) -> Run:
 
 
 def results_from_findings(text: str, date: dt.date, source: str, name: str) -> Imported:
-    """One result per (system, model, runtime); rows without a device the hardware table knows are skipped, with why."""
-    imported, groups = Imported(), {}
+    """One result per (system, model, runtime); rows without a device the hardware table knows, or with a cell that does
+    not parse, are skipped with why, each alone."""
+    imported, groups = Imported(), Groups()
+    catalog = load_catalog()
     created = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
-    for number, row in enumerate(csv.DictReader(io.StringIO(text)), 2):  # numbered as lines of the file
+    for number_, row in enumerate(csv_rows(text), 2):  # numbered as lines of the file
+        label = f"line {number_}"
         try:
+            if isinstance(row, ValueError):
+                raise row
             system, section = row["system"].strip(), row["model_section"].strip()
             device = _device(system, row["cpu_gpu"].strip())
             if device is None:
                 raise ValueError(f"no hardware-table device for '{system}' ({row['cpu_gpu']})")
             tag, catalogue_id = MODELS.get(section, (section, None))
             run = _run(row)
-        except (ValidationError, ValueError, KeyError, TypeError) as error:
-            imported.skipped.append(f"line {number}: {str(error).splitlines()[0]}")
+            vulkan = "vulkan" in row.get("runtime", "").lower()
+            runtime = "Vulkan" if vulkan else "unknown"
+            key = (system, section, runtime)
+            if key not in groups:
+                entry = catalog.get(catalogue_id) if catalogue_id else None
+                model = ModelInfo(
+                    id=catalogue_id,
+                    label=catalogue_id or tag,
+                    file_name=f"ollama {tag}",
+                    quant=entry.quant if entry else None,
+                    description=f"Ollama's {tag} at its default quant (not the catalogue's file)",
+                )
+                protocol = Protocol(
+                    backend="llama-bench" if vulkan else "ollama",
+                    repetitions=None,
+                    warmup=False,
+                    seed=0,
+                    timing="published eval rate (Ollama obench.sh, or llama.cpp on Vulkan); no raw samples",
+                    imported_from=f"Geerling findings, {'llama.cpp Vulkan' if vulkan else 'runtime not stated'}, {name}",
+                    source=source[:500],
+                )
+                machine = _machine(system, device, runtime)
+                groups.start(key, new_result(machine, model, protocol, status="complete", created_utc=created))
+        except ROW_ERRORS as error:
+            imported.refuse(label, error)
             continue
-        vulkan = "vulkan" in row.get("runtime", "").lower()
-        runtime = "Vulkan" if vulkan else "unknown"
-        key = (system, section, runtime)
-        if key not in groups:
-            entry = load_catalog().get(catalogue_id) if catalogue_id else None
-            model = ModelInfo(
-                id=catalogue_id,
-                label=catalogue_id or tag,
-                file_name=f"ollama {tag}",
-                quant=entry.quant if entry else None,
-                description=f"Ollama's {tag} at its default quant (not the catalogue's file)",
-            )
-            protocol = Protocol(
-                backend="llama-bench" if vulkan else "ollama",
-                repetitions=None,
-                warmup=False,
-                seed=0,
-                timing="published eval rate (Ollama obench.sh, or llama.cpp on Vulkan); no raw samples",
-                imported_from=f"Geerling findings, {'llama.cpp Vulkan' if vulkan else 'runtime not stated'}, {name}",
-                source=source[:500],
-            )
-            groups[key] = new_result(_machine(system, device, runtime), model, protocol, status="complete", created_utc=created)
-        groups[key].runs.append(run)
-    return imported.keep_valid(groups.values(), name)
+        groups.add(key, Row(label, [run]))
+    return imported.keep_valid(groups, name)
 
 
 def import_findings(path: Path, date: dt.date, source: str) -> Imported:

@@ -3,15 +3,23 @@
 Records are grouped into one result per (machine, build, model file). The summaries are recomputed from llama-bench's raw
 samples (its JSON rounds the rates), and each record is checked on its own: a bad one is skipped with its reason.
 What llama-bench does not record (RAM size, the model's sha256, time to first token) stays empty rather than guessed.
+
+The other importers (import_tables, import_geerling, import_scoreboard, import_localscore) share what is here: every
+row becomes a Row of its group's result, every cell is parsed into its type within a bound (`number`, `integer`), and
+`Imported.keep_valid` refuses a row the validator would fail on its own, keeping the good rows of its group. A row's
+refusal is one line naming it ("row 7: ...", "record 3: ..."); no cell, however malformed, stops the import.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -75,36 +83,211 @@ class Record(BaseModel):
 
 
 @dataclass
+class Row:
+    """The runs one row (record, line) of a source gave its group's result, and how a refusal names the row."""
+
+    label: str  # "row 7", "record 3", "line 12"
+    runs: list[Run]
+    created: dt.datetime | None = None  # when the row says it ran (the result's date is its earliest row's)
+
+
+class Groups:
+    """Results being built, one per group key, each with the rows its runs come from (so a row can be refused alone)."""
+
+    def __init__(self) -> None:
+        self.results: dict[object, BenchResult] = {}
+        self.rows: dict[object, list[Row]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.results
+
+    def start(self, key: object, result: BenchResult) -> None:
+        self.results[key], self.rows[key] = result, []
+
+    def add(self, key: object, row: Row) -> None:
+        self.rows[key].append(row)
+
+    def __iter__(self) -> Iterator[tuple[BenchResult, list[Row]]]:
+        return ((self.results[key], self.rows[key]) for key in self.results)
+
+
+ROW_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError)  # ValidationError is a ValueError
+
+
+def reason(error: Exception) -> str:
+    """One line saying why a row was refused."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    if isinstance(error, KeyError):
+        return f"no {error.args[0]!r} in it"
+    return (str(error).splitlines() or [type(error).__name__])[0][:300]
+
+
+def _composed(result: BenchResult, rows: list[Row]) -> BenchResult:
+    created = [row.created for row in rows if row.created is not None]
+    return result.model_copy(
+        update={"runs": [run for row in rows for run in row.runs], "created_utc": min(created) if created else result.created_utc}
+    )
+
+
+def _labels(rows: list[Row]) -> str:
+    shown = ", ".join(row.label for row in rows[:5])
+    return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+@dataclass
 class Imported:
     results: list[BenchResult] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # "record N: reason"
+    skipped: list[str] = field(default_factory=list)  # "record N: reason", one line per row (or group) refused
 
-    def keep_valid(self, candidates, source_name: str) -> Imported:
-        """Keep the results `meek validate` would accept; the others are skipped with the validator's reasons."""
+    def refuse(self, label: str, error: Exception | str) -> None:
+        self.skipped.append(f"{label}: {error if isinstance(error, str) else reason(error)}")
+
+    def keep_valid(self, groups: Iterable[tuple[BenchResult, list[Row]]], source_name: str) -> Imported:
+        """Keep the results `meek validate` would accept. A result it refuses is tried row by row: each row that fails
+        on its own is refused with the validator's reason, and the result is kept with the rows that pass (one impossible
+        row never costs its group the genuine ones); when no row passes alone the result is refused as one."""
         from harness.results.validate import Validator
 
         validator = Validator()  # the catalogue is read once for the whole import, not once per result
-        for result in candidates:
-            reason = validated(result, source_name, validator)
-            if reason:
-                self.skipped.append(f"result for {result.model.label} on {result.machine.machine_id}: {reason}")
+        for result, rows in groups:
+            if not rows:
+                continue
+            whole = _composed(result, rows)
+            why = validated(whole, source_name, validator)
+            if why is None:
+                self.results.append(whole)
+                continue
+            where = f"({whole.model.label} on {whole.machine.machine_id})"
+            alone = [(row, validated(_composed(result, [row]), source_name, validator)) for row in rows] if len(rows) > 1 else []
+            good = [row for row, failed in alone if failed is None]
+            if not good:
+                self.skipped.append(f"{_labels(rows)} {where}: {why}")
+                continue
+            for row, failed in alone:
+                if failed is not None:
+                    self.skipped.append(f"{row.label} {where}: {failed}")
+            kept = _composed(result, good)
+            why = validated(kept, source_name, validator)
+            if why is None:
+                self.results.append(kept)
             else:
-                self.results.append(result)
+                self.skipped.append(f"{_labels(good)} {where}: {why}")
         return self
 
 
-def read_records(path: Path) -> tuple[list[dict], str]:
-    """The records of a llama-bench json (an array) or jsonl (one object per line) file, and which of the two it was."""
+def number(text: str | None, what: str, low: float, high: float) -> float:
+    """A cell as a float in [low, high]: ValueError naming the cell when it is no number or out of range (1e400, NaN)."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > 40:
+        raise ValueError(f"{what} {text[:20]!r}... is not a number")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{what} {text} is out of range ({low:g} to {high:g})")
+    return value
+
+
+LEADING = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)")
+
+
+def leading_number(text: str | None, what: str, low: float, high: float) -> float | None:
+    """The number a cell starts with ('6.74 B', '3.56 GiB'), bounded; None when the cell is empty or holds none."""
+    match = LEADING.match(text or "")
+    return number(match.group(1), what, low, high) if match else None
+
+
+def integer(text: str | None, what: str, low: int, high: int) -> int:
+    """A cell as an int in [low, high]; its digits are counted before it is converted (no 4,000-digit int())."""
+    text = (text or "").strip()
+    if not re.fullmatch(r"[+-]?\d{1,19}", text):
+        raise ValueError(f"{what} {text[:20]!r} is not an integer in range" if text else f"{what} is empty")
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"{what} {text} is out of range ({low} to {high})")
+    return value
+
+
+class Cells(dict):
+    """A CSV row: a cell the row lacks (a column missing, a row cut short) is absent, and asking for it is a reason."""
+
+    def __missing__(self, key: str) -> str:
+        raise ValueError(f"no {key!r} cell")
+
+
+def csv_rows(text: str, delimiter: str = ",") -> Iterator[Cells | ValueError]:
+    """The rows of a CSV as Cells, in order; a row the csv module cannot read (a cell over its size limit) comes as
+    the ValueError saying why, so it is refused alone and the rows after it are still read."""
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield ValueError(f"unreadable CSV: {error}")
+            continue
+        yield Cells((k, v) for k, v in row.items() if isinstance(k, str) and isinstance(v, str))
+
+
+class _Twice(dict):
+    """A JSON object that gave a key more than once (readers would disagree on its value)."""
+
+    twice = ""
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    document = dict(pairs)
+    if len(document) == len(pairs):
+        return document
+    seen: set[str] = set()
+    twice = _Twice(document)
+    twice.twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+    return twice
+
+
+def _int(text: str) -> int | float:
+    """An integer, or infinity for one past 19 digits: the record holding it is refused by its field's bound."""
+    if len(text.lstrip("-")) > 19:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+def _loads(text: str) -> object:
+    return json.loads(text, parse_int=_int, parse_constant=lambda name: math.inf, object_pairs_hook=_pairs)
+
+
+def read_records(path: Path) -> tuple[list[object], str]:
+    """The records of a llama-bench json (an array) or jsonl (one object per line) file, and which of the two it was.
+    A jsonl line that is not JSON comes as a ValueError, refused as its record; a number out of range stays in its
+    record, to be refused by that record's bounds."""
     text = read_text(path, 50 * MAX_FILE_BYTES)
+    records: list[object]
     try:
         if text.lstrip().startswith("["):
-            records, kind = json.loads(text), "json"
+            loaded, kind = _loads(text), "json"
+            records = loaded if isinstance(loaded, list) else []
         else:
-            records, kind = [json.loads(line) for line in text.splitlines() if line.strip()], "jsonl"
+            records, kind = [], "jsonl"
+            for line in (line for line in text.splitlines() if line.strip()):
+                try:
+                    records.append(_loads(line))
+                except (ValueError, RecursionError) as error:
+                    records.append(
+                        ValueError(f"not JSON ({'nested too deeply' if isinstance(error, RecursionError) else error})")
+                    )
     except (ValueError, RecursionError) as error:
         raise MeekError(f"{path}: not llama-bench json or jsonl output ({error})") from None
-    if not isinstance(records, list) or not records:
+    if not records:
         raise MeekError(f"{path}: no llama-bench records found")
+    if all(isinstance(record, ValueError) for record in records):
+        raise MeekError(f"{path}: not llama-bench json or jsonl output ({str(records[0])[len('not JSON (') : -1]})")
     return records, kind
 
 
@@ -202,43 +385,45 @@ def import_file(path: Path) -> Imported:
 
 def results_from_records(raw_records: list, produced_by: str, source_name: str) -> Imported:
     """llama-bench records grouped into results, one per (machine, build, model file). A record that does not parse, or
-    a result that `meek validate` would reject (markup, a future date, an impossible rate), is skipped with its reason:
-    import never writes a file its own validator fails."""
+    one that `meek validate` would reject (markup, a future date, an impossible rate), is skipped with its reason, and
+    the other records of its group are kept: import never writes a file its own validator fails."""
     catalog_files = {name: m.id for m in load_catalog().models if (name := m.source.file or m.source.hf_file)}
-    imported = Imported()
-    groups: dict[tuple, BenchResult] = {}
+    imported, groups = Imported(), Groups()
     for number, raw in enumerate(raw_records, 1):
         try:
+            if isinstance(raw, Exception):
+                raise raw
+            if isinstance(raw, _Twice):
+                raise ValueError(f"key {raw.twice!r} appears twice in one object")
             record = Record.model_validate(raw)
             run = run_of(record)
             test_time = record.test_time if record.test_time.tzinfo else record.test_time.replace(tzinfo=dt.timezone.utc)
             key = (record.cpu_info, record.gpu_info, record.backends, record.build_commit, record.model_filename)
             if key not in groups:
-                groups[key] = new_result(
-                    machine_of(record),
-                    model_of(record, catalog_files),
-                    status="complete",
-                    created_utc=test_time,
-                    protocol=Protocol(
-                        backend="llama-bench",
-                        repetitions=len(record.samples_ns),
-                        warmup=True,
-                        seed=0,
-                        timing="llama-bench's own samples_ns (its warm-up is not in its output)",
-                        imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[:300],
+                groups.start(
+                    key,
+                    new_result(
+                        machine_of(record),
+                        model_of(record, catalog_files),
+                        status="complete",
+                        created_utc=test_time,
+                        protocol=Protocol(
+                            backend="llama-bench",
+                            repetitions=len(record.samples_ns),
+                            warmup=True,
+                            seed=0,
+                            timing="llama-bench's own samples_ns (its warm-up is not in its output)",
+                            imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[
+                                :300
+                            ],
+                        ),
                     ),
                 )
-        except ValidationError as error:
-            first = error.errors()[0]
-            imported.skipped.append(f"record {number}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        except ROW_ERRORS as error:
+            imported.refuse(f"record {number}", error)
             continue
-        except (ValueError, TypeError, ArithmeticError) as error:
-            imported.skipped.append(f"record {number}: {error}")
-            continue
-        result = groups[key]
-        result.runs.append(run)
-        result.created_utc = min(result.created_utc, test_time)
-    return imported.keep_valid(groups.values(), source_name)
+        groups.add(key, Row(f"record {number}", [run], test_time))
+    return imported.keep_valid(groups, source_name)
 
 
 def validated(result: BenchResult, source_name: str, validator: Validator | None = None) -> str | None:

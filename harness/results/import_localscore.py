@@ -8,21 +8,17 @@ so its runs are named "localscore pp/tg (9-shape avg)" and never line up with pp
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from harness.catalogue.hardware import find_device, vendor_of
 from harness.catalogue.models import CatalogModel, load_catalog
-from harness.results.import_llama_bench import Imported, quant_of
+from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number, quant_of
 from harness.results.import_tables import catalogue_model
 from harness.results.reading import read_text
-from harness.results.schema import BenchResult, Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Vendor, new_result
+from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Vendor, new_result
 from harness.version import __version__
 
 SHAPES = [(1024, 16), (4096, 256), (2048, 256), (2048, 768), (1024, 1024), (1280, 3072), (384, 1152), (64, 1024), (16, 1536)]
@@ -38,10 +34,13 @@ STANDARD = {
 }
 
 
-def _model(row: dict[str, str], models: list[CatalogModel]) -> ModelInfo:
+def _model(row: Cells, models: list[CatalogModel], by_id: dict[str, CatalogModel]) -> ModelInfo:
     quant = quant_of(row["model_quant"]) or row["model_quant"][:40]
-    params_b = float(row["model_params"]) / 1000 if row.get("model_params_unit") == "M" and row.get("model_params") else None
-    by_id = {m.id: m for m in models}
+    params_b = (
+        number(row["model_params"], "model_params", 0, 1e8) / 1000
+        if row.get("model_params_unit") == "M" and row.get("model_params")
+        else None
+    )
     entry = by_id.get(STANDARD.get(row["model_name"], "")) if quant == "Q4_K_M" else None
     entry = entry or catalogue_model(row["model_name"], params_b, quant, models)
     return ModelInfo(
@@ -55,16 +54,16 @@ def _model(row: dict[str, str], models: list[CatalogModel]) -> ModelInfo:
     )
 
 
-def _machine(row: dict[str, str]) -> Machine:
+def _machine(row: Cells) -> Machine:
     accel, cpu = row["accel_name"].strip(), row["system_cpu"].strip()
     device = find_device(accel) or (find_device(cpu) if row["accel_type"] == "CPU" else None)
     slug = "-".join(re.findall(r"[a-z0-9]+", (device.id if device else accel).lower()))[:40] or "machine"
     digest = hashlib.sha256(f"{accel}|{cpu}".encode()).hexdigest()[:6]
-    ram = float(row["system_ram"]) * 1e9 if row.get("system_ram") else None
+    ram = number(row["system_ram"], "system_ram", 0, 1e6) * 1e9 if row.get("system_ram") else None
     gpus = []
     if row["accel_type"] == "GPU":
         vendor: Vendor = device.vendor if device else vendor_of(accel)
-        vram = float(row["accel_ram"]) * 1e9 if row.get("accel_ram") else None
+        vram = number(row["accel_ram"], "accel_ram", 0, 1e5) * 1e9 if row.get("accel_ram") else None
         gpus = [
             Gpu(
                 vendor=vendor,
@@ -86,9 +85,9 @@ def _machine(row: dict[str, str]) -> Machine:
     )
 
 
-def _runs(row: dict[str, str]) -> list[Run]:
-    where = f"LocalScore result {row['test_num']}: average over its 9 (prompt, generation) shapes"
-    ttft_ms = float(row["ttft"]) if row.get("ttft") and row.get("ttft_unit") == "ms" else None
+def _runs(row: Cells) -> list[Run]:
+    where = f"LocalScore result {row['test_num'][:20]}: average over its 9 (prompt, generation) shapes"
+    ttft_ms = number(row["ttft"], "ttft", 0, 3.6e6) if row.get("ttft") and row.get("ttft_unit") == "ms" else None
     return [
         Run(
             test=PP_TEST,
@@ -99,7 +98,7 @@ def _runs(row: dict[str, str]) -> list[Run]:
             n_ctx=MAX_CTX,
             settings=None,
             summary_only=True,
-            avg_ts=float(row["prompt_tps"]),
+            avg_ts=number(row["prompt_tps"], "prompt_tps", 0, 1e7),
             stddev_ts=0.0,
             timing_source=where,
             ttft_ns=[int(ttft_ms * 1e6)] if ttft_ms else [],
@@ -113,7 +112,7 @@ def _runs(row: dict[str, str]) -> list[Run]:
             n_ctx=MAX_CTX,
             settings=None,
             summary_only=True,
-            avg_ts=float(row["gen_tps"]),
+            avg_ts=number(row["gen_tps"], "gen_tps", 0, 1e7),
             stddev_ts=0.0,
             timing_source=where,
         ),
@@ -121,16 +120,22 @@ def _runs(row: dict[str, str]) -> list[Run]:
 
 
 def results_from_tsv(text: str, source: str, name: str) -> Imported:
+    """One result per (accelerator, CPU, model); a row that does not parse, or that the validator refuses, is skipped
+    alone with its reason (named by its LocalScore result number)."""
     models = load_catalog().models
-    imported, groups = Imported(), {}
-    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
-        number = row.get("test_num", "?")
+    by_id = {m.id: m for m in models}
+    imported, groups = Imported(), Groups()
+    for number_, row in enumerate(csv_rows(text, delimiter="\t"), 1):
+        label = f"result {row.get('test_num', '?')[:20]}" if isinstance(row, Cells) else f"row {number_}"
         try:
+            if isinstance(row, ValueError):
+                raise row
             if not (row.get("accel_name") or "").strip() and not (row.get("system_cpu") or "").strip():
                 raise ValueError("names no accelerator and no CPU: nothing to compare it with")
             runs = _runs(row)
             created = dt.datetime.strptime(row["test_date"], "%Y.%m.%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
             key = (row["accel_name"], row["system_cpu"], row["model_name"], row["model_quant"])
+            machine, model = _machine(row), _model(row, models, by_id)  # every row's cells are read; the first row's kept
             if key not in groups:
                 protocol = Protocol(
                     backend="localscore",
@@ -141,14 +146,12 @@ def results_from_tsv(text: str, source: str, name: str) -> Imported:
                     imported_from=f"LocalScore leaderboard, {name}"[:300],
                     source=source[:500],
                 )
-                groups[key] = new_result(_machine(row), _model(row, models), protocol, status="complete", created_utc=created)
-        except (ValidationError, ValueError, KeyError, TypeError) as error:
-            imported.skipped.append(f"result {number}: {str(error).splitlines()[0]}")
+                groups.start(key, new_result(machine, model, protocol, status="complete", created_utc=created))
+        except ROW_ERRORS as error:
+            imported.refuse(label, error)
             continue
-        result: BenchResult = groups[key]
-        result.runs += runs
-        result.created_utc = min(result.created_utc, created)
-    return imported.keep_valid(groups.values(), name)
+        groups.add(key, Row(label, runs, created))
+    return imported.keep_valid(groups, name)
 
 
 def import_tsv(path: Path, source: str) -> Imported:

@@ -22,14 +22,13 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from harness.catalogue.hardware import Device, find_device, load_hardware
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.results.import_llama_bench import Imported
+from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number
 from harness.results.import_tables import _machine
 from harness.results.reading import read_text
 from harness.results.schema import ModelInfo, Protocol, Run, Settings, new_result
@@ -56,12 +55,17 @@ PLACED = {
 }
 
 
-def scoreboard_rows(text: str) -> list[dict[str, str]]:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    needed = {"scoreboard", "backend", "device_as_published", "pp512_tps", "tg128_tps", "build_commit"}
-    if rows and (missing := needed - set(rows[0])):
+NEEDED = {"scoreboard", "backend", "device_as_published", "pp512_tps", "tg128_tps", "build_commit"}
+
+
+def scoreboard_rows(text: str) -> Iterator[Cells | ValueError]:
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as error:
+        raise MeekError(f"not a scoreboard CSV: {error}") from None
+    if header and (missing := NEEDED - set(header)):
         raise MeekError(f"not a scoreboard CSV: no column(s) {', '.join(sorted(missing))}")
-    return rows
+    return csv_rows(text)
 
 
 def place(published: str) -> tuple[Device, str]:
@@ -82,14 +86,11 @@ def place(published: str) -> tuple[Device, str]:
     return device, ""
 
 
-def _rate(row: dict[str, str], column: str) -> float:
-    value = float(row[column])
-    if not value > 0:
-        raise ValueError(f"{column} {row[column]!r} is not a positive rate")
-    return value
+def _rate(row: Cells, column: str) -> float:
+    return number(row[column], column, 1e-3, 1e7)
 
 
-def _runs(row: dict[str, str]) -> list[Run]:
+def _runs(row: Cells) -> list[Run]:
     runs = []
     for test, n_prompt, n_gen in TESTS:
         mean = _rate(row, f"{test}_tps")
@@ -110,7 +111,7 @@ def _runs(row: dict[str, str]) -> list[Run]:
                 settings=SETTINGS,
                 summary_only=True,
                 avg_ts=mean,
-                stddev_ts=float(spread) if spread else 0.0,
+                stddev_ts=number(spread, f"{test}_std", 0, 1e7) if spread else 0.0,
                 timing_source=timing,
             )
         )
@@ -144,37 +145,42 @@ def results_from_scoreboard(text: str, date: dt.date, source: str, name: str) ->
         source=f"{entry.source.hf_repo} {file_name}",
     )
     created = dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
-    imported, results = Imported(), []
-    for number, row in enumerate(scoreboard_rows(text), 2):  # numbered as lines of the file
-        published = (row.get("device_as_published") or "").strip()
+    imported, groups = Imported(), Groups()
+    for number_, row in enumerate(scoreboard_rows(text), 2):  # numbered as lines of the file
+        published = "" if isinstance(row, ValueError) else (row.get("device_as_published") or "").strip()
+        label = f"line {number_} ({published or 'no device'})"
         try:
+            if isinstance(row, ValueError):
+                raise row
+            if len(published) > 200:
+                raise ValueError(f"device name of {len(published)} characters (at most 200)")
             device, assumed = place(published)
             backend = (row.get("backend") or "").strip()
             if not re.fullmatch(r"[A-Za-z][\w+-]{0,19}", backend):
                 raise ValueError(f"backend {backend!r} is not one llama.cpp backend")
             runs = _runs(row)
-        except (ValidationError, ValueError, KeyError, TypeError) as error:
-            imported.skipped.append(f"line {number} ({published or 'no device'}): {str(error).splitlines()[0]}")
+            build = (row.get("build_commit") or "").strip()
+            board, url = board_of(row.get("scoreboard") or "")
+            copy = (row.get("copy_source") or "").strip()
+            details = [url or board, f"device as published: {published}", f"row from {copy}"]
+            details += [f"note: {note}" for note in [(row.get("note") or "").strip()] if note]
+            details += [assumed] if assumed else []
+            protocol = Protocol(
+                backend="llama-bench",
+                repetitions=None,
+                warmup=True,
+                seed=0,
+                timing="published scoreboard row (llama-bench mean ± sd; no raw samples)",
+                imported_from=f"{board}, {backend}, build {build or 'not given'}"[:300],
+                source="; ".join([*details, source])[:500],
+            )
+            machine = _machine(device, backend, build, f"{board}|{published}|{build}|{row.get('copy_source', '')}")
+        except ROW_ERRORS as error:
+            imported.refuse(label, error)
             continue
-        build = (row.get("build_commit") or "").strip()
-        board, url = board_of(row.get("scoreboard") or "")
-        details = [url or board, f"device as published: {published}", f"row from {(row.get('copy_source') or '').strip()}"]
-        details += [f"note: {note}" for note in [(row.get("note") or "").strip()] if note]
-        details += [assumed] if assumed else []
-        protocol = Protocol(
-            backend="llama-bench",
-            repetitions=None,
-            warmup=True,
-            seed=0,
-            timing="published scoreboard row (llama-bench mean ± sd; no raw samples)",
-            imported_from=f"{board}, {backend}, build {build or 'not given'}"[:300],
-            source="; ".join([*details, source])[:500],
-        )
-        machine = _machine(device, backend, build, f"{board}|{published}|{build}|{row.get('copy_source', '')}")
-        result = new_result(machine, model, protocol, status="complete", created_utc=created)
-        result.runs.extend(runs)
-        results.append(result)
-    return imported.keep_valid(results, name)
+        groups.start(number_, new_result(machine, model, protocol, status="complete", created_utc=created))
+        groups.add(number_, Row(label, runs))
+    return imported.keep_valid(groups, name)
 
 
 def import_scoreboard(path: Path, date: dt.date, source: str) -> Imported:
