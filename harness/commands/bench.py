@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from harness.measure.backends import lookup, refuse_unhonoured
+from harness.measure.backends.server import check_name
 from harness.measure.preflight import parse_repack
 from harness.measure.protocol import BenchRequest
 from harness.measure.rpc import endpoints
@@ -79,6 +80,8 @@ def run(request: BenchRequest, out: Output) -> int:
     UsageError before anything runs."""
     if request.output not in OUTPUT_FORMATS:
         raise UsageError(f"-o: unknown format '{request.output}' (choose from {', '.join(OUTPUT_FORMATS)})")
+    for value in request.models:  # a model's name or path is saved as given: markup in it is refused, not saved altered
+        check_name("-m", value, max_length=4096)
     backend = lookup(request.backend)
     refuse_unhonoured(backend, request.given)
     check_results_dir(request.results_dir)  # before anything is measured

@@ -1,5 +1,12 @@
 """`meek load`: check the options, start a server if asked (and stop it on every path out),
-run the sweep point by point, keep every finished point in a result file, print the latency table and the capacity."""
+run the sweep point by point, keep every finished point in a result file, print the latency table and the capacity.
+
+Deadlines: each request gets `request_seconds` (default: --seconds) from its sending to its last token, and is cut there
+as an error; a point sends for at most --seconds, so it ends within 2 x --seconds (the warm-up request too is cut at
+`request_seconds`). A server that never answers, or streams forever, costs that and no more.
+
+What the server sends (error pages, ids) is saved through fit_to_save: on one line, without markup, without the API
+key. The model name given with -m is saved as typed, so markup or control characters in it are refused in one line."""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_OK, MeekError, UsageError
+from harness.measure.backends.server import check_name, fit_to_save
 from harness.measure.load import Objective, prompts_for, run_point
 from harness.measure.sweep import parse_int_list
 from harness.output import Output, markdown_table
@@ -34,6 +42,11 @@ class LoadRequest:
     results_dir: Path = Path("results")
     api_key: str | None = None
     seed: int = 0
+    request_seconds: float | None = None  # each request's limit; None: --seconds
+
+    @property
+    def request_limit_s(self) -> float:
+        return self.seconds if self.request_seconds is None else self.request_seconds
 
 
 def check(request: LoadRequest) -> None:
@@ -49,6 +62,12 @@ def check(request: LoadRequest) -> None:
         raise UsageError("-p must be 1 or more and -n 2 or more (inter-token latency needs two tokens)")
     if any(c < 1 for c in request.concurrency) or any(r <= 0 for r in request.rate):
         raise UsageError("--concurrency values must be 1 or more, --rate values above 0")
+    if not 0 < request.request_limit_s <= 86400 or not 0 < request.seconds <= 86400:
+        raise UsageError("--seconds (and a request's limit) must be above 0 and at most 86400")
+    if request.model is not None:
+        check_name("-m", request.model)
+    if request.serve is not None:
+        check_name("--serve", request.serve, max_length=4096)
 
 
 def parse_rates(text: str | None) -> tuple[float, ...]:
@@ -80,6 +99,7 @@ def request(options: dict[str, Any]) -> LoadRequest:
         objective=Objective(o["min_stream_tps"], o["max_ttft_s"]),
         results_dir=o["results_dir"],
         api_key=o["api_key"],
+        request_seconds=o.get("request_seconds"),
     )
 
 
@@ -138,7 +158,9 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
     from harness.measure.backends.server import OpenAIServer, public_url
     from harness.results.store import save_result
 
-    server = OpenAIServer(url, request.model or model.label, request.api_key)
+    limit = request.request_limit_s
+    # the non-streamed requests (listing, tokenizer) wait at most this for each answer; the streamed ones `limit` in all
+    server = OpenAIServer(url, request.model or model.label, request.api_key, timeout_s=max(limit, 10))
     protocol = Protocol(
         backend="openai",
         repetitions=None,
@@ -152,13 +174,13 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
     try:
         out.line(f"building {DISTINCT_PROMPTS} prompts of {request.n_prompt} tokens with the server's tokenizer")
         prompts = prompts_for(server, request.n_prompt, DISTINCT_PROMPTS, request.seed)
-        run_point(server, prompts[:1], request.n_prompt, request.n_gen, 1, None, 1, 120)  # warm-up, not kept
+        run_point(server, prompts[:1], request.n_prompt, request.n_gen, 1, None, 1, limit, request_s=limit)  # warm-up
         for concurrency, rate in points:
             label = f"concurrency {concurrency}" if concurrency else f"rate {rate:g}/s"
             budget = request.requests or max(8, 4 * (concurrency or 2))
             out.status(f"{label}: up to {budget} requests or {request.seconds:g} s")
             point, _ = run_point(
-                server, prompts, request.n_prompt, request.n_gen, concurrency, rate, budget, request.seconds, request.seed
+                server, prompts, request.n_prompt, request.n_gen, concurrency, rate, budget, request.seconds, request.seed, limit
             )
             if started is not None:
                 point = point.model_copy(update={"server_build": started.build, "slots": started.slots})
@@ -168,24 +190,29 @@ def _sweep(request: LoadRequest, url: str, started, points, model: ModelInfo, ou
                 f"{point.tg_per_stream:.1f} t/s per stream, TTFT p90 {(point.ttft.p90 / 1e6) if point.ttft else 0:.0f} ms"
             )
             if point.errors == point.requests:
-                raise MeekError(f"{label}: every request failed ({point.note}); the sweep stops, finished points are kept")
+                why = point.note or "no request was sent"
+                raise MeekError(f"{label}: every request failed ({why}); the sweep stops, finished points are kept")
     except MeekError as error:
-        result.errors.append(RunError(stage="serve", message=str(error)))
-        out.error(str(error))
+        message = server.client.scrub(error)
+        result.errors.append(RunError(stage="serve", message=message[:2000]))
+        out.error(message)
         code = 1
     except KeyboardInterrupt:
         result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
         code = 130
     except Exception as error:  # a fault of ours or an answer no check foresaw: the finished points are still kept
-        message = f"the sweep stopped on an unexpected {type(error).__name__}: {error}; finished points are kept"
+        what = f"{type(error).__name__}: {server.client.scrub(error)[:300]}"
+        message = f"the sweep stopped on an unexpected {what}; finished points are kept"
         result.errors.append(RunError(stage="serve", message=message[:500]))
         out.error(message)
         code = 1
     result.status = "complete" if code == EXIT_OK else "interrupted" if code == 130 else "partial"
     if result.serving:
+        result = fit_to_save(result, server.client.secrets)
         out.line(f"saved {save_result(result, request.results_dir, out.line)}")
         out.data(latency_table(result))
         out.say(capacity_line(result.serving, request.objective))
+    server.close()
     return code
 
 

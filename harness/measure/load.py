@@ -6,6 +6,10 @@ token, the gaps between tokens (inter-token latency) and the end-to-end latency 
 their 50th, 90th and 99th percentiles, requests/s, output t/s and the t/s each stream saw. The headline is the largest
 load that meets the objective: every stream (its 10th percentile) at --min-stream-tps or more, and TTFT p90 under
 --max-ttft-s. A server that dies or refuses mid-sweep ends it with one line; the finished points are kept.
+
+Deadlines: a point sends for at most `max_seconds`, and each request must end within `request_s` of being sent (its
+stream is cut there, whatever the server does: never answers, or streams forever), so a point ends within
+max_seconds + request_s. A request cut off, or whose answer cannot be read, is a counted request error, never a crash.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ class Timing:
     error: str | None = None
 
 
-def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
-    """One streamed completion of n_gen tokens (the server asked to ignore end-of-text), its token arrival times."""
+def one_request(server: OpenAIServer, prompt: str, n_gen: int, deadline: float | None = None) -> Timing:
+    """One streamed completion of n_gen tokens (the server asked to ignore end-of-text), its token arrival times; cut
+    at `deadline` (a time.perf_counter() value). Whatever goes wrong is the request's error (one line), not raised."""
     body = {
         "model": server.model,
         "prompt": prompt,
@@ -55,13 +60,13 @@ def one_request(server: OpenAIServer, prompt: str, n_gen: int) -> Timing:
     }
     timing = Timing(sent=time.perf_counter_ns())
     try:
-        for arrived, event in server.stream(body):
+        for arrived, event in server.stream(body, deadline):
             if has_text(event):
                 timing.arrivals.append(arrived)
     except MeekError as error:
-        timing.error = str(error)
-    except (OSError, ValueError) as error:  # a connection cut mid-stream, a garbled event
-        timing.error = f"the stream broke: {error}"
+        timing.error = server.client.scrub(error)
+    except Exception as error:  # a connection cut mid-stream, an answer no check foresaw: this request failed
+        timing.error = f"the stream broke: {type(error).__name__}: {server.client.scrub(error)[:200]}"
     timing.ended = time.perf_counter_ns()
     if timing.error is None and len(timing.arrivals) < n_gen:
         timing.error = f"the stream ended after {len(timing.arrivals)} of {n_gen} tokens"
@@ -131,13 +136,19 @@ def run_point(
     max_requests: int,
     max_seconds: float,
     seed: int = 0,
+    request_s: float | None = None,
 ) -> tuple[ServingPoint, list[Timing]]:
     """One load level: `concurrency` closed-loop streams, or Poisson arrivals at `rate` per second; stops sending at
-    max_requests or max_seconds, whichever comes first, and waits for what is in flight."""
+    max_requests or max_seconds, whichever comes first, and waits for what is in flight, each request at most
+    `request_s` (default max_seconds) from its sending: the point ends within max_seconds + request_s."""
     timings: list[Timing] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + max_seconds
+    request_s = max_seconds if request_s is None else request_s
     counter = iter(range(max_requests))
+
+    def request(prompt: str) -> Timing:
+        return one_request(server, prompt, n_gen, min(time.perf_counter() + request_s, deadline + request_s))
 
     def next_prompt() -> str | None:
         with lock:
@@ -153,25 +164,27 @@ def run_point(
 
         def stream() -> None:
             while (prompt := next_prompt()) is not None:
-                timing = one_request(server, prompt, n_gen)
+                timing = request(prompt)
                 keep(timing)
                 if timing.error and "cannot reach" in timing.error:
                     return  # the server is gone: this stream stops, the point reports it
 
         with ThreadPoolExecutor(concurrency) as pool:
-            for _ in range(concurrency):
-                pool.submit(stream)
+            futures = [pool.submit(stream) for _ in range(concurrency)]
     else:
         assert rate is not None
         rng = random.Random(seed)
 
         def send(prompt: str) -> None:
-            keep(one_request(server, prompt, n_gen))
+            keep(request(prompt))
 
         with ThreadPoolExecutor(256) as pool:
+            futures = []
             while (prompt := next_prompt()) is not None:
-                pool.submit(send, prompt)
-                time.sleep(rng.expovariate(rate))
+                futures.append(pool.submit(send, prompt))
+                time.sleep(min(rng.expovariate(rate), max(0.0, deadline - time.perf_counter())))  # no sleep past the end
+    for future in futures:
+        future.result()  # a fault of ours in a worker is raised here, not lost with the requests it would have counted
     finished = time.perf_counter_ns()
     streams = concurrency if concurrency is not None else peak_in_flight(timings)
     point = summarize_point(timings, started, finished, streams, rate, n_prompt, n_gen, server.url)

@@ -5,10 +5,15 @@ OpenAI-compatible: a prompt test's sample is the server's own prompt time (llama
 given, else the stream time from sending the request to the first token; a generation test's sample is the stream time
 from the first to the last token. Ollama: its reported prompt_eval and eval durations. Each repetition gets a different
 prompt with the same token count, so no server answers from its prompt cache.
+
+A server is not trusted: every number it reports is checked for its type and range before use (a bad one fails that
+test with one line, the finished tests are still saved), and every string it sends reaches the result file through
+`fit_to_save` (its API key hidden, no control characters, no markup), so `meek validate` accepts what was written.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import urllib.parse
@@ -18,11 +23,13 @@ from typing import Literal, cast
 
 from harness.catalogue.models import DEFAULT_MODEL, load_catalog
 from harness.errors import MeekError, UsageError
-from harness.http import Client, public_url
+from harness.http import Client, plain_text, public_url
 from harness.machine.facts import fingerprint
 from harness.measure.protocol import BenchRequest
 from harness.measure.runner import BenchOutcome, Progress, ScoreHook, save_all
-from harness.results.schema import BenchResult, ModelInfo, Protocol, Run, RunError, TestShape, new_result
+from harness.results.document import map_strings
+from harness.results.reading import has_markup_or_control
+from harness.results.schema import BenchResult, ModelInfo, Protocol, Run, RunError, TestShape, new_result, validate_document
 from harness.results.stats import summarize
 
 WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal of 64 strings)
@@ -32,6 +39,9 @@ WORDS = (  # noqa: SIM905 (a sentence of words reads better than a list literal 
     "harbor kettle lemon marble nickel pepper quartz ribbon shadow timber velvet whistle zipper"
 ).split()
 TIMEOUT_S = 600.0
+MAX_TOKENS = 10**7  # a token count above this (the result schema's bound) is not a count
+# what a server's answer that no check foresaw raises while it is read: that test fails, the others still run
+UNREADABLE = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError)
 
 
 @dataclass
@@ -59,10 +69,50 @@ def check_url(url: str) -> str:
 
 
 def duration_ns(value: object, scale: float, what: str) -> int:
-    """A server's reported duration (in units of `scale` ns) as ns: a positive finite number, else one line saying so."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value * scale < 1e15:
-        raise MeekError(f"the server reported {what} = {str(value)[:40]!r}, not a positive duration: the sample is not kept")
-    return int(value * scale)
+    """A server's reported duration (in units of `scale` ns) as ns: a positive finite number below 10**15 ns (11.6
+    days), else one line saying so. Compared before it is scaled: an integer of 400 digits is refused, not overflowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e15 / scale:
+        raise MeekError(f"the server reported {what} = {shown(value)}, not a positive duration: the sample is not kept")
+    return max(1, int(value * scale))
+
+
+def token_count(value: object, what: str) -> int:
+    """A server's token count: an integer from 0 to MAX_TOKENS, else one line saying so."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKENS:
+        raise MeekError(f"the server reported {what} = {shown(value)}, not a token count")
+    return value
+
+
+def shown(value: object) -> str:
+    """A server's value quoted in a message: short, one line, no markup; never cut (a key it echoed, cut in two, could
+    no longer be found and hidden), so a long string or number is described instead."""
+    text = repr(value) if isinstance(value, (str, float)) or value is None else type(value).__name__
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
+    if len(text) > 40:
+        text = f"a {type(value).__name__} of {len(value) if isinstance(value, str) else len(text)} characters"
+    return plain_text(text)
+
+
+def check_name(option: str, value: str, max_length: int = 200) -> str:
+    """A name from the command line that goes into the result file as typed (a model name): refused in one line when the
+    result validator would refuse the file for it (markup, control or direction characters, over `max_length`
+    characters), rather than saved altered."""
+    if has_markup_or_control(json.dumps(value, ensure_ascii=False)):
+        raise UsageError(f"{option}: {plain_text(value)[:80]!r} has markup or control characters, which no result file may hold")
+    if len(value) > max_length:
+        raise UsageError(f"{option}: a name of {len(value)} characters; a result file holds at most {max_length}")
+    return value
+
+
+def fit_to_save(result: BenchResult, secrets: tuple[str, ...] = ()) -> BenchResult:
+    """The result with every string as it may be saved: what a server sent (an error page, a model id) on one line,
+    without markup (harness.http.plain_text) and without the API key it may have echoed."""
+    # never longer than it was: a field at its schema's length limit stays within it
+    document = map_strings(
+        result.model_dump(mode="json", exclude={"content_sha256"}), lambda text: plain_text(text, secrets)[: len(text)]
+    )
+    return validate_document(document, "result to save")
 
 
 def has_text(event: dict) -> bool:
@@ -99,34 +149,45 @@ class OpenAIServer:
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
         self.url, self.timeout_s = check_url(url), timeout_s
         self.client = Client(self.url, api_key, timeout_s)
-        listing = self.client.json("/v1/models", timeout_s=10)
+        listing = self.client.json("/v1/models", timeout_s=min(10, timeout_s))
         entries = listing.get("data") if isinstance(listing, dict) else None
-        served = [str(m["id"]) for m in entries or [] if isinstance(m, dict) and m.get("id")] if isinstance(entries, list) else []
+        served = [m["id"] for m in entries or [] if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+        served = served if isinstance(entries, list) else []
         if model in served or not served:
             self.model = model
         elif len(served) == 1:
             self.model = served[0]  # a single-model server (llama-server, llama-cpp-python) serves it under its own name
         else:
-            raise UsageError(f"the server does not serve '{model}'; it serves: {', '.join(map(str, served[:20]))}")
+            listed = ", ".join(self.client.scrub(m)[:80] for m in served[:20])
+            raise UsageError(f"the server does not serve '{self.client.scrub(model)[:80]}'; it serves: {listed}")
+        self.shown_model = self.client.scrub(self.model)[:200]  # the name it is saved under (the id as sent stays raw)
 
     def count_tokens(self, text: str) -> int:
         """Prompt tokens as the server counts them: its tokenizer endpoint, else the usage of a one-token completion."""
         for path, key in (("/extras/tokenize", "input"), ("/tokenize", "content")):
             try:
-                return len(self.client.json(path, {key: text}, timeout_s=30)["tokens"])
-            except (MeekError, KeyError, TypeError):
+                reply = self.client.json(path, {key: text}, timeout_s=min(30, self.timeout_s))
+            except MeekError:
                 continue
+            tokens = reply.get("tokens") if isinstance(reply, dict) else None
+            if isinstance(tokens, list):
+                return token_count(len(tokens), f"{path} tokens")
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0}
         reply = self.client.json("/v1/completions", body)
         usage = (reply.get("usage") if isinstance(reply, dict) else None) or {}
         count = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise MeekError("the server reports no prompt token counts (no tokenizer endpoint, no usage): cannot run pp tests")
-        return count
+        try:
+            return token_count(count, "usage.prompt_tokens")
+        except MeekError:
+            why = "no usage" if count is None else f"its usage.prompt_tokens = {shown(count)} is not a token count"
+            raise MeekError(
+                f"the server reports no prompt token counts (no tokenizer endpoint, {why}): cannot run pp tests"
+            ) from None
 
-    def stream(self, body: dict) -> Iterator[tuple[int, dict]]:
-        """A streamed completion: each event with its arrival time (perf_counter_ns), over the pooled connection."""
-        yield from self.client.events("/v1/completions", {**body, "stream": True})
+    def stream(self, body: dict, deadline: float | None = None) -> Iterator[tuple[int, dict]]:
+        """A streamed completion: each event with its arrival time (perf_counter_ns), over the pooled connection; with a
+        deadline (time.perf_counter()), cut there whatever the server does."""
+        yield from self.client.events("/v1/completions", {**body, "stream": True}, deadline)
 
     def close(self) -> None:
         self.client.close()
@@ -159,6 +220,8 @@ class OpenAIServer:
         arrivals = [arrived for arrived, event in self.stream(body) if has_text(event)]
         if len(arrivals) < wanted:
             raise MeekError(f"the server stopped after {len(arrivals)} tokens of {wanted} (it ignores min_tokens and ignore_eos)")
+        if arrivals[wanted - 1] <= arrivals[0]:
+            raise MeekError(f"the server delivered {wanted} tokens at once: no generation time to measure")
         return Sample(arrivals[wanted - 1] - arrivals[0]), "stream: first to last generated token"
 
 
@@ -171,13 +234,14 @@ class OllamaServer:
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = TIMEOUT_S):
         self.url, self.model, self.timeout_s = check_url(url), model, timeout_s
         self.client = Client(self.url, api_key, timeout_s)
-        listing = self.client.json("/api/tags", timeout_s=10)
-        tags = [t for t in listing.get("models", []) if isinstance(t, dict)] if isinstance(listing, dict) else []
-        names = [t.get("name") for t in tags] + [t.get("model") for t in tags]
+        self.shown_model = self.client.scrub(model)[:200]
+        listing = self.client.json("/api/tags", timeout_s=min(10, timeout_s))
+        models = listing.get("models") if isinstance(listing, dict) else None
+        tags = [t for t in models if isinstance(t, dict)] if isinstance(models, list) else []
+        names = [n for t in tags for n in (t.get("name"), t.get("model")) if isinstance(n, str)]
         if model not in names and f"{model}:latest" not in names:
-            raise UsageError(
-                f"ollama has no model '{model}' (pull it first); it has: {', '.join(n for n in names[::2] if n) or 'none'}"
-            )
+            listed = ", ".join(self.client.scrub(n)[:80] for n in [t.get("name") for t in tags][:20] if isinstance(n, str) and n)
+            raise UsageError(f"ollama has no model '{self.shown_model[:80]}' (pull it first); it has: {listed or 'none'}")
 
     def _generate(self, prompt: str, n_gen: int) -> dict:
         body = {
@@ -196,10 +260,10 @@ class OllamaServer:
         self.client.close()
 
     def count_tokens(self, text: str) -> int:
-        count = self._generate(text, 1).get("prompt_eval_count", 0)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        count = self._generate(text, 1).get("prompt_eval_count")
+        if count is None:
             raise MeekError("ollama reported no prompt token count")
-        return count
+        return token_count(count, "prompt_eval_count")
 
     def prompt_sample(self, prompt: str) -> tuple[Sample, str]:
         reply = self._generate(prompt, 1)
@@ -207,8 +271,9 @@ class OllamaServer:
 
     def generation_sample(self, prompt: str, n_gen: int) -> tuple[Sample, str]:
         reply = self._generate(prompt, n_gen)
-        if reply.get("eval_count") != n_gen:
-            raise MeekError(f"ollama generated {str(reply.get('eval_count'))[:20]} tokens of {n_gen}")
+        count = token_count(reply.get("eval_count"), "eval_count")
+        if count != n_gen:
+            raise MeekError(f"ollama generated {count} tokens of {n_gen}")
         return Sample(duration_ns(reply.get("eval_duration"), 1, "eval_duration")), "ollama eval_duration"
 
 
@@ -253,10 +318,11 @@ def server_result(
     seed: int = 0,
 ) -> BenchResult:
     """Run every shape against the server (each request may take `timeout_s` seconds); a failed test becomes an error
-    entry and the others still run."""
+    entry and the others still run; Ctrl-C ends the run with the finished tests kept (status "interrupted"). The result
+    comes back fit to save (fit_to_save: the key hidden, the server's strings plain)."""
     server = SERVERS[backend](url, model, api_key, timeout_s)
     try:
-        return _measured(server, backend, url, model, shapes, repetitions, warmup, seed)
+        return fit_to_save(_measured(server, backend, url, model, shapes, repetitions, warmup, seed), server.client.secrets)
     finally:
         server.close()
 
@@ -284,7 +350,7 @@ def _measured(
         file_name=(entry.source.file or entry.source.hf_file or model) if entry else model,
         file_size_bytes=entry.file_size_bytes if entry else None,
         quant=entry.quant if entry else None,
-        source=f"served as '{server.model}'",
+        source=f"served as '{server.shown_model}'",
     )
     served = cast(Literal["openai", "ollama"], backend)  # a key of SERVERS: SERVERS[backend] raised KeyError otherwise
     protocol = Protocol(
@@ -300,8 +366,16 @@ def _measured(
         try:
             test = measure(server, shape.n_prompt, shape.n_gen, repetitions, warmup, seed)
         except MeekError as error:
-            result.errors.append(RunError(stage="test", message=str(error), test=shape.name))
+            result.errors.append(RunError(stage="test", message=server.client.scrub(error)[:2000], test=shape.name))
             continue
+        except UNREADABLE as error:  # an answer no check above foresaw: this test fails, the finished ones are kept
+            message = f"the server's answer could not be read ({type(error).__name__}: {server.client.scrub(error)[:300]})"
+            result.errors.append(RunError(stage="test", message=message, test=shape.name))
+            continue
+        except KeyboardInterrupt:
+            result.errors.append(RunError(stage="interrupted", message="interrupted by the user (Ctrl-C)"))
+            result.status = "interrupted"
+            return result
         samples_ns = [s.ns for s in test.samples]
         result.runs.append(
             Run(
@@ -322,6 +396,37 @@ def _measured(
         )
     result.status = "complete" if not result.errors else "partial" if result.runs else "failed"
     return result
+
+
+def _save_each(backend: str, url: str, models: list[str], shapes: list[TestShape], request: BenchRequest, progress: Progress):
+    """Measure and save model by model: a model the server refuses (or a server gone mid-run) after the first is one
+    error line, and the finished models' files are kept; Ctrl-C stops after saving what finished."""
+    results: list[BenchResult] = []
+    failures: list[str] = []
+    interrupted = False
+    for model in models:
+        try:
+            result = server_result(
+                backend, url, model, shapes, request.repetitions, request.warmup, request.api_key, request.timeout_s, request.seed
+            )
+        except MeekError as error:
+            if len(models) == 1:
+                raise
+            failures.append(f"{model}: {error}")
+            continue
+        except KeyboardInterrupt:  # while connecting to the server for this model: the finished models are saved
+            interrupted = True
+            break
+        results.append(result)
+        if result.status == "interrupted":
+            interrupted = True
+            break
+    if not results and failures:
+        raise MeekError(f"no model was measured; first: {failures[0]}")
+    outcome = save_all(results, request.results_dir, progress)
+    outcome.errors = [e for e in outcome.errors if not e.startswith("interrupted by the user")] + failures
+    outcome.interrupted = interrupted
+    return outcome
 
 
 class ServerBackend:
@@ -345,21 +450,9 @@ class ServerBackend:
         if not shapes:
             raise UsageError("nothing to measure: give a non-zero -p or -n")
         models = [m.strip() for value in request.models for m in value.split(",") if m.strip()] or [DEFAULT_MODEL]
-        results = [
-            server_result(
-                self.name,
-                url,
-                model,
-                shapes,
-                request.repetitions,
-                request.warmup,
-                request.api_key,
-                request.timeout_s,
-                request.seed,
-            )
-            for model in models
-        ]
-        return save_all(results, request.results_dir, progress)
+        for model in models:
+            check_name("-m", model)
+        return _save_each(self.name, url, models, shapes, request, progress)
 
 
 OPENAI = ServerBackend("openai", None)
