@@ -18,15 +18,26 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.catalogue.gguf_file import read_gguf_facts, sha256_of
 from harness.errors import MeekError, UsageError
 from harness.home import SOURCE_ROOT, meek_home
+from harness.text import UNPRINTABLE, one_line
 
 DEFAULT_MODEL = "smollm2-135m"
 TierName = Literal["tiny", "small", "medium", "large", "xl"]
 TIERS: tuple[str, ...] = typing.get_args(TierName)
+# Bounds on every number an entry holds: far beyond any real model, so a typo or a hostile entry (a negative or absurd
+# file size lifts the speed bounds of harness/results/plausible.py) is refused when the catalogue is read.
+MAX_PARAMS_B = 100_000.0  # 100 trillion parameters
+MAX_MODEL_FILE_BYTES = 10 * 10**12  # 10 TB
+MAX_CONTEXT = 2**27  # 134M tokens
+MAX_LAYERS = 10_000
+MAX_WIDTH = 10**6
+MAX_VOCAB = 10**8
+BITS_PER_WEIGHT_RANGE = (1.0, 40.0)  # a GGUF file's size over its parameters: IQ1_S is 1.56, F32 32 plus metadata
+MAX_USER_FILE_BYTES = 4 * 2**20
 
 
 class ModelSource(BaseModel):
@@ -37,7 +48,7 @@ class ModelSource(BaseModel):
     hf_repo: str | None = None
     hf_file: str | None = None
     revision: str = "main"
-    hf_shards: int = 1
+    hf_shards: int = Field(default=1, ge=1, le=10_000)
     path: str | None = None
     upstream_hf_repo: str | None = None  # where a packaged file was converted from (information only)
 
@@ -65,33 +76,39 @@ class ModelShape(BaseModel):
     compute buffers by (harness/memory_fit.py). swa_layers of the layers keep only the last sliding_window tokens."""
 
     model_config = ConfigDict(extra="forbid")
-    layers: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    heads: int = Field(gt=0)
-    embedding: int = Field(gt=0)
-    vocab: int = Field(gt=0)
-    sliding_window: int = Field(default=0, ge=0)
-    swa_layers: int = Field(default=0, ge=0)
+    layers: int = Field(gt=0, le=MAX_LAYERS)
+    kv_heads: int = Field(gt=0, le=MAX_WIDTH)
+    head_dim: int = Field(gt=0, le=MAX_WIDTH)
+    heads: int = Field(gt=0, le=MAX_WIDTH)
+    embedding: int = Field(gt=0, le=MAX_WIDTH)
+    vocab: int = Field(gt=0, le=MAX_VOCAB)
+    sliding_window: int = Field(default=0, ge=0, le=MAX_CONTEXT)
+    swa_layers: int = Field(default=0, ge=0, le=MAX_LAYERS)
+
+    @model_validator(mode="after")
+    def _swa_within_layers(self) -> ModelShape:
+        if self.swa_layers > self.layers:
+            raise ValueError(f"swa_layers ({self.swa_layers}) is more than layers ({self.layers})")
+        return self
 
 
 class CatalogModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: str = Field(min_length=1, max_length=128)
     name: str
     family: str
     tier: TierName
-    params_total_b: float = Field(gt=0)
-    params_active_b: float = Field(gt=0)
+    params_total_b: float = Field(gt=0, le=MAX_PARAMS_B)
+    params_active_b: float = Field(gt=0, le=MAX_PARAMS_B)
     moe: bool = False
     quant: str
-    file_size_bytes: int | None = None
-    file_size_approx_gb: float | None = None
+    file_size_bytes: int | None = Field(default=None, gt=0, le=MAX_MODEL_FILE_BYTES)
+    file_size_approx_gb: float | None = Field(default=None, gt=0, le=MAX_MODEL_FILE_BYTES / 1e9)
     size_recorded_at_revision: str | None = None
     release_date: dt.date
     license: str
-    context_length: int = Field(gt=0)
-    context_length_extended: int | None = None
+    context_length: int = Field(gt=0, le=MAX_CONTEXT)
+    context_length_extended: int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     instruct: bool = False
     shape: ModelShape | None = None  # for the memory model; without it the KV cache is estimated from the parameters
     source: ModelSource
@@ -100,6 +117,26 @@ class CatalogModel(BaseModel):
     info_url: str | None = None
     sources: list[str] = []
     evidence: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if UNPRINTABLE.search(value) or any(c.isspace() for c in value):
+            raise ValueError("an id has no spaces or control characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_sizes(self) -> CatalogModel:
+        if self.params_active_b > self.params_total_b:
+            raise ValueError(f"params_active_b ({self.params_active_b:g}) is more than params_total_b ({self.params_total_b:g})")
+        size = self.file_size_bytes or (self.file_size_approx_gb or 0) * 1e9
+        low, high = BITS_PER_WEIGHT_RANGE
+        if size and not low <= size * 8 / (self.params_total_b * 1e9) <= high:
+            raise ValueError(
+                f"a file of {size:.0f} bytes does not hold {self.params_total_b:g}B parameters "
+                f"({size * 8 / (self.params_total_b * 1e9):.3g} bits per weight; a GGUF file has {low:g}-{high:g})"
+            )
+        return self
 
 
 class Tier(BaseModel):
@@ -126,30 +163,83 @@ def _bundled_catalog_text() -> str:
 
 
 def load_catalog() -> Catalog:
-    """The shipped catalogue plus the user's own $MEEK_HOME/models.yaml (same format; same id replaces)."""
+    """The shipped catalogue plus the user's own $MEEK_HOME/models.yaml (same format; same id replaces). A user file that
+    is not a mapping with a list of model entries, or an entry out of bounds, is one line naming the file and the entry."""
     data = _parse_yaml(_bundled_catalog_text(), "the shipped models.yaml")
+    if not isinstance(data, dict):
+        raise MeekError("the shipped models.yaml must be a mapping with 'models'")
     user_file = meek_home() / "models.yaml"
     if user_file.is_file():
-        user = _parse_yaml(user_file.read_text(), str(user_file))
         by_id = {m["id"]: m for m in data["models"]}
-        by_id.update({m["id"]: m for m in user.get("models", [])})
+        by_id.update({m["id"]: m for m in _user_entries(user_file)})
         data["models"] = list(by_id.values())
     try:
         return Catalog.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MeekError(f"model catalogue is invalid at {where}: {first['msg']}") from None
+        raise MeekError(f"model catalogue is invalid at {_first_error(error)}") from None
 
 
-def _parse_yaml(text: str, label: str) -> dict:
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return one_line(f"{where}: {first['msg']}" if where else str(first["msg"]))
+
+
+def _parse_yaml(text: str, label: str) -> object:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise MeekError(f"{label} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise MeekError(one_line(f"{label} is not valid YAML{at}: {problem}")) from None
+    except RecursionError:
+        raise MeekError(f"{label} is not valid YAML: nested too deeply") from None
+
+
+def _what(value: object) -> str:
+    """A value's kind, as an error names it."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else type(value).__name__
+
+
+def _user_entries(path: Path) -> list[dict]:
+    """The model entries of the user's models.yaml, each checked on its own: one line naming the file and the entry
+    otherwise (an empty file has none)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_USER_FILE_BYTES:
+            raise MeekError(f"{path}: {size / 2**20:.1f} MiB, over the {MAX_USER_FILE_BYTES / 2**20:g} MiB a models file may be")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MeekError(one_line(f"{path}: cannot be read ({error})")) from None
+    data = _parse_yaml(text, str(path))
+    if data is None:
+        return []
     if not isinstance(data, dict):
-        raise MeekError(f"{label} must be a mapping with 'models'")
-    return data
+        raise MeekError(f"{path}: must be a mapping with a 'models' list of entries, not {_what(data)}")
+    if unknown := [key for key in data if key not in ("models", "tiers")]:
+        raise MeekError(one_line(f"{path}: unknown key {str(unknown[0])[:40]!r} (the file holds 'models': a list of entries)"))
+    models = data.get("models") or []
+    if not isinstance(models, list):
+        raise MeekError(f"{path}: 'models' must be a list of entries, not {_what(models)}")
+    for number, entry in enumerate(models, start=1):
+        if not isinstance(entry, dict):
+            raise MeekError(f"{path}: models entry {number} is {_what(entry)}, not a mapping of fields (id, name, ...)")
+        if not isinstance(entry.get("id"), str):
+            raise MeekError(f"{path}: models entry {number}: id must be text, not {_what(entry.get('id'))}")
+        try:
+            CatalogModel.model_validate(entry)
+        except ValidationError as error:
+            raise MeekError(f"{path}: model {entry['id'][:60]!r} (entry {number}) is invalid at {_first_error(error)}") from None
+    return models
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import MeekError, UsageError
+from harness.files import write_file
 from harness.frontier.columns import (
     UNKNOWN_SETTING,
     as_dates,
@@ -30,7 +31,10 @@ from harness.frontier.columns import (
 )
 from harness.frontier.epoch_models import ModelFacts
 from harness.frontier.reported import reported_rows
+from harness.frontier.user_rows import MAX_PARAMS_B, REQUIRED, text_problem, user_row_problems
 from harness.home import PACKAGE_DATA, meek_home
+from harness.results.reading import read_text
+from harness.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,10 @@ CORE_BENCHMARKS = (
 )
 _CAPABILITIES_STEM = "epoch_capabilities_index"
 _CURATED_REQUIRED = ("model", "release_date", "benchmark", "score")
+# A user's rows (`meek frontier add`) and the table they are kept in (each row checked in harness/frontier/user_rows.py)
+USER_CSV_LIMIT = 2 * 2**20  # a CSV of scores to add: tens of thousands of rows
+USER_TABLE_LIMIT = 20 * 2**20
+_TEXT_COLUMNS = ("model", "organization", "benchmark", "setting", "source", "source_link")
 
 
 def snapshot_label(path: Path) -> str | None:
@@ -182,7 +190,7 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise MeekError(f"{name}: not a readable CSV ({exc})") from exc
+        raise MeekError(one_line(f"{name}: not a readable CSV ({exc})").strip()) from None
     table.columns = [str(c).strip() for c in table.columns]
     return table.apply(lambda col: col.str.strip().mask(lambda s: s == ""))
 
@@ -273,6 +281,16 @@ def write_table(
     frame: pd.DataFrame, path: Path, retrieved: str | None = None, notes: Iterable[str] = (), attribution: bool = True
 ) -> Path:
     """Write tidy rows as CSV under a '# Source: Epoch AI ...' attribution line (plus `notes`, each as a '# ' line)."""
+    text = table_text(frame, retrieved, notes, attribution)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    return path
+
+
+def table_text(frame: pd.DataFrame, retrieved: str | None = None, notes: Iterable[str] = (), attribution: bool = True) -> str:
+    """Tidy rows as the CSV text `write_table` writes."""
     require_columns(frame, "frame", COLUMNS)
     out = frame[COLUMNS].copy()
     out["release_date"] = pd.to_datetime(out["release_date"]).dt.strftime("%Y-%m-%d")
@@ -282,12 +300,7 @@ def write_table(
     out["open_weights"] = out["open_weights"].astype("boolean")
     header = [attribution_line(retrieved or date.today().isoformat())] if attribution else []
     header += [f"# {note}" for note in notes]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write("\n".join(header) + "\n")
-        out.to_csv(handle, index=False, lineterminator="\n")
-    return path
+    return "\n".join(header) + "\n" + out.to_csv(index=False, lineterminator="\n")
 
 
 def frontier_table_path() -> Path:
@@ -303,30 +316,77 @@ def user_table_path() -> Path:
 
 def load_frontier(path: Path | None = None) -> pd.DataFrame:
     """The frontier table (COLUMNS) with parsed dates, nullable open-weights flags and float parameters/scores; with no
-    path given, the rows a user added (`meek frontier add`) come with it."""
-    if path is None and user_table_path().is_file():
-        return pd.concat([_load_table(frontier_table_path()), _load_table(user_table_path())], ignore_index=True)
-    return _load_table(Path(path) if path else frontier_table_path())
+    path given, the rows a user added (`meek frontier add`) come with it (rows it would refuse today left out, with a
+    warning)."""
+    if path is not None:
+        return _load_table(Path(path))
+    table = _load_table(frontier_table_path())
+    user = _load_user_table()
+    return pd.concat([table, user], ignore_index=True) if len(user) else table
 
 
 def add_user_rows(csv_path: Path) -> tuple[pd.DataFrame, int]:
     """Read a user's CSV of scores (model, release_date, benchmark, score; optional open_weights, params_total_b,
-    setting, source_link) as rows of kind `user`, and add them to the user table; (the rows added, rows in the table)."""
-    rows = _curated_rows(_read_csv(csv_path.read_bytes(), csv_path.name), csv_path.name).assign(kind="user")
-    missing = rows["release_date"].isna() | rows["score"].isna() | rows["model"].isna()
-    if missing.any():
-        lines = ", ".join(str(i + 2) for i in rows.index[missing][:10])
-        raise UsageError(f"{csv_path}: line(s) {lines} lack a model, a release date (YYYY-MM-DD) or a score in 0-100")
+    params_active_b, setting, source, source_link) as rows of kind `user`, and add them to the user table; (the rows
+    added, rows in the table). Any row it cannot take refuses the whole file, in one line naming the row: a date in the
+    future, a parameter count that is not positive, a score outside 0-100, a control character or markup in a cell."""
+    try:
+        cells = _user_cells(read_text(csv_path, USER_CSV_LIMIT), str(csv_path), comments=0)
+    except UsageError:
+        raise
+    except MeekError as error:  # not a regular file, too large, not UTF-8, not a CSV: the argument is refused
+        raise UsageError(str(error)) from None
+    if cells.empty:
+        raise UsageError(f"{csv_path}: no rows below the header")
+    problems = user_row_problems(cells)
+    if problems:
+        lines = ", ".join(str(line) for line, _ in problems[:10]) + (", ..." if len(problems) > 10 else "")
+        line, reason = problems[0]
+        raise UsageError(f"{csv_path}: line(s) {lines} lack what a score row needs (line {line}: {reason}); nothing was added")
+    rows = _curated_rows(cells, csv_path.name).assign(kind="user")
     rows = rows.assign(source=rows["source"].where(rows["source"] != csv_path.name, f"added by the user from {csv_path.name}"))
-    existing = _load_table(user_table_path()) if user_table_path().is_file() else rows.iloc[:0][COLUMNS]
-    table = _finish(pd.concat([existing, rows[COLUMNS]], ignore_index=True))
-    write_table(
-        table,
-        user_table_path(),
-        notes=["Rows added with `meek frontier add` (kind user); each keeps its source."],
-        attribution=False,
-    )
+    existing = _load_user_table()
+    table = _finish(pd.concat([existing, rows[COLUMNS]], ignore_index=True) if len(existing) else rows[COLUMNS])
+    note = "Rows added with `meek frontier add` (kind user); each keeps its source."
+    write_file(user_table_path(), table_text(table, notes=[note], attribution=False))  # atomic; a planted link refused
     return rows, len(table)
+
+
+def _user_cells(text: str, name: str, comments: int) -> pd.DataFrame:
+    """The string cells of a user's CSV (leading '# ' lines skipped), with `line` holding each row's line number; the
+    required columns present, every column name plain text."""
+    lines = text.splitlines(keepends=True)
+    skipped = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines)) if comments else 0
+    table = _read_csv("".join(lines[skipped:]).encode("utf-8"), name)
+    bad_names = [c for c in table.columns if text_problem(c)]
+    if bad_names:
+        raise UsageError(f"{name}: a column name has {text_problem(bad_names[0])}")
+    if missing := [c for c in REQUIRED if c not in table.columns]:
+        found = ", ".join(str(c)[:40] for c in table.columns)
+        raise UsageError(f"{name}: missing column(s) {', '.join(missing)} (found: {found})")
+    return table.assign(line=range(skipped + 2, skipped + 2 + len(table)))
+
+
+def _load_user_table() -> pd.DataFrame:
+    """The rows a user added, as `_load_table` gives them; rows that `add_user_rows` would refuse today (written by an
+    older version) are left out with one warning line, and an unreadable table is left out whole, also with one."""
+    path = user_table_path()
+    if not (path.exists() or path.is_symlink()):
+        return pd.DataFrame(columns=COLUMNS)
+    try:
+        cells = _user_cells(read_text(path, USER_TABLE_LIMIT), str(path), comments=1)
+    except MeekError as error:
+        log.warning("warning: %s; the rows added with meek frontier add are left out", error)
+        return pd.DataFrame(columns=COLUMNS)
+    problems = user_row_problems(cells)
+    if problems:
+        line, reason = problems[0]
+        log.warning(
+            "warning: %s: left out %d row(s) that meek frontier add refuses (line %d: %s)", path, len(problems), line, reason
+        )
+        cells = cells[~cells["line"].isin({line for line, _ in problems})]
+    cells = cells.reindex(columns=COLUMNS)  # a column the table lacks (a hand-edited one) is blank
+    return _typed(cells, str(path)).assign(kind="user")
 
 
 def _load_table(path: Path) -> pd.DataFrame:
@@ -342,12 +402,24 @@ def _load_table(path: Path) -> pd.DataFrame:
         # Not comment="#": links such as https://crfm.stanford.edu/helm/lite/latest/#/leaderboard contain '#'.
         table = pd.read_csv(path, skiprows=comment_lines, dtype={"open_weights": "string"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MeekError(f"{path}: not a readable frontier table ({exc})") from exc
-    require_columns(table, str(path), [c for c in COLUMNS if c != "kind"])
+        raise MeekError(one_line(f"{path}: not a readable frontier table ({exc})").strip()) from None
+    return _typed(table, str(path))
+
+
+def _typed(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A table's cells as COLUMNS: dates parsed, open-weights flags nullable, parameters and scores floats (a parameter
+    count that is not positive, or a score outside 0-100, read as unknown), text on one line."""
+    require_columns(table, name, [c for c in COLUMNS if c != "kind"])
+    table = table.copy()
     if "kind" not in table.columns:  # a table written before kinds: Epoch's runs say so in their setting
         table["kind"] = table["setting"].map(kind_of_setting)
     table["release_date"] = pd.to_datetime(table["release_date"], errors="coerce", format="ISO8601")
     table["open_weights"] = table["open_weights"].map(bool_or_none).astype("boolean")
     for column in ("params_total_b", "params_active_b", "score"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    for column in ("params_total_b", "params_active_b"):
+        table[column] = table[column].where((table[column] > 0) & (table[column] <= MAX_PARAMS_B))
+    table["score"] = table["score"].where(table["score"].between(0, 100))
+    for column in _TEXT_COLUMNS:
+        table[column] = table[column].map(lambda v: one_line(v) if isinstance(v, str) else v)
     return table[COLUMNS]
