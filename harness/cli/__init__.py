@@ -10,6 +10,7 @@ from harness.cli import results  # noqa: F401  (validate, submit, import, compar
 from harness.cli import frontier  # noqa: F401  (gap, frontier import, plot frontier)
 from harness.cli import plots  # noqa: F401  (plot throughput|depth|pareto|roofline)
 from harness.cli import report  # noqa: F401  (report, schema)
+from harness.cli import serve  # noqa: F401  (serve, serve tokens create)
 from harness.cli.common import app
 
 __all__ = ["app"]

@@ -47,8 +47,8 @@ def advise(
     backend: str | None = None,
     context: int = DEFAULT_CONTEXT,
 ) -> int:
-    from harness.aggregate.advise import advise as rank_devices
     from harness.aggregate.advise import backend_option
+    from harness.aggregate.answers import advice, advice_json
     from harness.aggregate.compare import render
     from harness.catalogue.models import load_catalog, unknown_model_message
 
@@ -58,20 +58,12 @@ def advise(
         raise UsageError(unknown_model_message(model_id, catalog))
     backend = backend_option(backend)
     tree = load_valid(paths, out)
-    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, backend=backend, context=context)
+    answer = advice(tree, model, budget, min_tg, backend, context)
+    table, notes, apart = answer.table, answer.notes, answer.apart
     if table.empty:
         out.say("no device in the hardware table meets all the conditions")
     elif fmt == "json":
-        out.data(
-            json.dumps(
-                {
-                    "devices": json.loads(render(table, "json")),
-                    "apart": json.loads(render(apart, "json")) if not apart.empty else [],
-                    "notes": notes,
-                }
-            )
-            + "\n"
-        )
+        out.data(json.dumps(advice_json(answer)) + "\n")
         return EXIT_OK
     else:
         out.data(render(table, fmt))

@@ -1,0 +1,80 @@
+"""`meek serve`: the record as a web service over a database (harness/service/, harness/record/); `--import DIR` loads a
+results tree through the same ingest as a submission first; `meek serve tokens create NAME` makes a submission token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import EXIT_OK, require_existing
+from harness.output import Output, printable_field
+
+DEFAULT_PORT = 8765
+DEFAULT_PER_MINUTE = 30
+
+
+def run(
+    db: str | None,
+    host: str,
+    port: int,
+    imports: list[Path],
+    require_token: bool,
+    per_minute: int,
+    out: Output,
+) -> int:
+    from harness.record.database import open_record, shown
+    from harness.service.app import Settings
+    from harness.service.server import bind, serve
+
+    require_existing(imports)
+    engine = open_record(db)
+    listener = bind(host, port)  # before the import: a port in use is said at once, not after minutes of loading
+    try:
+        if imports:
+            load(engine, imports, out)
+        where = f"[{host}]" if ":" in host else host
+        out.line(
+            f"serving the record {shown(engine.url)} at http://{where}:{listener.getsockname()[1]}/ "
+            f"(API /api/v1, OpenAPI /docs; {'a token for every submission' if require_token else 'tokens from elsewhere'})"
+        )
+        serve(Settings(engine, require_token=require_token, per_minute=per_minute), listener)
+    finally:
+        listener.close()
+        engine.dispose()
+    return EXIT_OK
+
+
+def load(engine, paths: list[Path], out: Output) -> None:
+    """`--import`: every result file under the paths, each through the submission's checks and keys, with progress and a
+    summary (a refused file is named with its reasons; a file already stored is counted)."""
+    from harness.record.ingest import Ingestor, import_tree
+
+    def progress(number: int, path: Path) -> None:
+        out.status(f"importing {number}: {printable_field(path)}")
+        if number % 500 == 0:
+            out.line(f"imported {number} file(s)...")
+
+    with out, Ingestor(engine) as ingestor:
+        summary = import_tree(ingestor, paths, progress=progress)
+    for path, reasons in summary.refused:
+        out.warn(f"refused {printable_field(path)}: {printable_field('; '.join(reasons))}")
+    out.line(
+        f"imported {summary.files} file(s) from {', '.join(map(str, paths))}: {summary.stored} stored, "
+        f"{summary.existing} already in the record, {len(summary.refused)} refused"
+    )
+
+
+def create_token(db: str | None, name: str, out: Output) -> int:
+    from harness.record import tokens
+    from harness.record.database import open_record, shown
+
+    engine = open_record(db)
+    try:
+        token = tokens.create(engine, name)
+    finally:
+        engine.dispose()
+    out.say(token)
+    out.line(
+        f"token '{name}' for {shown(engine.url)}: shown this once (the record keeps only its hash); send it as "
+        "Authorization: Bearer <token>"
+    )
+    return EXIT_OK
