@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -112,6 +112,26 @@ class Groups:
 
 
 ROW_ERRORS = (ValueError, KeyError, TypeError, ArithmeticError)  # ValidationError is a ValueError
+
+
+def published_protocol(
+    backend: Literal["llama-bench", "localscore"],
+    timing: str,
+    imported_from: str,
+    source: str | None = None,
+    repetitions: int | None = None,
+) -> Protocol:
+    """The protocol of an imported result: warm-up as llama-bench does it, seed 0, how it was timed and where it came
+    from (cut to the schema's lengths)."""
+    return Protocol(
+        backend=backend,
+        repetitions=repetitions,
+        warmup=True,
+        seed=0,
+        timing=timing,
+        imported_from=imported_from[:300],
+        source=None if source is None else source[:500],
+    )
 
 
 def reason(error: Exception) -> str:
@@ -407,15 +427,11 @@ def results_from_records(raw_records: list, produced_by: str, source_name: str) 
                         model_of(record, catalog_files),
                         status="complete",
                         created_utc=test_time,
-                        protocol=Protocol(
-                            backend="llama-bench",
+                        protocol=published_protocol(
+                            "llama-bench",
+                            "llama-bench's own samples_ns (its warm-up is not in its output)",
+                            f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}",
                             repetitions=len(record.samples_ns),
-                            warmup=True,
-                            seed=0,
-                            timing="llama-bench's own samples_ns (its warm-up is not in its output)",
-                            imported_from=f"{produced_by}, build {record.build_commit} ({record.build_number}), {source_name}"[
-                                :300
-                            ],
                         ),
                     ),
                 )

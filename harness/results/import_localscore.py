@@ -15,10 +15,20 @@ from pathlib import Path
 
 from harness.catalogue.hardware import find_device, vendor_of
 from harness.catalogue.models import CatalogModel, load_catalog
-from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number, quant_of
+from harness.results.import_llama_bench import (
+    ROW_ERRORS,
+    Cells,
+    Groups,
+    Imported,
+    Row,
+    csv_rows,
+    number,
+    published_protocol,
+    quant_of,
+)
 from harness.results.import_tables import catalogue_model
 from harness.results.reading import read_text
-from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Vendor, new_result
+from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Run, Vendor, new_result
 from harness.version import __version__
 
 SHAPES = [(1024, 16), (4096, 256), (2048, 256), (2048, 768), (1024, 1024), (1280, 3072), (384, 1152), (64, 1024), (16, 1536)]
@@ -137,14 +147,11 @@ def results_from_tsv(text: str, source: str, name: str) -> Imported:
             key = (row["accel_name"], row["system_cpu"], row["model_name"], row["model_quant"])
             machine, model = _machine(row), _model(row, models, by_id)  # every row's cells are read; the first row's kept
             if key not in groups:
-                protocol = Protocol(
-                    backend="localscore",
-                    repetitions=None,
-                    warmup=True,
-                    seed=0,
-                    timing="LocalScore's published averages over its 9 test shapes (no raw samples)",
-                    imported_from=f"LocalScore leaderboard, {name}"[:300],
-                    source=source[:500],
+                protocol = published_protocol(
+                    "localscore",
+                    "LocalScore's published averages over its 9 test shapes (no raw samples)",
+                    f"LocalScore leaderboard, {name}",
+                    source,
                 )
                 groups.start(key, new_result(machine, model, protocol, status="complete", created_utc=created))
         except ROW_ERRORS as error:

@@ -28,10 +28,10 @@ from pathlib import Path
 from harness.catalogue.hardware import Device, find_device, load_hardware
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
-from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number
+from harness.results.import_llama_bench import ROW_ERRORS, Cells, Groups, Imported, Row, csv_rows, number, published_protocol
 from harness.results.import_tables import _machine
 from harness.results.reading import read_text
-from harness.results.schema import ModelInfo, Protocol, Run, Settings, new_result
+from harness.results.schema import ModelInfo, Run, Settings, new_result
 
 MODEL_ID = "llama-2-7b-q4_0"  # llama-2-7b.Q4_0.gguf (TheBloke), the model of every llama.cpp scoreboard
 # llama-bench -ngl 99 -fa 0, its defaults otherwise
@@ -165,14 +165,11 @@ def results_from_scoreboard(text: str, date: dt.date, source: str, name: str) ->
             details = [url or board, f"device as published: {published}", f"row from {copy}"]
             details += [f"note: {note}" for note in [(row.get("note") or "").strip()] if note]
             details += [assumed] if assumed else []
-            protocol = Protocol(
-                backend="llama-bench",
-                repetitions=None,
-                warmup=True,
-                seed=0,
-                timing="published scoreboard row (llama-bench mean ± sd; no raw samples)",
-                imported_from=f"{board}, {backend}, build {build or 'not given'}"[:300],
-                source="; ".join([*details, source])[:500],
+            protocol = published_protocol(
+                "llama-bench",
+                "published scoreboard row (llama-bench mean ± sd; no raw samples)",
+                f"{board}, {backend}, build {build or 'not given'}",
+                "; ".join([*details, source]),
             )
             machine = _machine(device, backend, build, f"{board}|{published}|{build}|{row.get('copy_source', '')}")
         except ROW_ERRORS as error:

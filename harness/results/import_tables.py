@@ -27,10 +27,11 @@ from harness.results.import_llama_bench import (
     integer,
     leading_number,
     number,
+    published_protocol,
     quant_of,
 )
 from harness.results.reading import read_text
-from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Protocol, Run, Settings, new_result
+from harness.results.schema import Cpu, Gpu, LlamaBuild, Machine, ModelInfo, Run, Settings, new_result
 from harness.version import __version__
 
 TEST = re.compile(r"^(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?$")
@@ -166,14 +167,11 @@ def results_from_table(text: str, device_id: str, date: dt.date, source: str, na
             key = (model_label, backend, build)
             model = _model(row, model_label, models)  # every row's cells are read, the first row's describe the model
             if key not in groups:
-                protocol = Protocol(
-                    backend="llama-bench",
-                    repetitions=None,
-                    warmup=True,
-                    seed=0,
-                    timing="published llama-bench table (mean ± sd; no raw samples)",
-                    imported_from=f"llama-bench table, {backend}, build {build or 'unknown'}, {name}"[:300],
-                    source=source[:500],
+                protocol = published_protocol(
+                    "llama-bench",
+                    "published llama-bench table (mean ± sd; no raw samples)",
+                    f"llama-bench table, {backend}, build {build or 'unknown'}, {name}",
+                    source,
                 )
                 machine = _machine(device, row.get("backend") or backend, build, source)
                 groups.start(key, new_result(machine, model, protocol, status="complete", created_utc=created))
@@ -249,14 +247,12 @@ def results_from_depth_csv(text: str, device_id: str, date: dt.date, source: str
                     quant=quant,
                 )
                 runtime = "Vulkan" if "vulkan" in setup.lower() else "ROCm" if "rocm" in setup.lower() else setup
-                protocol = Protocol(
-                    backend="llama-bench",
+                protocol = published_protocol(
+                    "llama-bench",
+                    "published llama-bench repetitions of a depth campaign",
+                    f"depth campaign, {setup}, profile {profile}, build {build}, {name}",
+                    source,
                     repetitions=len(run.samples_ns),
-                    warmup=True,
-                    seed=0,
-                    timing="published llama-bench repetitions of a depth campaign",
-                    imported_from=f"depth campaign, {setup}, profile {profile}, build {build}, {name}"[:300],
-                    source=source[:500],
                 )
                 machine = _machine(device, runtime, build, f"{source}|{setup}|{profile}")
                 groups.start(key, new_result(machine, model, protocol, status="complete", created_utc=created))
