@@ -38,7 +38,12 @@ class WorkerFailed(Exception):
 
 
 def _bootstrap(target: Callable, args: tuple, connection) -> None:
-    """The child's entry point: no core file if llama.cpp crashes, then the work, its errors sent as events."""
+    """The child's entry point: deaf to Ctrl-C, no core file if llama.cpp crashes, then the work, its errors sent as
+    events."""
+    # SIGINT is blocked until here (see _start_deaf_to_ctrl_c), but a pending one can still reach a thread that
+    # unblocks it and land inside llama.cpp's log callback as "Exception ignored ... KeyboardInterrupt": ignore it for
+    # good. The parent stops this process with SIGTERM once it has saved what finished.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import resource
 
