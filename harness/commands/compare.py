@@ -8,16 +8,45 @@ from pathlib import Path
 
 from harness.aggregate.answers import Pair, comparison, comparison_json
 from harness.aggregate.tree import Tree, load_tree
-from harness.errors import EXIT_OK, require_existing
+from harness.errors import EXIT_OK, MeekError, UsageError, require_existing
+from harness.home import SOURCE_ROOT
 from harness.output import Output
 
 
 def load_valid(paths: list[Path], out: Output) -> Tree:
-    """The results under `paths` that pass validation, with one warning line for those left out."""
+    """The results under `paths` that pass validation, with one warning line for those left out. The default, results/,
+    when there is none here (an installed meek run outside a clone): the newest record snapshot, named in one line."""
+    if paths == [Path("results")] and not paths[0].exists():
+        return _from_snapshot(out)
     require_existing(paths)
     tree = load_tree(paths)
     if tree.rejected:
         out.warn(f"left out {len(tree.rejected)} file(s) that fail validation (see meek validate)")
+    return tree
+
+
+def _from_snapshot(out: Output) -> Tree:
+    from harness.record import snapshot
+
+    found, problems = snapshot.newest()
+    for problem in problems:
+        out.warn(f"left out {problem}")
+    if found is None and (SOURCE_ROOT / "results").is_dir():  # an editable install run outside its clone
+        out.line(f"no results/ here: answering from the checkout's record at {SOURCE_ROOT / 'results'}")
+        return load_valid([SOURCE_ROOT / "results"], out)
+    if found is None:
+        raise UsageError(
+            "no such file or folder: results (give --results-dir DIR, or run from a clone of meek-harness; this "
+            "installation has no record snapshot: meek record pull URL --snapshot fetches one)"
+        )
+    out.line(f"no results/ here: answering from the record snapshot at {found.path} ({found.describe()})")
+    try:
+        with snapshot.unpacked(found) as root:
+            tree = load_tree([root])
+    except snapshot.SnapshotError as error:
+        raise MeekError(str(error)) from None
+    if tree.rejected:
+        out.warn(f"left out {len(tree.rejected)} file(s) of the snapshot that fail validation (see meek validate)")
     return tree
 
 
