@@ -240,6 +240,18 @@ def test_tokens_are_required_hashed_and_rate_limited(new_db, servers, tmp_path_f
         path = Path(db.removeprefix("sqlite:///"))
         assert all(token.encode() not in p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
+    def tokens(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "harness.cli", "serve", "tokens", *args, "--db", db]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    listed = tokens("list")
+    assert listed.returncode == 0 and "alice" in listed.stdout and token not in listed.stdout + listed.stderr
+    assert tokens("revoke", "alice").returncode == 0
+    assert server.post(files[7], Authorization=f"Bearer {token}").status_code == 401  # revoked: refused at once
+    assert server.get("/api/v1/results").json()["results"][0]["sender"] == "alice"  # what it sent stays, under its name
+    again = tokens("revoke", "alice")
+    assert again.returncode == 1 and again.stderr.startswith("error: no token named 'alice'")
+
 
 def test_a_server_killed_mid_ingest_keeps_every_acknowledged_result(new_db, servers, tmp_path_factory, files):
     folder = tmp_path_factory.mktemp("killed")

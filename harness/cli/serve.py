@@ -70,3 +70,23 @@ def tokens_create(
     from harness.commands import serve as command
 
     run(lambda: command.create_token(db or ctx.obj, name, out))
+
+
+@tokens_app.command("list")
+def tokens_list(ctx: typer.Context, db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """The record's tokens: names and when each was made (the tokens themselves are not kept)."""
+    from harness.commands import serve as command
+
+    run(lambda: command.list_tokens(db or ctx.obj, out))
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The token's name (meek serve tokens list)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Revoke a token: it submits nothing more (what it sent stays, under its name)."""
+    from harness.commands import serve as command
+
+    run(lambda: command.revoke_token(db or ctx.obj, name, out))

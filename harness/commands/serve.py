@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import EXIT_OK, require_existing
+from harness.errors import EXIT_OK, MeekError, require_existing
 from harness.output import Output, printable_field
 
 DEFAULT_PORT = 8765
@@ -77,4 +77,35 @@ def create_token(db: str | None, name: str, out: Output) -> int:
         f"token '{name}' for {shown(engine.url)}: shown this once (the record keeps only its hash); send it as "
         "Authorization: Bearer <token>"
     )
+    return EXIT_OK
+
+
+def list_tokens(db: str | None, out: Output) -> int:
+    from harness.record import tokens
+    from harness.record.database import open_record, shown
+
+    engine = open_record(db)
+    try:
+        found = tokens.listing(engine)
+    finally:
+        engine.dispose()
+    if not found:
+        out.line(f"no tokens in {shown(engine.url)} (meek serve tokens create NAME makes one)")
+        return EXIT_OK
+    out.table(["token", "made (UTC)"], [(name, f"{made:%Y-%m-%d %H:%M}") for name, made in found])
+    return EXIT_OK
+
+
+def revoke_token(db: str | None, name: str, out: Output) -> int:
+    from harness.record import tokens
+    from harness.record.database import open_record, shown
+
+    engine = open_record(db)
+    try:
+        removed = tokens.revoke(engine, name)
+    finally:
+        engine.dispose()
+    if not removed:
+        raise MeekError(f"no token named '{printable_field(name)}' in {shown(engine.url)} (meek serve tokens list)")
+    out.line(f"token '{name}' revoked: it submits nothing more; what it sent stays in the record under its name")
     return EXIT_OK

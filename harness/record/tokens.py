@@ -48,3 +48,16 @@ def name_of(engine: Engine, token: str) -> str | None:
         return None
     with engine.connect() as connection:
         return connection.execute(sa.select(tokens.c.name).where(tokens.c.token_sha256 == digest(token))).scalar()
+
+
+def listing(engine: Engine) -> list[tuple[str, dt.datetime]]:
+    """Every token's name and when it was made (the tokens themselves are not kept)."""
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(tokens.c.name, tokens.c.created_utc).order_by(tokens.c.name))
+        return [(name, made) for name, made in found]
+
+
+def revoke(engine: Engine, name: str) -> bool:
+    """Remove the token named `name` (what it sent stays, still showing it as the sender); whether there was one."""
+    with engine.begin() as connection:
+        return connection.execute(sa.delete(tokens).where(tokens.c.name == name)).rowcount > 0
