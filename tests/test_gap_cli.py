@@ -87,15 +87,15 @@ def hand_made_frame() -> pd.DataFrame:
 
 def test_frontier_figure_draws_three_curves_and_the_gap_in_months():
     figure = frontier_figure(hand_made_frame(), "mmlu", ["24gb-gpu"], today="2026-01-01")
-    axes = figure.axes[0]
-    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    notes = figure.axes[1]  # under the plot: the legend and the gap lines
+    labels = [text.get_text() for text in notes.get_legend().get_texts()]
     assert labels[:2] == ["frontier (best of any model so far)", "best open-weight model so far"]
     assert labels[2].startswith("best open model that fits 24gb-gpu")
     # open-small (61, fits 24 GB) beats closed-a's 60, so closed-b (80, 2024-01-01) first reached it:
     # 731 days before 2026-01-01 (24.0 months), 366 days before open-small's release (12.0 months).
-    gap_text = next(t.get_text() for t in axes.texts if t.get_text().startswith("24gb-gpu:"))
+    gap_text = next(t.get_text() for t in notes.texts if t.get_text().startswith("24gb-gpu:"))
     assert "open-small (61.0, 2025-01) = the frontier of 2024-01" in gap_text
-    assert f"{731 / DAYS_PER_MONTH:.0f} months behind today, {366 / DAYS_PER_MONTH:.0f} at its release" in gap_text
+    assert f"{731 / DAYS_PER_MONTH:.0f} months behind today, {366 / DAYS_PER_MONTH:.0f} months behind at its release" in gap_text
     assert "Epoch AI" in figure.texts[0].get_text()
 
 
@@ -114,7 +114,7 @@ def test_frontier_figure_marks_own_scores_and_survives_hostile_labels():
     )
     figure = frontier_figure(hand_made_frame(), "mmlu", ["24gb-gpu"], own_scores=own, today="2026-01-01")
     figure.canvas.draw()  # mathtext would raise on an unescaped '$'
-    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    labels = [text.get_text() for text in figure.axes[1].get_legend().get_texts()]
     assert any(label.startswith("measured here:") and label.endswith("subset") for label in labels)
 
 

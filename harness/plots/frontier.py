@@ -51,15 +51,16 @@ def frontier_figure(
     name = BENCHMARK_NAMES.get(benchmark, benchmark)
     frontier = best_so_far(frame, benchmark, setting)
     open_curve = best_so_far(frame, benchmark, setting, where=lambda r: r["open_weights"].fillna(False).astype(bool))
-    figure, axes = new_figure(11, 6.5)
+    figure, (axes, notes) = new_figure(11, 7.6, rows=2, height_ratios=(5, 1.15))
+    notes.axis("off")  # the legend and the notes go under the plot: nothing is drawn over the data or its labels
     _step(axes, frontier, today, color="black", linewidth=2, label="frontier (best of any model so far)")
     _step(axes, open_curve, today, color="tab:blue", linewidth=1.6, label="best open-weight model so far")
-    for rank, leader in enumerate(frontier.tail(3).itertuples()):  # the latest records, staggered so they do not collide
+    for rank, leader in enumerate(frontier.tail(3).itertuples()):  # the latest records, the newest highest: no collisions
         axes.annotate(
             safe_text(leader.model, 24),
             (leader.release_date, leader.score),
             textcoords="offset points",
-            xytext=(-6, 4 + 9 * (2 - rank)),
+            xytext=(-6, 4 + 11 * rank),
             fontsize=7,
             ha="right",
             color="0.2",
@@ -70,7 +71,9 @@ def frontier_figure(
         machine = MACHINE_CLASSES[class_name]
         curve = best_so_far(frame, benchmark, setting, where=_fits_class(class_name))
         label = f"best open model that fits {class_name} ({machine.usable_gb:.0f} GB usable, Q4_K_M, 8k context)"
-        _step(axes, curve, today, color=colour, linewidth=1.4, linestyle="--", label=label)
+        # interleaved dashes: where two classes hold the same model, both colours show along the shared segment
+        dashes = (index * 4 % (4 * max(len(classes), 1)), (4, 4 * (max(len(classes), 1) - 1) or 4))
+        _step(axes, curve, today, color=colour, linewidth=1.6, linestyle=dashes, label=label)
         if curve.empty:
             continue
         best = curve.iloc[-1]
@@ -87,22 +90,11 @@ def frontier_figure(
         )
         gap_lines.append(
             f"{class_name}: {safe_text(best['model'], 28)} ({best['score']:.1f}, {best['release_date']:%Y-%m}) = the frontier of "
-            f"{leader['release_date']:%Y-%m}: {months:.0f} months behind today, {at_release:.0f} at its release"
-        )
-    if gap_lines:
-        axes.text(
-            0.01,
-            0.98,
-            "\n".join(gap_lines),
-            transform=axes.transAxes,
-            fontsize=8,
-            va="top",
-            ha="left",
-            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+            f"{leader['release_date']:%Y-%m}: {months:.0f} months behind today, {at_release:.0f} months behind at its release"
         )
     data_until = pd.to_datetime(frame.loc[frame["benchmark"] == benchmark, "release_date"]).max()
     if data_until < today:
-        axes.axvspan(data_until, today, color="0.92", zorder=0)  # type: ignore[arg-type]  # dates on a date axis
+        axes.axvspan(data_until, today, color="0.92", zorder=0)  # dates on a date axis
         axes.text(
             data_until + (today - data_until) / 2,
             0.5,
@@ -132,10 +124,14 @@ def frontier_figure(
     axes.set_xlabel("release date (measured points: date of the run)")
     axes.set_ylabel(f"{name} score (%)")
     axes.set_xlim(right=today + pd.Timedelta(days=60))
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8, frameon=False)  # below: hides no data
+    top = max([*frontier["score"], *open_curve["score"]], default=100)
+    axes.set_ylim(top=min(top + 9, 105))  # room above the latest records for their names
+    handles, labels = axes.get_legend_handles_labels()
+    notes.legend(handles, labels, loc="upper center", ncol=2, fontsize=8, frameon=False)
     settings = "all settings as published" if setting is None else f"setting: {setting}"
     kinds = ", ".join(sorted(set(frame.loc[frame["benchmark"] == benchmark, "kind"].dropna()))) if "kind" in frame else ""
-    axes.text(0.01, 0.99, f"scores of kind: {kinds or 'not stated'}", transform=axes.transAxes, fontsize=8, va="top", color="0.3")
+    lines = [*gap_lines, f"scores of kind: {kinds or 'not stated'}"]
+    notes.text(0.0, 0.0, "\n".join(lines), transform=notes.transAxes, fontsize=8, va="bottom", ha="left", color="0.15")
     source_line(
         figure,
         EPOCH_CREDIT + " and developers' pages",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,19 +22,34 @@ LABEL_CHARS = 40  # longest string from a result file shown in a figure
 EPOCH_CREDIT = 'Frontier data: Epoch AI, "Data on AI Benchmarking" (CC BY 4.0), epoch.ai'
 
 
-def new_figure(width: float = 10, height: float = 6) -> tuple[Figure, plt.Axes]:
-    figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
-    axes.grid(True, alpha=0.3)
-    return figure, axes
+def new_figure(
+    width: float = 10, height: float = 6, rows: int = 1, height_ratios: tuple[float, ...] | None = None
+) -> tuple[Figure, Any]:
+    """A figure with the house look: one Axes, or a list of `rows` of them stacked (the first with the grid)."""
+    if rows == 1:
+        figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
+        axes.grid(True, alpha=0.3)
+        return figure, axes
+    figure, stack = plt.subplots(rows, 1, figsize=(width, height), layout="constrained", height_ratios=height_ratios)
+    stack[0].grid(True, alpha=0.3)
+    return figure, list(stack)
+
+
+SOURCE_POINTS = 7
+CHAR_WIDTH_IN = 0.62 * SOURCE_POINTS / 72  # an average character of the sans-serif face at that size
 
 
 def source_line(figure: Figure, *sources: str) -> None:
-    """The data sources and the date the figure was made, small, under the plot."""
+    """The data sources and the date the figure was made, small, under the plot, wrapped to the figure's width so no
+    part is cut off at any size; the plot is laid out above it."""
     text = " · ".join([*sources, f"made {dt.date.today():%Y-%m-%d} with meek-harness"])
-    figure.text(0.01, 0.005, text, fontsize=7, color="0.35", ha="left", va="bottom")
+    width_in, height_in = figure.get_size_inches()
+    lines = textwrap.wrap(text, max(40, int(width_in * 0.98 / CHAR_WIDTH_IN)))
+    figure.text(0.01, 0.005, "\n".join(lines), fontsize=SOURCE_POINTS, color="0.35", ha="left", va="bottom")
     engine = figure.get_layout_engine()
     if engine is not None:  # every figure here is made with layout="constrained"
-        engine.set(rect=(0, 0.03, 1, 0.97))  # type: ignore[call-arg]  # ConstrainedLayoutEngine.set takes rect
+        bottom = min(0.3, (len(lines) * SOURCE_POINTS * 1.35 / 72 + 0.05) / height_in)
+        engine.set(rect=(0, bottom, 1, 1 - bottom))  # type: ignore[call-arg]  # ConstrainedLayoutEngine.set takes rect
 
 
 def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
