@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from harness.aggregate.tree import prefer_stable
@@ -103,36 +104,49 @@ DIFFERENT_SHAPES = (
 )
 
 
-def _group_figures(rows: pd.DataFrame) -> pd.Series:
-    """A group's figures; never a busy or unstable run's where the group has a stable one (the speed figures are then
-    over the stable runs alone, and the note says so), while a group with only noisy runs keeps its figure, marked."""
-    noisy = rows["unstable"].eq(True)  # a missing flag (hand-made frames) is not a mark
-    all_rows, rows = rows, rows[~noisy] if noisy.any() and not noisy.all() else rows
-    medians = rows["median_ts"]
-    first = rows.iloc[0]
-    sample_noise = math.sqrt((rows["stddev_ts"] ** 2).mean())
-    spread = (medians.max() - medians.min()) / 2
-    memory = pd.concat([all_rows["peak_rss_bytes"], all_rows["peak_gpu_bytes"]]).max()
-    return pd.Series(
-        {
-            "files": all_rows["file"].nunique(),
-            "noisy_runs": int(noisy.sum()),
-            "stable_runs": int((~noisy).sum()),
-            "t/s": medians.median(),
-            "min": medians.min(),
-            "max": medians.max(),
-            "noise": max(sample_noise, spread),
-            "ttft_ms": rows["ttft_ms"].median(),
-            "memory_gb": memory / 1e9 if pd.notna(memory) else math.nan,
-            "measured W": rows["measured_w"].median(),
-            "tokens per J": rows["tokens_per_joule"].median(),
-            "price_usd": first["price_usd"],
-            "power_w": first["power_w"],
-            "bandwidth_gbs": first["bandwidth_gbs"],
-            "bytes_per_token": first["bytes_per_token"],
-            "generation": bool(first["n_gen"] and not first["n_prompt"]),
+def _group_figures(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each group's figures, one row per GROUP key in order of first appearance; never a busy or unstable run's where
+    the group has a stable one (the speed figures are then over the stable runs alone, and the note says so), while a
+    group with only noisy runs keeps its figure, marked. Vectorised: a record of a million runs is one pass per column."""
+    group = frame.groupby(GROUP, sort=False, dropna=False).ngroup()  # numbered by first appearance; a missing key is a key
+    frame = frame.assign(
+        _group=group.to_numpy(),
+        _noisy=frame["unstable"].eq(True),  # a missing flag (hand-made frames) is not a mark
+        _square=frame["stddev_ts"] ** 2,
+        _memory=np.fmax(
+            pd.to_numeric(frame["peak_rss_bytes"], errors="coerce"), pd.to_numeric(frame["peak_gpu_bytes"], errors="coerce")
+        ),
+        _joule=pd.to_numeric(frame["tokens_per_joule"], errors="coerce"),
+    )
+    has_stable = (~frame["_noisy"]).groupby(frame["_group"]).transform("any")
+    kept = frame[~frame["_noisy"] | ~has_stable]
+    every = frame.groupby("_group").agg(
+        files=("file", "nunique"), noisy_runs=("_noisy", "sum"), runs=("_noisy", "size"), memory=("_memory", "max")
+    )
+    used = kept.groupby("_group").agg(
+        **{
+            "t/s": ("median_ts", "median"),
+            "min": ("median_ts", "min"),
+            "max": ("median_ts", "max"),
+            "square": ("_square", "mean"),
+            "ttft_ms": ("ttft_ms", "median"),
+            "measured W": ("measured_w", "median"),
+            "tokens per J": ("_joule", "median"),
         }
     )
+    facts = ["price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "n_gen", "n_prompt"]
+    first = kept.drop_duplicates("_group").set_index("_group")[facts]  # each group's first kept row, NaN included
+    keys = frame.drop_duplicates("_group").set_index("_group")[GROUP]
+    table = keys.join(every).join(used).join(first).sort_index()
+    sample_noise, spread = np.sqrt(table.pop("square")), (table["max"] - table["min"]) / 2
+    table["noise"] = sample_noise.where(sample_noise.isna() | ~(spread > sample_noise), spread)
+    table["memory_gb"] = table.pop("memory") / 1e9
+    table["stable_runs"] = table.pop("runs") - table["noisy_runs"]
+    table["noisy_runs"] = table["noisy_runs"].astype(int)
+    table["generation"] = table.pop("n_gen").fillna(0).astype(bool) & ~table.pop("n_prompt").fillna(0).astype(bool)
+    order = ["files", "noisy_runs", "stable_runs", "t/s", "min", "max", "noise", "ttft_ms", "memory_gb", "measured W"]
+    order += ["tokens per J", "price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "generation"]
+    return table[GROUP + order].reset_index(drop=True)
 
 
 def select_devices(frame: pd.DataFrame, devices: list[str] | None) -> pd.DataFrame:
@@ -162,7 +176,7 @@ def compare_table(
     frame = compare_frame(runs, model, tests, devices)
     if frame.empty:
         raise MeekError("no valid results to compare (run meek bench, or meek validate to see why files were left out)")
-    table = frame.groupby(GROUP, sort=False, dropna=False).apply(_group_figures, include_groups=False).reset_index()
+    table = _group_figures(frame)
     table["t/s per $1000"] = table["t/s"] / table["price_usd"] * 1000
     table["t/s per W"] = table["t/s"] / table["power_w"]
     table["bandwidth use %"] = (table["t/s"] * table["bytes_per_token"] / (table["bandwidth_gbs"] * 1e9) * 100).where(
@@ -174,21 +188,28 @@ def compare_table(
         .drop(columns="order")
         .reset_index(drop=True)
     )
-    table["note"] = [
-        "; ".join(n for n in (within, _noisy_note(row)) if n) for within, (_, row) in zip(_noise_notes(table), table.iterrows())
-    ]
+    table["note"] = _joined(_noise_notes(table), _noisy_notes(table))
     helpers = ["price_usd", "power_w", "bandwidth_gbs", "bytes_per_token", "generation", "noisy_runs", "stable_runs"]
     return table.drop(columns=helpers)
 
 
-def _noisy_note(row: pd.Series) -> str:
+def _noisy_notes(table: pd.DataFrame) -> pd.Series:
     """The mark of a group with busy or unstable runs: left out of its figure when stable ones exist, else its figure."""
-    noisy, stable = int(row["noisy_runs"]), int(row["stable_runs"])
-    if not noisy:
-        return ""
-    if stable:
-        return f"! {noisy} busy or unstable run(s) left out: the figures are the median of the {stable} stable one(s)"
-    return "! busy or unstable: machine shared or spread wide; rerun on a quieter machine before trusting this figure"
+    noisy, stable = table["noisy_runs"].astype(int), table["stable_runs"].astype(int)
+    left_out = (
+        "! "
+        + noisy.astype(str)
+        + " busy or unstable run(s) left out: the figures are the median of the "
+        + stable.astype(str)
+        + " stable one(s)"
+    )
+    only = "! busy or unstable: machine shared or spread wide; rerun on a quieter machine before trusting this figure"
+    return left_out.where(stable > 0, only).where(noisy > 0, "")
+
+
+def _joined(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Two notes of each row joined with '; ', an empty one left out."""
+    return first + pd.Series(np.where((first != "") & (second != ""), "; ", ""), index=first.index) + second
 
 
 def compare_frame(runs: pd.DataFrame, model: str | None, tests: list[str] | None, devices: list[str] | None) -> pd.DataFrame:
@@ -287,18 +308,16 @@ def default_pair(figures: pd.DataFrame) -> list[str]:
     return sorted(set(figures["side"]))[:2]
 
 
-def _noise_notes(table: pd.DataFrame) -> list[str]:
-    notes = []
-    for index, row in table.iterrows():
-        above = table.iloc[index - 1] if index else None
-        if above is not None and (above["model"], above["test"]) == (row["model"], row["test"]):
-            gap = above["t/s"] - row["t/s"]
-            noise = max(above["noise"], row["noise"])
-            if gap < noise:
-                notes.append(f"within noise of the row above ({gap:.1f} < {noise:.1f} t/s)")
-                continue
-        notes.append("")
-    return notes
+def _noise_notes(table: pd.DataFrame) -> pd.Series:
+    """'within noise of the row above' where the row above is the same model and test and their gap is under the larger
+    of their noises."""
+    above = table.shift(1)
+    gap = above["t/s"] - table["t/s"]
+    # the larger noise, as max(above, row) takes it: nothing is within an unknown noise of the row above
+    noise = above["noise"].where(above["noise"].isna() | ~(table["noise"] > above["noise"]), table["noise"])
+    same = (above["model"] == table["model"]) & (above["test"] == table["test"])
+    text = "within noise of the row above (" + gap.map("{:.1f}".format) + " < " + noise.map("{:.1f}".format) + " t/s)"
+    return text.where(same & (gap < noise), "")
 
 
 SERVES_AT_TPS = 10.0  # "serves N streams at >= X t/s": the streams counted are those at this speed or more
