@@ -11,6 +11,7 @@ from harness.cli import frontier  # noqa: F401  (gap, frontier import, plot fron
 from harness.cli import plots  # noqa: F401  (plot throughput|depth|pareto|roofline)
 from harness.cli import report  # noqa: F401  (report, schema)
 from harness.cli import serve  # noqa: F401  (serve, serve tokens create)
+from harness.cli import record  # noqa: F401  (record pull)
 from harness.cli.common import app
 
 __all__ = ["app"]

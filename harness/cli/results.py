@@ -33,17 +33,37 @@ def validate(
 @app.command(
     epilog="Examples:\n\n"
     "  meek submit results/amd-epyc-24g-869870/20261125T121552Z-smollm2-135m.json\n\n"
-    "  meek submit my-run.json --url https://collector.example/api/results",
+    "  meek submit my-run.json --url http://127.0.0.1:8765     # a meek serve on this machine\n\n"
+    "  MEEK_COLLECTOR=https://record.example MEEK_TOKEN=meek_... meek submit my-run.json\n\n"
+    "With --url (or MEEK_COLLECTOR) the cleaned file is posted to a record served by meek serve: its address "
+    "(http://host:port, or a path prefix ending in '/') or its .../api/v1/results; any other path is another "
+    "collector's endpoint, posted to as given. It prints the stored result's URL, or the one already holding the same "
+    "measurement; a refusal prints every reason the record gave and exits 1. From another machine a record wants a "
+    "token (made there by meek serve tokens create NAME): pass it in MEEK_TOKEN rather than --token, which other users "
+    "of the machine can see in the process list. The token is sent as Authorization: Bearer and never printed.",
 )
 def submit(
     path: Path = typer.Argument(..., help="A result file written by meek bench, meek eval or meek import."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="The results tree of your meek-harness checkout."),
-    url: str | None = typer.Option(None, "--url", help="POST the cleaned file to this collector instead of placing it."),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        envvar="MEEK_COLLECTOR",
+        help="POST the cleaned file to this record (meek serve's address) or collector instead of placing it.",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="MEEK_TOKEN",
+        help="The record's submission token for --url (never printed or saved).",
+        show_default=False,
+    ),
 ) -> None:
-    """Validate a result file, strip local paths, and place it under results/<machine-id>/ for a pull request."""
+    """Validate a result file, strip local paths, and place it under results/<machine-id>/ for a pull request, or post
+    it to a record (--url)."""
     from harness.commands import submit as command
 
-    run(lambda: command.run(path, results_dir, url, out))
+    run(lambda: command.run(path, results_dir, url, out, token))
 
 
 @import_app.command(

@@ -1,4 +1,5 @@
-"""Sharing a result file (`meek submit`): check it, strip what must not be shared, and place it for a pull request (or post it).
+"""Sharing a result file (`meek submit`): check it, strip what must not be shared, and place it for a pull request (or post
+it to a record: harness/results/remote.py).
 
 Local paths can carry a user name, so every absolute path in every string of the file (error messages, file names,
 imported_from, model names, OS details, warnings ...) is cut to its last part before the file is shared: one rule, applied
@@ -11,8 +12,7 @@ import re
 from pathlib import Path
 
 from harness.errors import MeekError
-from harness.http import Client, public_url
-from harness.output import Output, printable_field
+from harness.output import Output
 from harness.results.document import map_strings, signed_document
 from harness.results.reading import Rejected, read_json
 from harness.results.schema import SCHEMA_VERSION, BenchResult, validate_document
@@ -108,27 +108,6 @@ def place(report: FileReport, results_dir: Path) -> tuple[Path, bool]:
     if existing:
         return existing, False
     return write_result(shared, results_dir), True
-
-
-def post(report: FileReport, url: str, timeout: float = 30) -> str:
-    """POST the cleaned document as JSON to a collector; the collector's reply, in one line. A redirect is never
-    followed (a POST replayed elsewhere, or turned into a GET, would report another address's answer)."""
-    if not url.startswith(("https://", "http://")):
-        raise MeekError(f"--url must start with https:// or http:// (got '{printable_field(url)}')")
-    assert report.result is not None  # a report that validated (check_for_submission)
-    document = signed_document(cleaned(report.result))
-    where = public_url(url)
-    with Client(url, timeout_s=timeout, role="collector") as client:
-        response = client.send(url, document, check=False)
-    if response.is_redirect:
-        moved = printable_field(response.headers.get("Location", "elsewhere"))[:200]
-        raise MeekError(
-            f"the collector at {where} answered HTTP {response.status_code} (moved to {moved}): the file was not posted; "
-            "use the address it names"
-        )
-    if response.status_code >= 400:
-        raise MeekError(f"the collector at {where} refused the file: HTTP {response.status_code} {response.reason_phrase}")
-    return f"{response.status_code} {printable_field(response.text[:2000].strip()[:200])}"
 
 
 def pull_request_steps(path: Path) -> list[str]:
