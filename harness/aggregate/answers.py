@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from harness.aggregate.tree import Tree
 from harness.catalogue.models import CatalogModel
+
+if TYPE_CHECKING:
+    from harness.aggregate.advise import Record as AdviseRecord
 
 Pair = tuple[tuple[str, str], tuple[str, str], pd.DataFrame, pd.DataFrame]
 
@@ -105,12 +109,19 @@ class Advice:
 
 
 def advice(
-    tree: Tree, model: CatalogModel, budget: float | None, min_tg: float | None, backend: str | None, context: int
+    tree: Tree,
+    model: CatalogModel,
+    budget: float | None,
+    min_tg: float | None,
+    backend: str | None,
+    context: int,
+    record: AdviseRecord | None = None,
 ) -> Advice:
-    """Which device for a model (harness/aggregate/advise.py), from the tree's runs."""
+    """Which device for a model (harness/aggregate/advise.py), from the tree's runs (or `record`, their figures built
+    once already: the service keeps one until a result arrives)."""
     from harness.aggregate.advise import advise as rank_devices
 
-    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, backend=backend, context=context)
+    table, notes, apart = rank_devices(tree.runs, model, budget, min_tg, record=record, backend=backend, context=context)
     return Advice(table, notes, apart)
 
 

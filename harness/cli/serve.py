@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from harness.cli.common import app, out, run
-from harness.commands.serve import DEFAULT_PER_MINUTE, DEFAULT_PORT
+from harness.commands.serve import DEFAULT_PER_MINUTE, DEFAULT_PORT, DEFAULT_REBUILD_EVERY
 
 DB_HELP = (
     "The record's database as a SQLAlchemy URL: sqlite:///path/record.db, or postgresql+psycopg://user@host:port/db for "
@@ -29,7 +29,8 @@ serve_app.add_typer(tokens_app, name="tokens")
     "  meek serve --import results/                 # load the shipped record first\n\n"
     "  meek serve --db postgresql+psycopg://meek@127.0.0.1:5432/record --require-token\n\n"
     "  meek serve tokens create alice               # prints alice's token once\n\n"
-    "API: POST /api/v1/results (a result file as JSON; 201 stored, 200 already there, 422 refused with every reason, 413 "
+    "Pages: the leaderboard at /, and the compare, buying, frontier, machine and device pages of meek report, rebuilt "
+    "from the record when results arrive. API (GET /api/v1 describes it): POST /api/v1/results (a result file as JSON; 201 stored, 200 already there, 422 refused with every reason, 413 "
     "over the size cap), GET /api/v1/results (limit, offset), /api/v1/results/{id}, /api/v1/compare?model=&devices=, "
     "/api/v1/advise?model= (the JSON of meek compare / advise --format json); OpenAPI at /docs. Clients on this machine "
     "submit without a token unless --require-token; anyone else sends Authorization: Bearer <token>.",
@@ -50,6 +51,13 @@ def serve(
     per_minute: int = typer.Option(
         DEFAULT_PER_MINUTE, "--rate-limit", min=1, max=100_000, help="Submissions per token per minute."
     ),
+    rebuild_every: float = typer.Option(
+        DEFAULT_REBUILD_EVERY,
+        "--rebuild-every",
+        min=0,
+        max=86_400,
+        help="Seconds between two rebuilds of the pages at most, when results arrived (0: at once).",
+    ),
 ) -> None:
     """Serve the record: receive result files, keep them in a database, answer compare and advise from it."""
     if ctx.invoked_subcommand is not None:
@@ -57,7 +65,7 @@ def serve(
         return
     from harness.commands import serve as command
 
-    run(lambda: command.run(db, host, port, list(imports or []), require_token, per_minute, out))
+    run(lambda: command.run(db, host, port, list(imports or []), require_token, per_minute, out, rebuild_every))
 
 
 @tokens_app.command("create")

@@ -10,6 +10,7 @@ from harness.output import Output, printable_field
 
 DEFAULT_PORT = 8765
 DEFAULT_PER_MINUTE = 30
+DEFAULT_REBUILD_EVERY = 10.0  # seconds between two rebuilds of the live pages at most
 
 
 def run(
@@ -20,6 +21,7 @@ def run(
     require_token: bool,
     per_minute: int,
     out: Output,
+    rebuild_every: float = DEFAULT_REBUILD_EVERY,
 ) -> int:
     from harness.record.database import open_record, shown
     from harness.service.app import Settings
@@ -34,9 +36,10 @@ def run(
         where = f"[{host}]" if ":" in host else host
         out.line(
             f"serving the record {shown(engine.url)} at http://{where}:{listener.getsockname()[1]}/ "
-            f"(API /api/v1, OpenAPI /docs; {'a token for every submission' if require_token else 'tokens from elsewhere'})"
+            f"(pages at /, API /api/v1, OpenAPI /docs; "
+            f"{'a token for every submission' if require_token else 'tokens from elsewhere'})"
         )
-        serve(Settings(engine, require_token=require_token, per_minute=per_minute), listener)
+        serve(Settings(engine, require_token=require_token, per_minute=per_minute, site_interval=rebuild_every), listener)
     finally:
         listener.close()
         engine.dispose()

@@ -6,6 +6,15 @@ reads and writes, and a test holds the two the same.
   same measurement). Who sent it (a token's name, or "loopback") and when it arrived; never an address.
 - runs: each result's runs, a row per test with the device and model keys, indexed for compare and advise.
 - tokens: who may submit from elsewhere; only the sha256 of each token is kept.
+
+Kept up to date on ingest, in the insert's transaction (r0002), so compare and advise never parse the stored files:
+- results.rows: the rows compare reads (run_rows, score_rows, serving_rows: harness/record/rows.py) as JSON, with
+  rows_key, the fingerprint of the code and catalogue that made them (rows made by another version are made again).
+- run_groups: per model, test, device, machine, backend and settings key, the runs and results and their medians
+  (advise's canonical cells are medians per machine: harness/aggregate/canonical.py), the best median and the last
+  date; upserted (INSERT ... ON CONFLICT DO UPDATE), so concurrent ingests add up.
+- result_models: per model key and label, how many results, runs, scores and serving points (which model a name
+  means, and the model list of an unknown model's error).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ results = sa.Table(
     sa.Column("received_utc", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sender", sa.String, nullable=False),
     sa.Column("document", sa.Text, nullable=False),
+    sa.Column("rows", sa.Text, nullable=True),  # JSON: {"runs", "scores", "serving"}, each a list of rows as lists
+    sa.Column("rows_key", sa.String(16), nullable=True),
     sa.UniqueConstraint("content_sha256", name="uq_results_content"),
     sa.UniqueConstraint("samples_sha256", name="uq_results_samples"),
     sa.Index("ix_results_machine", "machine_id"),
@@ -71,6 +82,63 @@ tokens = sa.Table(
     sa.Column("created_utc", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("name", name="uq_tokens_name"),
     sa.UniqueConstraint("token_sha256", name="uq_tokens_hash"),
+)
+
+GROUP_KEY = [
+    "model",
+    "test",
+    "device_id",
+    "machine_id",
+    "backend",
+    "runtime",
+    "n_gpu_layers",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+    "split",
+    "unstable",
+    "source",
+]
+run_groups = sa.Table(
+    "run_groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # the key: no NULLs (a NULL never conflicts), '' or -1 stand for none
+    sa.Column("model", sa.String, nullable=False),
+    sa.Column("test", sa.String, nullable=False),
+    sa.Column("device_id", sa.String, nullable=False),
+    sa.Column("machine_id", sa.String, nullable=False),
+    sa.Column("backend", sa.String, nullable=False),
+    sa.Column("runtime", sa.String, nullable=False),
+    sa.Column("n_gpu_layers", sa.Integer, nullable=False),
+    sa.Column("n_prompt", sa.Integer, nullable=False),
+    sa.Column("n_gen", sa.Integer, nullable=False),
+    sa.Column("n_depth", sa.Integer, nullable=False),
+    sa.Column("split", sa.String, nullable=False),
+    sa.Column("unstable", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    # the figures
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("results", sa.Integer, nullable=False),
+    sa.Column("best_ts", sa.Float, nullable=True),
+    sa.Column("medians", sa.Text, nullable=False),  # every run's median t/s, comma separated ('nan' for none)
+    sa.Column("first_result_id", sa.Integer, nullable=False),
+    sa.Column("last_created_utc", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint(*GROUP_KEY, name="uq_run_groups_key"),
+    sa.Index("ix_run_groups_device", "device_id"),
+)
+
+result_models = sa.Table(
+    "result_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model", sa.String, nullable=False),
+    sa.Column("model_label", sa.String, nullable=False),
+    sa.Column("results", sa.Integer, nullable=False),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("scores", sa.Integer, nullable=False),
+    sa.Column("serving", sa.Integer, nullable=False),
+    sa.UniqueConstraint("model", "model_label", name="uq_result_models_key"),
 )
 
 RUN_FIELDS = [c.name for c in runs.columns if c.name not in ("id", "result_id")]

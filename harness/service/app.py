@@ -1,6 +1,7 @@
 """The record's web service (`meek serve`): result files in (`POST /api/v1/results`, checked as `meek validate` checks
 them), the stored files out, and compare and advise answered from the database with the CLI's own functions
-(harness/aggregate/answers.py), so `GET /api/v1/compare` is `meek compare --format json` over the same files."""
+(harness/aggregate/answers.py), so `GET /api/v1/compare` is `meek compare --format json` over the same files; and the
+site `meek report` writes, served live from the record (harness/service/pages.py): `/` is the leaderboard."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from harness.errors import MeekError, UsageError
 from harness.memory_fit import DEFAULT_CONTEXT
 from harness.record import queries
+from harness.record.database import shown
 from harness.record.ingest import EXISTING, STORED, Ingestor
 from harness.service.guard import RateLimit, Refusal, capped_body, declared_length, sender
+from harness.service.pages import LiveSite
 from harness.version import __version__
 
 API = "/api/v1"
@@ -32,16 +35,24 @@ class Settings:
     engine: Engine
     require_token: bool = False  # True: loopback clients need a token too (a public instance behind a reverse proxy)
     per_minute: int = 30  # submissions per token per minute
+    site_interval: float = 10.0  # seconds between two rebuilds of the live site at most (0: whenever the record changed)
 
 
 def create_app(settings: Settings) -> FastAPI:
     engine = settings.engine
     ingestor = Ingestor(engine)
+    record = queries.RecordQueries(engine)  # compare and advise read only what they need; record.tree(): all of it
+    answering = threading.Lock()  # one answer computed at a time over the shared Tree (pandas frames are not for threads)
+    site = LiveSite(record, answering, shown(engine.url), settings.site_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        ingestor.close()
+        site.start()  # the first build begins now; the first page request waits for it
+        try:
+            yield
+        finally:
+            await run_in_threadpool(site.stop)
+            ingestor.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -50,9 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Result files of llama.cpp benchmarks, checked on the way in as `meek validate` checks them, and "
         "the answers of `meek compare` and `meek advise` drawn from them.",
     )
-    record = queries.RecordTree(engine)
     limit = RateLimit(settings.per_minute)
-    answering = threading.Lock()  # one answer computed at a time over the shared Tree (pandas frames are not for threads)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, error: Refusal) -> JSONResponse:
@@ -62,9 +71,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def meek_error(request: Request, error: MeekError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400 if isinstance(error, UsageError) else 422)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> dict:
-        return {"service": "meek-harness record", "version": __version__, "api": API, "docs": "/docs"}
+    @app.get(API)
+    def description() -> dict:
+        """What this service is: its version, the API's root and the OpenAPI pages."""
+        return {"service": "meek-harness record", "version": __version__, "api": API, "docs": "/docs", "site": "/"}
 
     @app.post(
         f"{API}/results",
@@ -89,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
         answer = {"id": outcome.id, "url": str(request.url_for("result", result_id=outcome.id)), "warnings": outcome.warnings}
         if outcome.status == EXISTING:
             return JSONResponse({**answer, "existing": True, "reason": outcome.reasons[0]}, status_code=200)
+        site.poke()  # the pages are rebuilt with it (at most once every site_interval seconds)
         return JSONResponse({**answer, "existing": False}, status_code=201)
 
     @app.get(f"{API}/results")
@@ -124,7 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         from harness.aggregate.answers import comparison, comparison_json
 
         with answering:
-            answer = comparison(record.tree(), model, _items(tests), _items(devices), here=None)
+            answer = comparison(record.compare_tree(model), model, _items(tests), _items(devices), here=None)
             return comparison_json(answer)
 
     @app.get(f"{API}/advise")
@@ -145,7 +156,22 @@ def create_app(settings: Settings) -> FastAPI:
         if entry is None:
             raise UsageError(unknown_model_message(model, catalog))
         with answering:
-            return advice_json(advice(record.tree(), entry, budget, min_tg, backend_option(backend), ctx))
+            runs, figures = record.advise_record()
+            return advice_json(advice(runs, entry, budget, min_tg, backend_option(backend), ctx, record=figures))
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/{path:path}", include_in_schema=False)
+    def page(path: str = "") -> Response:
+        """The site `meek report` writes, from the record: the leaderboard at /, then compare.html, buying.html,
+        frontier.html, machines/ID.html, devices/ID.html and assets/ (only files inside the current build)."""
+        if path.startswith(API.lstrip("/") + "/") or path == API.lstrip("/"):
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        found = site.file(path)
+        if found is None:
+            if site.current is None and site.error:
+                return JSONResponse({"detail": site.error}, status_code=503)
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return FileResponse(found, headers={"Cache-Control": "no-cache"})  # data.js changes with every build
 
     return app
 

@@ -255,10 +255,24 @@ def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[
     return tree
 
 
-def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> None:
+EMPTY_REPORT = "No results yet: run meek bench (or put result files in the results folder), then meek report again."
+REPORT_SOURCE = "Built by <code>meek report</code> from validated result files."
+
+
+def write_site(
+    tree: Tree,
+    out_dir: Path,
+    frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond"),
+    *,
+    source: str | None = None,
+    empty: str = EMPTY_REPORT,
+) -> None:
     """Write the whole site into out_dir (created; pages of an earlier build are replaced). The tree is not changed.
     Every file goes through write_inside: a symbolic link planted in out_dir (index.html, assets/, machines/) is refused
-    in one line, never written through."""
+    in one line, never written through. `source`: where the data comes from, for every page's footer (`meek serve` names
+    its record, its count and the build's time; plain text); `empty`: what every page says when the tree holds nothing."""
+    footer = f"{html.escape(source)}." if source else REPORT_SOURCE
+    notice = f'<p class="empty" id="empty">{html.escape(empty)}</p>\n' if tree.runs.empty and tree.serving.empty else ""
     runs = tree.runs.assign(device_memory_gb=tree.runs["device_id"].map(_device_memory())) if not tree.runs.empty else tree.runs
     tree = dataclasses.replace(tree, runs=runs)
     make_folder(out_dir)
@@ -274,7 +288,7 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
     machine_pages = machines(tree) if not tree.runs.empty else {}
     for name, title in PAGES:
         body = _frontier_body(out_dir, frontier_benchmarks) if name == "frontier.html" else STATIC_BODIES[name]
-        _write_page(out_dir, name, title, name.removesuffix(".html"), body, depth=0)
+        _write_page(out_dir, name, title, name.removesuffix(".html"), notice + body, depth=0, footer=footer)
     make_folder(out_dir / "devices", below=out_dir)
     for device_id, device_runs in deep.items():
         name = str(device_runs["device"].iloc[0])
@@ -285,6 +299,7 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
             "device",
             _device_body(device_id, device_runs, out_dir),
             depth=1,
+            footer=footer,
         )
     make_folder(out_dir / "machines", below=out_dir)
     for machine_id, page in machine_pages.items():
@@ -297,6 +312,7 @@ def write_site(tree: Tree, out_dir: Path, frontier_benchmarks: tuple[str, ...] =
             "machine",
             _machine_body(machine_id, page),
             depth=1,
+            footer=footer,
         )
 
 
@@ -317,7 +333,7 @@ def _device_memory() -> dict[str, float | None]:
     return {d.id: d.memory_gb for d in load_hardware()}
 
 
-def _write_page(out_dir: Path, relative: str, title: str, page: str, body: str, depth: int) -> None:
+def _write_page(out_dir: Path, relative: str, title: str, page: str, body: str, depth: int, footer: str) -> None:
     up = "../" * depth
     nav = " ".join(f'<a href="{up}{name}">{html.escape(label)}</a>' for name, label in PAGES)
     write_inside(
@@ -330,7 +346,7 @@ def _write_page(out_dir: Path, relative: str, title: str, page: str, body: str, 
 <main><h1>{html.escape(title)}</h1>
 {body}
 </main>
-<footer>Built by <code>meek report</code> from validated result files. Frontier data: Epoch AI, "Data on AI Benchmarking"
+<footer><span id="source">{footer}</span> Frontier data: Epoch AI, "Data on AI Benchmarking"
 (CC BY 4.0). Prices are launch prices; power is the device's rated power.</footer>
 <script src="{up}assets/data.js"></script><script src="{up}assets/app.js"></script></body></html>
 """,
