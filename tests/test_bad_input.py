@@ -20,6 +20,14 @@ def test_missing_model_file(run_meek, tmp_path):
     assert_one_clear_line(*run_meek("bench", "-m", str(tmp_path / "nope.gguf")), "model file not found")
 
 
+@pytest.mark.parametrize("backend", ["llama-cpp-python", "llama-bench"])
+def test_missing_model_file_is_a_usage_error(run_meek, tmp_path, backend):
+    """The README: exit 2 for "a path that is not there", before anything runs."""
+    code, stdout, stderr = run_meek("bench", "--backend", backend, "-m", "path/to/missing.gguf")
+    assert code == 2, stderr
+    assert_one_clear_line(code, stdout, stderr, "model file not found: path/to/missing.gguf")
+
+
 def test_file_that_is_not_gguf(run_meek, tmp_path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_text("hello, I am not a model")

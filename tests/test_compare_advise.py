@@ -164,3 +164,11 @@ def test_a_machine_without_the_default_tests_keeps_its_own_shapes_side_by_side()
     assert set(every["test"]) == {"pp512", "tg128", "tg32", "pp2048"}
     assert any("the same shape on every device (compare these rows directly): tg32" in note for note in shape_notes(every))
     assert shape_notes(compare_table(runs, tests=["tg32"])) == []
+
+
+def test_advise_says_how_many_devices_min_tg_left_out():
+    model = catalogue_model("qwen2.5-7b-q4_k_m")
+    _, notes, _ = advise(pd.DataFrame(columns=RUN_COLUMNS), model, budget=None, min_tg=100)
+    (slow,) = [note for note in notes if note.startswith("below --min-tg 100 t/s:")]
+    count = int(slow.split(":")[1].split()[0])
+    assert count > 1 and f"{count} devices left out (" in slow and slow.count(",") == count - 1

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.forgeries import GENUINE, genuine
 
 LLAMA_BENCH = Path(__file__).parent / "fixtures" / "llama-bench" / "smollm2-cpu.json"
@@ -68,3 +70,28 @@ def test_advise_device_answers_the_reverse_question_and_says_measured_converted_
     assert code == 2 and "Did you mean rtx-4090" in stderr
     code, _, stderr = run_meek("advise")
     assert code == 2 and "give -m MODEL" in stderr
+
+
+def test_advise_device_says_how_many_models_min_tg_left_out(run_meek):
+    code, every, stderr = run_meek("advise", "--device", "arc-b580", "--results-dir", str(SHIPPED), "--format", "csv")
+    assert code == 0, stderr
+    code, fast, stderr = run_meek("advise", "--device", "arc-b580", "--results-dir", str(SHIPPED), "--min-tg", "40", "-f", "csv")
+    assert code == 0, stderr
+    left = len(every.splitlines()) - len(fast.splitlines())
+    assert left > 0 and f"{left} catalogue models that fit left out below --min-tg 40 t/s" in stderr
+
+
+def test_advise_machine_this_outside_the_table_answers_from_its_own_memory_and_measured_bandwidth(run_meek):
+    from harness.machine.facts import fingerprint
+    from harness.results.facts import device_of
+
+    machine = fingerprint(include_build=False)
+    if device_of(machine, offload=bool(machine.gpus)) is not None:
+        pytest.skip("this machine's device is in the hardware table")
+    code, stdout, stderr = run_meek("advise", "--machine", "this", "--results-dir", str(SHIPPED), "--format", "json")
+    assert code == 0 and "Traceback" not in stderr, stderr
+    rows = json.loads(stdout)
+    assert rows and all(row["tg128 is"] in ("measured", "predicted") for row in rows)
+    assert all("bandwidth" in row["basis"] and "GB/s measured by a copy test" in row["basis"] for row in rows)
+    assert all(row["margin"].startswith("margin +") for row in rows)  # this machine's own memory, not RAM to be bought
+    assert "not in the hardware table" in stderr

@@ -37,6 +37,23 @@ def test_data_dir_without_the_needed_files(run_meek, tmp_path):
     assert code != 0 and "Traceback" not in stderr and "unknown task 'hellaswag'" in stderr
 
 
+def test_data_dir_without_the_needed_files_names_them(run_meek, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = run_meek("eval", "--data-dir", str(empty), "--tasks", "hellaswag")
+    assert code == 2 and "DIR/hellaswag/hellaswag_val_full.txt.bz2" in stderr and "klosax/hellaswag_text_data" in stderr
+
+
+def test_offline_without_data_dir_says_what_files_it_needs(run_meek):
+    """A user of a public clone has no ../shared/data: the line names the files per task and where the sets come from."""
+    code, stdout, stderr = run_meek("eval", "--suite", "quick", env={"HF_HUB_OFFLINE": "1"})
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "shared/data" not in lines[0]
+    for needed in ("--data-dir", "DIR/arc-challenge/test.jsonl", "DIR/gsm8k/test.jsonl", "openai/grade-school-math"):
+        assert needed in lines[0]
+
+
 def test_model_that_cannot_load(run_meek, tmp_path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_text("nope")

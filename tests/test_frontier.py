@@ -359,3 +359,43 @@ def test_real_epoch_snapshot_imports():
     assert rows["score"].between(0, 100).all()
     gpqa = best_so_far(rows, "gpqa_diamond")
     assert gpqa["score"].is_monotonic_increasing and gpqa["score"].iloc[-1] > 90  # Epoch's own runs reach 90+ by 2026
+
+
+WHY_ANOTHER_PAGE = ("other-developer table", "same-developer table", "the figure was read on", "the family's one page")
+
+
+def _pages_that_do_not_name_their_model(rows: pd.DataFrame) -> list[str]:
+    from harness.frontier.reported import names_model
+
+    rows = rows[rows["source"].str.startswith("developer-reported (", na=False)]
+    return [
+        f"{row.model} ({row.benchmark}): {row.source_link}"
+        for row in rows.itertuples()
+        if not names_model(row.model, row.source_link) and not any(why in row.source for why in WHY_ANOTHER_PAGE)
+    ]
+
+
+def test_every_developer_reported_row_cites_its_models_page_or_says_why():
+    """The shipped table: each row from developer_reported_scores.csv names its model in its page's address, or its
+    source says why not (a comparison column in another card, a sibling's card, the family's one page)."""
+    table = load_frontier(SHIPPED_TABLE)
+    assert (table["source"].str.startswith("developer-reported (", na=False)).sum() > 300
+    assert _pages_that_do_not_name_their_model(table) == []
+    cited = table.drop_duplicates("model").set_index("model")["source_link"]
+    assert cited["Qwen3.5-9B"] == "https://huggingface.co/Qwen/Qwen3.5-9B"
+    assert cited["Gemma 4 31B"] == "https://huggingface.co/google/gemma-4-31B-it"
+    assert cited["Ministral 3 8B Base (2512)"] == "https://huggingface.co/mistralai/Ministral-3-8B-Base-2512"
+
+
+@pytest.mark.skipif(not (SHARED_FRONTIER / "developer_reported_scores.csv").is_file(), reason="../shared/data is not here")
+def test_the_correction_layer_covers_every_row_of_the_developer_file():
+    """Straight from ../shared/data (never copied into the repository): a model's own figure read on a sibling's card
+    cites the model's own card and names the card it was read on."""
+    from harness.frontier.reported import reported_rows
+
+    source = pd.read_csv(SHARED_FRONTIER / "developer_reported_scores.csv")
+    rows = reported_rows(source, "developer_reported_scores.csv")
+    assert _pages_that_do_not_name_their_model(rows) == []
+    qwen = rows[rows["model"] == "Qwen3.5-9B"].iloc[0]
+    assert qwen["source_link"] == "https://huggingface.co/Qwen/Qwen3.5-9B"
+    assert "read on https://huggingface.co/Qwen/Qwen3.5-4B" in qwen["source"]

@@ -4,6 +4,7 @@ parameter thresholds, `meek frontier list/add`. Pure logic on hand-made frames, 
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -136,7 +137,71 @@ def test_the_card_of_a_24gb_card_names_its_best_model_with_kinds():
     assert float(lines["months behind at its release"].value) >= 0
     assert "no scores measured on this machine" in lines["meek eval"].value
     slow = machine_card(shipped, "gpqa_diamond", 10_000.0, frame, pd.Timestamp("2026-12-01"), facts=facts, runs=runs)
-    assert slow.lines[0].value.startswith("no catalogue model with a published gpqa_diamond score runs here at 10000")
+    assert slow.lines[0].value.startswith("no open model with a published gpqa_diamond score runs here at 10000")
+    assert "the fastest that fits: " in slow.lines[0].value
+
+
+def test_a_machine_class_with_a_selector_decides_alone():
+    """One machine's selector (what runs there at a usable speed) decides the best model and the lags, not the memory
+    model: the 400B model counts on a class of 8 GB because the selector says it runs."""
+    from harness.frontier.gap import MachineClass, best_open_that_fits
+
+    frame = hand_made_frame().assign(kind="epoch-run")
+    classes = {"one-box": MachineClass(8, "gpu", "a box", selector=lambda rows: rows["model"] == "open-big")}
+    assert best_open_that_fits(frame, "mmlu", "one-box", "2026-01-01", classes=classes)["model"] == "open-big"
+    assert list(release_lags(frame, "mmlu", "one-box", classes)["model"]) == ["open-big"]
+    nothing = {"one-box": MachineClass(8, "gpu", "a box", selector=lambda rows: rows["model"] == "none")}
+    assert best_open_that_fits(frame, "mmlu", "one-box", "2026-01-01", classes=nothing) is None
+
+
+@pytest.mark.parametrize("min_tg", [1.0, 10.0, 10_000.0])
+def test_the_gap_row_and_the_card_of_a_machine_name_the_same_model(tmp_path, min_tg):
+    """Issue 27: `meek gap --machine this` named Qwen3.5-9B as the best model while its card said no model ran at 10 t/s.
+    Both now come from one selection: the model the gap names is the card's, at a speed of min_tg or more, or neither
+    names one. A CPU box outside the hardware table: speeds predicted from its bandwidth measured by a copy test."""
+    from harness.aggregate.tree import RUN_COLUMNS
+    from harness.frontier.card import machine_card
+    from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
+    from harness.frontier.gap import gap_table
+    from harness.frontier.here import THIS_MACHINE, RunsHere
+
+    frame = load_frontier()
+    frame = frame[frame["kind"].isin(DEFAULT_KINDS)]
+    facts = a_machine(24, cpu="Some Unlisted CPU 9000", machine_id="an-unlisted-box")
+    here = RunsHere(facts, pd.DataFrame(columns=RUN_COLUMNS), min_tg)
+    today = pd.Timestamp("2026-12-01")
+    row = gap_table(frame, "gpqa_diamond", {THIS_MACHINE: here.machine_class()}, today).iloc[0]
+    card = machine_card(tmp_path, "gpqa_diamond", min_tg, frame, today, facts=facts, here=here)
+    lines = {line.label: line for line in card.lines}
+    if min_tg == 1.0:
+        assert isinstance(row["open_model"], str)  # at 1 t/s a 24 GiB box runs something
+    if min_tg == 10_000.0:
+        assert row["open_model"] is None
+    if isinstance(row["open_model"], str):
+        assert f"({row['open_model']}, " in lines["published gpqa_diamond"].value
+        assert float(lines["published gpqa_diamond"].value.split()[0]) == pytest.approx(row["open_score"], abs=0.05)
+        assert float(lines["speed"].value.split()[0]) >= min_tg
+        assert "measured by a copy test" in lines["speed"].kind and "predicted" in lines["speed"].kind
+    else:
+        assert lines["best model"].value.startswith(f"no open model with a published gpqa_diamond score runs here at {min_tg:g}")
+        assert math.isnan(row["release_lag_months"])
+
+
+def test_gap_for_this_machine_agrees_with_its_card(run_meek, tmp_path):
+    """The summary line's best model is the card's, with the speed that let it count; none in both at 10000 t/s."""
+    for min_tg in ("10", "10000"):
+        code, stdout, stderr = run_meek(
+            "gap", "--machine", "this", "-b", "gpqa_diamond", "--results-dir", str(tmp_path), "--min-tg", min_tg
+        )
+        assert code == 0, stderr
+        summary = next(line for line in stdout.splitlines() if line.startswith("- this-machine: "))
+        card = [line for line in stdout.splitlines() if line.startswith("- best model") or line.startswith("- published ")]
+        if "best now " in summary:
+            name = summary.split("best now ", 1)[1].split(" [", 1)[0]
+            assert f"({name}, " in card[1] and "runs here at " in summary and "t/s (" in summary, (summary, card)
+        else:
+            assert f"no open model runs here at {min_tg} t/s or more" in summary
+            assert card[0].startswith(f"- best model: no open model with a published gpqa_diamond score runs here at {min_tg}")
 
 
 def test_plot_meek_model_and_card_write_figures_that_say_what_is_model_and_what_is_data(run_meek, tmp_path):

@@ -90,3 +90,16 @@ def test_nvidia_gpu_without_memory_info_is_read_as_unified_not_a_crash(monkeypat
     monkeypatch.setattr(gpu, "_nvml", lambda: FakeNvml())
     (found,) = gpu.nvidia_gpus()
     assert found["name"] == "NVIDIA GB10" and found["memory_bytes"] is None and found["unified_memory"] is True
+
+
+def test_meek_machine_shows_the_measured_bandwidth_beside_the_table_peak(run_meek):
+    from harness.machine.bandwidth import copy_bandwidth_gbs
+
+    gbs = copy_bandwidth_gbs(32 * 2**20, repeats=2)
+    assert 0.5 < gbs < 5000  # GB/s: a copy of 2 x 32 MiB, read plus written
+    code, stdout, stderr = run_meek("machine")
+    assert code == 0, stderr
+    (line,) = [line for line in stdout.splitlines() if line.strip().startswith("bandwidth:")]
+    assert "GB/s measured by a copy test" in line
+    (peak,) = [line for line in stdout.splitlines() if line.strip().startswith("bandwidth peak:")]
+    assert "GB/s table peak (" in peak or "not in the hardware table" in peak

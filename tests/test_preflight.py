@@ -45,10 +45,10 @@ def lines_starting(text: str, prefix: str) -> list[str]:
 def test_the_real_probe_decides_what_runs_here(run_meek, fresh_home, tmp_path, smollm2_path):
     """The real probe on this machine. Where the repack path crashes (the AMX VM), measurements fall back to --repack 0 and
     say so in one line; elsewhere they keep llama.cpp's default, --repack 1, and say nothing."""
-    verdict = preflight.check(smollm2_path, fingerprint(), threads=2)
-    assert verdict is not None and verdict.repack_default in (0, 1)
     code, _, stderr = meek(run_meek, fresh_home, *SMALL_BENCH)
     assert code == 0, stderr
+    verdict = preflight.cached(fingerprint())  # the verdict the bench made
+    assert verdict is not None and verdict.repack_default in (0, 1)
     result = only_result(tmp_path)
     assert {run.settings.repack for run in result.runs} == {verdict.repack_default}
     notes = lines_starting(stderr, "note: ")
@@ -82,7 +82,15 @@ def test_the_verdict_is_cached_and_reused(run_meek, fresh_home, tmp_path):
     assert code == 0, stderr
     repacks = {run.settings.repack for path in (tmp_path / "results").glob("*/*.json") for run in read_result(path).runs}
     assert repacks == {0}
-    assert "SIGILL" in lines_starting(stderr, "note: ")[0]  # the stored verdict's reason, not a new probe's
+    assert lines_starting(stderr, "note: ") == []  # the note is said once, when the verdict was made, not on every run
+
+
+def test_the_note_is_said_once_per_verdict(run_meek, fresh_home, tmp_path):
+    first = meek(run_meek, fresh_home, *SMALL_BENCH, fault="probe-repack1=SIGILL")
+    second = meek(run_meek, fresh_home, *SMALL_BENCH, fault="probe-repack1=SIGILL")
+    assert first[0] == second[0] == 0, (first[2], second[2])
+    assert len(lines_starting(first[2], "note: ")) == 1 and "SIGILL" in lines_starting(first[2], "note: ")[0]
+    assert lines_starting(second[2], "note: ") == []
 
 
 def test_a_new_llama_cpp_build_invalidates_the_verdict(fresh_home, smollm2_path):

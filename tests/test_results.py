@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -22,6 +23,13 @@ def test_shipped_schema_matches_the_models():
     assert json.loads(SCHEMA_FILE.read_text()) == json_schema(), (
         "regenerate with: meek schema --write harness/data/result.schema.json"
     )
+
+
+def test_readme_states_the_current_schema_version():
+    """A newcomer reads the format's version in the README: it is the one the files are written in."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    stated = re.findall(r"`schema_version` (\d+)|rewrites them as version (\d+)", readme)
+    assert stated and all(int(a or b) == SCHEMA_VERSION for a, b in stated), stated
 
 
 @pytest.mark.parametrize("golden", sorted(p.name for p in GOLDEN.glob("result-v*.json")))

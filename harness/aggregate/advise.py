@@ -15,8 +15,10 @@ named; `backend` picks one. Figures of other tools with no learned transfer are 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -36,6 +38,9 @@ from harness.aggregate.predict import Prediction, Predictor
 from harness.catalogue.hardware import Device, load_hardware
 from harness.catalogue.models import CatalogModel
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.results.schema import Machine
 
 NOT_LLAMA_CPP = "(not llama.cpp)"
 # A converted figure under this share of what the devices measured with llama.cpp predict is set aside (Record._below_peers)
@@ -232,7 +237,7 @@ def advise(
     left_out: dict[str, list[str]] = {
         "over budget": [],
         "too little memory": [],
-        "below --min-tg": [],
+        f"below --min-tg {min_tg:g} t/s" if min_tg is not None else "below --min-tg": [],
         f"no {backend} backend": [],
     }
     apart = []
@@ -250,7 +255,7 @@ def advise(
         tg = record.answer(device, model, "tg", backend)
         assert tg is not None
         if min_tg is not None and tg.value < min_tg:
-            left_out["below --min-tg"].append(device.id)
+            left_out[f"below --min-tg {min_tg:g} t/s"].append(device.id)
             continue
         pp = record.answer(device, model, "pp", tg.runtime) or record.answer(device, model, "pp", backend)
         rows.append(
@@ -277,7 +282,11 @@ def advise(
     if not table.empty:
         table = table.sort_values("tg128 t/s", ascending=False, kind="stable").reset_index(drop=True)
         table.insert(0, "rank", range(1, len(table) + 1))
-    notes = [f"{reason}: {', '.join(ids)}" for reason, ids in left_out.items() if ids]
+    notes = [
+        f"{reason}: {len(ids)} device{'s' if len(ids) > 1 else ''} left out ({', '.join(ids)})"
+        for reason, ids in left_out.items()
+        if ids
+    ]
     notes.append(
         f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {need.total / memory_fit.GIB:.1f} GiB of memory "
         f"needed at {context} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
@@ -291,6 +300,64 @@ def advise(
     return table, notes, pd.DataFrame(apart, columns=APART_COLUMNS)
 
 
+THIS_MACHINE_ID = "this-machine"
+
+
+@dataclass(frozen=True)
+class ThisMachine:
+    """This machine as advise answers for it: a hardware-table device, or, outside the table, one made of its own memory
+    and its bandwidth measured by a copy test (harness/machine/bandwidth.py); `basis` says which, for every prediction."""
+
+    device: Device
+    memory: memory_fit.Device | None  # its own memory, for a device outside the table (the table's otherwise)
+    basis: str
+
+    @property
+    def measured(self) -> bool:
+        return self.memory is not None
+
+
+def this_machine_device(machine: Machine) -> ThisMachine:
+    """The hardware-table device this machine runs on; outside the table, its own memory and measured bandwidth (a GPU
+    outside the table: CPU inference in RAM, since a copy test reads RAM, not the GPU's memory)."""
+    from harness.catalogue.hardware import vendor_of
+    from harness.machine.bandwidth import LABEL, this_machine_gbs
+    from harness.results.facts import device_of
+
+    found = device_of(machine, offload=bool(machine.gpus))
+    if found is not None:
+        return ThisMachine(found, None, f"{found.name}: the hardware table's peak, {found.bandwidth_gbs:g} GB/s")
+    memory = memory_fit.this_machine(machine)
+    why = ""
+    if memory.kind == "gpu":
+        assert machine.memory_bytes is not None  # a fingerprint always has it
+        why = f"; its GPU ({machine.gpus[0].name}) is not in the hardware table: CPU inference in RAM"
+        memory = memory_fit.Device(
+            "cpu", machine.memory_bytes, f"{machine.memory_bytes / memory_fit.GIB:.0f} GiB RAM, CPU inference"
+        )
+    gbs = this_machine_gbs()
+    name = machine.cpu.model if memory.kind == "cpu" else next((g.name for g in machine.gpus), machine.cpu.model)
+    vendor = vendor_of(name)
+    device = Device.model_construct(  # not validated: a vendor outside the table's four, no price or power
+        id=THIS_MACHINE_ID,
+        name=f"this machine ({name})",
+        vendor=vendor,
+        kind=memory.kind,
+        memory_gb=None if memory.kind == "cpu" else memory.memory_bytes / 1e9,
+        memory_type="",
+        bandwidth_gbs=gbs,
+        power_w=math.nan,
+        launch_price_usd=math.nan,
+        release_date=dt.date.today(),
+        match=[name],
+        note=memory.note,
+        unverified=[],
+        sources=[],
+    )
+    basis = f"this machine is not in the hardware table: {memory.note}, bandwidth {gbs:.1f} GB/s {LABEL}{why}"
+    return ThisMachine(device, memory, basis)
+
+
 def models_for_device(
     runs: pd.DataFrame,
     device: Device,
@@ -298,15 +365,23 @@ def models_for_device(
     models: list[CatalogModel] | None = None,
     backend: str | None = None,
     context: int = memory_fit.DEFAULT_CONTEXT,
+    memory: memory_fit.Device | None = None,
 ) -> pd.DataFrame:
-    """The reverse question: the catalogue models this device holds (the one memory model), fastest first, each at its
-    canonical tg128 (measured, converted or predicted, the basis named) and pp512 where measured or converted."""
+    """The reverse question: the catalogue models this device holds (the one memory model; `memory` instead of the
+    table's when given), fastest first, each at its canonical tg128 (measured, converted or predicted, the basis named)
+    and pp512 where measured or converted."""
     from harness.catalogue.models import load_catalog
 
     record = Record(runs)
     rows = []
     for model in models or load_catalog().models:
-        fit = memory_fit.device_margin(device, model, context)
+        fit = (
+            memory_fit.device_margin(device, model, context)
+            if memory is None
+            else memory_fit.margin_for(
+                memory_fit.model_need(model, context), memory.kind, memory.memory_bytes, context, memory.vendor
+            )
+        )
         if not fit.fits:
             continue
         tg = record.answer(device, model, "tg", backend)

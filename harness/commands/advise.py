@@ -105,20 +105,21 @@ def advise_device(
     backend: str | None = None,
     context: int = DEFAULT_CONTEXT,
 ) -> int:
-    """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted."""
-    from harness.aggregate.advise import backend_option, backends_of, models_for_device
+    """`meek advise --device ID` (or `--machine this`): what this device runs, fastest first, measured or predicted; this
+    machine outside the hardware table answers from its own memory and its bandwidth measured by a copy test."""
+    from harness.aggregate.advise import backend_option, backends_of, models_for_device, this_machine_device
     from harness.aggregate.compare import render
     from harness.catalogue.hardware import load_hardware
 
     devices = {d.id: d for d in load_hardware()}
+    memory, measured_basis = None, ""
     if device_id is None:
         from harness.machine.facts import fingerprint
-        from harness.results.facts import device_of
 
-        machine = fingerprint(include_build=False)
-        device = device_of(machine, offload=bool(machine.gpus))
-        if device is None:
-            raise UsageError("--machine this: this machine's CPU or GPU is not in the hardware table; name one with --device")
+        here = this_machine_device(fingerprint(include_build=False))
+        device = here.device
+        if here.measured:
+            memory, measured_basis = here.memory, here.basis
     elif device_id in devices:
         device = devices[device_id]
     else:
@@ -132,9 +133,19 @@ def advise_device(
             f"--backend: {device.name} does not run llama.cpp's {backend} backend (it runs {', '.join(backends_of(device))})"
         )
     tree = load_valid(paths, out)
-    table = models_for_device(tree.runs, device, min_tg, backend=backend, context=context)
+    every = models_for_device(tree.runs, device, None, backend=backend, context=context, memory=memory)
+    if measured_basis and not every.empty:
+        every["basis"] = every["basis"] + f"; {measured_basis}"
+    table = every[every["tg128 t/s"] >= min_tg].reset_index(drop=True) if min_tg is not None and not every.empty else every
+    slower = len(every) - len(table)
+    left_out = (
+        f"{slower} catalogue model{'s' if slower != 1 else ''} that fit left out below --min-tg {min_tg:g} t/s" if min_tg else ""
+    )
+    note = out.say if fmt == "md" else out.line  # machine-readable output keeps stdout to the table
+    if measured_basis:
+        note(f"- {measured_basis}; each prediction below rests on it")
     if table.empty:
-        out.say(f"no catalogue model fits {device.name}" + (f" at {min_tg:g} t/s or more" if min_tg else ""))
+        note(f"no catalogue model fits {device.name}" + (f" at {min_tg:g} t/s or more ({left_out})" if min_tg else ""))
         return EXIT_OK
     out.data(render(table, fmt))
     if fmt == "md":
@@ -144,4 +155,8 @@ def advise_device(
             "depth 0 on the backend named; each row names its basis, and its range where the spread allows one); "
             f"memory is the need at {context} tokens of context (--ctx)"
         )
+        if left_out:
+            out.say(f"- {left_out}")
+    elif left_out:
+        out.line(left_out)
     return EXIT_OK

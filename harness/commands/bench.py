@@ -35,6 +35,7 @@ RENAMED = {
     "no_warmup": "warmup",
 }
 OUTPUT_FORMATS = ("md", "csv", "json", "jsonl")
+LOCAL_FILE_BACKENDS = ("llama-cpp-python", "llama-bench")  # -m names a local file or a catalogue id (not a server's name)
 
 
 def request(options: dict[str, Any], given: frozenset[str] = frozenset()) -> BenchRequest:
@@ -84,6 +85,8 @@ def run(request: BenchRequest, out: Output) -> int:
         check_name("-m", value, max_length=4096)
     backend = lookup(request.backend)
     refuse_unhonoured(backend, request.given)
+    if backend.name in LOCAL_FILE_BACKENDS:
+        _check_model_files(request.models)
     check_results_dir(request.results_dir)  # before anything is measured
     if request.link and not request.rpc:
         raise UsageError("--link describes an RPC split: give --rpc host:port,... with it")
@@ -104,6 +107,18 @@ def run(request: BenchRequest, out: Output) -> int:
         out.line("interrupted: " + ("finished tests were saved" if finished else "no test had finished; nothing was saved"))
         return EXIT_INTERRUPTED
     return EXIT_FAILED if outcome.errors else EXIT_OK
+
+
+def _check_model_files(models: tuple[str, ...]) -> None:
+    """A -m that is a path (not a catalogue id) and is not there is a usage error (exit 2), before anything runs."""
+    from pathlib import Path
+
+    from harness.catalogue.models import load_catalog, looks_like_path
+
+    catalog = load_catalog()
+    for spec in (s.strip() for value in models for s in value.split(",") if s.strip()):  # -m a,b as the backends split it
+        if catalog.get(spec) is None and looks_like_path(spec) and not Path(spec).expanduser().exists():
+            raise UsageError(f"-m: model file not found: {spec}")
 
 
 def _scorer(request: BenchRequest) -> ScoreHook:

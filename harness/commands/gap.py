@@ -18,11 +18,10 @@ from harness.frontier.gap import (
     months_behind,
     parse_classes,
     parse_kinds,
-    this_machine_class,
 )
+from harness.frontier.here import THIS_MACHINE, RunsHere
 from harness.output import Output
 
-THIS_MACHINE = "this-machine"
 FOUR_CHOICE = {"mmlu", "arc_challenge", "hellaswag", "gpqa_diamond"}  # chance is 25%: "months behind" means little there
 
 
@@ -71,17 +70,18 @@ def run(
     table_frame = load_frontier()
     frame = table_frame[table_frame["kind"].isin(kinds)]
     classes = parse_classes(classes_text)
-    machine_id = None
-    if machine == "this":
-        own, machine_id = this_machine_class()
-        classes = {THIS_MACHINE: own}
-    elif machine is not None:
+    if machine not in (None, "this"):
         raise UsageError(f"--machine: only 'this' is supported (got '{machine}')")
-    today = pd.Timestamp.today().normalize()
     for benchmark in benchmarks:
         if benchmark not in set(frame["benchmark"]):
             known = ", ".join(sorted(set(frame["benchmark"])))
             raise UsageError(f"no {', '.join(kinds)} scores for benchmark '{benchmark}'; known: {known}")
+    machine_id, here = None, None
+    if machine == "this":  # one selection decides what runs here: the table's row and the card below both use it
+        here = runs_here(results, min_tg)
+        machine_id = here.facts.machine_id
+        classes = {THIS_MACHINE: here.machine_class()}
+    today = pd.Timestamp.today().normalize()
     tables = {b: gap_table(frame, b, classes, today) for b in benchmarks}
     table = pd.concat([gap_rows(t) for t in tables.values()], ignore_index=True)
     if fmt != "md":
@@ -99,7 +99,7 @@ def run(
                 f"lag at release {lag:.1f} months (Epoch's quantity: the mean over {row['release_lag_models']} open "
                 f"model(s) that set a new best for the class since {FIRST_CHECKPOINT_YEAR})"
                 if not math.isnan(lag)
-                else "no open model for the class"
+                else (f"no open model runs here at {min_tg:g} t/s or more" if here is not None else "no open model for the class")
             )
             now = (
                 f"; best now {row['open_model']} [{row['open_kind']}] {row['open_score']:.1f}, {row['lag_at_release_months']:.1f} "
@@ -107,12 +107,15 @@ def run(
                 if isinstance(row["open_model"], str)
                 else ""
             )
+            if here is not None and (found := here.best(frame, benchmark, today)) is not None:
+                now += f", runs here at {found[1].tg:.1f} t/s ({found[1].kind})"  # the speed that let it count, its kind
             out.say(f"- {row['machine_class']}: {epoch}{now}")
     out.say("")
     out.data(render(table.drop(columns=["rows used"]), "md"))
     out.say("\nRows used (open model; frontier model that first reached its score), with their kinds:")
     for row in table.to_dict("records"):
-        out.say(f"- {row['benchmark']} {row['machine_class']}: {row['rows used'] or 'no open model fits'}")
+        none = f"no open model runs here at {min_tg:g} t/s or more" if here is not None else "no open model fits"
+        out.say(f"- {row['benchmark']} {row['machine_class']}: {row['rows used'] or none}")
     out.say("\nThe open models behind each lag at release (model [kind] released, score; the frontier there first):")
     for benchmark, raw in tables.items():
         for row in raw.to_dict("records"):
@@ -128,17 +131,27 @@ def run(
                     f"- {benchmark} {row['machine_class']}: {lag['model']} [{lag['kind']}] {lag['release_date']:%Y-%m-%d}, "
                     f"{lag['score']:.1f}; {first}: {lag['lag_months']:.1f} months"
                 )
-    if machine_id:
+    if here is not None and machine_id:
         _own_scores(frame, results, machine_id, today, out)
         from harness.frontier.card import machine_card
 
         for benchmark in benchmarks:
-            card = machine_card(results, benchmark, min_tg, frame, today)
+            card = machine_card(results, benchmark, min_tg, frame, today, facts=here.facts, here=here)
             out.say(f"\nThis machine's card, {benchmark} (at {min_tg:g} t/s or faster; each figure with its kind):")
             for line in card.lines:
                 if not line.label.startswith("meek eval"):  # this machine's own scores are listed above
                     out.say(f"- {line.label}: {line.value}" + (f" [{line.kind}]" if line.kind else ""))
     return EXIT_OK
+
+
+def runs_here(results: Path, min_tg: float) -> RunsHere:
+    """What runs on this machine at min_tg t/s or more, from the runs in `results`: the one selection behind both the
+    gap's this-machine row and the card."""
+    from harness.aggregate.tree import RUN_COLUMNS, load_tree
+    from harness.machine.facts import fingerprint
+
+    runs = load_tree([results]).runs if results.exists() else pd.DataFrame(columns=RUN_COLUMNS)
+    return RunsHere(fingerprint(include_build=False), runs, min_tg)
 
 
 def _own_scores(frame: pd.DataFrame, results: Path, machine_id: str, today: pd.Timestamp, out: Output) -> None:

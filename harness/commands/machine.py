@@ -26,10 +26,26 @@ def machine_facts(probe: bool) -> tuple[Machine, str]:
     return preflight.apply(machine, verdict), preflight.describe(verdict)
 
 
+def bandwidth(machine: Machine) -> dict[str, float | str | None]:
+    """This machine's memory bandwidth measured by a copy test (system RAM), and the hardware table's peak for its
+    device where the table has it, each with its label."""
+    from harness.machine.bandwidth import LABEL, this_machine_gbs
+    from harness.results.facts import device_of
+
+    device = device_of(machine, offload=bool(machine.gpus))
+    return {
+        "measured_gbs": round(this_machine_gbs(), 1),
+        "measured_is": f"{LABEL} (system RAM; a numpy copy, bytes read plus written)",
+        "table_peak_gbs": device.bandwidth_gbs if device is not None else None,
+        "table_device": device.name if device is not None else None,
+    }
+
+
 def run(probe: bool, as_json: bool, out: Output) -> int:
     machine, verdict = machine_facts(probe)
+    speed = bandwidth(machine)
     if as_json:  # what was found (fields left unset are left out), and the verdict
-        facts = {**machine.model_dump(mode="json", exclude_unset=True), "preflight": verdict}
+        facts = {**machine.model_dump(mode="json", exclude_unset=True), "preflight": verdict, "bandwidth": speed}
         out.data(json.dumps(facts, indent=2) + "\n")
         return 0
     cpu, build = machine.cpu, machine.llama_cpp
@@ -38,6 +54,13 @@ def run(probe: bool, as_json: bool, out: Output) -> int:
         ("cpu", f"{cpu.model} ({cpu.arch}), {cpu.physical_cores} cores / {cpu.logical_cores} threads"),
         ("simd", " ".join(cpu.simd) or "-"),
         ("memory", gib(machine.memory_bytes or 0) + (" (unified)" if machine.unified_memory else "")),
+        ("bandwidth", f"{speed['measured_gbs']:.1f} GB/s {speed['measured_is']}"),
+        (
+            "bandwidth peak",
+            f"{speed['table_peak_gbs']:g} GB/s table peak ({speed['table_device']})"
+            if speed["table_peak_gbs"] is not None
+            else "no table peak: this machine's device is not in the hardware table",
+        ),
     ]
     for gpu in machine.gpus:
         memory = f", {gib(gpu.memory_bytes)}" if gpu.memory_bytes else ""

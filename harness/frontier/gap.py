@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
@@ -44,10 +44,21 @@ class MachineClass:
     note: str
     max_params_b: float | None = None  # Epoch's rule instead of the memory model: open models up to this many parameters
     vendor: str | None = None  # unified memory: apple (the default rule), amd (Ryzen AI Max), nvidia (DGX Spark)
+    # One machine rather than a class: the rows whose model runs on it at a usable speed (harness/frontier/here.py), which
+    # decides alone, instead of the memory model or a threshold.
+    selector: Callable[[pd.DataFrame], pd.Series] | None = field(default=None, compare=False, repr=False)
 
     def runs(self, params_total_b: float, need_bytes: float) -> bool:
         """Whether a model runs on the class: by Epoch's parameter threshold when it has one, else by the memory model."""
         return params_total_b <= self.max_params_b if self.max_params_b is not None else self.holds(need_bytes)
+
+    def runnable(self, rows: pd.DataFrame, **memory_options: Unpack[MemoryOptions]) -> pd.Series:
+        """For each row (params_total_b known), whether its model runs on the class: the selector's answer where the
+        class has one, else `runs` with the memory `memory_options` describe."""
+        if self.selector is not None:
+            return self.selector(rows).reindex(rows.index).fillna(False).astype(bool)
+        needed = [memory_needed_gb(float(p), **memory_options) * memory_fit.GIB for p in rows["params_total_b"]]
+        return pd.Series([self.runs(float(p), n) for p, n in zip(rows["params_total_b"], needed)], index=rows.index, dtype=bool)
 
     @property
     def memory_bytes(self) -> float:
@@ -180,11 +191,7 @@ def best_open_that_fits(
     if rows.empty:
         return None
     needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
-    held = pd.Series(
-        [machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)],
-        index=rows.index,
-        dtype=bool,
-    )
+    held = machine.runnable(rows, **memory_options)
     rows = rows.assign(memory_needed_gb=needed, release_date=pd.to_datetime(rows["release_date"]))[held]
     if rows.empty:
         return None
@@ -232,9 +239,8 @@ def release_lags(
     machine = machine_class_named(machine_class, classes)
     rows = frame[(frame["benchmark"] == benchmark) & frame["open_weights"].fillna(False).astype(bool)]
     rows = rows.dropna(subset=["params_total_b", "score", "release_date"])
-    needed = rows["params_total_b"].map(lambda p: memory_needed_gb(float(p), **memory_options))
-    runnable = [machine.runs(float(p), gb * memory_fit.GIB) for p, gb in zip(rows["params_total_b"], needed)]
-    setters = best_so_far(rows[pd.Series(runnable, index=rows.index, dtype=bool)], benchmark) if any(runnable) else rows.iloc[:0]
+    runnable = machine.runnable(rows, **memory_options)
+    setters = best_so_far(rows[runnable], benchmark) if runnable.any() else rows.iloc[:0]
     curve = best_so_far(frame, benchmark)
     out = []
     for row in setters.to_dict("records"):

@@ -199,8 +199,8 @@ def check(
 
 class RepackPolicy:
     """The repack setting for each measurement of one command, from the preflight verdict: probed (or read from the
-    cache) when the first model needs it, then reused; its note and the build's warnings are said once, after it, so bad
-    input fails before any of them. `machine` is the fingerprint with what the probe left out (preflight.apply): the
+    cache) when the first model needs it, then reused; its note (only when the verdict is made now, not for a stored
+    one) and the build's warnings are said once, after it, so bad input fails before any of them. `machine` is the fingerprint with what the probe left out (preflight.apply): the
     one to put in result files once repack_for has run."""
 
     def __init__(self, machine: Machine, say: Callable[[str], None], timeout_s: float) -> None:
@@ -209,9 +209,14 @@ class RepackPolicy:
         self.checked = self.retried = self.noted = self.warned = False
 
     def _check(self, model_path: Path, n_gpu_layers: int, threads: int, retry: bool) -> None:
+        stored = cached(self.machine)
         self.verdict = check(model_path, self.machine, n_gpu_layers, threads, self.timeout_s, retry_repack=retry)
         self.machine = apply(self.machine, self.verdict)
         self.checked = True
+        # the note is said once per verdict, by the command that made it; a stored verdict's runs carry it in their
+        # result files (cpu_paths_disabled, the rpk column), and `meek machine` shows it
+        made_now = self.verdict is not None and (stored is None or stored.checked_utc != self.verdict.checked_utc)
+        self.noted = self.noted or not made_now
 
     def repack_for(self, wanted: int | None, model_path: Path, n_gpu_layers: int, threads: int) -> int:
         """The repack setting to measure with; raises MeekError when --repack 1 was asked for and crashes here."""

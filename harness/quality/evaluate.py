@@ -20,7 +20,16 @@ from harness.home import meek_home
 from harness.measure.events import EvalLoaded, EvalProgress, EvalScores, EvalTask
 from harness.measure.preflight import RepackPolicy
 from harness.measure.runner import Progress, ScoreHook
-from harness.quality.tasks import SUITE_SEED, SUITES, LocalTask, SuiteEntry, available_local_tasks, local_task, seeded_subset
+from harness.quality.tasks import (
+    SUITE_SEED,
+    SUITES,
+    LocalTask,
+    SuiteEntry,
+    available_local_tasks,
+    local_task,
+    needed_files,
+    seeded_subset,
+)
 from harness.results.schema import BenchResult, RunError, Score
 
 STANDARD_PRIMARY = {"mmlu": "acc", "hellaswag": "acc_norm", "arc_challenge": "acc_norm", "gsm8k": "exact_match,strict-match"}
@@ -79,7 +88,7 @@ def plan(tasks: list[str], suite: str | None, data_dir: Path | None, limit: int 
         for entry in entries:
             if entry.task not in available:
                 near = difflib.get_close_matches(entry.task, available, n=2, cutoff=0.5)
-                hint = f" Did you mean {' or '.join(near)}?" if near else ""
+                hint = f" Did you mean {' or '.join(near)}?" if near else f" {needed_files([entry.task])}"
                 raise UsageError(
                     f"unknown task '{entry.task}' in {data_dir} (it has: {', '.join(available) or 'nothing usable'}).{hint}"
                 )
@@ -104,7 +113,8 @@ def _check_online_tasks(names: list[str]) -> None:
 
     if not hub_reachable():
         raise MeekError(
-            "the standard task data comes from the Hugging Face hub, which cannot be reached: pass --data-dir with local files (e.g. ../shared/data/bench)"
+            "the task data comes from the Hugging Face hub, which cannot be reached; to score offline, "
+            f"{needed_files(names)} (download them once, while online)"
         )
     from lm_eval.tasks import TaskManager
 

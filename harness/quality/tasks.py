@@ -193,6 +193,41 @@ KNOWN = {
     "gsm8k": ("gsm8k", gsm8k, 5),
 }
 
+# What --data-dir must hold for each standard task, and where the standard sets are published (../shared/data/bench is
+# one copy of them, kept beside this project's checkout; a public clone does not have it).
+LAYOUT = {
+    "mmlu": (
+        "mmlu_nutcracker/mmlu-<subject>/test.jsonl (+ dev.jsonl; fields centerpiece, options, correct_options_idx)",
+        "MMLU as JSONL: brucewlee/nutcracker-db on Hugging Face",
+    ),
+    "hellaswag": (
+        "hellaswag/hellaswag_val_full.txt.bz2 (6 lines an item: context, gold label 0-3, 4 endings)",
+        "HellaSwag validation text: github.com/klosax/hellaswag_text_data",
+    ),
+    "arc_challenge": (
+        "arc-challenge/test.jsonl (+ dev.jsonl; fields centerpiece, options, correct_options_idx)",
+        "ARC-Challenge as JSONL: brucewlee/nutcracker-db on Hugging Face",
+    ),
+    "gsm8k": (
+        "gsm8k/test.jsonl and train.jsonl (fields question, answer)",
+        "GSM8K: github.com/openai/grade-school-math",
+    ),
+}
+
+
+def needed_files(names: list[str]) -> str:
+    """For an offline run: the files --data-dir must hold for these tasks, and where the standard sets come from."""
+    known = [n for n in dict.fromkeys(names) if n in LAYOUT]
+    files = "; ".join(f"{n}: DIR/{LAYOUT[n][0]}" for n in known)
+    sources = "; ".join(dict.fromkeys(LAYOUT[n][1] for n in known))
+    other = [n for n in dict.fromkeys(names) if n not in LAYOUT]
+    text = f"--data-dir DIR must hold, for {files}" if known else ""
+    if other:
+        text += ("; " if text else "--data-dir DIR must hold ") + (
+            f"for {', '.join(other)}: DIR/<name>/test.jsonl (ARC-style) or DIR/<name>/<subject>/test.jsonl (MMLU-style)"
+        )
+    return text + (f". The standard sets: {sources}" if sources else "")
+
 
 def available_local_tasks(data_dir: Path) -> list[str]:
     """Names of the tasks the data dir can serve: the standard four where present, plus any folder in a known format."""
@@ -210,7 +245,7 @@ def local_task(name: str, data_dir: Path, shots: int | None = None) -> LocalTask
         folder_name, builder, default_shots = KNOWN[name]
         folder = data_dir / folder_name
         if not folder.is_dir():
-            raise UsageError(f"task {name} needs {folder} (the layout of ../shared/data/bench), which is missing")
+            raise UsageError(f"task {name} needs {folder}, which is missing: {needed_files([name])}")
         try:
             return builder(name, folder, default_shots if shots is None else shots)
         except FileNotFoundError as error:
