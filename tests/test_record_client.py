@@ -180,6 +180,31 @@ def test_pull_writes_a_tree_that_validate_and_compare_read_and_a_second_pull_wri
     assert sorted(pulled.glob("*/*.json")) == written
 
 
+def test_pull_snapshot_refreshes_the_record_compare_reads_outside_a_clone(record, files, run_meek, tmp_path):
+    from harness.record import snapshot
+
+    total = filled(record, files)
+    home = tmp_path / "home"
+    code, stdout, stderr = run_meek("record", "pull", record.url, "--snapshot", env={"MEEK_HOME": str(home)})
+    assert code == 0, stderr
+    where = f"{record.url}/api/v1/results"
+    lines = stdout.splitlines()
+    assert lines[0] == f"pulled {total} result(s) from {where}: {total} accepted, 0 refused"
+    assert lines[1].startswith(f"record snapshot refreshed from {where}: {total} result file(s), made ")
+    assert not (tmp_path / "results").exists()  # --snapshot alone writes no results tree
+    packed = snapshot.read(home / snapshot.NAME)
+    assert packed.files == total and packed.source == where
+
+    model = json.loads(files[4].read_text())["model"]["id"]
+    code, stdout, stderr = run_meek("compare", "-m", model, "-f", "json", env={"MEEK_HOME": str(home)})
+    assert code == 0, stderr
+    assert f"answering from the record snapshot at {home / snapshot.NAME} ({total} result file(s) from {where}" in stderr
+    pulled = tmp_path / "pulled"
+    assert run_meek("record", "pull", record.url, "--results-dir", str(pulled))[0] == 0
+    code, expected, _ = run_meek("compare", "-m", model, "-f", "json", "--results-dir", str(pulled))
+    assert json.loads(stdout) == json.loads(expected)
+
+
 def _pull(url: str, folder: Path) -> tuple[int, str, str]:
     """`meek record pull` in this process (to stop it at a chosen file); (exit code, stdout, stderr)."""
     from harness.commands.record import pull

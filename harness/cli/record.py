@@ -23,6 +23,7 @@ app.add_typer(record_app, name="record")
     "  meek record pull https://record.example/api/v1/results --results-dir pulled\n\n"
     "  meek validate pulled && meek compare --results-dir pulled\n\n"
     "  MEEK_COLLECTOR=https://record.example meek record pull     # where meek submit posts\n\n"
+    "  meek record pull https://record.example --snapshot          # refresh the record compare and advise read outside a clone\n\n"
     "Each file is checked as meek validate checks it before it is written under DIR/<machine-id>/, and written once, "
     "whole: a pull stopped halfway keeps every file it finished. A file the tree holds already (the same file, or the "
     "same raw samples) is skipped, so pulling again writes only what is new. compare, advise and report then read "
@@ -36,9 +37,18 @@ def pull(
         help="The record: meek serve's address (http://host:port, or http://host/prefix behind a proxy) or its "
         ".../api/v1/results.",
     ),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="The results tree the files go into."),
+    results_dir: Path | None = typer.Option(
+        None, "--results-dir", help="The results tree the files go into. Default: results/ (none with --snapshot alone)."
+    ),
+    snapshot: bool = typer.Option(
+        False,
+        "--snapshot",
+        help="Also keep the whole record as this user's record snapshot ($MEEK_HOME/record-snapshot.tar.xz), which "
+        "compare and advise read where there is no results/ folder.",
+    ),
 ) -> None:
     """Copy every result file of a record served by `meek serve` into a results tree, skipping those already there."""
     from harness.commands import record as command
 
-    run(lambda: command.pull(url, results_dir, out))
+    target = results_dir if results_dir is not None or snapshot else Path("results")
+    run(lambda: command.pull(url, target, out, snapshot=snapshot))
