@@ -162,7 +162,7 @@ def site_rows(folder: Path) -> list[dict]:
     """The leaderboard's rows, as `meek report` builds them (the device memory column is the site's own)."""
     import dataclasses
 
-    from harness.site.build import leaderboard
+    from harness.site.data import leaderboard
 
     tree = load_tree([folder])
     return leaderboard(dataclasses.replace(tree, runs=tree.runs.assign(device_memory_gb=None)))

@@ -1,7 +1,7 @@
-"""The site's pages and data (`meek report`): a results tree as a static site that opens from disk (no server, no CDN, no internet).
+"""The site's pages (`meek report`, and `meek serve` live): a results tree as a static site that opens from disk (no server, no CDN, no internet).
 
 Pages: the leaderboard (sortable, filterable), one page per machine, a side-by-side of two machines, the frontier
-chart with machine classes, and the buying view. Data goes to assets/data.js as JSON; the pages' script writes every
+chart with machine classes, and the buying view. Data (harness/site/data.py) goes to assets/data.js as JSON; the pages' script writes every
 value with textContent, and the pages rendered here pass every string through html.escape: a model name carrying
 HTML or script shows as text.
 """
@@ -19,10 +19,9 @@ import pandas as pd
 
 from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
-from harness.catalogue.hardware import vendor_of
-from harness.catalogue.models import load_catalog
 from harness.files import make_folder, write_inside
 from harness.site.compare_page import COMPARE_BODY, comparison
+from harness.site.data import buying_rows, depth_devices, leaderboard, machines
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = [
@@ -31,221 +30,6 @@ PAGES = [
     ("buying.html", "Buying guide"),
     ("frontier.html", "Frontier"),
 ]
-
-
-def _number(value) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return round(float(value), 3)
-
-
-def _vendor(row: pd.Series) -> str:
-    return vendor_of(f"{row['device']} {row['gpu'] or ''} {row['cpu']}")
-
-
-KEYS = ["model", "machine_id", "backend"]
-
-
-def _rates(runs: pd.DataFrame, prompt: bool, preferred: str) -> pd.DataFrame:
-    """Per (model, machine, backend): the median rate of the preferred test at depth 0 (pp512 / tg128), else of another;
-    over the stable runs where there are any (`left_out` busy or unstable ones), else over the noisy ones (`noisy`)."""
-    columns = ["test", "median_ts", "noisy", "left_out"]
-    depth0 = runs[(runs["n_depth"] == 0) & ((runs["n_gen"] == 0) if prompt else (runs["n_prompt"] == 0))]
-    if depth0.empty:
-        return pd.DataFrame(columns=[*KEYS, *columns]).set_index(KEYS)
-    depth0 = depth0.assign(noisy=depth0["unstable"].eq(True))
-    has_stable = depth0.groupby([*KEYS, "test"])["noisy"].transform(lambda noisy: not noisy.all())
-    left_out = (depth0["noisy"] & has_stable).groupby([depth0[k] for k in [*KEYS, "test"]]).sum().rename("left_out")
-    used = depth0[~depth0["noisy"] | ~has_stable]
-    rates = used.groupby([*KEYS, "test"]).agg(median_ts=("median_ts", "median"), noisy=("noisy", "all")).join(left_out)
-    rates = rates.reset_index()
-    rates = rates.assign(other=rates["test"] != preferred).sort_values([*KEYS, "other", "test"])
-    return rates.drop_duplicates(KEYS).set_index(KEYS)[columns]
-
-
-def _noise_text(row: pd.Series) -> str:
-    """A leaderboard row's mark: which of its figures come from busy or unstable runs only, or left such runs out."""
-    parts = []
-    for prefix in ("pp", "tg"):
-        test = row[f"{prefix}_test"]
-        if pd.isna(test):
-            continue
-        if row[f"{prefix}_noisy"] == True:  # noqa: E712  (a missing value after the join is not a mark)
-            parts.append(f"{test}: busy or unstable, rerun on a quieter machine")
-        elif row[f"{prefix}_left_out"] > 0:
-            parts.append(f"{test}: {int(row[f'{prefix}_left_out'])} busy or unstable run(s) left out")
-    return "; ".join(parts)
-
-
-def leaderboard(tree: Tree) -> list[dict]:
-    """One row per (model, machine, backend): medians over files, per-dollar and per-watt, primary scores."""
-    tiers = {m.id: m.tier for m in load_catalog().models}
-    runs = tree.runs if not tree.runs.empty else tree.runs.assign(device_memory_gb=pd.Series(dtype=float))
-    base = runs.groupby(KEYS).agg(
-        label=("model_label", "first"),
-        quant=("quant", "first"),
-        device=("device", "first"),
-        gpu=("gpu", "first"),
-        cpu=("cpu", "first"),
-        memory_gb=("device_memory_gb", "first"),
-        price_usd=("price_usd", "first"),
-        power_w=("power_w", "first"),
-        files=("file", "nunique"),
-        ttft_ms=("ttft_ms", "median"),
-        rss=("peak_rss_bytes", "max"),
-        gpu_bytes=("peak_gpu_bytes", "max"),
-        source=("source", "first"),
-        split=("split", "first"),
-    )
-    pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
-    base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
-    scores = tree.scores[tree.scores["primary"]] if not tree.scores.empty else tree.scores
-    by_pair: dict[tuple, dict] = {}
-    for score in scores.itertuples():
-        label = f"{score.task} ({score.metric}, {score.shots}-shot{', subset' if score.subset else ''})"
-        by_pair.setdefault((score.model, score.machine_id), {})[label] = _number(score.value * 100)
-    serves = _serves(tree)
-    rows = []
-    for (model, machine, backend), row in base.iterrows():
-        tg_rate = _number(row["tg_median_ts"])
-        memory = max(v for v in (row["rss"], row["gpu_bytes"], -1) if pd.notna(v))
-        rows.append(
-            {
-                "model": model,
-                "label": row["label"],
-                "quant": row["quant"],
-                "tier": tiers.get(model, "unlisted"),
-                "machine": machine,
-                "device": row["device"],
-                "vendor": _vendor(row),
-                "memory_gb": _number(row["memory_gb"]),
-                "backend": backend,
-                "pp_test": row["pp_test"] if pd.notna(row["pp_test"]) else None,
-                "pp": _number(row["pp_median_ts"]),
-                "tg_test": row["tg_test"] if pd.notna(row["tg_test"]) else None,
-                "tg": tg_rate,
-                "ttft_ms": _number(row["ttft_ms"]),
-                "pp_noisy": bool(row["pp_noisy"] == True),  # noqa: E712  (NaN where the run has no pp test)
-                "tg_noisy": bool(row["tg_noisy"] == True),  # noqa: E712
-                "noise": _noise_text(row),
-                "peak_memory_gb": _number(memory / 1e9) if memory >= 0 else None,
-                "tg_per_1000usd": _number(tg_rate / row["price_usd"] * 1000) if tg_rate and pd.notna(row["price_usd"]) else None,
-                "tg_per_watt": _number(tg_rate / row["power_w"]) if tg_rate and pd.notna(row["power_w"]) else None,
-                "price_usd": _number(row["price_usd"]),
-                "files": int(row["files"]),
-                "scores": by_pair.get((model, machine), {}),
-                "serves": serves.pop((model, machine), ""),
-                "split": row["split"] or "",
-                "provenance": "imported" if str(row["source"]).startswith("imported") else "measured",
-                "source": str(row["source"]).removeprefix("imported: "),
-            }
-        )
-    for (model, machine), text in serves.items():  # serving points without a single-stream run
-        rows.append(
-            {
-                "model": model,
-                "label": model,
-                "quant": None,
-                "tier": tiers.get(model, "unlisted"),
-                "machine": machine,
-                "device": None,
-                "vendor": None,
-                "memory_gb": None,
-                "backend": None,
-                "pp_test": None,
-                "pp": None,
-                "tg_test": None,
-                "tg": None,
-                "pp_noisy": False,
-                "tg_noisy": False,
-                "noise": "",
-                "ttft_ms": None,
-                "peak_memory_gb": None,
-                "tg_per_1000usd": None,
-                "tg_per_watt": None,
-                "price_usd": None,
-                "files": 0,
-                "scores": {},
-                "serves": text,
-                "split": "",
-                "provenance": "measured",
-                "source": "measured",
-            }
-        )
-    return rows
-
-
-def _serves(tree: Tree) -> dict[tuple[str, str], str]:
-    """(model, machine) -> "serves N streams at >= X t/s" per mode, from its serving points."""
-    from harness.aggregate.compare import serving_table
-
-    if tree.serving.empty:
-        return {}
-    table = serving_table(tree.serving)
-    return {
-        key: "; ".join(f"{r['mode']}: {r['serves']}" for _, r in group.iterrows())
-        for key, group in table.groupby(["model", "machine_id"])
-    }
-
-
-def buying_rows(runs: pd.DataFrame) -> list[dict]:
-    """`meek advise` over the whole record, for the buying view: every device that holds each catalogue model the record
-    measured, at its canonical tg128 (measured, converted or predicted, backend, range and basis named)."""
-    from harness.aggregate.advise import Record, advise
-
-    catalog = load_catalog()
-    record = Record(runs)
-    rows = []
-    for model_id in sorted(set(runs["model"]) & {m.id for m in catalog.models}):
-        model = catalog.get(model_id)
-        assert model is not None
-        table, _, _ = advise(runs, model, None, None, record=record)
-        for row in table.to_dict("records"):
-            rows.append(
-                {
-                    "model": model_id,
-                    "device": row["device"],
-                    "kind": row["kind"],
-                    "memory_gb": _number(row["memory_gb"]),
-                    "price_usd": _number(row["price_usd"]),
-                    "backend": row["backend"],
-                    "tg": _number(row["tg128 t/s"]),
-                    "range": row["tg128 range"],
-                    "basis": row["basis"],
-                    "provenance": row["tg128 is"],
-                    "pp": _number(row["pp512 t/s"]),
-                    "pp_kind": row["pp512 is"],
-                    "margin_gib": _number(row["margin GiB"]),
-                    "tg_per_1000usd": _number(row["t/s per $1000"]),
-                    "tg_per_watt": _number(row["t/s per W"]),
-                }
-            )
-    return rows
-
-
-def depth_devices(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Devices whose record holds tests at several context depths (DGX Spark, Strix Halo): their runs, for a page each."""
-    deep = runs[runs["n_depth"] > 0].dropna(subset=["device_id"])
-    return {device: runs[runs["device_id"] == device] for device in sorted(set(deep["device_id"]))}
-
-
-def machines(tree: Tree) -> dict[str, dict]:
-    """Per machine: its fingerprint facts and every run, for its own page."""
-    pages = {}
-    for machine_id, group in tree.runs.groupby("machine_id", sort=True):
-        first = group.iloc[0]
-        pages[machine_id] = {
-            "facts": {
-                "device": first["device"],
-                "cpu": first["cpu"],
-                "gpu": first["gpu"] or "none",
-                "backend(s)": ", ".join(sorted(set(group["backend"]))),
-                "llama.cpp build(s)": ", ".join(sorted({str(b) for b in group["build"].dropna()})) or "unknown",
-                "result files": str(group["file"].nunique()),
-            },
-            "runs": group.assign(order=shape_rank(group["test"])).sort_values(["model", "order"], kind="stable"),
-        }
-    return pages
 
 
 def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> Tree:
