@@ -118,6 +118,12 @@ class Predictor:
         self._own_converted = (
             {key: group for key, group in self.converted.groupby(["runtime", "device_id"])} if not self.converted.empty else {}
         )
+        self._present = set(measured["device_id"]) | set(self.converted["device_id"]) if not measured.empty else set()
+
+    def _excluded(self, device_id: str) -> str:
+        """The device to leave out of a peer scope: none when it has no cell (the scope is the same, and so is the
+        cache entry, for every device never measured)."""
+        return device_id if device_id in self._present else ""
 
     @functools.cache  # noqa: B019  (one predictor per command; the cache lives as long as it)
     def _scope(self, runtime: str, level: str, key: str, moe: bool, exclude: str, converted: bool = False) -> pd.DataFrame:
@@ -220,8 +226,8 @@ class Predictor:
         pool = same if not same.empty else own[~own["moe"]]
         pool = pool if not pool.empty else own
         near = pool.iloc[int(np.argmin(np.abs(np.log(pool["norm"].to_numpy() / bpt))))]
-        others = self._scope(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
-        peer_fit = self._fit(runtime, "vendor and kind", group, bool(near["moe"]), device.id)
+        others = self._scope(runtime, "vendor and kind", group, bool(near["moe"]), self._excluded(device.id))
+        peer_fit = self._fit(runtime, "vendor and kind", group, bool(near["moe"]), self._excluded(device.id))
         if (
             others["device_id"].nunique() >= 3
             and peer_fit
@@ -266,15 +272,16 @@ class Predictor:
         return found.tg if found is not None else None
 
     def _from_peers(self, level, key, device, model, runtime, bpt, set_aside) -> Prediction | None:
-        moe = model.moe and self._scope(runtime, level, key, True, device.id)["device_id"].nunique() >= MIN_MOE_PEERS
-        peers = self._scope(runtime, level, key, bool(moe), device.id)
+        exclude = self._excluded(device.id)
+        moe = model.moe and self._scope(runtime, level, key, True, exclude)["device_id"].nunique() >= MIN_MOE_PEERS
+        peers = self._scope(runtime, level, key, bool(moe), exclude)
         if peers.empty:
             return None
-        found = self._fit(runtime, level, key, bool(moe), device.id)
+        found = self._fit(runtime, level, key, bool(moe), exclude)
         assert found is not None
         factor, moe_note = self._moe_carry(model, bool(peers["moe"].any()))
         tg = found.rate(bpt, device.bandwidth_gbs) * factor
-        low, high = spread(self._held_out_ratios(runtime, level, key, bool(moe), device.id))
+        low, high = spread(self._held_out_ratios(runtime, level, key, bool(moe), exclude))
         basis = (
             f"predicted: {found.describe()} at its bandwidth, fitted on {found.devices} {key} device(s) measured "
             f"({runtime}, {found.models} model(s)){moe_note}{set_aside}"
