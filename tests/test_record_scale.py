@@ -10,15 +10,17 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from harness.aggregate.answers import advice, advice_json, comparison, comparison_json
+from harness.aggregate.tree import load_tree
 from harness.catalogue.models import load_catalog
 from harness.errors import MeekError
 from harness.record.database import MIGRATIONS, engine_for, open_record
 from harness.record.ingest import Ingestor, import_tree, rebuild
-from harness.record.queries import RecordQueries, RecordTree
+from harness.record.queries import MODELS_KEPT, RecordQueries, RecordTree
 from harness.record.tables import result_models, results, run_groups, runs
 from tests.forgeries import resigned, with_rate
 from tests.postgres import cluster, create_database
@@ -100,14 +102,14 @@ def test_concurrent_ingests_add_up(new_db, example_tree):
     engine.dispose()
 
 
-def test_a_record_made_at_r0001_upgrades_and_answers_the_same(tmp_path, example_tree):
+def test_a_record_made_at_r0001_upgrades_and_answers_the_same(new_db, example_tree):
     from alembic import command
     from alembic.config import Config
 
-    current = open_record(f"sqlite:///{tmp_path}/current.db")
+    current, made_old = open_record(new_db()), new_db()
     with Ingestor(current) as ingestor:
         import_tree(ingestor, [example_tree])
-    old = engine_for(f"sqlite:///{tmp_path}/old.db")
+    old = engine_for(made_old)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with old.begin() as connection:
@@ -124,7 +126,7 @@ def test_a_record_made_at_r0001_upgrades_and_answers_the_same(tmp_path, example_
             [dict(r) for r in source.execute(sa.select(runs)).mappings()],
         )
     old.dispose()
-    upgraded = open_record(f"sqlite:///{tmp_path}/old.db")
+    upgraded = open_record(made_old)
     assert aggregates(upgraded) == aggregates(current)
     with upgraded.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).where(results.c.rows.is_(None))).scalar_one() == 0
@@ -190,4 +192,85 @@ def test_compare_and_advise_from_the_queries_equal_the_whole_trees(tmp_path, exa
     listed = {m["model"]: m for m in record.models()}
     assert set(listed) == set(counts.index) and all(listed[m]["runs"] == counts[m] for m in counts.index)
     assert sum(t["runs"] for t in listed[model]["tests"]) == counts[model]
+    engine.dispose()
+
+
+def frames_equal(a, b) -> None:
+    for name in ("runs", "scores", "serving"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+
+
+def varied_tree(folder: Path) -> Path:
+    """Files of every kind the record holds: the shipped record's (imports, summary-only runs, other tools), the golden
+    files (a serving sweep, busy runs) and a file with a score."""
+    import shutil
+
+    from tests.forgeries import genuine
+
+    tree = folder / "results"
+    tree.mkdir()
+    shipped = sorted((Path(__file__).parent.parent / "results").rglob("*.json"))
+    golden = [Path(__file__).parent / "golden" / f"result-{name}-smollm2.json" for name in ("v4-serving", "v5-busy")]
+    for number, path in enumerate([*shipped[::12], *golden]):
+        shutil.copy(path, tree / f"{number:04d}.json")
+    scored = genuine()
+    scored["scores"] = [
+        {"task": "mmlu", "metric": "acc", "value": 0.25, "stderr": 0.01, "primary": True, "shots": 0, "samples": 100,
+         "subset": False, "subset_seed": None, "lm_eval_version": "0.4.13", "task_hash": "0123456789abcdef",
+         "scoring": "prefix-reuse", "data": "local files", "elapsed_s": 1.0}
+    ]  # fmt: skip
+    (tree / "9999-scored.json").write_text(json.dumps(resigned(scored)))
+    return tree
+
+
+def test_the_record_tree_is_the_file_trees_but_for_the_file_names(tmp_path):
+    tree = varied_tree(tmp_path)
+    engine = open_record(f"sqlite:///{tmp_path}/record.db")
+    with Ingestor(engine) as ingestor:
+        summary = import_tree(ingestor, [tree])  # validate's walk, load_tree's order
+    files = load_tree([tree])
+    assert summary.files == summary.stored and not files.rejected, (summary, files.rejected)
+    assert not files.scores.empty and not files.serving.empty and files.runs["summary_only"].any()
+    record = RecordTree(engine).tree()
+    for name in ("runs", "scores", "serving"):
+        frame = getattr(files, name).copy()
+        names = {path: f"record/{number}.json" for number, path in enumerate(sorted(map(str, tree.rglob("*.json"))), start=1)}
+        frame["file"] = frame["file"].map(names).astype(getattr(record, name)["file"].dtype)
+        pd.testing.assert_frame_equal(getattr(record, name), frame, obj=name)
+    with engine.begin() as connection:  # rows another version made: read from the files instead, to the same Tree
+        connection.execute(sa.update(results).values(rows_key="another"))
+    frames_equal(RecordTree(engine).tree(), record)
+    engine.dispose()
+
+
+def test_the_kept_trees_follow_new_results(tmp_path, example_tree):
+    """compare's per-model Trees and advise's medians, kept between questions, are what a new reader makes after more
+    results arrive (of the model asked for and of others)."""
+    engine = open_record(f"sqlite:///{tmp_path}/record.db")
+    bodies = [path.read_bytes() for path in sorted(example_tree.rglob("*.json"))]
+    record = RecordQueries(engine)
+    catalog = load_catalog()
+    with Ingestor(engine) as ingestor:
+        for body in bodies[:20]:
+            ingestor.ingest(body, "test")
+        counts = record.tree().runs["model"].value_counts()
+        asked = list(counts.index[:3])
+        for model in asked:
+            record.compare_tree(model)
+        record.advise_record()
+        for body in bodies[20:]:
+            ingestor.ingest(body, "test")
+    fresh = RecordQueries(engine)
+    whole = fresh.tree()
+    for model in [*asked, *whole.runs["model"].unique()]:
+        frames_equal(record.compare_tree(model), fresh.compare_tree(model))
+        assert answer(record.compare_tree(model), model) == answer(whole, model)
+    assert set(record.compare_cache) >= {(m,) for m in whole.runs["model"].unique()[-3:]}
+    assert len(record.compare_cache) <= MODELS_KEPT
+    runs, figures = record.advise_record()
+    for model in asked:
+        entry = catalog.get(model)
+        expected = advice_json(advice(whole, entry, None, None, None, 4096))
+        assert advice_json(advice(runs, entry, None, None, None, 4096, record=figures)) == expected
+    pd.testing.assert_frame_equal(runs.runs, fresh.advise_tree().runs)
     engine.dispose()

@@ -1,34 +1,45 @@
 """Reading the record: a page of results with the total, one stored file, and the Trees compare and advise read.
 
-RecordTree is the whole record as one Tree, built from the stored files by the same row functions as `load_tree`
-(harness/record/rows.py) and kept up to date as results arrive (only new files are read again): the site's view.
-RecordQueries answers compare and advise without reading every file (ingest keeps what they need: harness/record/
-tables.py): compare gets a Tree of only the asked model's rows (results.rows, by the indexed model key), advise a Tree
-of one run per machine and canonical cell, with that machine's median (run_groups: the only figure advise's fits read).
+RecordTree is the whole record as one Tree (the site's view), made of each result's rows as ingest stored them
+(results.rows: what the row functions of `load_tree` made of the file, harness/record/rows.py) and kept up to date as
+results arrive (only new rows are read). RecordQueries answers compare and advise without reading every result (ingest
+keeps what they need: harness/record/tables.py): compare gets a Tree of only the asked model's rows (by the indexed
+model key; kept in memory for the last few models asked, until a result of theirs arrives), advise a Tree of one run
+per machine and canonical cell, with that machine's median (run_groups: the only figure advise's fits read).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import math
 import statistics
 import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pydantic
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from harness.aggregate.tree import RUN_COLUMNS, SCORE_COLUMNS, SERVING_COLUMNS, Tree
-from harness.record.ingest import STORED_COLUMNS, rebuild, rows_key
+from harness.record.ingest import STORED_COLUMNS, encode_rows, rebuild, rows_key
 from harness.record.rows import Catalogue, result_rows
-from harness.record.tables import result_models, results, run_groups
+from harness.record.tables import GROUP_KEY, result_models, results, run_groups
 from harness.results.schema import validate_document
 
 SUMMARY_COLUMNS = ("id", "machine_id", "model", "created_utc", "received_utc", "sender")
+DATES = {name: STORED_COLUMNS[name].index("created_utc") for name in ("runs", "scores")}  # stored as ISO 8601 text
+DATE = pydantic.TypeAdapter(dt.datetime)
+CHUNK = 500  # ids in one IN list
+KNOWN = ["model", "model_label", "results", "runs", "scores", "serving"]  # result_models' figures
+MODELS_KEPT = 8  # models whose compare Tree stays in memory until a result of theirs arrives
 
 
 @dataclass
@@ -53,12 +64,14 @@ def document(engine: Engine, result_id: int) -> str | None:
 
 
 class RecordTree:
-    """The record as a Tree, refreshed when results were added (any process may add them: the database says)."""
+    """The record as a Tree, refreshed when results were added (any process may add them: the database says). Each
+    result's rows are read as ingest stored them (results.rows); a result whose rows another version of the code or
+    catalogue made is read from its file instead."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.catalogue = Catalogue()
-        self.rows: dict[int, tuple[list[dict], list[dict], list[dict]]] = {}
+        self.rows: dict[int, dict[str, list[list]]] = {}
         self.seen: tuple[int, int | None] = (0, None)  # (count, highest id) when last read: rows are never removed
         self.cached: Tree | None = None
         self.lock = threading.Lock()
@@ -76,44 +89,78 @@ class RecordTree:
             if (state[0], state[1]) == self.seen:
                 return
             # ids are not committed in order (two writers), so the new ones are those not read yet, wherever they fall
-            new = sorted(set(connection.execute(sa.select(results.c.id)).scalars()) - self.rows.keys())
-            for start in range(0, len(new), 500):
-                chunk = new[start : start + 500]
-                query = sa.select(results.c.id, results.c.document).where(results.c.id.in_(chunk))
-                for result_id, text in connection.execute(query):
-                    self.rows[result_id] = self._rows(result_id, text)
+            new = None if not self.rows else sorted(set(connection.execute(sa.select(results.c.id)).scalars()) - self.rows.keys())
+            with _collector_paused():
+                self.rows.update(_read_rows(connection, new, self.catalogue, where=sa.true()))
             self.seen = (state[0], state[1])
             self.cached = None
 
-    def _rows(self, result_id: int, text: str) -> tuple[list[dict], list[dict], list[dict]]:
-        result = validate_document(json.loads(text), f"result {result_id}")  # checked on the way in: parsed, not judged
-        return result_rows(result, Path(f"record/{result_id}.json"), self.catalogue)
-
     def _build(self) -> Tree:
-        ordered = [self.rows[key] for key in sorted(self.rows)]
-        return Tree(
-            pd.DataFrame([row for runs, _, _ in ordered for row in runs], columns=RUN_COLUMNS),
-            pd.DataFrame([row for _, scores, _ in ordered for row in scores], columns=SCORE_COLUMNS),
-            [],
-            pd.DataFrame([row for _, _, serving in ordered for row in serving], columns=SERVING_COLUMNS),
-        )
+        with _collector_paused():
+            return _tree([(key, self.rows[key]) for key in sorted(self.rows)])
 
 
-def _stored_rows(result_id: int, text: str) -> dict[str, list[list]]:
-    """A result's stored rows, each with its file name (record/<id>.json) first and its date a datetime again."""
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while many rows are made: they hold no cycles, and its passes over a heap that
+    grows by a million objects would take as long as making them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_rows(connection: Connection, ids: list[int] | None, catalogue: Catalogue, where=None) -> list[tuple[int, dict]]:
+    """The stored rows (see _stored_rows) of the results with these ids, or else of those `where` holds, with their ids,
+    in id order."""
+    found: dict[int, dict[str, list[list]]] = {}
+    current = rows_key()
+    conditions = [where] if ids is None else [results.c.id.in_(ids[at : at + CHUNK]) for at in range(0, len(ids), CHUNK)]
+    for condition in conditions:
+        stale = []
+        query = sa.select(results.c.id, results.c.rows, results.c.rows_key).where(condition)
+        for result_id, text, key in connection.execute(query):
+            if text is None or key != current:
+                stale.append(result_id)
+            else:
+                found[result_id] = _stored_rows(text)
+        for at in range(0, len(stale), CHUNK):  # rows another version made: the file is read instead
+            query = sa.select(results.c.id, results.c.document).where(results.c.id.in_(stale[at : at + CHUNK]))
+            for result_id, text in connection.execute(query):
+                result = validate_document(json.loads(text), f"result {result_id}")  # checked on the way in: parsed
+                found[result_id] = _stored_rows(encode_rows(*result_rows(result, Path("submission"), catalogue)))
+    return sorted(found.items())
+
+
+def _stored_rows(text: str) -> dict[str, list[list]]:
+    """A result's stored rows (results.rows: each row its values in the tree's column order, less the file), its dates
+    datetimes again, as the schema reads them (pydantic's, its time zones included)."""
     tables = json.loads(text)
-    file = f"record/{result_id}.json"
-    for name in ("runs", "scores"):
-        at = STORED_COLUMNS[name].index("created_utc")
+    for name, at in DATES.items():
         for row in tables[name]:
-            row[at] = dt.datetime.fromisoformat(row[at])
-    return {name: [[file, *row] for row in rows] for name, rows in tables.items()}
+            row[at] = DATE.validate_python(row[at])
+    return tables
 
 
-def _median(values: list[float]) -> float:
-    """pandas' median of a group: NaN left out, NaN for none."""
-    kept = [v for v in values if not math.isnan(v)]
-    return statistics.median(kept) if kept else math.nan
+def _tree(stored: list[tuple[int, dict[str, list[list]]]]) -> Tree:
+    """A Tree of these results' rows, in this order: what load_tree makes of the same files, but for the file column
+    (record/<id>.json)."""
+    frames = {}
+    for name, columns in (("runs", RUN_COLUMNS), ("scores", SCORE_COLUMNS), ("serving", SERVING_COLUMNS)):
+        rows: list[list] = []
+        files: list[str] = []
+        for result_id, tables in stored:
+            made = tables[name]
+            if made:
+                rows += made
+                files += [f"record/{result_id}.json"] * len(made)
+        frame = pd.DataFrame(rows, columns=STORED_COLUMNS[name])
+        frame.insert(columns.index("file"), "file", pd.Series(files, dtype=object) if not files else files)
+        frames[name] = frame
+    return Tree(frames["runs"], frames["scores"], [], frames["serving"])
 
 
 class RecordQueries(RecordTree):
@@ -124,6 +171,10 @@ class RecordQueries(RecordTree):
         super().__init__(engine)
         self.advise_cache: tuple[tuple, pd.DataFrame] | None = None
         self.record_cache: tuple[tuple, Tree, Any] | None = None
+        self.compare_cache: OrderedDict[tuple[str, ...], ModelTree] = OrderedDict()
+        self.group_medians: dict[tuple, tuple[int, list[float]]] = {}  # each group's run medians, with its count of runs
+        self.median_cache: dict[tuple, float] = {}
+        self.cache_lock = threading.RLock()
         with engine.connect() as connection:
             stale = sa.or_(results.c.rows_key.is_(None), results.c.rows_key != rows_key())
             found = connection.execute(sa.select(results.c.id).where(stale).limit(1)).first()
@@ -173,40 +224,57 @@ class RecordQueries(RecordTree):
 
     def compare_tree(self, model: str | None) -> Tree:
         """A Tree that gives compare's answer for the model: the model's own rows; for a model without runs, the other
-        models' keys too (what the whole record's error would name). The whole Tree for model None (every model)."""
+        models' keys too (what the whole record's error would name). The whole Tree for model None (every model).
+
+        The last MODELS_KEPT models' Trees stay in memory while result_models says no result of theirs arrived; when
+        some did, only those are read and added."""
         from harness.aggregate.compare import select_model
 
         if model is None:
             return self.tree()
-        with self.engine.connect() as connection:
-            known = pd.DataFrame(
-                connection.execute(
-                    sa.select(result_models.c.model, result_models.c.model_label, result_models.c.runs, result_models.c.serving)
-                ).all(),
-                columns=["model", "model_label", "runs", "serving"],
-            )
-            keys = sorted(set(select_model(known, model, required=False)["model"])) if not known.empty else []
-            tables: dict[str, list[list]] = {"runs": [], "scores": [], "serving": []}
-            if keys:
-                query = sa.select(results.c.id, results.c.rows).where(results.c.model.in_(keys)).order_by(results.c.id)
-                for result_id, text in connection.execute(query):
-                    for name, rows in _stored_rows(result_id, text).items():
-                        tables[name] += rows
-        tree = Tree(
-            pd.DataFrame(tables["runs"], columns=RUN_COLUMNS),
-            pd.DataFrame(tables["scores"], columns=SCORE_COLUMNS),
-            [],
-            pd.DataFrame(tables["serving"], columns=SERVING_COLUMNS),
-        )
+        with self.cache_lock, self.engine.connect() as connection:
+            known = pd.DataFrame(connection.execute(sa.select(*[result_models.c[name] for name in KNOWN])).all(), columns=KNOWN)
+            keys = tuple(sorted(set(select_model(known, model, required=False)["model"]))) if not known.empty else ()
+            mine = known[known["model"].isin(keys)].sort_values(["model", "model_label"])
+            signature = tuple(mine.itertuples(index=False, name=None))
+            tree = self._model_tree(connection, keys, signature)
         if tree.runs.empty:
             others = known[~known["model"].isin(keys)] if not known.empty else known
-            tree.runs = _named(others[others["runs"] > 0] if not others.empty else others, RUN_COLUMNS)
+            tree = Tree(
+                _named(others[others["runs"] > 0] if not others.empty else others, RUN_COLUMNS), tree.scores, [], tree.serving
+            )
             if tree.runs.empty and tree.serving.empty:
                 tree.serving = _named(others[others["serving"] > 0] if not others.empty else others, SERVING_COLUMNS)
         return tree
 
+    def _model_tree(self, connection: Connection, keys: tuple[str, ...], signature: tuple) -> Tree:
+        """The rows of the results of these model keys, in id order (from the cache while `signature`, their counts in
+        result_models, is what it was)."""
+        cached = self.compare_cache.pop(keys, None)
+        if cached is not None and cached.signature == signature:
+            self.compare_cache[keys] = cached
+            return cached.tree
+        with _collector_paused():
+            tree = None
+            if cached is not None:
+                ids = sorted(connection.execute(sa.select(results.c.id).where(results.c.model.in_(keys))).scalars())
+                if ids[: len(cached.ids)] == cached.ids:  # only later results arrived: add them
+                    read = _read_rows(connection, ids[len(cached.ids) :], self.catalogue)
+                    tree = _joined(cached.tree, _tree(read))
+                    ids = cached.ids + [result_id for result_id, _ in read]
+            if tree is None:
+                read = _read_rows(connection, None, self.catalogue, where=results.c.model.in_(keys)) if keys else []
+                tree = _tree(read)
+                ids = [result_id for result_id, _ in read]  # what was read, whatever arrived since the counts
+        self.compare_cache[keys] = ModelTree(signature, ids, tree)
+        while len(self.compare_cache) > MODELS_KEPT:
+            self.compare_cache.popitem(last=False)
+        return tree
+
     def _state(self, connection) -> tuple:
-        return tuple(connection.execute(sa.select(sa.func.count(), sa.func.max(results.c.id))).one())
+        """What moves whenever a run is stored: the runs and results result_models counts (a few rows, where counting
+        the results table itself is a scan on PostgreSQL)."""
+        return tuple(connection.execute(sa.select(sa.func.sum(result_models.c.runs), sa.func.sum(result_models.c.results))).one())
 
     def advise_record(self) -> tuple[Tree, Any]:
         """advise_tree and advise's Record of it (harness/aggregate/advise.py: the cells, transfers and fits), built once
@@ -214,64 +282,123 @@ class RecordQueries(RecordTree):
         from harness.aggregate.advise import Record
 
         tree = self.advise_tree()
-        state = self.advise_cache[0] if self.advise_cache else ()
-        if self.record_cache is None or self.record_cache[0] != state or self.record_cache[1].runs is not tree.runs:
-            self.record_cache = (state, tree, Record(tree.runs))
-        return self.record_cache[1], self.record_cache[2]
+        with self.cache_lock:
+            state = self.advise_cache[0] if self.advise_cache else ()
+            if self.record_cache is None or self.record_cache[0] != state or self.record_cache[1].runs is not tree.runs:
+                self.record_cache = (state, tree, Record(tree.runs))
+            return self.record_cache[1], self.record_cache[2]
 
     def advise_tree(self) -> Tree:
         """A Tree whose runs give advise's answer: per machine and canonical cell (harness/aggregate/canonical.py
         record_cells), one run with the machine's median over its runs, unstable ones left out where the cell has
-        stable ones; the same cells, so the same fits and figures, from run_groups' few rows."""
+        stable ones; the same cells, so the same fits and figures, from run_groups' few rows. Each group's medians are
+        read again only when its count of runs moved."""
         from harness.aggregate.canonical import LLAMA_CPP_TOOLS, family_of, quantity_name, runtime_of
 
-        with self.engine.connect() as connection:
+        with self.cache_lock, self.engine.connect() as connection:
             state = self._state(connection)
             if self.advise_cache is not None and self.advise_cache[0] == state:
                 return Tree(self.advise_cache[1], pd.DataFrame(columns=SCORE_COLUMNS), [])
-            columns = [c for c in run_groups.c if c.name not in ("id", "runs", "results", "best_ts", "last_created_utc")]
+            columns = [run_groups.c[name] for name in ("id", *GROUP_KEY, "runs", "first_result_id")]
             eligible = (run_groups.c.n_depth == 0) & (run_groups.c.split == "") & (run_groups.c.device_id != "")
-            found = connection.execute(sa.select(*columns).where(eligible)).mappings().all()
+            found = connection.execute(sa.select(*columns).where(eligible)).all()
+            medians = self._medians(connection, found)
+        used: dict[tuple, float] = {}
         cells: dict[tuple, list] = {}
         for row in found:
-            family = family_of(row["n_prompt"], row["n_gen"])
+            family = family_of(row.n_prompt, row.n_gen)
             if family is None:
                 continue
-            gpu_layers = row["n_gpu_layers"] if row["n_gpu_layers"] >= 0 else None
-            runtime = runtime_of(row["runtime"] or None, gpu_layers) if row["backend"] in LLAMA_CPP_TOOLS else ""
-            cell = (family, quantity_name(row["backend"], row["test"]), runtime, row["device_id"], row["model"])
+            gpu_layers = row.n_gpu_layers if row.n_gpu_layers >= 0 else None
+            runtime = runtime_of(row.runtime or None, gpu_layers) if row.backend in LLAMA_CPP_TOOLS else ""
+            cell = (family, quantity_name(row.backend, row.test), runtime, row.device_id, row.model)
             cells.setdefault(cell, []).append(row)
         reduced = []
         for cell, rows in cells.items():
-            stable = [row for row in rows if not row["unstable"]]
+            stable = [row for row in rows if not row.unstable]
             kept = stable or rows  # prefer_stable: noisy runs only where the cell has no stable one
             machines: dict[str, list] = {}
             for row in kept:
-                machines.setdefault(row["machine_id"], []).append(row)
+                machines.setdefault(row.machine_id, []).append(row)
             for machine_id, parts in machines.items():
-                first = min(parts, key=lambda part: part["first_result_id"])
-                values = [float(v) for part in parts for v in part["medians"].split(",")]
+                first = min(parts, key=lambda part: part.first_result_id)
                 reduced.append(
                     {
                         "machine_id": machine_id,
                         "device_id": cell[3],
                         "model": cell[4],
-                        "backend": first["backend"],
-                        "test": first["test"],
-                        "runtime": first["runtime"] or None,
-                        "n_gpu_layers": first["n_gpu_layers"] if first["n_gpu_layers"] >= 0 else None,
-                        "n_prompt": first["n_prompt"],
-                        "n_gen": first["n_gen"],
+                        "backend": first.backend,
+                        "test": first.test,
+                        "runtime": first.runtime or None,
+                        "n_gpu_layers": first.n_gpu_layers if first.n_gpu_layers >= 0 else None,
+                        "n_prompt": first.n_prompt,
+                        "n_gen": first.n_gen,
                         "n_depth": 0,
                         "split": "",
                         "unstable": not stable,
-                        "source": first["source"],
-                        "median_ts": _median(values),
+                        "source": first.source,
+                        "median_ts": self._median(parts, medians, used),
                     }
                 )
         frame = pd.DataFrame(reduced, columns=RUN_COLUMNS)
-        self.advise_cache = (state, frame)
+        with self.cache_lock:
+            self.advise_cache = (state, frame)
+            self.median_cache = used  # only this record's cells: the cache never outgrows them
         return Tree(frame, pd.DataFrame(columns=SCORE_COLUMNS), [])
+
+    def _medians(self, connection: Connection, found: Sequence) -> dict[tuple, tuple[int, list[float]]]:
+        """Every group's run medians, by its key: the cached ones where the group's count of runs is the same."""
+        kept, stale = {}, {}
+        for row in found:
+            key = tuple(row[1 : len(GROUP_KEY) + 1])
+            cached = self.group_medians.get(key)
+            if cached is not None and cached[0] == row.runs:
+                kept[key] = cached
+            else:
+                stale[row.id] = key
+        ids = list(stale)
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(run_groups.c.id, run_groups.c.runs, run_groups.c.medians)
+            for group_id, runs, text in connection.execute(query.where(run_groups.c.id.in_(ids[start : start + CHUNK]))):
+                kept[stale[group_id]] = (runs, [float(v) for v in text.split(",")])
+        self.group_medians = kept
+        return kept
+
+    def _median(self, parts: list, medians: dict[tuple, tuple[int, list[float]]], used: dict[tuple, float]) -> float:
+        """pandas' median over the runs of these groups (NaN left out, NaN for none), kept while their counts are."""
+        keys = tuple(sorted(tuple(part[1 : len(GROUP_KEY) + 1]) for part in parts))
+        signature = (keys, tuple(medians[key][0] for key in keys))
+        found = self.median_cache.get(signature)
+        if found is None:
+            values = [v for key in keys for v in medians[key][1] if not math.isnan(v)]
+            found = statistics.median(values) if values else math.nan
+        used[signature] = found
+        return found
+
+
+@dataclass
+class ModelTree:
+    signature: tuple  # the model keys' rows of result_models when read
+    ids: list[int]  # the results read, in order
+    tree: Tree
+
+
+def _joined(tree: Tree, added: Tree) -> Tree | None:
+    """`tree` with `added`'s rows after its own, as one Tree made of both results at once would be; None when a column's
+    type would differ (a column of None in one and numbers in the other): then the caller reads them all again."""
+    joined = {}
+    for name in ("runs", "scores", "serving"):
+        old, new = getattr(tree, name), getattr(added, name)
+        if new.empty:
+            joined[name] = old
+            continue
+        if old.empty:
+            return None
+        frame = pd.concat([old, new], ignore_index=True)
+        if not frame.dtypes.equals(old.dtypes) or not new.dtypes.equals(old.dtypes):
+            return None
+        joined[name] = frame
+    return Tree(joined["runs"], joined["scores"], [], joined["serving"])
 
 
 def _named(known: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
