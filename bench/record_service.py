@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from benchmarks_md import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's tests/ package
+from harness.aggregate.advise import Record  # noqa: E402
 from harness.aggregate.answers import advice, advice_json, comparison, comparison_json  # noqa: E402
 from harness.catalogue.models import load_catalog  # noqa: E402
 from harness.record.database import open_record  # noqa: E402
@@ -212,7 +213,20 @@ def latencies(engine, filler: Filler, catalog, calls: int) -> tuple[list[str], s
         figures += [spread(timed(call, calls, before=forget)), spread(timed(call, calls, before=arrive))]
         call()
         figures.append(spread(timed(call, calls)))
-    return [f"{stored:,}", top, str(rows), *figures], top
+    parts: list[list[float]] = [[], [], []]  # advise after a result: the record's query, advise's Record, its first ranking
+    for _ in range(calls):
+        arrive()
+        started = time.perf_counter()
+        tree = record.advise_tree()
+        built = time.perf_counter()
+        figures_of = Record(tree.runs)
+        ranked = time.perf_counter()
+        advice_json(advice(tree, entry, None, None, None, 4096, record=figures_of))
+        parts[0].append(built - started)
+        parts[1].append(ranked - built)
+        parts[2].append(time.perf_counter() - ranked)
+    split = " / ".join(f"{statistics.median(p) * 1000:.0f}" for p in parts)
+    return [f"{stored:,}", top, str(rows), *figures, split], top
 
 
 def main() -> None:
@@ -289,11 +303,14 @@ def main() -> None:
         "stored before each call), warm (nothing new). Above the "
         f"{args.files} ingested files the record is filled with bulk-inserted copies of them (new hashes, medians scaled "
         "0.95-1.05, each on one of its device's 8 machines; the same rows, aggregates and document text as ingest stores, "
-        "without the checks). Target: under 1 s at 1,000,000 runs.",
+        "without the checks). advise after a result, in parts (medians): the record's query (RecordQueries.advise_tree: "
+        "run_groups, only the groups whose count moved read again), advise's Record of it (harness/aggregate/advise.py: "
+        "cells, transfers, fits) and the first ranking over it (harness/aggregate/predict.py: its spreads, computed once "
+        "per Record). Target: under 1 s at 1,000,000 runs.",
         "",
         "| database | stored runs | model | compare rows | compare cold | compare after a result | compare warm "
-        "| advise cold | advise after a result | advise warm | ingest files/s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| advise cold | advise after a result | advise warm | of which (ms): query / Record / ranking | ingest files/s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *("| " + " | ".join(row) + " |" for row in table),
         "",
         f"Reference, today's file tree: {tree_line} (a fresh process each round, interpreter start included, "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_service import Server
-from tests.test_site import assert_compare_page_pairs_only_the_same_test, column, rows
+from tests.test_site import assert_compare_page_pairs_only_the_same_test, chosen_tests, expected_devices, shown_devices
 from tests.test_site import browser as chromium  # noqa: F401  (test_site's Chromium fixture and skip rules)
 
 IMPORTED = 8
@@ -53,7 +53,7 @@ def severe(browser) -> list[dict]:
 def open_leaderboard(browser, url: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(url + "/")
+    browser.get(url if "#" in url else url + "/")
     WebDriverWait(browser, 30).until(lambda b: b.find_elements("css selector", "#leaderboard tbody tr"))
 
 
@@ -61,8 +61,8 @@ def site_data(folder: Path) -> dict:
     return json.loads((folder / "assets" / "data.js").read_text().removeprefix("window.MEEK_DATA = ").rstrip(";\n"))
 
 
-def expected_rows(*trees: Path) -> set[tuple[str, str]]:
-    """(model, machine) of every leaderboard row of the static site `meek report`'s code writes from these files."""
+def written_data(*trees: Path) -> dict:
+    """The data of the static site `meek report`'s code writes from these files."""
     import tempfile
 
     from harness.aggregate.tree import load_tree
@@ -70,23 +70,27 @@ def expected_rows(*trees: Path) -> set[tuple[str, str]]:
 
     with tempfile.TemporaryDirectory() as folder:
         write_site(load_tree(list(trees)), Path(folder), frontier_benchmarks=())
-        return {(row["label"], row["machine"]) for row in site_data(Path(folder))["rows"]}
+        return site_data(Path(folder))
 
 
-def shown_rows(browser) -> set[tuple[str, str]]:
-    model, machine = column(browser, "model"), column(browser, "machine")
-    return {(row[model], row[machine]) for row in rows(browser)}
+def expected_rows(browser, *trees: Path) -> set[str]:
+    """The devices the leaderboard's view the browser shows (its model and tests) holds, from these files."""
+    from selenium.webdriver.support.ui import Select
+
+    model = Select(browser.find_element("id", "f-model")).first_selected_option.get_attribute("value")
+    return expected_devices(written_data(*trees), model, chosen_tests(browser))
 
 
 def test_leaderboard_at_root_shows_the_imported_record(browser, live, imported):
     open_leaderboard(browser, live.url)
     assert browser.find_element("css selector", "h1").text == "Leaderboard"
-    wanted = expected_rows(imported)
-    assert shown_rows(browser) == wanted
-    assert browser.find_element("id", "count").text == f"{len(wanted)} of {len(wanted)} rows"
-    tg = column(browser, "tg t/s")
-    values = [float(r[tg].removesuffix(" !")) for r in rows(browser)]
-    assert values == sorted(values, reverse=True)  # fastest first, as on the static site
+    from selenium.webdriver.support.ui import Select
+
+    model = Select(browser.find_element("id", "f-model")).first_selected_option.get_attribute("value")
+    assert model == written_data(imported)["defaultModel"]  # the default view, as on the static site
+    wanted = expected_rows(browser, imported)
+    assert wanted and shown_devices(browser) == wanted
+    assert browser.find_element("id", "count").text.startswith(f"{len(wanted)} device(s) ran ")
     footer = browser.find_element("css selector", "footer").text
     assert f"the record at {live.db}, {IMPORTED} results, built " in footer and " UTC" in footer
     assert not browser.find_elements("id", "empty")
@@ -97,7 +101,8 @@ def test_machine_compare_buying_and_frontier_pages_load(browser, live, imported)
     from selenium.webdriver.support.ui import WebDriverWait
 
     open_leaderboard(browser, live.url)
-    link = browser.find_element("css selector", "#leaderboard tbody a")
+    browser.find_element("css selector", "#leaderboard tbody tr.expandable").click()  # a device lists its machines
+    link = browser.find_element("css selector", "#leaderboard tr.detail a")
     machine = link.text
     link.click()
     assert browser.current_url == f"{live.url}/machines/{machine}.html"
@@ -114,23 +119,29 @@ def test_machine_compare_buying_and_frontier_pages_load(browser, live, imported)
     assert severe(browser) == []
 
 
+def every_pair(*trees: Path) -> set[tuple[str, str]]:
+    """(model, device) of every leaderboard view's rows the static site written from these files holds."""
+    return {(row["model"], row["device"] or row["machine"]) for row in written_data(*trees)["rows"] if row["tests"]}
+
+
 def test_a_submitted_result_shows_on_the_leaderboard(browser, live, imported, tmp_path):
     from harness.results.validate import result_files
     from tests.example_tree import generate
 
     generate(tmp_path / "more", count=12, seed=262, machines_per_device=1)
-    before = expected_rows(imported)
-    new = next(path for path in result_files([tmp_path / "more"]) if not expected_rows(imported, path) <= before)
+    before = every_pair(imported)
+    new = next(path for path in result_files([tmp_path / "more"]) if not every_pair(imported, path) <= before)
+    model, device = sorted(every_pair(imported, new) - before)[0]
     answer = live.post(new.read_text())
     assert answer.status_code == 201, answer.text
-    wanted = expected_rows(imported, new)
     deadline = time.monotonic() + 90
     while True:  # the previous build is served until the new one is complete
-        open_leaderboard(browser, live.url)
-        if shown_rows(browser) == wanted or time.monotonic() > deadline:
+        open_leaderboard(browser, f"{live.url}/#model={model}&all=1")  # the view of the new file's model, as linked
+        if device in shown_devices(browser) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert shown_rows(browser) == wanted
+    assert shown_devices(browser) == expected_devices(written_data(imported, new), model, chosen_tests(browser))
+    assert device in shown_devices(browser)
     assert f"{IMPORTED + 1} results, built" in browser.find_element("css selector", "footer").text
 
 

@@ -108,41 +108,74 @@ def loaded(browser, page: Path) -> None:
     WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "#leaderboard tbody tr"))
 
 
-def test_leaderboard_sorts_and_filters(browser, site):
-    loaded(browser, site / "index.html")
-    assert len(rows(browser)) == 3  # smollm2 in-process and through llama-bench, gemma in-process
-    tg = column(browser, "tg t/s")
-    values = [float(r[tg].removesuffix(" !")) for r in rows(browser)]  # "!": a figure from busy or unstable runs only
-    assert values == sorted(values, reverse=True)  # fastest first by default
-    noise = column(browser, "! busy or unstable")
-    pp = column(browser, "pp t/s")
+def site_data(folder: Path) -> dict:
+    """The data the pages draw from, as `meek report` wrote it (assets/data.js)."""
+    import json
 
-    def marked(row: list[str], prefix: str) -> bool:  # the noise column names each marked test: "tg128: busy or ..."
-        return any(p.startswith(prefix) and "busy or unstable, rerun" in p for p in row[noise].split("; "))
+    return json.loads((folder / "assets" / "data.js").read_text().removeprefix("window.MEEK_DATA = ").rstrip(";\n"))
 
-    assert all(r[tg].endswith("!") == marked(r, "tg") and r[pp].endswith("!") == marked(r, "pp") for r in rows(browser))
-    header = browser.find_elements("css selector", "#leaderboard thead th")[tg]
-    header.click()
-    assert [float(r[tg].removesuffix(" !")) for r in rows(browser)] == sorted(values)
-    model = column(browser, "model")
-    browser.find_elements("css selector", "#leaderboard thead th")[model].click()
-    assert [r[model] for r in rows(browser)] == sorted(r[model] for r in rows(browser))
 
+def shown_devices(browser) -> set[str]:
+    """The devices the leaderboard shows: its device column less the expand mark and the machine count."""
+    device = column(browser, "device")
+    return {r[device].lstrip("▸▹ ").rsplit(" (", 1)[0] for r in rows(browser)}
+
+
+def chosen_tests(browser) -> tuple[str, str]:
+    """The tests the leaderboard's two speed columns show (pp512 and tg128 where the model ran them)."""
     from selenium.webdriver.support.ui import Select
 
-    Select(browser.find_element("id", "f-model")).select_by_value("gemma3-270m")
-    assert [r[model] for r in rows(browser)] == ["gemma3-270m"]
-    assert browser.find_element("id", "count").text == "1 of 3 rows"
-    Select(browser.find_element("id", "f-model")).select_by_value("")
-    browser.find_element("id", "f-search").send_keys("llama-bench")
-    assert len(rows(browser)) == 1
+    return tuple(Select(browser.find_element("id", i)).first_selected_option.get_attribute("value") for i in ("f-pp", "f-tg"))
+
+
+def expected_devices(data: dict, model: str, tests: tuple[str, ...]) -> set[str]:
+    """The devices the leaderboard's view of a model in these tests shows: those with a machine that ran one of them."""
+    return {
+        row["device"] or row["machine"]
+        for row in data["rows"]
+        if row["model"] == model and any(t[0] in tests for t in row["tests"])
+    }
+
+
+def test_leaderboard_sorts_filters_and_keeps_its_view_in_the_url(browser, site):
+    from selenium.webdriver.support.ui import Select
+
+    data = site_data(site)
+    loaded(browser, site / "index.html")
+    model = Select(browser.find_element("id", "f-model")).first_selected_option.get_attribute("value")
+    assert model == data["defaultModel"]
+    pp_test, tg_test = chosen_tests(browser)
+    assert shown_devices(browser) == expected_devices(data, model, (pp_test, tg_test))
+    tg = column(browser, f"{tg_test} t/s")
+    values = [float(r[tg].removesuffix(" !")) for r in rows(browser) if r[tg]]
+    assert values == sorted(values, reverse=True)  # fastest first by default
+    browser.find_elements("css selector", "#leaderboard thead th")[tg].click()
+    assert "sort=tg" in browser.current_url and "desc=0" in browser.current_url
+    other = next(r["model"] for r in data["rows"] if r["model"] != model and r["tests"])
+    Select(browser.find_element("id", "f-model")).select_by_value(other)
+    assert f"model={other}" in browser.current_url
+    url = browser.current_url
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get("about:blank")
+    browser.get(url)  # a linked view, opened afresh: the model and the sort come back
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements("css selector", "#leaderboard tbody tr"))
+    assert Select(browser.find_element("id", "f-model")).first_selected_option.get_attribute("value") == other
+    assert browser.find_element("css selector", "#leaderboard thead th[aria-sort='ascending']").get_attribute("data-key") == "tg"
+    # a click on a device lists its machines, each linking its own page
+    browser.find_element("css selector", "#leaderboard tbody tr.expandable").click()
+    links = browser.find_elements("css selector", "#leaderboard tr.detail a")
+    assert links and all("/machines/" in a.get_attribute("href") for a in links)
+    browser.find_element("id", "f-search").send_keys("no device is called this")
+    assert rows(browser) == []
     browser.save_screenshot(str(site / "leaderboard.png"))
     assert (site / "leaderboard.png").stat().st_size > 10_000
 
 
 def test_machine_link_and_compare_page(browser, site):
     loaded(browser, site / "index.html")
-    browser.find_element("css selector", "#leaderboard tbody a").click()
+    browser.find_element("css selector", "#leaderboard tbody tr.expandable").click()
+    browser.find_element("css selector", "#leaderboard tr.detail a").click()
     assert browser.find_element("css selector", "h1").text.startswith("Machine ")
     assert browser.find_elements("css selector", ".bar-row")
     from selenium.webdriver.support.ui import WebDriverWait
@@ -224,12 +257,14 @@ def test_record_site_badges_filters_buying_view_and_device_pages(browser, record
     from selenium.webdriver.support.ui import Select
 
     loaded(browser, record_site / "index.html")
-    kinds = {badge.text for badge in browser.find_elements("css selector", "#leaderboard .badge")}
-    assert kinds == {"measured", "imported"}
-    Select(browser.find_element("id", "f-provenance")).select_by_visible_text("measured")
-    assert {badge.text for badge in browser.find_elements("css selector", "#leaderboard .badge")} == {"measured"}
+    Select(browser.find_element("id", "f-provenance")).select_by_visible_text("imported")
+    assert {badge.text for badge in browser.find_elements("css selector", "#leaderboard .badge")} == {"imported"}
+    assert "provenance=imported" in browser.current_url
     browser.get((record_site / "buying.html").as_uri())
     Select(browser.find_element("id", "b-model")).select_by_visible_text("gpt-oss-120b-mxfp4")
+    assert "model=gpt-oss-120b-mxfp4" in browser.current_url
+    kinds = [tr.find_elements("css selector", "td")[3] for tr in browser.find_elements("css selector", "#buying tbody tr")]
+    assert kinds and all(td.get_attribute("title").startswith("basis: ") for td in kinds)  # the basis on hover
     badges = [b.text for b in browser.find_elements("css selector", "#buying .badge")]
     # Strix Halo ran tg128 (measured); DGX Spark's bench ran tg32, which is not tg128: predicted, never called measured
     assert "measured" in badges and "predicted" in badges

@@ -21,7 +21,7 @@ from harness.aggregate.compare import shape_rank
 from harness.aggregate.tree import Tree, load_tree
 from harness.files import make_folder, write_inside
 from harness.site.compare_page import COMPARE_BODY, comparison
-from harness.site.data import buying_rows, depth_devices, leaderboard, machines
+from harness.site.data import buying_rows, default_model, depth_devices, leaderboard, machines, test_kinds
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = [
@@ -32,7 +32,7 @@ PAGES = [
 ]
 
 
-def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond")) -> Tree:
+def build_site(paths: Iterable[Path], out_dir: Path, frontier_benchmarks: tuple[str, ...] = ("gpqa_diamond", "mmlu")) -> Tree:
     """Validate and load the results under paths, then write the site into out_dir."""
     tree = load_tree(paths)
     write_site(tree, out_dir, frontier_benchmarks)
@@ -46,7 +46,7 @@ REPORT_SOURCE = "Built by <code>meek report</code> from validated result files."
 def write_site(
     tree: Tree,
     out_dir: Path,
-    frontier_benchmarks: tuple[str, ...] = ("mmlu", "gpqa_diamond"),
+    frontier_benchmarks: tuple[str, ...] = ("gpqa_diamond", "mmlu"),
     *,
     source: str | None = None,
     empty: str = EMPTY_REPORT,
@@ -67,7 +67,15 @@ def write_site(
     deep = depth_devices(tree.runs) if not tree.runs.empty else {}
     buying = buying_rows(tree.runs) if not tree.runs.empty else []
     compared = comparison(tree.runs) if not tree.runs.empty else {}
-    data = {"rows": rows, "rejected": len(tree.rejected), "buying": buying, "devicePages": sorted(deep), "compare": compared}
+    data = {
+        "rows": rows,
+        "tests": test_kinds(tree.runs) if not tree.runs.empty else [],
+        "defaultModel": default_model(rows),
+        "rejected": len(tree.rejected),
+        "buying": buying,
+        "devicePages": sorted(deep),
+        "compare": compared,
+    }
     write_inside(out_dir, "assets/data.js", "window.MEEK_DATA = " + json.dumps(_finite(data), allow_nan=False) + ";\n")
     machine_pages = machines(tree) if not tree.runs.empty else {}
     for name, title in PAGES:
@@ -138,27 +146,35 @@ def _write_page(out_dir: Path, relative: str, title: str, page: str, body: str, 
 
 
 STATIC_BODIES = {
-    "index.html": """<p>Every machine and model in the results, one row per machine, model and backend (medians over submitted
-files). Click a column to sort; filter below. A <b>!</b> after a rate marks a figure from busy or unstable runs only
-(another process shared the CPU, or the repetitions spread wide): rerun on a quieter machine before trusting it; where a
-machine has stable runs too, its figure is theirs alone.</p>
+    "index.html": """<p>How fast each device runs one model: one row per device, the median over its machines (click a row
+for them), in named llama-bench tests (pp512: prompt processing, tg128: generation, t/s), with where each number comes
+from. Choose another model, or another test for either column, below; every view's choices are in its address, to link.
+A <b>!</b> after a rate marks a figure from busy or unstable runs only: rerun on a quieter machine before trusting it.</p>
 <form id="filters" class="filters">
-<label>Model <select id="f-model"><option value="">all</option></select></label>
-<label>Tier <select id="f-tier"><option value="">all</option></select></label>
+<label>Model <select id="f-model"></select></label>
+<label><input id="f-outside" type="checkbox"> show models outside the catalogue</label>
+<label>pp column <select id="f-pp"><option value="">none</option></select></label>
+<label>tg column <select id="f-tg"><option value="">none</option></select></label>
 <label>Vendor <select id="f-vendor"><option value="">all</option></select></label>
 <label>Device memory <select id="f-memory"><option value="">any</option></select></label>
 <label>Source <select id="f-provenance"><option value="">all</option></select></label>
-<label>Search <input id="f-search" type="search" placeholder="device, machine, model"></label>
+<label>Search <input id="f-search" type="search" placeholder="device, machine, backend"></label>
 </form>
 <p id="count" class="count"></p>
 <div class="scroll"><table id="leaderboard"></table></div>""",
     "compare.html": COMPARE_BODY,
     "buying.html": """<p>Every device that holds the model, by generation speed (llama-bench's tg128 at depth 0, on the
-llama.cpp backend named), per dollar and per watt, over the whole record: <b>measured</b> where that test ran on that device
-with a llama.cpp build, <b>converted</b> from another tool's figure (LocalScore, Ollama) or backend through a transfer
-learned from devices measured both ways, else <b>predicted</b> by <code>meek advise</code> (each row names its basis and
-its range).</p>
+llama.cpp backend named), per $1000 of launch price and per watt of rated power, over the whole record: <b>measured</b>
+where that test ran on that device with a llama.cpp build, <b>converted</b> from another tool's figure (LocalScore,
+Ollama) or backend through a transfer learned from devices measured both ways, else <b>predicted</b> by
+<code>meek advise</code>; hover a badge for its basis and range.</p>
 <form class="filters" id="b-filters"><label>Model <select id="b-model"></select></label>
+<label>Budget <select id="b-budget"><option value="">any</option><option value="500">up to $500</option>
+<option value="1000">up to $1000</option><option value="2000">up to $2000</option><option value="3000">up to $3000</option>
+<option value="5000">up to $5000</option><option value="10000">up to $10000</option></select></label>
+<label>Memory <select id="b-memory"><option value="">any</option><option value="16">16 GB or more</option>
+<option value="24">24 GB or more</option><option value="32">32 GB or more</option><option value="64">64 GB or more</option>
+<option value="128">128 GB or more</option></select></label>
 <label>Show <select id="b-provenance"><option value="">all kinds</option><option>measured</option><option>converted</option>
 <option>predicted</option></select></label></form>
 <p id="b-count" class="count"></p>
@@ -167,10 +183,27 @@ its range).</p>
 }
 
 
+FRONTIER_COLUMNS = {  # the months-behind table, short headers in reading order: it fits a 1366 px window
+    "machine_class": "machine class",
+    "usable GB": "usable GB",
+    "best open model that fits": "best open model that fits",
+    "kind": "score kind",
+    "score": "score",
+    "released": "released",
+    "frontier first there": "frontier first there",
+    "months behind at release": "months behind at release",
+    "months behind today": "months behind today",
+    "lag at release, mean (Epoch)": "lag at release, mean (Epoch)",
+    "lag by year": "lag by year",
+    "trend": "trend",
+}
+
+
 def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
+    """The frontier page: the headline benchmark (`meek gap`'s, GPQA Diamond) first, whatever order the caller names."""
     from harness.frontier.epoch import DEFAULT_KINDS, load_frontier
-    from harness.frontier.gap import MACHINE_CLASSES, gap_rows, gap_table
-    from harness.plots.frontier import frontier_figure
+    from harness.frontier.gap import HEADLINE_BENCHMARK, MACHINE_CLASSES, gap_rows, gap_table
+    from harness.plots.frontier import BENCHMARK_NAMES, frontier_figure
     from harness.plots.style import save
 
     frame = load_frontier()
@@ -182,14 +215,17 @@ def _frontier_body(out_dir: Path, benchmarks: tuple[str, ...]) -> str:
             "reached that score.</p>"
         )
     ]
-    for benchmark in benchmarks:
+    for benchmark in sorted(benchmarks, key=lambda b: b != HEADLINE_BENCHMARK):
+        name = BENCHMARK_NAMES.get(benchmark, benchmark)
+        lead = " (the headline, as in <code>meek gap</code>)" if benchmark == HEADLINE_BENCHMARK else ""
         save(frontier_figure(frame, benchmark, ["24gb-gpu", "128gb-unified"]), out_dir, f"assets/frontier-{benchmark}")
         table = gap_rows(gap_table(frame, benchmark, MACHINE_CLASSES)).drop(columns=["benchmark", "rows used"])
+        table = table[[c for c in FRONTIER_COLUMNS if c in table.columns]].rename(columns=FRONTIER_COLUMNS)
         parts.append(
-            f'<h2>{html.escape(benchmark)}</h2><img src="assets/frontier-{html.escape(benchmark)}.svg" '
-            f'alt="{html.escape(benchmark)} frontier chart" class="figure">'
+            f'<h2 class="benchmark" data-benchmark="{html.escape(benchmark)}">{html.escape(name)}{lead}</h2>'
+            f'<img src="assets/frontier-{html.escape(benchmark)}.svg" alt="{html.escape(name)} frontier chart" class="figure">'
         )
-        parts.append(_html_table(table))
+        parts.append(f'<div class="fit">{_html_table(table)}</div>')
     return "\n".join(parts)
 
 
@@ -237,10 +273,10 @@ def _machine_body(machine_id: str, page: dict) -> str:
     runs = page["runs"]
     peak = runs["median_ts"].max() or 1
     bars = "".join(
-        f'<div class="bar-row"><span class="bar-label">{html.escape(str(r.model_label))} · {html.escape(r.test)}</span>'
-        f'<span class="bar" style="width:{max(1, 60 * r.median_ts / peak):.1f}%"></span>'
-        f'<span class="bar-value">{r.median_ts:.1f} t/s</span></div>'
-        for r in runs.itertuples()
+        f'<div class="bar-row"><span class="bar-label" title="{html.escape(label)}">{html.escape(label)}</span>'
+        f'<span class="bar" style="width:{max(1, 60 * value / peak):.1f}%"></span>'
+        f'<span class="bar-value">{value:.1f} t/s</span></div>'
+        for label, value in zip(_bar_labels(runs), runs["median_ts"])
     )
     runs = runs.assign(
         noisy=runs["unstable"].eq(True).map({True: "! busy or unstable", False: ""}),
@@ -279,6 +315,24 @@ def _machine_body(machine_id: str, page: dict) -> str:
         f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
         f'<div class="scroll">{_html_table(table)}</div>'
     )
+
+
+def _bar_labels(runs: pd.DataFrame) -> list[str]:
+    """Each speed bar's label: model and test, then what tells two bars of the same model and test apart (backend,
+    settings, then the run's date, then its file where those are the same too). Plain lists: 491 machine pages stay quick."""
+    from collections import Counter
+
+    setups = [
+        f"{backend} {settings}".strip() if isinstance(settings, str) else str(backend)
+        for backend, settings in zip(runs["backend"], runs["settings"])
+    ]
+    dates = [f"{c:%Y-%m-%d %H:%M}" if isinstance(c, pd.Timestamp) and pd.notna(c) else "" for c in runs["created_utc"]]
+    labels = [f"{model} · {test}" for model, test in zip(runs["model_label"], runs["test"])]
+    files = [Path(str(file)).stem for file in runs["file"]]  # two files of one setup and minute: the file names them
+    for extra in (setups, dates, files):
+        counts = Counter(labels)
+        labels = [f"{label} · {more}" if counts[label] > 1 and more else label for label, more in zip(labels, extra)]
+    return labels
 
 
 def _html_table(frame: pd.DataFrame) -> str:

@@ -19,6 +19,9 @@ name: a different test is a different measurement. <code>meek compare --devices 
 <details id="c-apart" class="only"></details>"""
 
 
+PREFERRED_PAIR = ["dgx-spark", "ryzen-ai-max-395"]  # the two 128 GB desktops people weigh against each other
+
+
 def comparison(runs: pd.DataFrame) -> dict:
     """The compare page's data: each side's fastest figure per model and test (`side_figures`, the figures `meek compare
     --devices A,B` pairs), the sides to choose from, and the pair it opens on. The page pairs two sides on the same test
@@ -36,6 +39,6 @@ def comparison(runs: pd.DataFrame) -> dict:
     return {
         "sides": [{"id": r.side, "label": r.side_label, "kind": r.side_kind} for r in sides.itertuples()],
         "models": [list(m) for m in models],
-        "pair": default_pair(figures),
+        "pair": PREFERRED_PAIR if set(PREFERRED_PAIR) <= set(figures["side"]) else default_pair(figures),
         "figures": {side: list(tests.items()) for side, tests in by_side.items()},
     }

@@ -44,6 +44,58 @@ def _rates(runs: pd.DataFrame, prompt: bool, preferred: str) -> pd.DataFrame:
     return rates.drop_duplicates(KEYS).set_index(KEYS)[columns]
 
 
+def _all_rates(runs: pd.DataFrame) -> dict[tuple, list]:
+    """Per (model, machine, backend): every test it ran at depth 0 as [test, median t/s, from busy or unstable runs only],
+    over the stable runs where there are any (as `_rates`), in shape order: the leaderboard's test selector picks from
+    these, one named test per column."""
+    depth0 = runs[runs["n_depth"] == 0]
+    if depth0.empty:
+        return {}
+    depth0 = depth0.assign(noisy=depth0["unstable"].eq(True))
+    has_stable = depth0.groupby([*KEYS, "test"])["noisy"].transform(lambda noisy: not noisy.all())
+    used = depth0[~depth0["noisy"] | ~has_stable]
+    rates = used.groupby([*KEYS, "test"]).agg(median_ts=("median_ts", "median"), noisy=("noisy", "all")).reset_index()
+    rates = rates.assign(order=shape_rank(rates["test"])).sort_values([*KEYS, "order"], kind="stable")
+    found: dict[tuple, list] = {}
+    for model, machine, backend, test, median, noisy in rates[[*KEYS, "test", "median_ts", "noisy"]].itertuples(index=False):
+        found.setdefault((model, machine, backend), []).append([test, _number(median), bool(noisy)])
+    return found
+
+
+def test_kinds(runs: pd.DataFrame) -> list[list]:
+    """Every test at depth 0 in shape order with its kind: "pp" (prompt processing, no tokens generated), "tg"
+    (generation, no prompt) or "other": the leaderboard's two test selectors offer the pp and the tg ones."""
+    depth0 = runs[runs["n_depth"] == 0].drop_duplicates("test")
+    if depth0.empty:
+        return []
+    kind = (depth0["n_gen"] == 0).map({True: "pp", False: ""}) + (depth0["n_prompt"] == 0).map({True: "tg", False: ""})
+    depth0 = depth0.assign(kind=kind.replace({"": "other", "pptg": "other"}), order=shape_rank(depth0["test"]))
+    return [[t, k] for t, k in depth0.sort_values(["order", "test"], kind="stable")[["test", "kind"]].itertuples(index=False)]
+
+
+CANONICAL = ("pp512", "tg128")  # llama-bench's default tests: the leaderboard's columns wherever a model has them
+
+
+def default_model(rows: list[dict]) -> str | None:
+    """The model the leaderboard and the buying view open on: the catalogue model with the most devices measured in the
+    canonical tests (pp512, tg128), else with the most devices measured at all; ties go to the most machines, then the
+    id. The most-measured model in any test (a 1B model, LocalScore's averages only) would open on empty pp512/tg128
+    columns."""
+
+    def pick(canonical: bool) -> str | None:
+        devices: dict[str, set] = {}
+        machines: dict[str, set] = {}
+        for row in rows:
+            if row["tier"] == "unlisted" or not any(not canonical or t[0] in CANONICAL for t in row["tests"]):
+                continue
+            devices.setdefault(row["model"], set()).add(row["device_key"])
+            machines.setdefault(row["model"], set()).add(row["machine"])
+        ranked = sorted(devices, key=lambda m: (-len(devices[m]), -len(machines[m]), m))
+        return ranked[0] if ranked else None
+
+    return pick(True) or pick(False) or (rows[0]["model"] if rows else None)
+
+
 def _noise_text(row: pd.Series) -> str:
     """A leaderboard row's mark: which of its figures come from busy or unstable runs only, or left such runs out."""
     parts = []
@@ -80,6 +132,9 @@ def leaderboard(tree: Tree) -> list[dict]:
     )
     pp, tg = _rates(runs, True, "pp512"), _rates(runs, False, "tg128")
     base = base.join(pp.add_prefix("pp_")).join(tg.add_prefix("tg_"))
+    every_test = _all_rates(runs)
+    runtimes = runs.groupby(KEYS)["runtime"].agg(lambda r: ", ".join(sorted({str(v) for v in r.dropna()})))
+    device_ids = runs.groupby(KEYS)["device_id"].first()
     scores = tree.scores[tree.scores["primary"]] if not tree.scores.empty else tree.scores
     by_pair: dict[tuple, dict] = {}
     for score in scores.itertuples():
@@ -98,6 +153,12 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "tier": tiers.get(model, "unlisted"),
                 "machine": machine,
                 "device": row["device"],
+                # one leaderboard row per device: the hardware table's id, else the device's own name
+                "device_key": device_ids[(model, machine, backend)]
+                if pd.notna(device_ids[(model, machine, backend)])
+                else f"name:{row['device']}",
+                "runtime": runtimes[(model, machine, backend)],
+                "tests": every_test.get((model, machine, backend), []),
                 "vendor": _vendor(row),
                 "memory_gb": _number(row["memory_gb"]),
                 "backend": backend,
@@ -130,6 +191,9 @@ def leaderboard(tree: Tree) -> list[dict]:
                 "tier": tiers.get(model, "unlisted"),
                 "machine": machine,
                 "device": None,
+                "device_key": f"name:{machine}",
+                "runtime": "",
+                "tests": [],
                 "vendor": None,
                 "memory_gb": None,
                 "backend": None,
@@ -219,7 +283,7 @@ def machines(tree: Tree) -> dict[str, dict]:
             "facts": {
                 "device": first["device"],
                 "cpu": first["cpu"],
-                "gpu": first["gpu"] or "none",
+                "gpu": first["gpu"] if isinstance(first["gpu"], str) and first["gpu"] else "none",
                 "backend(s)": ", ".join(sorted(set(group["backend"]))),
                 "llama.cpp build(s)": ", ".join(sorted({str(b) for b in group["build"].dropna()})) or "unknown",
                 "result files": str(group["file"].nunique()),
