@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_site import chromium_paths, site_data
+from tests.test_site import site_data, start_chromium
 
 SHIPPED = Path(__file__).resolve().parent.parent / "results"
 WIDTH, HEIGHT = 1366, 900
@@ -16,24 +16,7 @@ WIDTH, HEIGHT = 1366, 900
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    paths = chromium_paths()
-    if paths is None:
-        pytest.skip("no chromium and chromedriver here (.ci/run installs Debian's chromium and chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
+    driver = start_chromium(WIDTH, HEIGHT)
     driver.set_window_size(WIDTH, HEIGHT)
     yield driver
     driver.quit()
