@@ -3,10 +3,17 @@ results tree through the same ingest as a submission first; `meek serve tokens c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import EXIT_OK, MeekError, require_existing
 from harness.output import Output, printable_field
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
 
 DEFAULT_PORT = 8765
 DEFAULT_PER_MINUTE = 30
@@ -66,34 +73,34 @@ def load(engine, paths: list[Path], out: Output) -> None:
     )
 
 
-def create_token(db: str | None, name: str, out: Output) -> int:
-    from harness.record import tokens
+def _on_record(db: str | None, action: Callable[[Engine], T]) -> tuple[T, str]:
+    """`action` on the record at `db`, opened and closed around it; its answer and the record's printable URL."""
     from harness.record.database import open_record, shown
 
     engine = open_record(db)
     try:
-        token = tokens.create(engine, name)
+        return action(engine), shown(engine.url)
     finally:
         engine.dispose()
+
+
+def create_token(db: str | None, name: str, out: Output) -> int:
+    from harness.record import tokens
+
+    token, where = _on_record(db, lambda engine: tokens.create(engine, name))
     out.say(token)
     out.line(
-        f"token '{name}' for {shown(engine.url)}: shown this once (the record keeps only its hash); send it as "
-        "Authorization: Bearer <token>"
+        f"token '{name}' for {where}: shown this once (the record keeps only its hash); send it as Authorization: Bearer <token>"
     )
     return EXIT_OK
 
 
 def list_tokens(db: str | None, out: Output) -> int:
     from harness.record import tokens
-    from harness.record.database import open_record, shown
 
-    engine = open_record(db)
-    try:
-        found = tokens.listing(engine)
-    finally:
-        engine.dispose()
+    found, where = _on_record(db, tokens.listing)
     if not found:
-        out.line(f"no tokens in {shown(engine.url)} (meek serve tokens create NAME makes one)")
+        out.line(f"no tokens in {where} (meek serve tokens create NAME makes one)")
         return EXIT_OK
     out.table(["token", "made (UTC)"], [(name, f"{made:%Y-%m-%d %H:%M}") for name, made in found])
     return EXIT_OK
@@ -101,14 +108,9 @@ def list_tokens(db: str | None, out: Output) -> int:
 
 def revoke_token(db: str | None, name: str, out: Output) -> int:
     from harness.record import tokens
-    from harness.record.database import open_record, shown
 
-    engine = open_record(db)
-    try:
-        removed = tokens.revoke(engine, name)
-    finally:
-        engine.dispose()
+    removed, where = _on_record(db, lambda engine: tokens.revoke(engine, name))
     if not removed:
-        raise MeekError(f"no token named '{printable_field(name)}' in {shown(engine.url)} (meek serve tokens list)")
+        raise MeekError(f"no token named '{printable_field(name)}' in {where} (meek serve tokens list)")
     out.line(f"token '{name}' revoked: it submits nothing more; what it sent stays in the record under its name")
     return EXIT_OK
