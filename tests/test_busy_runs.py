@@ -21,7 +21,7 @@ import pytest
 from harness.aggregate.compare import compare_table
 from harness.aggregate.tree import load_tree
 from harness.measure.monitor import OtherCpuMeter
-from harness.results.migrations import MIGRATIONS, migrate_4_to_5
+from harness.results.migrations import MIGRATIONS, migrate_4_to_5, migrate_6_to_7
 from harness.results.schema import SCHEMA_VERSION, validate_document
 from harness.results.stats import BUSY_OTHER_CPU_SHARE, busy_reasons, summarize
 from harness.results.store import read_result, write_result
@@ -194,11 +194,15 @@ def test_site_pages_show_the_mark(trees, run_meek, tmp_path):
 def test_a_version_4_file_still_reads_and_migrates_by_name():
     document = json.loads((GOLDEN / "result-v4-serving-smollm2.json").read_text())
     assert document["schema_version"] == 4 and MIGRATIONS[4] is migrate_4_to_5
-    assert validate_document(document).schema_version == SCHEMA_VERSION == 6
+    assert validate_document(document).schema_version == SCHEMA_VERSION == 7
     runs_v3 = validate_document(json.loads((GOLDEN / "result-v3-smollm2.json").read_text())).runs
     assert runs_v3 and all(run.other_cpu_share is None for run in runs_v3)  # older files never measured it
     v5 = json.loads((GOLDEN / "result-v5-busy-smollm2.json").read_text())
     assert all(0 <= run.other_cpu_share <= 1 and run.unstable for run in validate_document(v5).runs)
+    v6 = json.loads((GOLDEN / "result-v6-smollm2.json").read_text())
+    assert v6["schema_version"] == 6 and MIGRATIONS[6] is migrate_6_to_7
+    upgraded = validate_document(v6)
+    assert upgraded.quality == [] and upgraded.fits == []  # a version 6 file measured neither
     v5["runs"][0]["other_cpu_share"] = 1.5
     with pytest.raises(Exception, match="other_cpu_share"):
         validate_document(v5)

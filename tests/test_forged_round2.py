@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.results.document import content_hash
+from harness.results.schema import SCHEMA_VERSION
 from harness.results.stats import percentiles
 from harness.results.validate import validate_paths
 
@@ -186,7 +187,7 @@ def _as_split(rate: float | None, endpoints: list[dict] | None = None) -> Edit:
     """The shipped 4090 file (schema 3) as a current one, its generation at `rate`, with a split over `endpoints`."""
 
     def edit(d: dict) -> None:
-        d["schema_version"] = 6
+        d["schema_version"] = SCHEMA_VERSION
         if rate is not None:
             next(r for r in d["runs"] if r["n_gen"] and not r["n_prompt"])["avg_ts"] = rate
         if endpoints is not None:

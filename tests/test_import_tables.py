@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.results.schema import SCHEMA_VERSION
 from tests.conftest import SHARED_DATA
 
 PASTED = """| model                          |       size |     params | backend    | ngl | n_ubatch | fa |            test |                  t/s |
@@ -43,7 +44,9 @@ def test_a_pasted_table_becomes_summary_only_results_that_validate(run_meek, tmp
     assert code == 0 and "1 result file(s) written" in stdout, stderr
     (path,) = (tmp_path / "results").glob("*/*.json")
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 6 and document["model"]["id"] == "gpt-oss-20b-mxfp4"  # mapped onto the catalogue
+    assert (
+        document["schema_version"] == SCHEMA_VERSION and document["model"]["id"] == "gpt-oss-20b-mxfp4"
+    )  # mapped onto the catalogue
     assert document["protocol"]["source"].startswith("ggml-org/llama.cpp") and document["protocol"]["repetitions"] is None
     runs = {run["test"]: run for run in document["runs"]}
     assert runs["tg32"]["summary_only"] and not runs["tg32"]["samples_ns"] and runs["tg32"]["avg_ts"] == 83.43

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from harness.measure.serve import free_port
+from harness.results.schema import SCHEMA_VERSION
 
 
 def servers_left() -> list[str]:
@@ -33,7 +34,7 @@ def test_bench_parallel_writes_both_points_with_batched_bench_fields(run_meek, t
     assert "| B | PP | TG | N_KV |" in stdout.replace(" mode |", "") or "N_KV" in stdout
     (path,) = (tmp_path / "results").glob("*/*.json")
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 6 and not document["runs"]
+    assert document["schema_version"] == SCHEMA_VERSION and not document["runs"]
     one, four = sorted(document["serving"], key=lambda p: p["n_parallel"])
     assert (one["n_parallel"], four["n_parallel"]) == (1, 4) and four["n_kv"] == 4 * (16 + 8)
     assert len(four["t_pp_ns"]) == len(four["t_tg_ns"]) == 2 and len(four["ttft_ns"]) == 4 * 2

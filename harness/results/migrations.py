@@ -33,5 +33,11 @@ def migrate_5_to_6(document: dict) -> dict:
     return {**document, "schema_version": 6}
 
 
+def migrate_6_to_7(document: dict) -> dict:
+    """Schema 7 added what a quant costs against a reference (`quality`, meek quality) and the largest context that
+    runs (`fits`, meek fit); a version 6 file measured neither."""
+    return {**document, "schema_version": 7}
+
+
 # Older schema version -> function turning such a document into the next version.
-MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4, 4: migrate_4_to_5, 5: migrate_5_to_6}
+MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4, 4: migrate_4_to_5, 5: migrate_5_to_6, 6: migrate_6_to_7}

@@ -20,7 +20,7 @@ from harness.errors import MeekError
 from harness.home import PACKAGE_DATA
 from harness.results.migrations import MIGRATIONS
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 SCHEMA_FILE = PACKAGE_DATA / "result.schema.json"
 
 Count = Annotated[int, Field(ge=0, le=10**7)]
@@ -293,7 +293,7 @@ class Split(Strict):
 
 
 class RunError(Strict):
-    stage: Literal["resolve", "load", "test", "worker", "eval", "serve", "interrupted"]
+    stage: Literal["resolve", "load", "test", "worker", "eval", "serve", "quality", "fit", "interrupted"]
     message: str = Field(max_length=2000)
     test: str | None = Field(default=None, max_length=60)
     n_threads: int | None = None
@@ -336,8 +336,67 @@ class Score(Strict):
     elapsed_s: float = Field(ge=0, le=1e8)
 
 
+class QuantQuality(Strict):
+    """What a quant costs against a reference file of the same model (`meek quality`), in llama-perplexity's terms
+    (--kl-divergence): both files over the same text in chunks of `ctx` tokens, each chunk scored on its second half;
+    the KL divergence of this file's next-token distribution from the reference's over the full vocabulary, the share
+    of positions where both put the same token on top, and each file's perplexity. Every mean has its standard error."""
+
+    reference: str = Field(max_length=200, description="the reference file's catalogue id or file name")
+    reference_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    reference_quant: str | None = Field(default=None, max_length=40)
+    text: str = Field(max_length=300, description="the text scored: its name, origin and licence")
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    ctx: int = Field(ge=8, le=10**7, description="tokens per chunk; the second half of each is scored")
+    chunks: int = Field(ge=1, le=10**6)
+    tokens_scored: int = Field(ge=1, le=10**9)
+    kld_mean: float = Field(ge=0, le=1e4)
+    kld_mean_stderr: float = Field(ge=0, le=1e4)
+    kld_median: float = Field(ge=0, le=1e4)
+    kld_p90: float = Field(ge=0, le=1e4)
+    kld_p99: float = Field(ge=0, le=1e4)
+    kld_max: float = Field(ge=0, le=1e6)
+    same_top: float = Field(ge=0, le=1, description="share of scored positions whose most likely token is the reference's")
+    same_top_stderr: float = Field(ge=0, le=1)
+    ppl: float = Field(ge=1, le=1e9, description="this file's perplexity on the scored positions")
+    ppl_stderr: float = Field(ge=0, le=1e9)
+    ppl_reference: float = Field(ge=1, le=1e9)
+    ppl_reference_stderr: float = Field(ge=0, le=1e9)
+    ppl_ratio: float = Field(ge=0, le=1e6, description="ppl / ppl_reference")
+    ppl_ratio_stderr: float = Field(ge=0, le=1e6)
+    elapsed_s: float = Field(ge=0, le=1e8)
+    tool: str = Field(max_length=200, description="what computed it: meek in process (llama-cpp-python version)")
+
+
+class FitProbe(Strict):
+    """One context tried by `meek fit`: whether the model loaded and generated at it, and what that took."""
+
+    ctx: int = Field(ge=1, le=10**8)
+    ok: bool
+    reason: str | None = Field(default=None, max_length=500, description="why it failed: out of memory, a failed allocation")
+    tg_ts: float | None = Field(default=None, ge=0, le=1e9, description="generation rate at this context (t/s)")
+    peak_rss_bytes: Bytes | None = None
+    peak_gpu_used_bytes: Bytes | None = None
+    seconds: float = Field(ge=0, le=1e8)
+
+
+class ContextFit(Strict):
+    """The largest context that loads and generates on this machine (`meek fit`): doubling, then bisection, up to the
+    model's trained context, each probe in a worker process; beside the memory model's prediction of the same limit."""
+
+    ctx_max: int | None = Field(ge=1, le=10**8, description="the largest context that ran; null when none did")
+    ctx_failed: int | None = Field(default=None, ge=1, le=10**8, description="the smallest context that failed")
+    trained_ctx: int = Field(ge=1, le=10**8)
+    n_gen: int = Field(ge=1, le=10**6, description="tokens generated at each probe for its rate")
+    min_tg: float | None = Field(default=None, ge=0, le=1e9, description="a probe slower than this counted as failing")
+    tg_ts: float | None = Field(default=None, ge=0, le=1e9, description="generation rate at ctx_max (t/s)")
+    memory_limit_bytes: Bytes | None = Field(default=None, description="the worker's memory limit, when one was set")
+    predicted_ctx: int | None = Field(default=None, ge=0, le=10**8, description="the memory model's largest context")
+    probes: list[FitProbe] = Field(default=[], max_length=1000)
+
+
 class BenchResult(Strict):
-    schema_version: Literal[6] = SCHEMA_VERSION
+    schema_version: Literal[7] = SCHEMA_VERSION
     kind: Literal["meek-bench"] = "meek-bench"
     created_utc: dt.datetime = Field(strict=False)  # an ISO 8601 string in the file
     status: Status
@@ -350,6 +409,8 @@ class BenchResult(Strict):
     split: Split | None = None
     errors: list[RunError] = Field(default=[], max_length=10000)
     scores: list[Score] = Field(default=[], max_length=100000)
+    quality: list[QuantQuality] = Field(default=[], max_length=1000)
+    fits: list[ContextFit] = Field(default=[], max_length=100)
     content_sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{64}$", description="sha256 of the canonical JSON of every other field"
     )
