@@ -214,11 +214,9 @@ def varied_tree(folder: Path) -> Path:
     for number, path in enumerate([*shipped[::12], *golden]):
         shutil.copy(path, tree / f"{number:04d}.json")
     scored = genuine()
-    scored["scores"] = [
-        {"task": "mmlu", "metric": "acc", "value": 0.25, "stderr": 0.01, "primary": True, "shots": 0, "samples": 100,
-         "subset": False, "subset_seed": None, "lm_eval_version": "0.4.13", "task_hash": "0123456789abcdef",
-         "scoring": "prefix-reuse", "data": "local files", "elapsed_s": 1.0}
-    ]  # fmt: skip
+    score = dict(task="mmlu", metric="acc", value=0.25, stderr=0.01, primary=True, shots=0, samples=100, subset=False)
+    score |= dict(subset_seed=None, lm_eval_version="0.4.13", task_hash="0123456789abcdef", scoring="prefix-reuse")
+    scored["scores"] = [{**score, "data": "local files", "elapsed_s": 1.0}]
     (tree / "9999-scored.json").write_text(json.dumps(resigned(scored)))
     return tree
 

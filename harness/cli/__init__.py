@@ -13,5 +13,8 @@ from harness.cli import report  # noqa: F401  (report, schema)
 from harness.cli import serve  # noqa: F401  (serve, serve tokens create)
 from harness.cli import record  # noqa: F401  (record pull)
 from harness.cli.common import app
+from harness.cli.help import plain_help
+
+plain_help(app)  # after every command is registered: --help names values in words, not Python types
 
 __all__ = ["app"]

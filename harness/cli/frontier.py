@@ -38,7 +38,9 @@ def gap(
         help="Which scores go in: epoch-run, developer-reported, measured-here, user (default: "
         "epoch-run,developer-reported, Epoch's mix).",
     ),
-    min_tg: float = typer.Option(10.0, "--min-tg", help="With --machine this: the speed a model must reach to count (t/s)."),
+    min_tg: float = typer.Option(
+        10.0, "--min-tg", metavar="T/S", help="With --machine this: the speed a model must reach to count (t/s)."
+    ),
 ) -> None:
     """How many months behind the frontier the best model each kind of home machine can hold is, per benchmark."""
     from harness.commands import gap as command
@@ -153,7 +155,7 @@ def plot_meek_model(
 def plot_card(
     benchmark: str = typer.Option("gpqa_diamond", "-b", "--benchmark", help="The benchmark of the published score."),
     results: Path = typer.Option(Path("results"), "--results-dir", help="Results tree with this machine's measurements."),
-    min_tg: float = typer.Option(10.0, "--min-tg", help="The generation speed a model must reach to count (t/s)."),
+    min_tg: float = typer.Option(10.0, "--min-tg", metavar="T/S", help="The generation speed a model must reach to count (t/s)."),
     kinds: str | None = typer.Option(None, "--kinds", help="Kinds of published scores (default Epoch's mix)."),
     out_dir: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNG and SVG."),
 ) -> None:

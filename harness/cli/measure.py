@@ -31,23 +31,28 @@ def bench(
         "--tier",
         help="Run the standard models of a tier: tiny, small, medium, large, xl, a comma list, or auto (those that fit in memory).",
     ),
-    n_prompt: str = typer.Option("512", "-p", "--n-prompt", help="Prompt tokens to process (pp test)."),
-    n_gen: str = typer.Option("128", "-n", "--n-gen", help="Tokens to generate (tg test)."),
+    n_prompt: str = typer.Option("512", "-p", "--n-prompt", metavar="N,...", help="Prompt tokens to process (pp test)."),
+    n_gen: str = typer.Option("128", "-n", "--n-gen", metavar="N,...", help="Tokens to generate (tg test)."),
     pg: list[str] = typer.Option([], "-pg", help="A prompt+generation test, as 'PROMPT,GEN' (e.g. 512,128); repeatable."),
-    n_depth: str = typer.Option("0", "-d", "--n-depth", help="Tokens already in the context before the test."),
+    n_depth: str = typer.Option("0", "-d", "--n-depth", metavar="N,...", help="Tokens already in the context before the test."),
     parallel: str | None = typer.Option(
         None,
         "--parallel",
         "-npl",
+        metavar="N,...",
         help="Serving points instead of single-stream tests: N sequences decoded together in one context, each its own "
         "prompt of -p tokens then -n generated (llama-batched-bench's -npl), e.g. 1,2,4,8.",
     ),
-    threads: str | None = typer.Option(None, "-t", "--threads", help="CPU threads. Default: physical cores."),
+    threads: str | None = typer.Option(None, "-t", "--threads", metavar="N,...", help="CPU threads. Default: physical cores."),
     n_gpu_layers: str = typer.Option(
-        "-1", "-ngl", "--n-gpu-layers", help="Layers offloaded to the GPU; -1 (llama-bench's default) = all, 0 = none."
+        "-1",
+        "-ngl",
+        "--n-gpu-layers",
+        metavar="N,...",
+        help="Layers offloaded to the GPU; -1 (llama-bench's default) = all, 0 = none.",
     ),
-    batch: str = typer.Option("2048", "-b", "--batch-size", help="Logical batch size."),
-    ubatch: str = typer.Option("512", "-ub", "--ubatch-size", help="Physical batch size."),
+    batch: str = typer.Option("2048", "-b", "--batch-size", metavar="N,...", help="Logical batch size."),
+    ubatch: str = typer.Option("512", "-ub", "--ubatch-size", metavar="N,...", help="Physical batch size."),
     flash_attn: str = typer.Option(
         "auto", "-fa", "--flash-attn", help="Flash attention: 0/off, 1/on, -1/auto (llama-bench's default: auto)."
     ),
@@ -69,7 +74,9 @@ def bench(
     results_dir: Path = typer.Option(
         Path("results"), "--results-dir", help="Where result files go (as <machine-id>/<UTC time>-<model>.json)."
     ),
-    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds a worker may go without progress before it is stopped."),
+    timeout: float = typer.Option(
+        600, "--timeout", metavar="SECONDS", min=1, help="Seconds a worker may go without progress before it is stopped."
+    ),
     eval_suite: str | None = typer.Option(
         None,
         "--eval",
@@ -132,7 +139,9 @@ def eval_command(
         "--strategy",
         help="prefix-reuse (shared contexts decoded once: fast, same scores) or plain (every request from scratch).",
     ),
-    n_ctx: int = typer.Option(2048, "--ctx", min=64, help="Context size for scoring; longer inputs are cut from the left."),
+    n_ctx: int = typer.Option(
+        2048, "--ctx", metavar="TOKENS", min=64, help="Context size for scoring; longer inputs are cut from the left."
+    ),
     threads: int | None = typer.Option(None, "-t", "--threads", min=1, help="CPU threads. Default: all cores."),
     chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template (instruct models)."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
@@ -140,7 +149,11 @@ def eval_command(
         None, "-rpk", "--repack", help="0 or 1, as for meek bench. Default: what the preflight probe finds runs here."
     ),
     timeout: float = typer.Option(
-        600, "--timeout", min=1, help="Seconds the scoring worker may go without finishing a request before it is stopped."
+        600,
+        "--timeout",
+        metavar="SECONDS",
+        min=1,
+        help="Seconds the scoring worker may go without finishing a request before it is stopped.",
     ),
 ) -> None:
     """Score the exact quantised file on standard benchmarks through lm-eval, and save the scores.
@@ -184,14 +197,24 @@ def load(
         None, "--server-bin", help="Your llama-server binary (default: $MEEK_LLAMA_SERVER, else built from the vendored source)."
     ),
     model: str | None = typer.Option(None, "-m", "--model", help="With --url: the model name to request."),
-    concurrency: str | None = typer.Option(None, "--concurrency", help="Closed-loop streams per point, e.g. 1,2,4,8 (default)."),
-    rate: str | None = typer.Option(None, "--rate", help="Open-loop requests per second per point, e.g. 0.5,1,2."),
-    n_prompt: int = typer.Option(128, "-p", "--n-prompt", help="Prompt tokens per request (the server's tokenizer)."),
-    n_gen: int = typer.Option(64, "-n", "--n-gen", help="Tokens generated per request."),
+    concurrency: str | None = typer.Option(
+        None, "--concurrency", metavar="N,...", help="Closed-loop streams per point, e.g. 1,2,4,8 (default)."
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate", metavar="REQ/S,...", help="Open-loop requests per second per point, e.g. 0.5,1,2."
+    ),
+    n_prompt: int = typer.Option(
+        128, "-p", "--n-prompt", metavar="TOKENS", help="Prompt tokens per request (the server's tokenizer)."
+    ),
+    n_gen: int = typer.Option(64, "-n", "--n-gen", metavar="TOKENS", help="Tokens generated per request."),
     requests: int | None = typer.Option(None, "--requests", min=1, help="Requests per point (default 4 per stream, 8 or more)."),
-    seconds: float = typer.Option(60.0, "--seconds", min=1, help="Longest a point may send requests for."),
-    min_stream_tps: float = typer.Option(10.0, "--min-stream-tps", help="Objective: every stream (p10) at least this t/s."),
-    max_ttft_s: float = typer.Option(2.0, "--max-ttft-s", help="Objective: time to first token under this at p90."),
+    seconds: float = typer.Option(60.0, "--seconds", metavar="SECONDS", min=1, help="Longest a point may send requests for."),
+    min_stream_tps: float = typer.Option(
+        10.0, "--min-stream-tps", metavar="T/S", help="Objective: every stream (p10) at least this t/s."
+    ),
+    max_ttft_s: float = typer.Option(
+        2.0, "--max-ttft-s", metavar="SECONDS", help="Objective: time to first token under this at p90."
+    ),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where the result file goes."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="MEEK_API_KEY", help="Bearer key for the server (never saved)."),
 ) -> None:
@@ -211,7 +234,7 @@ def load(
 )
 def rpc_server(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you trust the network)."),
-    port: int = typer.Option(50052, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(50052, "--port", metavar="PORT", min=1, max=65535, help="Port to listen on."),
     cache: bool = typer.Option(False, "--cache", help="rpc-server's -c: keep a local cache of the tensors it receives."),
     threads: int | None = typer.Option(
         None,

@@ -230,8 +230,12 @@ def advise(
     model: str | None = typer.Option(None, "-m", "--model", help="Catalogue id of the model you want to run."),
     device: str | None = typer.Option(None, "--device", help="The reverse question: the models this hardware-table device runs."),
     machine: str | None = typer.Option(None, "--machine", help="'this': the reverse question for this machine's device."),
-    budget: float | None = typer.Option(None, "--budget", min=0, help="Most you would spend, in US dollars (launch prices)."),
-    min_tg: float | None = typer.Option(None, "--min-tg", min=0, help="Slowest generation speed you accept, tokens/s (tg128)."),
+    budget: float | None = typer.Option(
+        None, "--budget", metavar="DOLLARS", min=0, help="Most you would spend, in US dollars (launch prices)."
+    ),
+    min_tg: float | None = typer.Option(
+        None, "--min-tg", metavar="T/S", min=0, help="Slowest generation speed you accept, tokens/s (tg128)."
+    ),
     backend: str | None = typer.Option(
         None,
         "--backend",
@@ -240,6 +244,7 @@ def advise(
     ctx: int = typer.Option(
         DEFAULT_CONTEXT,
         "--ctx",
+        metavar="TOKENS",
         min=1,
         max=10_000_000,
         help="The context the model must fit at, tokens (KV cache and buffers grow with it).",

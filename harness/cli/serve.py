@@ -39,7 +39,7 @@ def serve(
     ctx: typer.Context,
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", metavar="PORT", min=1, max=65535, help="Port to listen on."),
     imports: list[Path] = typer.Option(
         None, "--import", help="Load this results tree (repeatable) through the submission checks before serving."
     ),
@@ -54,6 +54,7 @@ def serve(
     rebuild_every: float = typer.Option(
         DEFAULT_REBUILD_EVERY,
         "--rebuild-every",
+        metavar="SECONDS",
         min=0,
         max=86_400,
         help="Seconds between two rebuilds of the pages at most, when results arrived (0: at once).",
