@@ -64,3 +64,74 @@ def test_each_gap_note_names_the_score_its_class_line_ends_at():
         line = next(line for label, line in lines.items() if label.startswith(f"best open model that fits {class_name} "))
         assert line.get_ydata()[-1] == pytest.approx(score, abs=0.05)
         assert line.get_visible() and line.get_linestyle() != "None"
+
+
+def _card(model: str, speed_kind: str, evals: int):
+    """A card as machine_card builds it, on the shipped frontier table (its story fixed, so the test does not depend on
+    this machine's measured bandwidth)."""
+    import pandas as pd
+
+    from harness.frontier.card import Card, Line, Story
+    from harness.frontier.gap import best_so_far, first_to_reach, months_behind
+
+    today = pd.Timestamp("2026-12-06")
+    curve = best_so_far(load_frontier(), "gpqa_diamond")
+    leader = first_to_reach(curve, 74.2, today)
+    story = Story(
+        curve=curve,
+        model=model,
+        score=74.2,
+        score_kind="developer-reported",
+        released=pd.Timestamp("2025-08-05"),
+        speed="10.2 t/s generation",
+        speed_kind=speed_kind,
+        leader=str(leader["model"]),
+        leader_date=pd.Timestamp(leader["release_date"]),
+        months_today=months_behind(curve, 74.2, today) or 0.0,
+        today=today,
+        min_tg=10.0,
+    )
+    lines = [
+        Line(f"meek eval task{i}", f"{40 + i:.1f} (smollm2-135m, 0-shot, subset of 500)", "measured here") for i in range(evals)
+    ]
+    return Card("amd-epyc-24g-71ae71", "24 GiB RAM, CPU inference", "gpqa_diamond", lines, story)
+
+
+@pytest.mark.parametrize(
+    "model, evals",
+    [
+        ("gpt-oss-20b-mxfp4 (20.91B, MXFP4)", 0),
+        ("A Very Long Open Model Name 2 Instruct 2512 (123.4B, at Q4_K_M; not in the catalogue)", 2),
+    ],
+)
+def test_card_says_what_runs_and_how_far_behind_with_nothing_cut_off_or_overlapping(model, evals):
+    from harness.plots.card import card_figure
+
+    card = _card(model, "predicted (tg128, CPU) from this machine's 41.4 GB/s measured by a copy test: " * 3, evals)
+    figure = card_figure(card, ("epoch-run", "developer-reported"))
+    renderer, page = _boxes(figure)
+    texts = _visible_texts(figure)
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1 and page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1, (
+            text.get_text()
+        )
+    words, chart = figure.axes
+    months = f"{card.story.months_today:.1f} months"
+    assert card.story.months_today > 12 and any(months + " ago" in t.get_text() for t in words.texts)  # the headline
+    assert any(t.get_text().strip() == months for t in chart.texts)  # the same figure on the chart's arrow
+    plot = chart.get_window_extent(renderer)
+    written = [t for t in words.texts if t.get_text().strip()]
+    assert all(not t.get_window_extent(renderer).overlaps(plot) for t in written)
+    for i, a in enumerate(written):
+        for b in written[i + 1 :]:
+            assert not a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)), (a.get_text(), b.get_text())
+
+
+def test_a_card_without_a_best_model_is_its_lines():
+    from harness.frontier.card import Card, Line
+    from harness.plots.card import card_figure
+
+    card = Card("m", "24 GiB RAM", "gpqa_diamond", [Line("best model", "no open model ... runs here at 10 t/s or more", "")])
+    figure = card_figure(card, ("epoch-run",))
+    assert any("no open model" in t.get_text() for t in _visible_texts(figure))

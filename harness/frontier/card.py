@@ -30,12 +30,32 @@ class Line:
     kind: str
 
 
+@dataclass(frozen=True)
+class Story:
+    """What the card figure draws: the frontier's record-setting scores over time, this machine's best model's score
+    on that line, when the frontier first reached it, and how many months behind that is today."""
+
+    curve: pd.DataFrame  # best_so_far: release_date, score, model, kind
+    model: str
+    score: float
+    score_kind: str
+    released: pd.Timestamp
+    speed: str  # "10.0 t/s generation"
+    speed_kind: str
+    leader: str | None  # the frontier model first at the score, None when none reached it
+    leader_date: pd.Timestamp | None
+    months_today: float
+    today: pd.Timestamp
+    min_tg: float  # the speed a model had to reach to count
+
+
 @dataclass
 class Card:
     machine_id: str
     device: str
     benchmark: str
     lines: list[Line] = field(default_factory=list)
+    story: Story | None = None
 
 
 def machine_card(
@@ -80,6 +100,21 @@ def machine_card(
         )
         curve = best_so_far(frame, benchmark)
         leader = first_to_reach(curve, row["score"], today)
+        behind_today = months_behind(curve, row["score"], today) or 0.0
+        card.story = Story(
+            curve=curve,
+            model=what,
+            score=float(row["score"]),
+            score_kind=str(row["kind"]),
+            released=pd.Timestamp(row["release_date"]),
+            speed=f"{speed.tg:.1f} t/s generation",
+            speed_kind=speed.kind,
+            leader=str(leader["model"]) if leader is not None else None,
+            leader_date=pd.Timestamp(leader["release_date"]) if leader is not None else None,
+            months_today=behind_today,
+            today=today,
+            min_tg=min_tg,
+        )
         card.lines += [
             Line("best model it runs", what, f"the best published score among open models that run here at {min_tg:g} t/s"),
             Line("speed", f"{speed.tg:.1f} t/s generation", speed.kind),
@@ -96,7 +131,7 @@ def machine_card(
             ),
             Line(
                 "months behind today",
-                f"{months_behind(curve, row['score'], today) or 0:.1f}",
+                f"{behind_today:.1f}",
                 "computed; grows with months the table has no scores for",
             ),
         ]
