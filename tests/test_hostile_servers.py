@@ -258,6 +258,18 @@ def test_load_ends_a_point_at_its_deadline_and_counts_the_cut_requests(run_meek,
     assert point["requests"] >= 1 and point["errors"] == point["requests"] and document["status"] == "partial"
 
 
+def test_request_seconds_cuts_each_request_well_before_the_point_ends(run_meek, hostile, tmp_path):
+    """--request-seconds 1 against a silent server: each request is cut after 1 s, so a 20 s point sends many, not one."""
+    url, _ = hostile(completion="silent")
+    code, _, stderr, took = load(
+        run_meek, url, tmp_path, "--concurrency", "1", "--seconds", "6", "--request-seconds", "1", timeout=90
+    )
+    assert code == 1 and took < 30, (took, stderr)
+    (document,) = results_of(tmp_path)
+    (point,) = document["serving"]
+    assert point["requests"] >= 3 and point["errors"] == point["requests"]  # 6 s of 1 s requests, each one cut
+
+
 @pytest.mark.parametrize(("pace", "said"), [("slow", "was still answering after 10 s"), ("fast", "answered over 64 MiB")])
 def test_an_answer_that_never_ends_is_cut_in_time_and_in_size(run_meek, hostile, tmp_path, pace, said):
     url, _ = hostile(endless_models=pace)

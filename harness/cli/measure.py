@@ -209,6 +209,14 @@ def load(
     n_gen: int = typer.Option(64, "-n", "--n-gen", metavar="TOKENS", help="Tokens generated per request."),
     requests: int | None = typer.Option(None, "--requests", min=1, help="Requests per point (default 4 per stream, 8 or more)."),
     seconds: float = typer.Option(60.0, "--seconds", metavar="SECONDS", min=1, help="Longest a point may send requests for."),
+    request_seconds: float | None = typer.Option(
+        None,
+        "--request-seconds",
+        metavar="SECONDS",
+        min=0.1,
+        help="Longest one request may take, from sending to its last token; cut there and counted as an error "
+        "(default: --seconds).",
+    ),
     min_stream_tps: float = typer.Option(
         10.0, "--min-stream-tps", metavar="T/S", help="Objective: every stream (p10) at least this t/s."
     ),
