@@ -440,3 +440,33 @@ def free_bytes(offload: bool) -> int:
 
 def gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
+
+
+def largest_context(
+    usable: float,
+    trained: int,
+    params_total_b: float,
+    quant: str | None = None,
+    file_size_bytes: int | None = None,
+    facts: GgufFacts | ModelShape | None = None,
+    type_k: str = "f16",
+    type_v: str = "f16",
+    *,
+    flash_attn: bool = False,
+    ubatch: int = DEFAULT_UBATCH,
+) -> int:
+    """The largest context, up to the `trained` one, whose need fits in `usable` bytes: `trained` itself, else a multiple
+    of KV_CELL_PADDING (llama.cpp allocates the cache in steps of 256 cells); 0 when not even one step fits."""
+
+    def fits_at(context: int) -> bool:
+        found = need(params_total_b, quant, file_size_bytes, context, facts, type_k, type_v, flash_attn=flash_attn, ubatch=ubatch)
+        return found.total <= usable
+
+    trained = int(_positive(trained, "the trained context (tokens)"))
+    if fits_at(trained):
+        return trained
+    low, high = 0, -(-trained // KV_CELL_PADDING)  # steps: low fits (0 trivially), high does not (its cells >= trained's)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits_at(middle * KV_CELL_PADDING) else (low, middle)
+    return low * KV_CELL_PADDING

@@ -4,7 +4,7 @@ service answers (`GET /api/v1/compare`, `/api/v1/advise`) come from these functi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -28,13 +28,21 @@ class Comparison:
     serving: pd.DataFrame
     pair: Pair | None
     serving_only: bool = False
+    # the model family's quants on each machine: speed, size, KL divergence, largest context (harness/aggregate/quants.py);
+    # `quants_only`: the model has quality or fits blocks and no runs
+    quants: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quants_only: bool = False
 
 
 def comparison(tree: Tree, model: str | None, tests: list[str] | None, devices: list[str] | None, here: str | None) -> Comparison:
     """compare's answer: `here` is this machine's id (its rows read 'measured here', others' 'submitted'; None: every
     measured row is 'submitted', as a service's record is). Raises UsageError for a model the tree does not hold."""
     from harness.aggregate.compare import compare_table, scores_table, select_model, serving_table
+    from harness.aggregate.quants import quants_table
 
+    quants = quants_table(tree, model, devices) if model is not None else pd.DataFrame()
+    if not quants.empty and select_model(tree.runs, model, required=False).empty:
+        return Comparison(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None, quants=quants, quants_only=True)
     points = tree.serving[tree.serving["device_id"].isin(devices)] if devices else tree.serving
     # serving points of other models (a `bench --parallel` file in the tree) are no reason to refuse this model's runs
     serving = serving_table(points, model, required=False) if not points.empty else pd.DataFrame()
@@ -47,7 +55,7 @@ def comparison(tree: Tree, model: str | None, tests: list[str] | None, devices: 
     name_measured(table, here)
     scores = scores_table(tree.scores, model)
     pair = two_devices(tree.runs, model, tests, devices) if devices and len(set(devices)) == 2 else None
-    return Comparison(table, scores, serving, pair)
+    return Comparison(table, scores, serving, pair, quants=quants)
 
 
 def comparison_json(answer: Comparison) -> dict:
@@ -55,12 +63,14 @@ def comparison_json(answer: Comparison) -> dict:
     from harness.aggregate.compare import render
 
     serving = json.loads(render(answer.serving, "json") or "[]") if not answer.serving.empty else []
-    if answer.serving_only:
-        return {"speed": [], "scores": [], "serving": serving}
+    quants = {"quants": json.loads(render(answer.quants, "json"))} if not answer.quants.empty else {}
+    if answer.serving_only or answer.quants_only:
+        return {"speed": [], "scores": [], "serving": serving, **quants}
     return {
         "speed": json.loads(render(answer.table, "json")),
         "scores": json.loads(render(answer.scores, "json") or "[]"),
         "serving": serving,
+        **quants,
         **(_pair_json(answer.pair) if answer.pair else {}),
     }
 

@@ -108,12 +108,55 @@ SCORE_COLUMNS = [
 ]
 
 
+QUALITY_COLUMNS = [
+    "file",
+    "machine_id",
+    "device_id",
+    "device",
+    "model",
+    "model_label",
+    "quant",
+    "model_bytes",
+    "created_utc",
+    "reference",
+    "reference_sha256",
+    "text",
+    "text_sha256",
+    "ctx",
+    "chunks",
+    "kld_mean",
+    "kld_mean_stderr",
+    "same_top",
+    "ppl_ratio",
+]
+FIT_COLUMNS = [
+    "file",
+    "machine_id",
+    "device_id",
+    "device",
+    "model",
+    "model_label",
+    "quant",
+    "model_bytes",
+    "created_utc",
+    "ctx_max",
+    "trained_ctx",
+    "memory_limit_bytes",
+]
+
+
 @dataclass
 class Tree:
     runs: pd.DataFrame
     scores: pd.DataFrame
     rejected: list[FileReport]
     serving: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=SERVING_COLUMNS))
+    # what quants cost (`meek quality`) and how much context fits (`meek fit`), one row per block; `families` maps a
+    # model key to its family (architecture and GGUF name) and `shas` a file's sha256 to its model key
+    quality: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
+    fits: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=FIT_COLUMNS))
+    families: dict[str, str] = dataclasses.field(default_factory=dict)
+    shas: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def model_key(result: BenchResult, catalogue_sha: dict[str, str]) -> str:
@@ -280,6 +323,34 @@ def score_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     ]
 
 
+def _whole_file_columns(result: BenchResult, key: str, file: Path) -> dict:
+    """Machine and model columns of a block that belongs to the whole file (quality, fits): the device is the GPU when
+    the build offloads and the machine has one."""
+    machine = _machine_columns(result, offload=bool(result.machine.llama_cpp.gpu_offload) and bool(result.machine.gpus))
+    return {
+        "file": str(file),
+        **{k: machine[k] for k in ("machine_id", "device_id", "device")},
+        **_model_columns(result, key),
+    }
+
+
+def quality_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
+    columns = _whole_file_columns(result, key, file) if result.quality else {}
+    wanted = {"reference", "reference_sha256", "text", "text_sha256", "ctx", "chunks", "kld_mean", "kld_mean_stderr"}
+    return [{**columns, **q.model_dump(include=wanted | {"same_top", "ppl_ratio"})} for q in result.quality]
+
+
+def fit_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
+    columns = _whole_file_columns(result, key, file) if result.fits else {}
+    return [{**columns, **f.model_dump(include={"ctx_max", "trained_ctx", "memory_limit_bytes"})} for f in result.fits]
+
+
+def family_of(result: BenchResult, key: str) -> str:
+    """Files of one model at different quants share their GGUF architecture and name (llama-quantize keeps them)."""
+    model = result.model
+    return f"{model.architecture or '?'}/{model.name}" if model.name else key
+
+
 def prefer_stable(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The runs, less the busy or unstable ones of every group (by `keys`) that has a stable one: a noisy run is never
     the figure where a stable one exists, and a group of noisy runs only keeps them (marked by their `unstable`)."""
@@ -292,7 +363,9 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
     """Validate and load every result file under the paths."""
     validator = Validator()
     catalogue_sha = {model_id: model.sha256 for model_id, model in validator.by_id.items() if model.sha256}
-    runs, scores, serving, rejected = [], [], [], []
+    runs, scores, serving, rejected, quality, fits = [], [], [], [], [], []
+    families: dict[str, str] = {}
+    shas: dict[str, str] = {}
     reports = validator.finish([validator.check(file) for file in result_files(Path(p) for p in paths)])
     for report in reports:
         if not report.ok:
@@ -305,11 +378,20 @@ def load_tree(paths: Iterable[Path | str]) -> Tree:
         runs += run_rows(result, key, report.path, per_token)
         scores += score_rows(result, key, report.path)
         serving += serving_rows(result, key, report.path)
+        quality += quality_rows(result, key, report.path)
+        fits += fit_rows(result, key, report.path)
+        families.setdefault(key, family_of(result, key))
+        if result.model.sha256:
+            shas.setdefault(result.model.sha256, key)
     return Tree(
         pd.DataFrame(runs, columns=RUN_COLUMNS),
         pd.DataFrame(scores, columns=SCORE_COLUMNS),
         rejected,
         pd.DataFrame(serving, columns=SERVING_COLUMNS),
+        pd.DataFrame(quality, columns=QUALITY_COLUMNS),
+        pd.DataFrame(fits, columns=FIT_COLUMNS),
+        families,
+        shas,
     )
 
 

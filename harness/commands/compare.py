@@ -64,6 +64,9 @@ def run(
     if answer.serving_only:
         out.data(render(answer.serving, fmt))
         return EXIT_OK
+    if answer.quants_only:
+        _print_quants(answer, fmt, out, first=True)
+        return EXIT_OK
     out.data(render(answer.table, fmt))
     if not answer.scores.empty:
         out.data("\n" if fmt == "md" else "")
@@ -71,12 +74,28 @@ def run(
     if not answer.serving.empty:
         out.data("\n" if fmt == "md" else "")
         out.data(render(answer.serving, fmt))
+    _print_quants(answer, fmt, out)
     if fmt == "md" and answer.pair:
         _print_pair(answer.pair, out)
     elif fmt == "md":
         for note in shape_notes(answer.table):
             out.say(f"- {note}")
     return EXIT_OK
+
+
+def _print_quants(answer, fmt: str, out: Output, first: bool = False) -> None:
+    """The family's quants side by side: speed, size, KL divergence and largest context per machine and file."""
+    from harness.aggregate.compare import render
+    from harness.aggregate.quants import quants_markdown
+
+    if answer.quants.empty:
+        return
+    if fmt != "md":
+        out.data(render(answer.quants, fmt))
+        return
+    out.data("" if first else "\n")
+    out.say("Quants of this model on each machine (speed: the fastest settings' median; KLD: meek quality's mean KL divergence):")
+    out.data(quants_markdown(answer.quants))
 
 
 def _print_pair(pair: Pair, out: Output) -> None:

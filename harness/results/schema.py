@@ -336,6 +336,9 @@ class Score(Strict):
     elapsed_s: float = Field(ge=0, le=1e8)
 
 
+KLD_ROUNDING: Final = -1e-3  # the lowest KL divergence the 16-bit rounding of the reference can give (nats)
+
+
 class QuantQuality(Strict):
     """What a quant costs against a reference file of the same model (`meek quality`), in llama-perplexity's terms
     (--kl-divergence): both files over the same text in chunks of `ctx` tokens, each chunk scored on its second half;
@@ -350,12 +353,14 @@ class QuantQuality(Strict):
     ctx: int = Field(ge=8, le=10**7, description="tokens per chunk; the second half of each is scored")
     chunks: int = Field(ge=1, le=10**6)
     tokens_scored: int = Field(ge=1, le=10**9)
-    kld_mean: float = Field(ge=0, le=1e4)
+    # a file against itself gives divergences a hair either side of 0 (the reference's log-probabilities are stored
+    # rounded to 16 bits, as llama-perplexity stores them): a hair, never more
+    kld_mean: float = Field(ge=KLD_ROUNDING, le=1e4, description="mean KL divergence per scored position (nats)")
     kld_mean_stderr: float = Field(ge=0, le=1e4)
-    kld_median: float = Field(ge=0, le=1e4)
-    kld_p90: float = Field(ge=0, le=1e4)
-    kld_p99: float = Field(ge=0, le=1e4)
-    kld_max: float = Field(ge=0, le=1e6)
+    kld_median: float = Field(ge=KLD_ROUNDING, le=1e4)
+    kld_p90: float = Field(ge=KLD_ROUNDING, le=1e4)
+    kld_p99: float = Field(ge=KLD_ROUNDING, le=1e4)
+    kld_max: float = Field(ge=KLD_ROUNDING, le=1e6)
     same_top: float = Field(ge=0, le=1, description="share of scored positions whose most likely token is the reference's")
     same_top_stderr: float = Field(ge=0, le=1)
     ppl: float = Field(ge=1, le=1e9, description="this file's perplexity on the scored positions")
@@ -392,6 +397,9 @@ class ContextFit(Strict):
     tg_ts: float | None = Field(default=None, ge=0, le=1e9, description="generation rate at ctx_max (t/s)")
     memory_limit_bytes: Bytes | None = Field(default=None, description="the worker's memory limit, when one was set")
     predicted_ctx: int | None = Field(default=None, ge=0, le=10**8, description="the memory model's largest context")
+    usable_bytes: Bytes | None = Field(default=None, description="the memory the prediction filled: the limit, or free memory")
+    fill: float | None = Field(default=None, ge=0, le=1, description="share of each probe's context filled before generating")
+    settings: Settings | None = None
     probes: list[FitProbe] = Field(default=[], max_length=1000)
 
 

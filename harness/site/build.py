@@ -102,7 +102,7 @@ def write_site(
             f"machines/{machine_id}.html",
             f"Machine {machine_id}",
             "machine",
-            _machine_body(machine_id, page),
+            _machine_body(machine_id, page) + _quants_body(tree, machine_id),
             depth=1,
             footer=footer,
         )
@@ -315,6 +315,39 @@ def _machine_body(machine_id: str, page: dict) -> str:
         f'<table class="facts">{facts}</table><h2>Speed</h2><div class="bars">{bars}</div><h2>Every run</h2>'
         f'<div class="scroll">{_html_table(table)}</div>'
     )
+
+
+def _quants_body(tree: Tree, machine_id: str) -> str:
+    """The machine's quants of each model family it measured a quality or fits block for: speed, size, KL divergence
+    and largest context side by side (harness/aggregate/quants.py); nothing when it has none."""
+    from harness.aggregate.quants import family, quants_table
+
+    measured = pd.concat([tree.quality[["machine_id", "model"]], tree.fits[["machine_id", "model"]]])
+    models = sorted(set(measured.loc[measured["machine_id"] == machine_id, "model"]))
+    parts, shown = [], set()
+    for model in models:
+        if model in shown:
+            continue
+        table = quants_table(tree, model, machine_id=machine_id)
+        if table.empty:
+            continue
+        shown |= family(tree, model) | {model}
+        parts.append(f'<div class="scroll">{_html_quants(table.drop(columns=["device", "machine_id"]))}</div>')
+    if not parts:
+        return ""
+    lead = "<p>Each quant's speed, size, what it costs against its reference (meek quality) and the largest context that ran (meek fit).</p>"
+    return "<h2>Quants</h2>" + lead + "".join(parts)
+
+
+def _html_quants(frame: pd.DataFrame) -> str:
+    from harness.aggregate.quants import quants_cell
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(quants_cell(str(c), v))}</td>" for c, v in zip(frame.columns, row)) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _bar_labels(runs: pd.DataFrame) -> list[str]:
