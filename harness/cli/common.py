@@ -17,7 +17,7 @@ from harness.version import __version__
 
 app = typer.Typer(
     help="Benchmark quantised GGUF models on this machine and compare with everyone's: speed and memory (bench), "
-    "benchmark scores (eval), result files (validate, submit, import, results, compare, advise), the frontier (gap, plot, "
+    "benchmark scores (eval), what a quant costs against a reference (quality), the largest context that fits (fit), result files (validate, submit, import, results, compare, advise), the frontier (gap, plot, "
     "frontier), a static leaderboard site (report), and the record as a web service over a database (serve; submit --url "
     "and record pull talk to one). Exit codes: 0 done, 1 a run or check failed, 2 a usage error, "
     "130 interrupted.",
