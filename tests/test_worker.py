@@ -52,3 +52,34 @@ def test_exit_reasons_name_the_signal():
     assert "SIGKILL" in _exit_reason(-9) and "out of memory" in _exit_reason(-9)
     assert "SIGSEGV" in _exit_reason(-11)
     assert "code 3" in _exit_reason(3)
+
+
+def test_a_termination_while_a_worker_starts_waits_until_the_start_is_whole():
+    """meek turns SIGTERM into KeyboardInterrupt (harness/cli/common.py); arriving mid-start it cut the child's start-up
+    data short and the child printed multiprocessing's 'EOFError: Ran out of input'. It is now held until the start is
+    done, then raised as before."""
+    import os
+    import signal
+    import time
+
+    from harness.measure.worker import _start_deaf_to_ctrl_c
+
+    class Starting:  # a fault injected where the real start writes the child's start-up data
+        whole = False
+
+        def start(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # Python runs a handler here, between two bytecodes
+            self.whole = True
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        process = Starting()
+        with pytest.raises(KeyboardInterrupt):
+            _start_deaf_to_ctrl_c(process)
+        assert process.whole and signal.getsignal(signal.SIGTERM) is interrupt
+    finally:
+        signal.signal(signal.SIGTERM, previous)

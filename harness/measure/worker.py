@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -104,15 +105,48 @@ def run_in_worker(target: Callable, args: tuple, timeout_s: float) -> Iterator[E
 
 def _start_deaf_to_ctrl_c(process) -> None:
     """Start the child with SIGINT blocked (the mask survives exec): Ctrl-C reaches only the parent, which stops the
-    child and saves what finished, instead of every process printing its own KeyboardInterrupt."""
-    if not hasattr(signal, "pthread_sigmask"):
-        process.start()
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    child and saves what finished, instead of every process printing its own KeyboardInterrupt.
+
+    A Ctrl-C, SIGTERM or SIGHUP that comes while the child is being started is held until it has started: raised in
+    the middle of `start()` it would cut the child's start-up data short, and the child would print multiprocessing's
+    own "EOFError: Ran out of input" traceback. It is then handled as it would have been, once the start is whole."""
+    held: list[int] = []
+    deferred = _hold_signals(held)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     try:
         process.start()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in deferred.items():
+            signal.signal(signum, handler)
+    if held:
+        handler = deferred[held[0]]
+        if callable(handler):
+            handler(held[0], None)  # a KeyboardInterrupt, as when it came a moment later
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(held[0])
+
+
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _hold_signals(held: list[int]) -> dict:
+    """Record SIGINT, SIGTERM and SIGHUP in `held` instead of acting on them; the handlers replaced, to put back. Nothing
+    outside the main thread, where Python runs no signal handler anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def hold(signum, frame) -> None:
+        held.append(signum)
+
+    replaced = {}
+    for signum in HELD_SIGNALS:
+        current = signal.getsignal(signum)
+        if current in (signal.SIG_IGN, None):
+            continue
+        replaced[signum] = signal.signal(signum, hold)
+    return replaced
 
 
 def _signal_name(exitcode: int | None) -> str | None:
