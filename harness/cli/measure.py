@@ -137,7 +137,11 @@ def eval_command(
     strategy: str = typer.Option(
         "prefix-reuse",
         "--strategy",
-        help="prefix-reuse (shared contexts decoded once: fast, same scores) or plain (every request from scratch).",
+        help="prefix-reuse (shared contexts decoded once: fast, the same scores as plain) or plain (every request from "
+        "scratch); with flash attention, batched-flash (several questions per decode, shared few-shot examples once: "
+        "the same scores bit for bit as plain-flash), prefix-reuse-flash or plain-flash. Flash attention on and off are "
+        "different computations: on SmolLM2 their log-likelihoods differ by tenths of a nat and a few answers in a "
+        "hundred.",
     ),
     n_ctx: int = typer.Option(
         2048, "--ctx", metavar="TOKENS", min=64, help="Context size for scoring; longer inputs are cut from the left."

@@ -16,7 +16,7 @@ from harness.quality.evaluate import EvalOptions, score_into
 from harness.results.schema import BenchResult, new_result
 from harness.results.store import check_results_dir, save_result
 
-STRATEGIES = ("prefix-reuse", "plain")
+STRATEGIES = ("prefix-reuse", "plain", "batched-flash", "prefix-reuse-flash", "plain-flash")  # llama_lm.STRATEGIES
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,15 @@ Every token meets the same keys and values in the same cells, in batches cut so 
 matrix kernel, as when its request is scored from scratch (strategy `plain`, the reference). On the bundled SmolLM2 the
 log-likelihoods are bitwise the same; where a model's weights go through llama.cpp's tiled CPU kernels, whose arithmetic
 depends on the batch size, a few requests can still differ in the last digits (measured: 1 in 120 on Gemma 3 270M).
-Decoding several continuations side by side in one batch was tried and is not the same computation: llama.cpp's CPU
-attention sums over cells in SIMD lanes, so moving a token's cells moved log-likelihoods by up to half a nat.
+
+A strategy named `-flash` runs with flash attention on, in decodes of batched.UBATCH tokens (fewer than llama.cpp's
+flash-attention tile) and never of a single row where more than one token is decoded, so every attention row goes
+through llama.cpp's per-row flash kernel, whose arithmetic for a row is the same whatever other cells and rows the
+decode holds. `batched-flash` (harness/quality/batched.py) decodes several questions' contexts and continuations as
+sequences of one decode on a unified KV cache; its reference is `plain-flash`, one request at a time under the same
+settings (bench/eval_speed.py compares them). Flash attention on and off are different computations (on this model
+0.28 nats apart per request on average), so the strategy name, which the result file records and the request cache is
+keyed by, says which.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +37,9 @@ from tqdm import tqdm
 
 from harness.measure import faults
 from harness.measure.runtime.llamacpp import install_log_capture
+from harness.quality import batched
 
-STRATEGIES = ("prefix-reuse", "plain")
+STRATEGIES = ("prefix-reuse", "plain", "batched-flash", "prefix-reuse-flash", "plain-flash")
 SCORING_VERSION = 2  # bump when scores of the same requests can change: keys the request cache
 # llama.cpp's repacked CPU matrix kernels (Q4_0, Q4_K, IQ4_NL... on x86 and ARM) take a batch's rows 4 at a time and the
 # rest one by one, in different arithmetic; a context split on a multiple of 4 keeps every row on its kernel.
@@ -59,7 +69,6 @@ class MeekLlamaCpp(TemplateLM):
         n_batch: int = 512,
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
-        flash_attn: bool = False,
         strategy: str = "prefix-reuse",
         max_gen_toks: int = 256,
         repack: int | str | None = None,
@@ -97,20 +106,31 @@ class MeekLlamaCpp(TemplateLM):
         self.n_vocab = self.llm.n_vocab()
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
-        self.strategy = strategy
+        self.strategy = strategy.removesuffix("-flash")  # the method: plain, prefix-reuse or batched
+        self.flash_attn = strategy.endswith("-flash")
+        if self.flash_attn:
+            self.n_batch = batched.UBATCH
         self.max_gen_toks = int(max_gen_toks)
         self.model_path = str(model_path)
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = self.n_ctx
+        params.n_ctx = self.cells = self.n_ctx
+        params.n_seq_max = self.n_seq = 1
+        self.sizing: batched.Sizing | None = None
+        if self.strategy == "batched":  # a unified KV cache, the decode sized by the memory model (harness/quality/batched.py)
+            self.sizing = batched.size_batch(batched.shape_of(llama_cpp, self.model, self.llm.metadata()), self.n_ctx)
+            self.n_batch, params.n_ctx, params.n_seq_max = self.sizing.n_batch, self.sizing.cells, self.sizing.n_seq
+            self.n_seq = self.sizing.n_seq
+            self.cells = self.sizing.cells
+            params.kv_unified = True
         params.n_batch = params.n_ubatch = self.n_batch
-        params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = threads
-        params.flash_attn_type = int(bool(flash_attn))
+        params.flash_attn_type = int(self.flash_attn)  # 0 off, 1 on (not -1, auto)
         self.ctx = llama_cpp.llama_init_from_model(self.model, params)
         if not self.ctx:
             raise RuntimeError(f"could not create a context of {self.n_ctx} tokens")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
-        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, int(params.n_seq_max))
+        self._held: list[int] = []  # batched: the prefix sequence 0 holds
         self._cached: list[int] = []  # the tokens whose keys and values are in cells 0.. now
         self.tokens_evaluated = 0  # every token sent through llama_decode, for speed comparisons
         self.row_block = self._measure_row_block()
@@ -144,6 +164,7 @@ class MeekLlamaCpp(TemplateLM):
     def _clear(self) -> None:
         self._lib.llama_memory_clear(self.memory, True)
         self._cached = []
+        self._held = []
 
     def _keep(self, n: int) -> bool:
         """Drop every cell from position n on, keeping the first n; False when llama.cpp cannot (then all is cleared)."""
@@ -176,6 +197,11 @@ class MeekLlamaCpp(TemplateLM):
         offset = 0
         while offset < len(tokens):
             end = min(len(tokens), (start + offset) // self.n_batch * self.n_batch + self.n_batch - start)
+            if self.flash_attn and len(tokens) - offset > 1:  # no batch of one row: flash attention has other kernels
+                if end - offset == 1:
+                    end = offset + 2
+                if len(tokens) - end == 1:
+                    end = len(tokens) if len(tokens) - offset <= self.n_batch else end - 1
             batch.n_tokens = end - offset
             for i in range(offset, end):
                 j = i - offset
@@ -231,6 +257,8 @@ class MeekLlamaCpp(TemplateLM):
                 break
             common += 1
         start = common // block * block
+        if self.flash_attn and aligned - start == 1 and start > 0:  # two rows, not one (see _decode)
+            start -= 1
         start = start if self._keep(start) else 0
         self._decode(context[start:aligned], start, [False] * (aligned - start))
         return aligned
@@ -258,24 +286,50 @@ class MeekLlamaCpp(TemplateLM):
         for index, (_, context, continuation) in enumerate(requests):
             context, continuation = self._truncate(list(context), list(continuation))
             groups.setdefault(tuple(context), []).append((index, continuation))
-        order = list(groups) if self.strategy == "plain" else sorted(groups)  # sorted: shared prefixes side by side
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         with tqdm(total=len(requests), disable=disable_tqdm, desc="scoring", unit="req") as bar:
-            for context in order:
-                members = groups[context]
+            for members, score in self._steps(groups):
                 self._before_scoring(len(members))
-                context = list(context)
-                if self.strategy == "plain":
-                    scored = [self._score_plain(context, continuation) for _, continuation in members]
-                else:
-                    scored = self._score_shared(context, [continuation for _, continuation in members])
-                for (index, _), score in zip(members, scored):
-                    results[index] = score
+                for (index, _), result in zip(members, score()):
+                    results[index] = result
                     if requests[index][0] is not None:  # lm-eval's cache key (context, continuation); None for rolling windows
-                        self.cache_hook.add_partial("loglikelihood", requests[index][0], score)
+                        self.cache_hook.add_partial("loglikelihood", requests[index][0], result)
                 self._scored(len(members))
                 bar.update(len(members))
         return results  # type: ignore[return-value]
+
+    def _steps(self, groups: OrderedDict[tuple, list[tuple[int, list[int]]]]) -> Iterator[tuple[list, Callable[[], list]]]:
+        """The scoring in steps: the (request index, continuation) pairs each step scores and the call that scores them.
+        plain and prefix-reuse take one context at a time; batched one packed decode of several contexts."""
+        if self.strategy != "batched":
+            for context in list(groups) if self.strategy == "plain" else sorted(groups):  # sorted: shared prefixes adjacent
+                members, tokens = groups[context], list(context)
+                if self.strategy == "plain":
+                    yield members, partial(self._score_each, tokens, [c for _, c in members])
+                else:
+                    yield members, partial(self._score_shared, tokens, [c for _, c in members])
+            return
+        contexts = sorted(groups)
+        ordered = [(list(context), [c for _, c in groups[context]]) for context in contexts]
+        start = 0
+        while start < len(ordered):
+            packed = batched.pack(ordered, start, self.n_batch, self.cells, self.n_seq)
+            if packed is None:  # one context with its continuations overflows the cells: one continuation at a time
+                members = groups[contexts[start]]
+                yield members, partial(self._score_shared, ordered[start][0], [c for _, c in members])
+                start += 1
+                continue
+            members = [groups[contexts[g]][n] for g, n, _ in packed.reads]
+            yield members, partial(self._decode_packed, packed)
+            start = packed.groups[-1] + 1
+
+    def _score_each(self, context: list[int], continuations: list[list[int]]) -> list[tuple[float, bool]]:
+        return [self._score_plain(context, continuation) for continuation in continuations]
+
+    def _decode_packed(self, packed: batched.Packed) -> list[tuple[float, bool]]:
+        self._cached = []  # the prefix-reuse fallback's bookkeeping: sequence 0 is now the held prefix
+        self._held, scores = batched.decode_packed(self, packed, self._held)
+        return scores
 
     # --- progress and the request cache -----------------------------------------------------------------------------
     def _before_scoring(self, n: int) -> None:
