@@ -279,6 +279,17 @@ def test_compare_puts_a_familys_quants_side_by_side(family_tree, measured, meek_
     assert code == 0 and "Quants of this model" in stdout and "largest ctx" in stdout
 
 
+def test_advise_shows_what_each_quant_costs(family_tree, measured, meek_home):
+    """`meek advise -m smollm2-135m` ends with the same family table (md), or carries it under "quants" (json)."""
+    code, stdout, stderr = _meek(meek_home, family_tree.parent, "advise", "-m", "smollm2-135m")
+    assert code == 0, stderr
+    assert "What each quant of this model costs" in stdout and "KLD vs smollm2-135m" in stdout and "Q2_K" in stdout
+    code, stdout, stderr = _meek(meek_home, family_tree.parent, "advise", "-m", "smollm2-135m", "--format", "json")
+    assert code == 0, stderr
+    rows = {row["quant"]: row for row in json.loads(stdout)["quants"]}
+    assert rows["Q4_0"]["KLD vs smollm2-135m"] == pytest.approx(measured["Q4_0"][1].kld_mean)
+
+
 def test_compare_of_a_quant_with_quality_only(family_tree, meek_home):
     code, stdout, stderr = _meek(meek_home, family_tree.parent, "compare", "-m", "smollm2-Q2_K")
     assert code == 0, stderr

@@ -57,13 +57,17 @@ def advise(
     if model is None:
         raise UsageError(unknown_model_message(model_id, catalog))
     backend = backend_option(backend)
+    from harness.aggregate.quants import quants_markdown, quants_table
+
     tree = load_valid(paths, out)
     answer = advice(tree, model, budget, min_tg, backend, context)
     table, notes, apart = answer.table, answer.notes, answer.apart
+    quants = quants_table(tree, model_id)  # where meek quality or meek fit measured this model's family
     if table.empty:
         out.say("no device in the hardware table meets all the conditions")
     elif fmt == "json":
-        out.data(json.dumps(advice_json(answer)) + "\n")
+        extra = {"quants": json.loads(render(quants, "json"))} if not quants.empty else {}
+        out.data(json.dumps({**advice_json(answer), **extra}) + "\n")
         return EXIT_OK
     else:
         out.data(render(table, fmt))
@@ -73,6 +77,10 @@ def advise(
             out.data(render(apart, fmt))
         for note in notes:
             out.say(f"- {note}")
+        if not quants.empty:
+            out.say("\nWhat each quant of this model costs, where measured (speed: the fastest settings' median; KLD: meek")
+            out.say("quality's mean KL divergence from its reference; largest context: meek fit):")
+            out.data(quants_markdown(quants))
     return EXIT_OK
 
 
