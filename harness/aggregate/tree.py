@@ -108,7 +108,8 @@ SCORE_COLUMNS = [
 ]
 
 
-QUALITY_COLUMNS = [
+# a block that belongs to the whole file (quality, fits): which file, machine and model it is (_whole_file_columns)
+WHOLE_FILE_COLUMNS = [
     "file",
     "machine_id",
     "device_id",
@@ -118,31 +119,11 @@ QUALITY_COLUMNS = [
     "quant",
     "model_bytes",
     "created_utc",
-    "reference",
-    "reference_sha256",
-    "text",
-    "text_sha256",
-    "ctx",
-    "chunks",
-    "kld_mean",
-    "kld_mean_stderr",
-    "same_top",
-    "ppl_ratio",
 ]
-FIT_COLUMNS = [
-    "file",
-    "machine_id",
-    "device_id",
-    "device",
-    "model",
-    "model_label",
-    "quant",
-    "model_bytes",
-    "created_utc",
-    "ctx_max",
-    "trained_ctx",
-    "memory_limit_bytes",
-]
+QUALITY_FIELDS = ["reference", "reference_sha256", "text", "text_sha256", "ctx", "chunks", "kld_mean", "kld_mean_stderr"]
+QUALITY_COLUMNS = [*WHOLE_FILE_COLUMNS, *QUALITY_FIELDS, "same_top", "ppl_ratio"]
+FIT_FIELDS = ["ctx_max", "trained_ctx", "memory_limit_bytes"]
+FIT_COLUMNS = [*WHOLE_FILE_COLUMNS, *FIT_FIELDS]
 
 
 @dataclass
@@ -336,13 +317,12 @@ def _whole_file_columns(result: BenchResult, key: str, file: Path) -> dict:
 
 def quality_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     columns = _whole_file_columns(result, key, file) if result.quality else {}
-    wanted = {"reference", "reference_sha256", "text", "text_sha256", "ctx", "chunks", "kld_mean", "kld_mean_stderr"}
-    return [{**columns, **q.model_dump(include=wanted | {"same_top", "ppl_ratio"})} for q in result.quality]
+    return [{**columns, **q.model_dump(include={*QUALITY_FIELDS, "same_top", "ppl_ratio"})} for q in result.quality]
 
 
 def fit_rows(result: BenchResult, key: str, file: Path) -> list[dict]:
     columns = _whole_file_columns(result, key, file) if result.fits else {}
-    return [{**columns, **f.model_dump(include={"ctx_max", "trained_ctx", "memory_limit_bytes"})} for f in result.fits]
+    return [{**columns, **f.model_dump(include=set(FIT_FIELDS))} for f in result.fits]
 
 
 def family_of(result: BenchResult, key: str) -> str:
