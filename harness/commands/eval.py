@@ -9,7 +9,7 @@ from typing import Any
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, UsageError
 from harness.machine.facts import fingerprint
-from harness.measure.preflight import RepackPolicy, parse_repack
+from harness.measure.preflight import RepackPolicy, parse_one_repack
 from harness.measure.protocol import model_info
 from harness.output import Output, markdown_table
 from harness.quality.evaluate import EvalOptions, score_into
@@ -40,9 +40,7 @@ class EvalRequest:
 def request(options: dict[str, Any]) -> EvalRequest:
     """The request from `meek eval`'s options as typed."""
     o = options
-    wanted = parse_repack(o["repack"])
-    if len(wanted) > 1:
-        raise UsageError("--repack: meek eval scores with one setting: give 0 or 1")
+    wanted = parse_one_repack(o["repack"], "meek eval scores")
     return EvalRequest(
         model=o["model"],
         suite=o["suite"],
@@ -54,7 +52,7 @@ def request(options: dict[str, Any]) -> EvalRequest:
         threads=o["threads"],
         chat=o["chat"],
         results_dir=o["results_dir"],
-        repack=wanted[0],
+        repack=wanted,
         timeout_s=o["timeout"],
     )
 

@@ -19,7 +19,7 @@ from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, Us
 from harness.machine.facts import fingerprint, physical_cores
 from harness.measure.fit import STEP, FitOptions, FitSearch, NotLoaded, predict, prediction_line, size_text, usable_memory
 from harness.measure.fit_probe import fill_tokens
-from harness.measure.preflight import RepackPolicy, parse_repack
+from harness.measure.preflight import RepackPolicy, parse_one_repack
 from harness.measure.protocol import LoadSettings, model_info
 from harness.measure.runtime.llamacpp import KV_CACHE_TYPES
 from harness.output import Output, markdown_table
@@ -80,9 +80,7 @@ def parse_number(option: str, text: str, low: float, high: float, what: str, low
 def request(options: dict[str, Any], given: frozenset[str] = frozenset()) -> FitRequest:
     """The request from `meek fit`'s options as typed; one line for a bad value."""
     o = options
-    repack = parse_repack(o["repack"])
-    if len(repack) > 1:
-        raise UsageError("--repack: meek fit searches with one setting: give 0 or 1")
+    repack = parse_one_repack(o["repack"], "meek fit searches")
     if o["flash_attn"] not in FLASH_ATTN:
         raise UsageError(f"-fa: expected 0/off, 1/on or -1/auto, not '{o['flash_attn']}'")
     for option, value in (("-ctk", o["cache_type_k"]), ("-ctv", o["cache_type_v"])):
@@ -103,7 +101,7 @@ def request(options: dict[str, Any], given: frozenset[str] = frozenset()) -> Fit
         flash_attn=FLASH_ATTN[o["flash_attn"]],
         type_k=o["cache_type_k"],
         type_v=o["cache_type_v"],
-        repack=repack[0],
+        repack=repack,
         results_dir=o["results_dir"],
         timeout_s=o["timeout"],
         seed=o["seed"],

@@ -12,7 +12,7 @@ from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.models import load_catalog, resolve
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, UsageError
 from harness.machine.facts import fingerprint, physical_cores
-from harness.measure.preflight import RepackPolicy, parse_repack
+from harness.measure.preflight import RepackPolicy, parse_one_repack
 from harness.measure.protocol import model_info
 from harness.output import Output, markdown_table
 from harness.quality.kld_run import Settings, measure
@@ -42,9 +42,7 @@ class QualityRequest:
 def request(options: dict[str, Any]) -> QualityRequest:
     """The request from `meek quality`'s options as typed."""
     o = options
-    wanted = parse_repack(o["repack"])
-    if len(wanted) > 1:
-        raise UsageError("--repack: meek quality runs both files with one setting: give 0 or 1")
+    wanted = parse_one_repack(o["repack"], "meek quality runs both files")
     if o["ctx"] < MIN_CTX:
         raise UsageError(f"--ctx: at least {MIN_CTX} tokens (half of each chunk is context, half is scored)")
     return QualityRequest(
@@ -55,7 +53,7 @@ def request(options: dict[str, Any]) -> QualityRequest:
         chunks=o["chunks"],
         threads=o["threads"],
         n_gpu_layers=o["n_gpu_layers"],
-        repack=wanted[0],
+        repack=wanted,
         results_dir=o["results_dir"],
         timeout_s=o["timeout"],
     )

@@ -322,3 +322,12 @@ def parse_repack(text: str | None) -> list[int | None]:
     if not values or any(not re.fullmatch(r"[01]", v) for v in values):
         raise UsageError(f"--repack: expected 0, 1 or 0,1, got '{text}'")
     return [int(v) for v in dict.fromkeys(values)]
+
+
+def parse_one_repack(text: str | None, runs: str) -> int | None:
+    """One --repack value (0 or 1; None: the preflight default) for a command that `runs` with a single setting ("meek
+    eval scores"): 0,1 is refused in one line."""
+    values = parse_repack(text)
+    if len(values) > 1:
+        raise UsageError(f"--repack: {runs} with one setting: give 0 or 1")
+    return values[0]
