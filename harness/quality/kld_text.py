@@ -8,13 +8,12 @@ Its content follows the Python version, so the result keeps the text's sha256 an
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.results.reading import Rejected, read_regular
 
 MAX_TEXT_BYTES = 64 * 2**20  # a few million tokens: far more than any --chunks needs
 
@@ -46,23 +45,10 @@ def default_text() -> ScoredText:
 def read_text(path: Path) -> ScoredText:
     """A text file the user named: a regular file, at most MAX_TEXT_BYTES, UTF-8. One trailing newline is dropped, as
     llama-perplexity's -f drops it, so the same file gives the same tokens in both."""
-    path = Path(path)
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"--text {path}: no such file") from None
-    except OSError as error:
-        raise UsageError(f"--text {path}: cannot be read ({error.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"--text {path}: not a regular file")
-    if info.st_size > MAX_TEXT_BYTES:
-        raise UsageError(f"--text {path}: {info.st_size:,} bytes, more than the {MAX_TEXT_BYTES:,} meek quality reads")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TEXT_BYTES + 1)
-        text = data.decode("utf-8")
-    except OSError as error:
-        raise UsageError(f"--text {path}: cannot be read ({error.strerror})") from None
+        text = read_regular(Path(path), MAX_TEXT_BYTES, follow_links=True).decode("utf-8")
+    except Rejected as error:
+        raise UsageError(f"--text {path}: {error}") from None
     except UnicodeDecodeError as error:
         raise UsageError(f"--text {path}: not UTF-8 text (byte {error.start:,} is not)") from None
     if text.endswith("\n"):

@@ -28,11 +28,12 @@ class Rejected(Exception):
     """A file that cannot be read as a result document; the message is the reason."""
 
 
-def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. A link, a FIFO, a device or a folder is refused before it is
-    opened (opening a FIFO blocks; /dev/zero never ends), and no more than `limit` + 1 bytes are ever read."""
+def read_regular(path: Path, limit: int = MAX_FILE_BYTES, follow_links: bool = False) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A FIFO, a device or a folder is refused before it is opened
+    (opening a FIFO blocks; /dev/zero never ends), and no more than `limit` + 1 bytes are ever read. A link is refused
+    too, unless `follow_links` (a file the user names on the command line), when what it points to is read."""
     try:
-        info = os.stat(path, follow_symlinks=False)
+        info = os.stat(path, follow_symlinks=follow_links)
     except OSError as error:
         raise Rejected(f"cannot read: {error.strerror or error}") from None
     if stat.S_ISLNK(info.st_mode):
@@ -42,7 +43,7 @@ def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     if info.st_size > limit:
         raise Rejected(f"file is {info.st_size / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB limit")
     try:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        flags = os.O_RDONLY | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)) | getattr(os, "O_NONBLOCK", 0)
         descriptor = os.open(path, flags)
         with os.fdopen(descriptor, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped for something else since the stat
