@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.frontier.card import Card, Story
-from harness.plots.frontier import BENCHMARK_NAMES, _step
+from harness.plots.frontier import BENCHMARK_NAMES, step_to_today
 from harness.plots.style import EPOCH_CREDIT, safe_text, source_line
 
 ACCENT = "tab:orange"
@@ -86,7 +86,7 @@ def _story_figure(card: Card, story: Story) -> Figure:
 def _chart(axes, story: Story, benchmark: str) -> None:
     """The frontier's step line, this machine's model on it, and the gap to today."""
     curve = story.curve[pd.to_datetime(story.curve["release_date"]) <= story.today]
-    _step(axes, curve, story.today, color=FRONTIER, linewidth=2, label="frontier: best score released so far")
+    step_to_today(axes, curve, story.today, color=FRONTIER, linewidth=2, label="frontier: best score released so far")
     axes.scatter(pd.to_datetime(curve["release_date"]), curve["score"], color=FRONTIER, s=14, zorder=3)
     axes.scatter([story.released], [story.score], color=ACCENT, s=70, zorder=4, label="the best model this machine runs")
     axes.axhline(story.score, color=ACCENT, linewidth=1, linestyle=":", zorder=1)

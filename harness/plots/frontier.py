@@ -22,7 +22,8 @@ BENCHMARK_NAMES = {
 CLASS_COLOURS = ["tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
 
 
-def _step(axes, curve: pd.DataFrame, today: pd.Timestamp, **style) -> None:
+def step_to_today(axes, curve: pd.DataFrame, today: pd.Timestamp, **style) -> None:
+    """A record-setting curve (best_so_far) as steps, held level from its last record to `today`."""
     if curve.empty:
         return
     dates = [*pd.to_datetime(curve["release_date"]), today]
@@ -53,8 +54,8 @@ def frontier_figure(
     open_curve = best_so_far(frame, benchmark, setting, where=lambda r: r["open_weights"].fillna(False).astype(bool))
     figure, (axes, notes) = new_figure(11, 7.6, rows=2, height_ratios=(5, 1.15))
     notes.axis("off")  # the legend and the notes go under the plot: nothing is drawn over the data or its labels
-    _step(axes, frontier, today, color="black", linewidth=2, label="frontier (best of any model so far)")
-    _step(axes, open_curve, today, color="tab:blue", linewidth=1.6, label="best open-weight model so far")
+    step_to_today(axes, frontier, today, color="black", linewidth=2, label="frontier (best of any model so far)")
+    step_to_today(axes, open_curve, today, color="tab:blue", linewidth=1.6, label="best open-weight model so far")
     for rank, leader in enumerate(frontier.tail(3).itertuples()):  # the latest records, the newest highest: no collisions
         axes.annotate(
             safe_text(leader.model, 24),
@@ -73,7 +74,7 @@ def frontier_figure(
         label = f"best open model that fits {class_name} ({machine.usable_gb:.0f} GB usable, Q4_K_M, 8k context)"
         # interleaved dashes: where two classes hold the same model, both colours show along the shared segment
         dashes = (index * 4 % (4 * max(len(classes), 1)), (4, 4 * (max(len(classes), 1) - 1) or 4))
-        _step(axes, curve, today, color=colour, linewidth=1.6, linestyle=dashes, label=label)
+        step_to_today(axes, curve, today, color=colour, linewidth=1.6, linestyle=dashes, label=label)
         if curve.empty:
             continue
         best = curve.iloc[-1]
