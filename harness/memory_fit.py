@@ -442,6 +442,11 @@ def gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
+def size_text(n: float) -> str:
+    """Bytes for a line: '256 MiB' below a GiB, '1.5 GiB' from there."""
+    return f"{n / 2**20:,.0f} MiB" if n < GIB else f"{n / GIB:,.1f} GiB"
+
+
 def largest_context(
     usable: float,
     trained: int,

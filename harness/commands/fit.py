@@ -17,11 +17,12 @@ from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.models import load_catalog, looks_like_path, resolve
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MeekError, UsageError
 from harness.machine.facts import fingerprint, physical_cores
-from harness.measure.fit import STEP, FitOptions, FitSearch, NotLoaded, predict, prediction_line, size_text, usable_memory
+from harness.measure.fit import STEP, FitOptions, FitSearch, NotLoaded, predict, prediction_line, usable_memory
 from harness.measure.fit_probe import fill_tokens
 from harness.measure.preflight import RepackPolicy, parse_one_repack
 from harness.measure.protocol import LoadSettings, model_info
 from harness.measure.runtime.llamacpp import KV_CACHE_TYPES
+from harness.memory_fit import size_text
 from harness.output import Output, markdown_table
 from harness.results.schema import ContextFit, new_result
 from harness.results.store import check_results_dir, save_result

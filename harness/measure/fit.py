@@ -179,7 +179,7 @@ def usable_memory(machine: Machine, settings: LoadSettings, memory_limit: int | 
     """What the memory model may fill, and where that figure comes from: the limit; with every layer offloaded, the GPU's
     memory less what the driver keeps (a share of unified memory); else the memory free now."""
     if memory_limit is not None:
-        return float(memory_limit), f"the {size_text(memory_limit)} limit"
+        return float(memory_limit), f"the {memory_fit.size_text(memory_limit)} limit"
     device = memory_fit.this_machine(machine)
     offload = settings.n_gpu_layers != 0 and bool(machine.llama_cpp.gpu_offload)
     if offload and device.kind in ("gpu", "unified"):
@@ -219,8 +219,3 @@ def prediction_line(fit: ContextFit) -> str:
     both_at_top = fit.ctx_max == fit.predicted_ctx == fit.trained_ctx
     note = ", both at the largest context searched: memory does not limit it here" if both_at_top else ""
     return f"{predicted} (measured {fit.ctx_max:,}, {error:+.0%}{note})"
-
-
-def size_text(n: float) -> str:
-    """Bytes for a line: '256 MiB' below a GiB, '1.5 GiB' from there."""
-    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.1f} GiB"

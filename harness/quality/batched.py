@@ -64,8 +64,8 @@ class Sizing:
 
     def text(self) -> str:
         return (
-            f"batch {self.n_batch} tokens, {self.n_seq} sequences, {self.cells} cells: KV {memory_fit.gib(self.kv_bytes)}, "
-            f"buffers {memory_fit.gib(self.buffer_bytes)}"
+            f"batch {self.n_batch} tokens, {self.n_seq} sequences, {self.cells} cells: KV {memory_fit.size_text(self.kv_bytes)}, "
+            f"buffers {memory_fit.size_text(self.buffer_bytes)}"
         )
 
 
