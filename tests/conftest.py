@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,12 @@ from pathlib import Path
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# The Ctrl-C tests send SIGINT to the `meek` they start. A shell that starts pytest in the background (`pytest &` in a
+# script) ignores SIGINT for it, and an ignored signal stays ignored in every child, so those children would never see
+# it (seen: four Ctrl-C tests failing that way). A handler here is reset to the default in each child on exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
