@@ -25,7 +25,7 @@ QUANTS = ("Q8_0", "Q4_0", "Q2_K")
 
 def _tool(name: str) -> Path:
     """A llama.cpp tool built from the vendored source: $MEEK_LLAMA_QUANTIZE / $MEEK_LLAMA_PERPLEXITY, else beside the
-    llama-bench .ci/run names in $MEEK_LLAMA_BENCH (built there if missing: the libraries are built already), else built
+    llama-bench .ci/run names in $MEEK_LLAMA_BENCH (built in its folder if missing: the libraries are built already), else built
     in this session's MEEK_HOME (minutes); skipped when it cannot be built."""
     from harness.errors import MeekError
     from harness.measure import vendored
@@ -37,16 +37,18 @@ def _tool(name: str) -> Path:
     bench_path = Path(bench) if bench else None
     if bench_path is not None and (bench_path.parent / name).is_file():
         return bench_path.parent / name
+    # vendored.build_tool's layout: MEEK_HOME/llama-bench/VERSION/BUILD/bin/llama-bench
     home = (
-        bench_path.parents[3]
-        if bench_path is not None and len(bench_path.parents) > 3 and bench_path.parents[2].parent.name == "llama-bench"
+        bench_path.parents[4]
+        if bench_path is not None and len(bench_path.parents) > 4 and bench_path.parents[3].name == "llama-bench"
         else None
     )
     previous = os.environ.get("MEEK_HOME")
     try:
         if home is not None:
             os.environ["MEEK_HOME"] = str(home)
-        return vendored.build_tool(name, say=lambda line: None)
+        rpc = bench_path is not None and bench_path.parent.parent.name == "build-rpc"  # .ci/run's one build has RPC
+        return vendored.build_tool(name, say=lambda line: None, rpc=rpc)
     except (MeekError, OSError) as error:
         pytest.skip(f"{name} cannot be built here: {error}")
     finally:
