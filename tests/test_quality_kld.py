@@ -34,26 +34,13 @@ def _tool(name: str) -> Path:
     if given and Path(given).is_file():
         return Path(given)
     bench = os.environ.get("MEEK_LLAMA_BENCH")
-    bench_path = Path(bench) if bench else None
-    if bench_path is not None and (bench_path.parent / name).is_file():
-        return bench_path.parent / name
-    # vendored.build_tool's layout: MEEK_HOME/llama-bench/VERSION/BUILD/bin/llama-bench
-    home = (
-        bench_path.parents[4]
-        if bench_path is not None and len(bench_path.parents) > 4 and bench_path.parents[3].name == "llama-bench"
-        else None
-    )
-    previous = os.environ.get("MEEK_HOME")
+    if bench and (Path(bench).parent / name).is_file():
+        return Path(bench).parent / name
     try:
-        if home is not None:
-            os.environ["MEEK_HOME"] = str(home)
-        rpc = bench_path is not None and bench_path.parent.parent.name == "build-rpc"  # .ci/run's one build has RPC
-        return vendored.build_tool(name, say=lambda line: None, rpc=rpc)
+        build = vendored.build_folder_of(Path(bench)) if bench else None
+        return vendored.build_tool(name, say=lambda line: None, build=build)
     except (MeekError, OSError) as error:
         pytest.skip(f"{name} cannot be built here: {error}")
-    finally:
-        if previous is not None:
-            os.environ["MEEK_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

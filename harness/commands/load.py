@@ -131,16 +131,14 @@ def _serve_and_sweep(request: LoadRequest, points, out: Output) -> int:
     from harness.measure import preflight
     from harness.measure.protocol import model_info
     from harness.measure.serve import running_server
-    from harness.measure.vendored import build_tool, tool_path
+    from harness.measure.vendored import build_tool
 
     assert request.serve is not None
     resolved = resolve(request.serve, load_catalog())
     binary = None
     if request.server == "llama-server":
         binary = request.server_bin or (Path(os.environ["MEEK_LLAMA_SERVER"]) if os.environ.get("MEEK_LLAMA_SERVER") else None)
-        binary = binary or (
-            tool_path("llama-server") if tool_path("llama-server").is_file() else build_tool("llama-server", out.line)
-        )
+        binary = binary or build_tool("llama-server", out.line)  # the one already built, else built now
         if not binary.is_file():
             raise UsageError(f"--server-bin {binary}: no such file")
     threads = physical_cores()

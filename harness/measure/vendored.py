@@ -31,17 +31,35 @@ def build_home() -> Path:
 TARGETS = {"rpc-server": "ggml-rpc-server"}  # the tool's cmake target and binary, where llama.cpp names it otherwise
 
 
+BUILD_FOLDERS = ("build", "build-rpc")  # under build_home(): without and with ggml's RPC backend
+
+
 def tool_path(target: str, rpc: bool = False) -> Path:
-    return build_home() / ("build-rpc" if rpc else "build") / "bin" / TARGETS.get(target, target)
+    return build_home() / BUILD_FOLDERS[rpc] / "bin" / TARGETS.get(target, target)
 
 
-def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr), rpc: bool = False) -> Path:
+def build_folder_of(binary: Path) -> Path | None:
+    """The build folder of a binary that build_tool made (MEEK_HOME/llama-bench/VERSION/build[-rpc]/bin/NAME), else None."""
+    build = binary.parent.parent
+    return build if build.name in BUILD_FOLDERS and build.parent.parent.name == "llama-bench" else None
+
+
+def build_tool(
+    target: str,
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    rpc: bool = False,
+    build: Path | None = None,
+) -> Path:
     """The binary of one llama.cpp target (llama-bench, llama-batched-bench, llama-server; with `rpc`, llama-bench and
-    rpc-server built with ggml's RPC backend, in a build folder of their own), compiled if not there yet."""
-    binary = tool_path(target, rpc)
+    rpc-server built with ggml's RPC backend, in a build folder of their own), compiled if not there yet. `build`: a
+    folder build_folder_of found, to build in instead of this MEEK_HOME's (its libraries compiled already; RPC as it
+    was configured)."""
+    build = build or build_home() / BUILD_FOLDERS[rpc]
+    rpc = build.name == BUILD_FOLDERS[True]
+    binary = build / "bin" / TARGETS.get(target, target)
     if binary.is_file():
         return binary
-    home = build_home()
+    home = build.parent
     home.mkdir(parents=True, exist_ok=True)
     sources = list(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
     if not sources:
@@ -72,7 +90,6 @@ def build_tool(target: str, say: Callable[[str], None] = lambda line: print(line
         with tarfile.open(next(download.glob("llama_cpp_python-*.tar.gz"))) as tar:
             tar.extractall(home, filter="data")
         sources = list(home.glob("llama_cpp_python-*/vendor/llama.cpp"))
-    build = binary.parent.parent
     server = "ON" if target == "llama-server" or (build / "bin" / "llama-server").exists() else "OFF"
     say(f"building {target}{' with RPC' if rpc else ''} from {sources[0]} (a few minutes, once)")
     jobs = str(os.cpu_count() or 2)
