@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from harness import memory_fit  # noqa: E402
+from harness import memory_budget, memory_fit  # noqa: E402
 from harness.catalogue.gguf_file import read_gguf_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +160,7 @@ def catalogue_rows() -> list[str]:
     ]
     for model_id in ("qwen2.5-32b-q4_k_m", "qwen3-32b-q4_k_m", "gemma3-27b-q4_k_m", "llama-3.3-70b-q4_k_m"):
         for n_ctx in (8192, 32768):
-            fit = memory_fit.device_margin(card, catalog.get(model_id), n_ctx)  # type: ignore[arg-type]
+            fit = memory_budget.device_margin(card, catalog.get(model_id), n_ctx)  # type: ignore[arg-type]
             need = fit.need
             rows.append(
                 f"| {model_id} | {n_ctx} | {need.weights / 2**30:.2f} | {need.kv_cache / 2**30:.2f} | "
@@ -203,8 +203,8 @@ def main() -> None:
             "`swa-full` is llama-cpp-python's default full-size sliding-window cache (llama-server's default keeps only "
             "the window plus one micro-batch, as the other Gemma rows do).\n\n" + "\n".join(rows) + "\n\n"
             "What the model then gives for the catalogue's large models on a 24 GB card (an RTX 3090 or 4090: 24 GiB less "
-            f"the {memory_fit.GPU_RESERVED_BYTES / 2**30:g} GiB reserve = "
-            f"{memory_fit.usable_bytes('gpu', 24 * 2**30) / 2**30:g} GiB usable), f16 KV cache, flash attention off, "
+            f"the {memory_budget.GPU_RESERVED_BYTES / 2**30:g} GiB reserve = "
+            f"{memory_budget.usable_bytes('gpu', 24 * 2**30) / 2**30:g} GiB usable), f16 KV cache, flash attention off, "
             "-ub 512 (predicted, not measured: this machine has no GPU):\n\n" + "\n".join(catalogue_rows())
         )
         write_section(ROOT / "BENCHMARKS.md", "memory-fit", "The memory model against llama.cpp's allocations", body)

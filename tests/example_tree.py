@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.hardware import load_hardware
 from harness.catalogue.models import load_catalog
 from harness.results.document import signed_document
@@ -78,7 +78,7 @@ def generate(tree: Path, count: int, seed: int = 1, machines_per_device: int = M
     start = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
     for index in range(count):
         device, machine = rng.choice(machines)
-        fitting = [m for m in models if memory_fit.device_fits(device, memory_fit.model_need(m).total)]  # the one memory model
+        fitting = [m for m in models if memory_budget.device_fits(device, memory_fit.model_need(m).total)]  # the one memory model
         model = rng.choice(fitting or models)
         per_token = model.file_size_bytes * model.params_active_b / model.params_total_b
         tg = device.bandwidth_gbs * 1e9 / per_token * rng.uniform(0.4, 0.8)

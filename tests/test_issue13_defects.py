@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import memory_fit
+from harness import memory_budget
 from harness.aggregate.advise import advise
 from harness.aggregate.tree import RUN_COLUMNS
 from harness.catalogue.hardware import Device
@@ -203,7 +203,7 @@ def test_fit_check_estimates_the_kv_cache_when_the_header_does_not_say(monkeypat
 
     facts = dataclasses.replace(read_gguf_facts(smollm2_path), head_count_kv=None, key_length=None)  # unreadable in the header
     monkeypatch.setattr(runner, "read_gguf_facts", lambda path: facts)
-    monkeypatch.setattr(memory_fit, "free_bytes", lambda offload: facts.file_size_bytes + 2**20)
+    monkeypatch.setattr(memory_budget, "free_bytes", lambda offload: facts.file_size_bytes + 2**20)
     group = LoadGroup(model="m", load=LoadSettings(), tests=[TestInstance(TestShape(512, 0, 8192), 1)])
     result = BenchResult.model_construct(errors=[])
     resolved = ResolvedModel(spec=str(smollm2_path), path=smollm2_path, entry=None)

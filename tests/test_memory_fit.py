@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.hardware import load_hardware
 from harness.catalogue.models import load_catalog, resolve
@@ -115,17 +115,17 @@ def test_compute_buffer_grows_with_context_without_flash_attention():
 
 # ---- usable memory per kind ---------------------------------------------------------------------------------------------
 def test_usable_memory_per_kind():
-    assert memory_fit.usable_bytes("gpu", 24 * GIB) == 22.5 * GIB  # a fixed reserve, not 10%
-    assert memory_fit.usable_bytes("gpu", 8 * GIB) == 6.5 * GIB
-    assert memory_fit.usable_bytes("gpu", 1 * GIB) == 0
-    assert memory_fit.usable_bytes("unified", 32 * GIB) == pytest.approx(32 * GIB * 2 / 3)  # Apple up to 36 GB
-    assert memory_fit.usable_bytes("unified", 64 * GIB) == 48 * GIB  # Apple above
-    assert memory_fit.usable_bytes("unified", 128 * GIB, "amd") == 96 * GIB  # Ryzen AI Max: 96 of 128 GB to the GPU
-    assert memory_fit.usable_bytes("unified", 128 * GIB, "nvidia") == pytest.approx(102.4 * GIB)  # DGX Spark
-    assert memory_fit.usable_bytes("cpu", 16 * GIB) == pytest.approx(9.6 * GIB)
+    assert memory_budget.usable_bytes("gpu", 24 * GIB) == 22.5 * GIB  # a fixed reserve, not 10%
+    assert memory_budget.usable_bytes("gpu", 8 * GIB) == 6.5 * GIB
+    assert memory_budget.usable_bytes("gpu", 1 * GIB) == 0
+    assert memory_budget.usable_bytes("unified", 32 * GIB) == pytest.approx(32 * GIB * 2 / 3)  # Apple up to 36 GB
+    assert memory_budget.usable_bytes("unified", 64 * GIB) == 48 * GIB  # Apple above
+    assert memory_budget.usable_bytes("unified", 128 * GIB, "amd") == 96 * GIB  # Ryzen AI Max: 96 of 128 GB to the GPU
+    assert memory_budget.usable_bytes("unified", 128 * GIB, "nvidia") == pytest.approx(102.4 * GIB)  # DGX Spark
+    assert memory_budget.usable_bytes("cpu", 16 * GIB) == pytest.approx(9.6 * GIB)
     with pytest.raises(MeekError, match="unknown device kind"):
-        memory_fit.usable_bytes("tpu", GIB)
-    assert "1.5 GiB" in memory_fit.usable_note()
+        memory_budget.usable_bytes("tpu", GIB)
+    assert "1.5 GiB" in memory_budget.usable_note()
 
 
 # ---- the case people run: 32B Q4_K_M at 8k on a 24 GB card --------------------------------------------------------------
@@ -133,24 +133,24 @@ def test_a_32b_q4_k_m_fits_a_24_gb_card_at_8k_and_a_70b_does_not():
     catalog, hardware = load_catalog(), {d.id: d for d in load_hardware()}
     for card in ("rtx-3090", "rtx-4090"):
         for model_id in ("qwen2.5-32b-q4_k_m", "qwen3-32b-q4_k_m", "deepseek-r1-distill-qwen-32b-q4_k_m"):
-            fit = memory_fit.device_margin(hardware[card], catalog.get(model_id))  # type: ignore[arg-type]
+            fit = memory_budget.device_margin(hardware[card], catalog.get(model_id))  # type: ignore[arg-type]
             assert fit.fits and fit.margin is not None and fit.margin > 0.5 * GIB, (card, model_id, fit.text())
-            assert memory_fit.device_fits(hardware[card], fit.need.total)
-        assert not memory_fit.device_margin(hardware[card], catalog.get("llama-3.3-70b-q4_k_m")).fits  # type: ignore[arg-type]
-        long_context = memory_fit.device_margin(hardware[card], catalog.get("qwen2.5-32b-q4_k_m"), context=32768)  # type: ignore[arg-type]
+            assert memory_budget.device_fits(hardware[card], fit.need.total)
+        assert not memory_budget.device_margin(hardware[card], catalog.get("llama-3.3-70b-q4_k_m")).fits  # type: ignore[arg-type]
+        long_context = memory_budget.device_margin(hardware[card], catalog.get("qwen2.5-32b-q4_k_m"), context=32768)  # type: ignore[arg-type]
         assert not long_context.fits
     # the same 32B known only by its file (KV cache estimated from the parameters) still fits
     estimated = memory_fit.need(32.5, "Q4_K_M", 19851336576)
-    assert estimated.kv_estimated and estimated.total < memory_fit.usable_bytes("gpu", 24 * GIB)
+    assert estimated.kv_estimated and estimated.total < memory_budget.usable_bytes("gpu", 24 * GIB)
 
 
 def test_the_margin_says_how_much_is_left():
     need = memory_fit.Need(weights=18 * GIB, kv_cache=2 * GIB, compute=0.5 * GIB, kv_estimated=False)
-    fit = memory_fit.margin_for(need, "gpu", 24 * GIB, 8192)
+    fit = memory_budget.margin_for(need, "gpu", 24 * GIB, 8192)
     assert fit.usable == 22.5 * GIB and fit.margin == 2 * GIB and fit.fits
     assert fit.text() == "margin +2.0 GiB at 8k"
-    short = memory_fit.margin_for(need, "gpu", 16 * GIB, 32768)
+    short = memory_budget.margin_for(need, "gpu", 16 * GIB, 32768)
     assert not short.fits and short.text() == "short by 6.0 GiB at 32k"
-    cpu = memory_fit.margin_for(need, "cpu", None, 8192)  # RAM bought to suit
+    cpu = memory_budget.margin_for(need, "cpu", None, 8192)  # RAM bought to suit
     assert cpu.fits and cpu.margin is None and cpu.text() == ""
-    assert memory_fit.context_label(1000) == "1000"
+    assert memory_budget.context_label(1000) == "1000"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.aggregate.canonical import (
     CANONICAL,
     MIN_TRANSFER_DEVICES,
@@ -245,7 +245,7 @@ def advise(
         if budget is not None and device.launch_price_usd > budget:
             left_out["over budget"].append(device.id)
             continue
-        fit = memory_fit.device_margin(device, model, context)
+        fit = memory_budget.device_margin(device, model, context)
         if not fit.fits:
             left_out["too little memory"].append(device.id)
             continue
@@ -291,7 +291,7 @@ def advise(
         f"{model.id}: {per_token / 1e9:.2f} GB read per generated token, about {need.total / memory_fit.GIB:.1f} GiB of memory "
         f"needed at {context} tokens of context (weights {need.weights / memory_fit.GIB:.1f}, KV cache "
         f"{need.kv_cache / memory_fit.GIB:.1f}, buffers {need.compute / memory_fit.GIB:.1f}; --ctx to change); margin = "
-        f"the usable memory left ({memory_fit.usable_note()}); CPU rows: the buyer picks the RAM; prices are launch "
+        f"the usable memory left ({memory_budget.usable_note()}); CPU rows: the buyer picks the RAM; prices are launch "
         "prices; tg128 and pp512 are llama-bench's tests at depth 0 on the backend named; measured = run on that device "
         "with a llama.cpp build, converted = another tool's or backend's figure through a learned transfer (named in the "
         "basis), predicted = the fixed-cost roofline fitted on measured devices (its range: the 10th-90th percentile of "
@@ -309,7 +309,7 @@ class ThisMachine:
     and its bandwidth measured by a copy test (harness/machine/bandwidth.py); `basis` says which, for every prediction."""
 
     device: Device
-    memory: memory_fit.Device | None  # its own memory, for a device outside the table (the table's otherwise)
+    memory: memory_budget.Device | None  # its own memory, for a device outside the table (the table's otherwise)
     basis: str
 
     @property
@@ -327,12 +327,12 @@ def this_machine_device(machine: Machine) -> ThisMachine:
     found = device_of(machine, offload=bool(machine.gpus))
     if found is not None:
         return ThisMachine(found, None, f"{found.name}: the hardware table's peak, {found.bandwidth_gbs:g} GB/s")
-    memory = memory_fit.this_machine(machine)
+    memory = memory_budget.this_machine(machine)
     why = ""
     if memory.kind == "gpu":
         assert machine.memory_bytes is not None  # a fingerprint always has it
         why = f"; its GPU ({machine.gpus[0].name}) is not in the hardware table: CPU inference in RAM"
-        memory = memory_fit.Device(
+        memory = memory_budget.Device(
             "cpu", machine.memory_bytes, f"{machine.memory_bytes / memory_fit.GIB:.0f} GiB RAM, CPU inference"
         )
     gbs = this_machine_gbs()
@@ -365,7 +365,7 @@ def models_for_device(
     models: list[CatalogModel] | None = None,
     backend: str | None = None,
     context: int = memory_fit.DEFAULT_CONTEXT,
-    memory: memory_fit.Device | None = None,
+    memory: memory_budget.Device | None = None,
 ) -> pd.DataFrame:
     """The reverse question: the catalogue models this device holds (the one memory model; `memory` instead of the
     table's when given), fastest first, each at its canonical tg128 (measured, converted or predicted, the basis named)
@@ -376,9 +376,9 @@ def models_for_device(
     rows = []
     for model in models or load_catalog().models:
         fit = (
-            memory_fit.device_margin(device, model, context)
+            memory_budget.device_margin(device, model, context)
             if memory is None
-            else memory_fit.margin_for(
+            else memory_budget.margin_for(
                 memory_fit.model_need(model, context), memory.kind, memory.memory_bytes, context, memory.vendor
             )
         )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.aggregate.tree import prefer_stable
 from harness.catalogue.hardware import Device
 from harness.catalogue.models import CatalogModel
@@ -140,7 +140,7 @@ def record_cells(runs: pd.DataFrame, models: dict[str, CatalogModel], devices: d
     rows = []
     for (family, quantity, runtime, canonical, device_id, model_id), group in per_machine.groupby(key):
         device, model = devices[device_id], models[model_id]
-        if not memory_fit.device_fits(device, memory_fit.model_need(model).total):
+        if not memory_budget.device_fits(device, memory_fit.model_need(model).total):
             continue  # a model spilled into system memory measures the spill, not the device
         ts = float(group["ts"].median() if canonical else group["ts"].max())
         norm = normalizer(model, family)

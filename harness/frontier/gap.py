@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 import pandas as pd
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.errors import MeekError, UsageError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class MemoryOptions(TypedDict, total=False):
 @dataclass(frozen=True)
 class MachineClass:
     """A kind of home machine: its memory (GiB, the unit VRAM and RAM are sold in), its kind and, for unified memory, the
-    GPU's maker, which say how much of it a model may use (harness/memory_fit.py: usable_bytes)."""
+    GPU's maker, which say how much of it a model may use (harness/memory_budget.py: usable_bytes)."""
 
     memory_gb: float
     kind: str
@@ -66,13 +66,15 @@ class MachineClass:
 
     @property
     def usable_gb(self) -> float:
-        return memory_fit.usable_bytes(self.kind, self.memory_bytes, self.vendor) / memory_fit.GIB
+        return memory_budget.usable_bytes(self.kind, self.memory_bytes, self.vendor) / memory_fit.GIB
 
     def holds(self, need_bytes: float) -> bool:
-        return memory_fit.fits(need_bytes, self.kind, self.memory_bytes, self.vendor)
+        return memory_budget.fits(need_bytes, self.kind, self.memory_bytes, self.vendor)
 
 
-_GPU = f"discrete GPU; {memory_fit.GPU_RESERVED_BYTES / memory_fit.GIB:g} GiB goes to the driver, CUDA/ROCm context and desktop"
+_GPU = (
+    f"discrete GPU; {memory_budget.GPU_RESERVED_BYTES / memory_fit.GIB:g} GiB goes to the driver, CUDA/ROCm context and desktop"
+)
 _UNIFIED = "Apple-silicon style unified memory; macOS lets the GPU wire 2/3 of it up to 36 GB, 3/4 above, by default"
 # A model must fit whole: GPU classes hold it in VRAM (no CPU offload).
 MACHINE_CLASSES: dict[str, MachineClass] = {
@@ -426,10 +428,10 @@ def gap_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def this_machine_class() -> tuple[MachineClass, str]:
-    """This machine as a class, through the one memory model (harness/memory_fit.py: this_machine)."""
+    """This machine as a class, through the one memory model (harness/memory_budget.py: this_machine)."""
     from harness.machine.facts import fingerprint
 
     machine = fingerprint(include_build=False)
-    device = memory_fit.this_machine(machine)
+    device = memory_budget.this_machine(machine)
     note = f"{device.note}; usable as for the classes of that kind"
     return MachineClass(device.memory_bytes / memory_fit.GIB, device.kind, note, vendor=device.vendor), machine.machine_id

@@ -1,7 +1,7 @@
 """What runs on this machine at a usable speed: the one selection behind `meek gap --machine this` (its best model and
 its lag at release) and this machine's card (`meek gap --machine this`, `meek plot card`), so the two never disagree.
 
-A model runs here at X t/s when it fits this machine's memory (the one memory model, harness/memory_fit.py) and its
+A model runs here at X t/s when it fits this machine's memory (the one memory model, harness/memory_fit.py and memory_budget.py) and its
 generation speed, llama-bench's tg128 at depth 0, is X or more: measured on this machine where it ran the model, else
 the record's canonical figure for this machine's device (measured, converted or predicted, harness/aggregate/advise.py),
 and outside the hardware table a prediction from this machine's own memory and its bandwidth measured by a copy test.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.models import CatalogModel, load_catalog
 from harness.frontier.gap import MachineClass, best_open_that_fits
 
@@ -74,7 +74,7 @@ class RunsHere:
         self.facts, self.min_tg = facts, min_tg
         self.models = models if models is not None else load_catalog().models
         self.here = this_machine_device(facts)
-        self.memory = self.here.memory or memory_fit.this_machine(facts)  # its own, outside the table
+        self.memory = self.here.memory or memory_budget.this_machine(facts)  # its own, outside the table
         self.note = self.memory.note
         self.record = Record(runs, models=self.models)
         self._by_key = {key: model for model in self.models for key in catalogue_keys(model)}
@@ -100,7 +100,7 @@ class RunsHere:
 
     def fits(self, model: CatalogModel) -> bool:
         need = memory_fit.model_need(model).total
-        return memory_fit.fits(need, self.memory.kind, self.memory.memory_bytes, self.memory.vendor)
+        return memory_budget.fits(need, self.memory.kind, self.memory.memory_bytes, self.memory.vendor)
 
     def speed(self, model: CatalogModel) -> Speed:
         """Its tg128 here: measured on this machine, else the record's figure for this machine's device (said which)."""

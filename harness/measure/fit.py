@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.gguf_file import GgufFacts
 from harness.errors import MeekError
 from harness.measure.fit_probe import ProbeDone, ProbeFailed, ProbeFilling, ProbeLoaded, last_words, probe
@@ -180,12 +180,12 @@ def usable_memory(machine: Machine, settings: LoadSettings, memory_limit: int | 
     memory less what the driver keeps (a share of unified memory); else the memory free now."""
     if memory_limit is not None:
         return float(memory_limit), f"the {memory_fit.size_text(memory_limit)} limit"
-    device = memory_fit.this_machine(machine)
+    device = memory_budget.this_machine(machine)
     offload = settings.n_gpu_layers != 0 and bool(machine.llama_cpp.gpu_offload)
     if offload and device.kind in ("gpu", "unified"):
-        usable = memory_fit.usable_bytes(device.kind, device.memory_bytes, device.vendor)
+        usable = memory_budget.usable_bytes(device.kind, device.memory_bytes, device.vendor)
         return usable, f"{memory_fit.gib(usable)} usable of {device.note}"
-    free = memory_fit.free_bytes(offload=False)
+    free = memory_budget.free_bytes(offload=False)
     return float(free), f"{memory_fit.gib(free)} of memory free now"
 
 

@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.gguf_file import read_gguf_facts
 from harness.catalogue.models import Catalog, ResolvedModel, looks_like_path, resolve
 from harness.errors import MeekError
@@ -186,7 +186,7 @@ def _drop_tests_that_cannot_fit(resolved: ResolvedModel, group: LoadGroup, resul
     """Leave out, with an error entry each, the tests whose context cannot fit in the memory free now (the one memory
     model: weights + KV cache at the test's context and cache types + compute buffers)."""
     facts = read_gguf_facts(resolved.path)
-    available = memory_fit.free_bytes(offload=group.load.n_gpu_layers != 0)
+    available = memory_budget.free_bytes(offload=group.load.n_gpu_layers != 0)
     params_b = facts.n_params / 1e9 or memory_fit.params_from_file(facts.file_size_bytes, facts.quant)
     kept = []
     for test in group.tests:

@@ -8,7 +8,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from harness import memory_fit
+from harness import memory_budget, memory_fit
 from harness.catalogue.models import DEFAULT_MODEL, TIERS, Catalog, load_catalog, looks_like_path, unknown_model_message
 from harness.errors import UsageError
 from harness.machine.facts import fingerprint
@@ -28,15 +28,15 @@ def model_list(request: BenchRequest, catalog: Catalog) -> list[str]:
 
 def models_for_tier(tier: str, catalog: Catalog, machine: Machine | None = None) -> list[str]:
     """Standard model ids of the named tiers; `auto` picks those that fit this machine at the default context (the one
-    memory model: harness/memory_fit.py)."""
+    memory model: harness/memory_fit.py and memory_budget.py)."""
     names = [t.strip().lower() for t in tier.split(",")]
     if names == ["auto"]:
-        device = memory_fit.this_machine(machine if machine is not None else fingerprint(include_build=False))
+        device = memory_budget.this_machine(machine if machine is not None else fingerprint(include_build=False))
         return [
             m.id
             for t in TIERS
             for m in catalog.standard_models(t)
-            if memory_fit.fits(memory_fit.model_need(m).total, device.kind, device.memory_bytes)
+            if memory_budget.fits(memory_fit.model_need(m).total, device.kind, device.memory_bytes)
         ]
     for name in names:
         if name not in TIERS:

@@ -106,12 +106,12 @@ def split_of(
 ) -> Split:
     """The split's endpoints (what each serves, as llama-bench lists them), the user's link, and the same tests run
     locally right after (when the model fits here), so each test's cost reads as a ratio."""
-    from harness import memory_fit
+    from harness import memory_budget
     from harness.measure.rpc import local_baselines
     from harness.results.import_llama_bench import results_from_records
 
     local: list[LocalBaseline] = []
-    if memory_fit.free_bytes(offload=False) > model_path.stat().st_size * 1.2:
+    if memory_budget.free_bytes(offload=False) > model_path.stat().st_size * 1.2:
         alone = dataclasses.replace(request, rpc=())
         records, _ = _run_llama_bench(llama_bench_command(binary, model_path, alone), binary, request.timeout_s)
         local_runs = [
